@@ -1,0 +1,1 @@
+"""Settings and the composition root that builds salesgraph's services from them."""

@@ -1,0 +1,62 @@
+"""Settings read once from the environment (prefix ``SALESGRAPH_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything salesgraph reads from its environment.
+
+    Secrets are ``SecretStr`` so they never print in logs, reprs or prompts.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SALESGRAPH_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path("~/.salesgraph"), description="Workspace folder: SQLite store, Chroma index, models, reports.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default is SQLite at $SALESGRAPH_HOME/salesgraph.db.")
+    chroma_url: str | None = Field(default=None, description="Chroma server URL (http://host:port); default is an on-disk index under home.")
+
+    model: str = Field(default="offline", description="Chat model: 'offline' or 'openai:<model>'.")
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+
+    send_channel: Literal["outbox", "smtp"] = "outbox"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "salesgraph@localhost"
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str | None = Field(default=None, description="Override for the Slack Web API base URL (tests, proxies).")
+
+    default_phone_region: str = Field(default="US", description="Region used to parse phone numbers written without a country code.")
+    approval_ttl_hours: int = Field(default=72, ge=1, description="How long an approval request stays open before it expires.")
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home_dir / 'salesgraph.db'}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The SQL store: SQLModel tables, engine and sessions, migrations, the audit log, importers and exporters."""

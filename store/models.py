@@ -1,0 +1,309 @@
+"""SQLModel tables: the single source of truth for users, the pipeline, activity, approvals and the audit log.
+
+Conventions: every timestamp is an aware UTC datetime (``UTCDateTime``); money is ``Numeric(14, 2)`` in the
+deal's currency; free-form imported attributes live in ``attributes`` JSON so the analytics feature set can use
+them without a schema change.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Numeric, String, Text
+from sqlmodel import Field, SQLModel
+
+from store.types import UTCDateTime, utcnow
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Role(StrEnum):
+    REP = "rep"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class LeadStatus(StrEnum):
+    NEW = "new"
+    WORKING = "working"
+    QUALIFIED = "qualified"
+    DISQUALIFIED = "disqualified"
+    CONVERTED = "converted"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    CALL = "call"
+    MEETING = "meeting"
+    NOTE = "note"
+    SLACK = "slack"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INTERNAL = "internal"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class MessageStatus(StrEnum):
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    SENT = "sent"
+    QUEUED = "queued"  # recorded in the outbox, not delivered
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, index=True)
+    email: str = Field(max_length=320, unique=True)
+    role: str = Field(default=Role.REP, max_length=16)
+    manager_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    team: str | None = Field(default=None, max_length=200)
+    region: str | None = Field(default=None, max_length=100)
+    slack_user_id: str | None = Field(default=None, max_length=64, unique=True)
+    started_at: date | None = None
+    active: bool = True
+    created_at: datetime = _created()
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=300, unique=True)
+    domain: str | None = Field(default=None, max_length=255, index=True)
+    industry: str | None = Field(default=None, max_length=100)
+    employees: int | None = None
+    size_band: str | None = Field(default=None, max_length=32)
+    annual_revenue: Decimal | None = Field(default=None, sa_type=Numeric(18, 2))
+    region: str | None = Field(default=None, max_length=100)
+    owner_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    attributes: dict[str, Any] = _json()
+    created_at: datetime = _created()
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contacts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320, index=True)
+    phone: str | None = Field(default=None, max_length=32)
+    title: str | None = Field(default=None, max_length=200)
+    owner_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    created_at: datetime = _created()
+
+
+class Lead(SQLModel, table=True):
+    __tablename__ = "leads"
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, max_length=100, index=True)
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320, index=True)
+    phone: str | None = Field(default=None, max_length=32)
+    company: str | None = Field(default=None, max_length=300)
+    company_key: str | None = Field(default=None, max_length=300, index=True, description="normalised company for dedupe")
+    title: str | None = Field(default=None, max_length=200)
+    source: str | None = Field(default=None, max_length=100)
+    industry: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    status: str = Field(default=LeadStatus.NEW, max_length=16, index=True)
+    outcome: str | None = Field(default=None, max_length=16, description="converted / lost once known; the label for scoring")
+    owner_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id")
+    score: float | None = None
+    score_band: str | None = Field(default=None, max_length=16)
+    score_model_version: str | None = Field(default=None, max_length=64)
+    scored_at: datetime | None = _ts(nullable=True)
+    attributes: dict[str, Any] = _json()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    qualified_at: datetime | None = _ts(nullable=True)
+
+
+class Deal(SQLModel, table=True):
+    __tablename__ = "deals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, max_length=100, index=True)
+    name: str = Field(max_length=300)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    lead_id: int | None = Field(default=None, foreign_key="leads.id")
+    product: str | None = Field(default=None, max_length=200)
+    amount: Decimal | None = Field(default=None, sa_type=Numeric(14, 2))
+    currency: str = Field(default="USD", max_length=3)
+    stage: str = Field(max_length=32, index=True)
+    stage_entered_at: datetime = _created()
+    expected_close_date: date | None = None
+    probability: float | None = None
+    loss_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    closed_at: datetime | None = _ts(nullable=True)
+
+
+class StageChange(SQLModel, table=True):
+    """One row per stage entered: the event log that process mining reads."""
+
+    __tablename__ = "stage_changes"
+    __table_args__ = (Index("ix_stage_changes_deal_at", "deal_id", "changed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id")
+    from_stage: str | None = Field(default=None, max_length=32)
+    to_stage: str = Field(max_length=32)
+    changed_at: datetime = _created()
+    changed_by_id: int | None = Field(default=None, foreign_key="users.id")
+
+
+class Interaction(SQLModel, table=True):
+    __tablename__ = "interactions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int | None = Field(default=None, foreign_key="deals.id", index=True)
+    lead_id: int | None = Field(default=None, foreign_key="leads.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    channel: str = Field(max_length=16)
+    direction: str = Field(default=Direction.INTERNAL, max_length=16)
+    subject: str | None = Field(default=None, max_length=500)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    occurred_at: datetime = _created()
+    sentiment: float | None = None
+    indexed_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=500)
+    kind: str = Field(default="manual", max_length=32)
+    due_date: date | None = Field(default=None, index=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    deal_id: int | None = Field(default=None, foreign_key="deals.id", index=True)
+    lead_id: int | None = Field(default=None, foreign_key="leads.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    status: str = Field(default=TaskStatus.OPEN, max_length=16, index=True)
+    created_at: datetime = _created()
+    completed_at: datetime | None = _ts(nullable=True)
+
+
+class OutboundMessage(SQLModel, table=True):
+    __tablename__ = "outbound_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int | None = Field(default=None, foreign_key="deals.id", index=True)
+    lead_id: int | None = Field(default=None, foreign_key="leads.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id")
+    to_address: str = Field(max_length=320)
+    subject: str = Field(max_length=500)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default=MessageStatus.DRAFT, max_length=20, index=True)
+    channel: str | None = Field(default=None, max_length=16)
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    approval_id: int | None = Field(default=None, foreign_key="approvals.id")
+    provider_message_id: str | None = Field(default=None, max_length=200)
+    error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _created()
+    sent_at: datetime | None = _ts(nullable=True)
+
+
+class Approval(SQLModel, table=True):
+    __tablename__ = "approvals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    action: str = Field(max_length=64, index=True)
+    arguments: dict[str, Any] = _json()
+    record_type: str | None = Field(default=None, max_length=32)
+    record_id: int | None = None
+    requested_by_id: int | None = Field(default=None, foreign_key="users.id")
+    approver_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=ApprovalStatus.PENDING, max_length=16, index=True)
+    decision: str | None = Field(default=None, max_length=16)
+    decided_arguments: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reason: str | None = Field(default=None, max_length=1000)
+    decided_by_id: int | None = Field(default=None, foreign_key="users.id")
+    decided_at: datetime | None = _ts(nullable=True)
+    expires_at: datetime = _created()
+    thread_id: str | None = Field(default=None, max_length=200, index=True)
+    executed_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _created()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only, hash-chained log of every state change (see ``store.audit``)."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _created()
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
+    actor: str = Field(max_length=320, description="email of the acting user, or 'system'")
+    action: str = Field(max_length=64, index=True)
+    record_type: str = Field(max_length=32)
+    record_id: str | None = Field(default=None, max_length=64)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+
+
+__all__ = [
+    "Account",
+    "Approval",
+    "ApprovalStatus",
+    "AuditEvent",
+    "Channel",
+    "Contact",
+    "Deal",
+    "Direction",
+    "Interaction",
+    "Lead",
+    "LeadStatus",
+    "MessageStatus",
+    "OutboundMessage",
+    "Role",
+    "StageChange",
+    "Task",
+    "TaskStatus",
+    "User",
+]

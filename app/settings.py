@@ -18,9 +18,15 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SALESGRAPH_", env_file=".env", extra="ignore")
 
-    home: Path = Field(default=Path("~/.salesgraph"), description="Workspace folder: SQLite store, Chroma index, models, reports.")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default is SQLite at $SALESGRAPH_HOME/salesgraph.db.")
-    chroma_url: str | None = Field(default=None, description="Chroma server URL (http://host:port); default is an on-disk index under home.")
+    home: Path = Field(
+        default=Path("~/.salesgraph"), description="Workspace folder: SQLite store, Chroma index, models, reports."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite at $SALESGRAPH_HOME/salesgraph.db."
+    )
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server URL (http://host:port); default is an on-disk index under home."
+    )
 
     model: str = Field(default="offline", description="Chat model: 'offline' or 'openai:<model>'.")
     openai_base_url: str | None = None
@@ -37,10 +43,16 @@ class Settings(BaseSettings):
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
-    slack_api_url: str | None = Field(default=None, description="Override for the Slack Web API base URL (tests, proxies).")
+    slack_api_url: str | None = Field(
+        default=None, description="Override for the Slack Web API base URL (tests, proxies)."
+    )
 
-    default_phone_region: str = Field(default="US", description="Region used to parse phone numbers written without a country code.")
-    approval_ttl_hours: int = Field(default=72, ge=1, description="How long an approval request stays open before it expires.")
+    default_phone_region: str = Field(
+        default="US", description="Region used to parse phone numbers written without a country code."
+    )
+    approval_ttl_hours: int = Field(
+        default=72, ge=1, description="How long an approval request stays open before it expires."
+    )
 
     @property
     def home_dir(self) -> Path:

@@ -122,10 +122,15 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             assert event.id is not None
             if event.prev_hash != prev:
                 return ChainReport(
-                    False, checked, event.id, "its link to the previous event does not match (an event before it was removed or altered)"
+                    False,
+                    checked,
+                    event.id,
+                    "its link to the previous event does not match (an event before it was removed or altered)",
                 )
             if _digest(prev, event) != event.hash:
-                return ChainReport(False, checked, event.id, "its content no longer matches its hash (the row was edited)")
+                return ChainReport(
+                    False, checked, event.id, "its content no longer matches its hash (the row was edited)"
+                )
             prev = event.hash
             last_id = event.id
             checked += 1

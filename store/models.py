@@ -135,13 +135,17 @@ class Lead(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320, index=True)
     phone: str | None = Field(default=None, max_length=32)
     company: str | None = Field(default=None, max_length=300)
-    company_key: str | None = Field(default=None, max_length=300, index=True, description="normalised company for dedupe")
+    company_key: str | None = Field(
+        default=None, max_length=300, index=True, description="normalised company for dedupe"
+    )
     title: str | None = Field(default=None, max_length=200)
     source: str | None = Field(default=None, max_length=100)
     industry: str | None = Field(default=None, max_length=100)
     region: str | None = Field(default=None, max_length=100)
     status: str = Field(default=LeadStatus.NEW, max_length=16, index=True)
-    outcome: str | None = Field(default=None, max_length=16, description="converted / lost once known; the label for scoring")
+    outcome: str | None = Field(
+        default=None, max_length=16, description="converted / lost once known; the label for scoring"
+    )
     owner_id: int | None = Field(default=None, foreign_key="users.id", index=True)
     account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
     contact_id: int | None = Field(default=None, foreign_key="contacts.id")

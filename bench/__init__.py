@@ -1,0 +1,1 @@
+"""Benchmarks at scale: each reports throughput, latency percentiles and peak memory as JSON."""

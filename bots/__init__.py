@@ -1,0 +1,1 @@
+"""Front doors: the command line (Typer + Rich), the Slack app (slack-bolt) and the briefing scheduler."""

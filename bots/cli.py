@@ -1,0 +1,29 @@
+"""The ``salesgraph`` command line. Sub-commands live in ``bots/commands``; each imports what it needs lazily."""
+
+from __future__ import annotations
+
+import typer
+
+from bots.commands import db as db_cmd
+
+app = typer.Typer(
+    name="salesgraph",
+    help=(
+        "salesgraph: a self-hosted sales assistant.\n\n"
+        "Start with `salesgraph demo` for a seeded workspace and a tour. Data lives in $SALESGRAPH_HOME "
+        "(default ~/.salesgraph, SQLite) unless SALESGRAPH_DATABASE_URL points at PostgreSQL."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(db_cmd.app, name="db")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

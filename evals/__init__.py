@@ -1,0 +1,1 @@
+"""The eval runner and its public conversation cases (YAML)."""

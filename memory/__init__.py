@@ -1,0 +1,1 @@
+"""Vector index of interactions (Chroma), offline embeddings, semantic search and sentiment."""

@@ -1,0 +1,1 @@
+"""LangChain tools: thin typed wrappers over the domain, one per operation, with permission checks and receipts."""

@@ -1,0 +1,217 @@
+"""Argument schemas of the agent's tools: the contract between the chat models and the tools.
+
+Every chat model (the offline one and any OpenAI-compatible one) produces tool calls with exactly these
+arguments; each tool validates them with its model before doing anything. Dates are ISO strings (YYYY-MM-DD)
+or periods ("2026-Q3", "last quarter", see ``sales.periods``); "me" as an owner means the person asking.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Entity = Literal["lead", "deal", "account", "contact", "task"]
+Metric = Literal["count", "total_amount", "avg_amount", "win_rate", "avg_cycle_days", "stage_conversion"]
+GroupBy = Literal["owner", "team", "stage", "industry", "product", "region", "month", "quarter"]
+DealStatus = Literal["open", "won", "lost", "closed", "all"]
+DateField = Literal["created", "closed", "expected_close"]
+ChannelName = Literal["email", "call", "meeting", "note", "slack"]
+
+
+class ToolArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LeadRef(ToolArgs):
+    lead_id: int | None = Field(default=None, description="The lead's id, when known.")
+    lead_name: str | None = Field(
+        default=None, description="The lead's person or company name, when the id is not known."
+    )
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> LeadRef:
+        if self.lead_id is None and not self.lead_name:
+            raise ValueError("name the lead: give lead_id or lead_name")
+        return self
+
+
+class DealRef(ToolArgs):
+    deal_id: int | None = Field(default=None, description="The deal's id, when known.")
+    deal_name: str | None = Field(
+        default=None, description="The deal's or its account's name, when the id is not known."
+    )
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> DealRef:
+        if self.deal_id is None and not self.deal_name:
+            raise ValueError("name the deal: give deal_id or deal_name")
+        return self
+
+
+class CreateLeadArgs(ToolArgs):
+    name: str = Field(description="The person's full name.")
+    email: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    title: str | None = Field(default=None, description="Job title.")
+    source: str | None = Field(
+        default=None, description="Where the lead came from: web, referral, event, outbound, partner..."
+    )
+    industry: str | None = None
+    region: str | None = None
+
+
+class FindRecordsArgs(ToolArgs):
+    entity: Entity
+    query: str | None = Field(
+        default=None, description="Text contained in the record's name (or company/account name)."
+    )
+    owner: str | None = Field(default=None, description="'me', or the owner's email or name.")
+    stage: str | None = Field(default=None, description="Deals only: stage name.")
+    status: str | None = Field(
+        default=None, description="Leads: new/working/qualified/disqualified; deals: open/won/lost; tasks: open/done."
+    )
+    limit: int = Field(default=10, ge=1, le=100)
+
+
+class ScoreLeadArgs(LeadRef):
+    pass
+
+
+class QualifyLeadArgs(LeadRef):
+    amount: float | None = Field(default=None, ge=0, description="Expected deal amount, if known.")
+    note: str | None = Field(default=None, description="Why the lead is qualified.")
+
+
+class MoveDealArgs(DealRef):
+    to_stage: str = Field(description="Target stage, e.g. Qualified, Discovery, Proposal, Negotiation, Won, Lost.")
+    amount: float | None = Field(
+        default=None, ge=0, description="Required when moving to Won if the deal has no amount."
+    )
+    loss_reason: str | None = Field(default=None, description="Required when moving to Lost.")
+
+
+class LogInteractionArgs(ToolArgs):
+    deal_id: int | None = None
+    deal_name: str | None = None
+    lead_id: int | None = None
+    lead_name: str | None = None
+    channel: ChannelName = "note"
+    direction: Literal["inbound", "outbound", "internal"] | None = None
+    subject: str | None = None
+    body: str = Field(description="What happened, in the user's words.")
+    occurred_at: str | None = Field(default=None, description="ISO date or datetime; default now.")
+
+    @model_validator(mode="after")
+    def _one_record(self) -> LogInteractionArgs:
+        if not any((self.deal_id, self.deal_name, self.lead_id, self.lead_name)):
+            raise ValueError("say which deal or lead this interaction belongs to")
+        return self
+
+
+class CreateTaskArgs(ToolArgs):
+    title: str
+    due_date: str | None = Field(default=None, description="ISO date (YYYY-MM-DD).")
+    deal_id: int | None = None
+    deal_name: str | None = None
+    lead_id: int | None = None
+    lead_name: str | None = None
+    owner: str | None = Field(default=None, description="'me' (default) or a teammate's email or name.")
+
+
+class ListTasksArgs(ToolArgs):
+    owner: str | None = Field(
+        default="me", description="'me', a teammate's email or name, or 'team' for everyone visible."
+    )
+    status: Literal["open", "done", "all"] = "open"
+    due_before: str | None = Field(default=None, description="ISO date; tasks due before this day (exclusive).")
+    due_after: str | None = Field(default=None, description="ISO date; tasks due on or after this day.")
+    deal_name: str | None = None
+    lead_name: str | None = None
+
+
+class DraftFollowUpArgs(ToolArgs):
+    deal_id: int | None = None
+    deal_name: str | None = None
+    lead_id: int | None = None
+    lead_name: str | None = None
+    to: str | None = Field(default=None, description="Recipient email; default the record's main contact.")
+    purpose: str | None = Field(
+        default=None, description="What the email should achieve, e.g. 'send the proposal', 'book a demo'."
+    )
+
+    @model_validator(mode="after")
+    def _one_record(self) -> DraftFollowUpArgs:
+        if not any((self.deal_id, self.deal_name, self.lead_id, self.lead_name)):
+            raise ValueError("say which deal or lead the follow-up is for")
+        return self
+
+
+class SendFollowUpArgs(ToolArgs):
+    message_id: int = Field(description="The draft's id, from draft_follow_up.")
+
+
+class PipelineQuestionArgs(ToolArgs):
+    metric: Metric
+    group_by: list[GroupBy] = Field(default_factory=list)
+    status: DealStatus = Field(
+        default="all", description="Which deals count: open, won, lost, closed (won+lost) or all."
+    )
+    owner: str | None = Field(default=None, description="'me', or an owner's email or name.")
+    team: str | None = Field(default=None, description="A manager's email or name: their team's deals.")
+    stage: str | None = None
+    industry: str | None = None
+    product: str | None = None
+    region: str | None = None
+    date_field: DateField = Field(default="created", description="Which date the period filters on.")
+    period: str | None = Field(
+        default=None, description="A period: '2026-Q3', 'last quarter', '2026-11', 'this year'..."
+    )
+    date_from: str | None = Field(default=None, description="ISO date, inclusive (instead of period).")
+    date_to: str | None = Field(default=None, description="ISO date, exclusive (instead of period).")
+    amount_min: float | None = None
+    amount_max: float | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class BottleneckArgs(ToolArgs):
+    segment: Literal["size", "industry", "tenure", "owner"] | None = None
+    since: str | None = Field(default=None, description="ISO date or period start: only deals created since then.")
+
+
+class ForecastArgs(ToolArgs):
+    period: str = Field(default="this quarter", description="'this quarter', '2026-Q4', 'next month', '2026-12'...")
+    group_by: Literal["owner", "team"] | None = None
+    owner: str | None = None
+    team: str | None = None
+
+
+class SearchInteractionsArgs(ToolArgs):
+    query: str
+    account: str | None = None
+    deal_name: str | None = None
+    owner: str | None = None
+    channel: ChannelName | None = None
+    since: str | None = Field(default=None, description="ISO date, inclusive.")
+    until: str | None = Field(default=None, description="ISO date, exclusive.")
+    limit: int = Field(default=5, ge=1, le=50)
+
+
+TOOL_ARGS: dict[str, type[ToolArgs]] = {
+    "create_lead": CreateLeadArgs,
+    "find_records": FindRecordsArgs,
+    "score_lead": ScoreLeadArgs,
+    "qualify_lead": QualifyLeadArgs,
+    "move_deal": MoveDealArgs,
+    "log_interaction": LogInteractionArgs,
+    "create_task": CreateTaskArgs,
+    "list_tasks": ListTasksArgs,
+    "draft_follow_up": DraftFollowUpArgs,
+    "send_follow_up": SendFollowUpArgs,
+    "pipeline_question": PipelineQuestionArgs,
+    "bottleneck_analysis": BottleneckArgs,
+    "forecast": ForecastArgs,
+    "search_interactions": SearchInteractionsArgs,
+}
+"""Tool name → argument model. The tool names are part of the contract too (evals refer to them)."""

@@ -1,0 +1,248 @@
+"""Result models of the agent's tools: what a tool hands back to the chat model, as JSON.
+
+Convention shared with every chat model (offline and OpenAI-compatible): a successful tool call's ToolMessage
+content is ``Result.model_dump_json()`` of the tool's model below; a failed call is a ToolMessage with
+``status="error"`` whose content is a sentence a user can act on (see ``ToolFailure``). Results of state changes
+carry ``receipt_id``, the id of the audit event written in the same transaction; answers quote it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ToolResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="The tool's name; lets a model tell results apart without the call.")
+
+
+class ActionResult(ToolResult):
+    """A result of a state change: always cites the audit receipt."""
+
+    receipt_id: int = Field(description="Id of the audit event written for this change.")
+
+
+class ToolFailure(BaseModel):
+    """The content of an error ToolMessage, when a model wants it structured (``ToolMessage.artifact``)."""
+
+    error: str
+    kind: Literal["invalid_arguments", "not_found", "permission_denied", "rejected", "expired", "unavailable", "error"]
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
+class CreateLeadResult(ActionResult):
+    kind: Literal["create_lead"] = "create_lead"
+    lead_id: int
+    name: str
+    company: str | None = None
+    email: str | None = None
+    owner_email: str | None = None
+    status: str
+    created: bool = Field(description="False when an existing lead was merged/updated instead.")
+    duplicate_of: int | None = None
+    assignment: str | None = Field(default=None, description="How the owner was chosen.")
+    task_id: int | None = Field(default=None, description="The first-contact task the playbook created.")
+
+
+class RecordSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    type: Literal["lead", "deal", "account", "contact", "task"]
+    name: str
+    owner_email: str | None = None
+    company: str | None = None
+    stage: str | None = None
+    status: str | None = None
+    amount: float | None = None
+    currency: str | None = None
+    email: str | None = None
+    due_date: str | None = None
+    score: float | None = None
+
+
+class FindRecordsResult(ToolResult):
+    kind: Literal["find_records"] = "find_records"
+    entity: str
+    records: list[RecordSummary]
+    total: int = Field(description="How many matched (records may be truncated to the limit).")
+
+
+class ScoreFactor(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feature: str
+    effect: float = Field(description="Signed contribution to the score (positive raises it).")
+    description: str | None = None
+
+
+class ScoreLeadResult(ToolResult):
+    kind: Literal["score_lead"] = "score_lead"
+    lead_id: int
+    name: str
+    score: float = Field(description="0-100: the estimated chance, in percent, that the lead converts.")
+    band: str | None = Field(default=None, description="hot / warm / cold")
+    factors: list[ScoreFactor] = Field(default_factory=list)
+    model_version: str | None = None
+    receipt_id: int | None = Field(default=None, description="Set when the score was stored on the lead.")
+
+
+class QualifyLeadResult(ActionResult):
+    kind: Literal["qualify_lead"] = "qualify_lead"
+    lead_id: int
+    lead_name: str
+    deal_id: int
+    deal_name: str
+    stage: str
+    amount: float | None = None
+    task_ids: list[int] = Field(default_factory=list)
+    approval_id: int
+    approved_by: str
+
+
+class MoveDealResult(ActionResult):
+    kind: Literal["move_deal"] = "move_deal"
+    deal_id: int
+    deal_name: str
+    from_stage: str
+    to_stage: str
+    amount: float | None = None
+    currency: str | None = None
+    task_ids: list[int] = Field(default_factory=list)
+
+
+class LogInteractionResult(ActionResult):
+    kind: Literal["log_interaction"] = "log_interaction"
+    interaction_id: int
+    record_type: Literal["deal", "lead"]
+    record_id: int
+    record_name: str
+    channel: str
+    occurred_at: str
+
+
+class TaskSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    title: str
+    due_date: str | None = None
+    status: str
+    owner_email: str | None = None
+    deal_id: int | None = None
+    lead_id: int | None = None
+    overdue: bool = False
+
+
+class CreateTaskResult(ActionResult):
+    kind: Literal["create_task"] = "create_task"
+    task: TaskSummary
+
+
+class ListTasksResult(ToolResult):
+    kind: Literal["list_tasks"] = "list_tasks"
+    tasks: list[TaskSummary]
+    total: int
+
+
+class DraftFollowUpResult(ActionResult):
+    kind: Literal["draft_follow_up"] = "draft_follow_up"
+    message_id: int
+    to: str
+    subject: str
+    body: str
+    status: str
+    record_type: Literal["deal", "lead"]
+    record_id: int
+
+
+class SendFollowUpResult(ActionResult):
+    kind: Literal["send_follow_up"] = "send_follow_up"
+    message_id: int
+    to: str
+    subject: str
+    status: Literal["sent", "queued", "failed"]
+    delivered: bool = Field(description="True only when an SMTP server accepted the message.")
+    channel: Literal["smtp", "outbox"]
+    approval_id: int
+    approved_by: str
+    edited: bool = Field(default=False, description="True when the approver changed the draft.")
+    note: str = Field(description="What happened, in words, e.g. 'recorded in the outbox, not delivered'.")
+
+
+class PipelineRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    group: dict[str, str | None] = Field(default_factory=dict)
+    value: float | None
+    deals: int = Field(description="How many deals the value is computed over.")
+
+
+class PipelineQuestionResult(ToolResult):
+    kind: Literal["pipeline_question"] = "pipeline_question"
+    metric: str
+    unit: Literal["deals", "currency", "ratio", "days"]
+    group_by: list[str] = Field(default_factory=list)
+    filters: dict[str, Any] = Field(default_factory=dict, description="The filters applied, resolved.")
+    rows: list[PipelineRow]
+    total: PipelineRow = Field(description="The metric over all matching deals, ungrouped.")
+    truncated: bool = False
+
+
+class BottleneckResult(ToolResult):
+    kind: Literal["bottleneck_analysis"] = "bottleneck_analysis"
+    segment: str | None = None
+    summary: str
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ForecastResult(ToolResult):
+    kind: Literal["forecast"] = "forecast"
+    period: str
+    currency: str | None = None
+    expected: float = Field(description="Probability-weighted amount expected to close in the period.")
+    low: float | None = None
+    high: float | None = None
+    rows: list[dict[str, Any]] = Field(default_factory=list)
+    method: str | None = None
+
+
+class InteractionHit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interaction_id: int
+    occurred_at: str
+    channel: str
+    subject: str | None = None
+    snippet: str
+    deal_name: str | None = None
+    account_name: str | None = None
+    score: float | None = None
+
+
+class SearchInteractionsResult(ToolResult):
+    kind: Literal["search_interactions"] = "search_interactions"
+    query: str
+    hits: list[InteractionHit]
+
+
+RESULT_MODELS: dict[str, type[ToolResult]] = {
+    "create_lead": CreateLeadResult,
+    "find_records": FindRecordsResult,
+    "score_lead": ScoreLeadResult,
+    "qualify_lead": QualifyLeadResult,
+    "move_deal": MoveDealResult,
+    "log_interaction": LogInteractionResult,
+    "create_task": CreateTaskResult,
+    "list_tasks": ListTasksResult,
+    "draft_follow_up": DraftFollowUpResult,
+    "send_follow_up": SendFollowUpResult,
+    "pipeline_question": PipelineQuestionResult,
+    "bottleneck_analysis": BottleneckResult,
+    "forecast": ForecastResult,
+    "search_interactions": SearchInteractionsResult,
+}
+"""Tool name → result model; the same names as ``tools.schemas.TOOL_ARGS``."""

@@ -1,0 +1,344 @@
+"""Deals and the stage machine: creation with playbook tasks, allowed moves only, stalled-deal detection.
+
+Every move writes a ``stage_changes`` row (the process-mining event log) and an audit event in the same
+transaction. Lost needs a loss reason and Won needs an amount; Won and Lost are final.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func
+from sqlmodel import Session, col, or_, select
+
+from sales.errors import InvalidInput, NotFound, TransitionNotAllowed
+from sales.permissions import Actor, ensure_can_change, ensure_can_see
+from sales.playbook import meeting_task, plan_close_task
+from sales.receipts import snapshot, write_receipt
+from sales.stages import DEFAULT_MACHINE, StageMachine
+from store.models import Account, Deal, Interaction, Role, StageChange, User
+from store.types import UTCDateTime, utcnow
+
+DEAL_FIELDS = ("name", "stage", "amount", "currency", "owner_id", "account_id", "expected_close_date", "loss_reason")
+
+
+class DealInput(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=300)
+    account_name: str | None = None
+    account_id: int | None = None
+    owner_email: str | None = None
+    amount: Decimal | None = Field(default=None, ge=0)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+    product: str | None = None
+    stage: str = "Prospecting"
+    expected_close_date: date | None = None
+    lead_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DealResult:
+    deal: Deal
+    receipt_id: int
+    task_ids: list[int]
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    deal: Deal
+    from_stage: str
+    to_stage: str
+    stage_change_id: int
+    receipt_id: int
+
+
+@dataclass(frozen=True)
+class StalledDeal:
+    deal_id: int
+    name: str
+    owner_id: int
+    stage: str
+    days_idle: int
+    limit_days: int
+    last_activity_at: datetime
+    reason: str
+
+
+def _owner_for(session: Session, actor: Actor, owner_email: str | None) -> int:
+    if owner_email:
+        user = session.exec(select(User).where(col(User.email) == owner_email.strip().lower())).first()
+        if user is None or not user.active:
+            raise InvalidInput({"owner": f"no active user with email {owner_email!r}"})
+        assert user.id is not None
+        ensure_can_see(actor, user.id, f"assigning a deal to {user.email}")
+        return user.id
+    if actor.user_id is None:
+        raise InvalidInput({"owner": "a deal needs an owner: give owner_email"})
+    return actor.user_id
+
+
+def _account_for(session: Session, data: DealInput) -> int | None:
+    if data.account_id is not None:
+        if session.get(Account, data.account_id) is None:
+            raise InvalidInput({"account_id": f"there is no account #{data.account_id}"})
+        return data.account_id
+    if data.account_name:
+        account = session.exec(select(Account).where(func.lower(Account.name) == data.account_name.lower())).first()
+        if account is None:
+            account = Account(name=data.account_name)
+            session.add(account)
+            session.flush()
+        return account.id
+    return None
+
+
+def create_deal(
+    session: Session, actor: Actor, data: DealInput, *, machine: StageMachine = DEFAULT_MACHINE
+) -> DealResult:
+    stage = machine.canonical(data.stage)
+    if stage is None or not machine.is_open(stage):
+        raise InvalidInput({"stage": f"a new deal starts in an open stage: {', '.join(machine.open_stages)}"})
+    now = utcnow()
+    deal = Deal(
+        name=data.name,
+        account_id=_account_for(session, data),
+        owner_id=_owner_for(session, actor, data.owner_email),
+        lead_id=data.lead_id,
+        product=data.product,
+        amount=data.amount,
+        currency=data.currency.upper(),
+        stage=stage,
+        stage_entered_at=now,
+        expected_close_date=data.expected_close_date,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(deal)
+    session.flush()
+    assert deal.id is not None
+    session.add(
+        StageChange(deal_id=deal.id, from_stage=None, to_stage=stage, changed_at=now, changed_by_id=actor.user_id)
+    )
+    tasks = [meeting_task(deal, now.date())]
+    session.add_all(tasks)
+    close_plan = plan_close_task(session, deal, now.date())
+    if close_plan is not None:
+        tasks.append(close_plan)
+    session.flush()
+    task_ids = [t.id for t in tasks if t.id is not None]
+    receipt = write_receipt(
+        session, actor, "create_deal", "deal", deal.id, after={**snapshot(deal, DEAL_FIELDS), "task_ids": task_ids}
+    )
+    return DealResult(deal, receipt, task_ids)
+
+
+def get_deal(session: Session, actor: Actor, deal_id: int) -> Deal:
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        raise NotFound(f"there is no deal #{deal_id}")
+    ensure_can_see(actor, deal.owner_id, f"deal #{deal_id} ({deal.name})")
+    return deal
+
+
+def _money(value: Decimal | float | str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput({"amount": f"{value!r} is not an amount"}) from None
+    if amount < 0:
+        raise InvalidInput({"amount": "an amount cannot be negative"})
+    return amount
+
+
+def move_deal_to_stage(
+    session: Session,
+    actor: Actor,
+    deal_id: int,
+    to_stage: str,
+    *,
+    amount: Decimal | float | str | None = None,
+    loss_reason: str | None = None,
+    machine: StageMachine = DEFAULT_MACHINE,
+) -> MoveResult:
+    deal = get_deal(session, actor, deal_id)
+    ensure_can_change(actor, deal.owner_id, f"deal #{deal_id} ({deal.name})")
+    current = deal.stage
+    allowed = machine.allowed_moves(current)
+    target = machine.canonical(to_stage)
+    if target is None:
+        raise TransitionNotAllowed(f"{to_stage!r} is not a stage; the stages are {', '.join(machine.stages)}", allowed)
+    if target not in allowed:
+        options = ", ".join(allowed) if allowed else "nothing (it is closed)"
+        raise TransitionNotAllowed(
+            f"deal #{deal_id} ({deal.name}) is in {current}; it can move to {options}, not {target}", allowed
+        )
+    new_amount = _money(amount)
+    problems: dict[str, str] = {}
+    if target == machine.won_stage and (new_amount if new_amount is not None else deal.amount) is None:
+        problems["amount"] = "a won deal needs its amount"
+    if target == machine.lost_stage and not (loss_reason and loss_reason.strip()):
+        problems["loss_reason"] = "say why the deal was lost (e.g. price, competitor, no budget, timing)"
+    if problems:
+        raise InvalidInput(problems)
+
+    before = snapshot(deal, DEAL_FIELDS)
+    now = utcnow()
+    deal.stage = target
+    deal.stage_entered_at = now
+    deal.updated_at = now
+    if new_amount is not None:
+        deal.amount = new_amount
+    if target == machine.lost_stage:
+        deal.loss_reason = (loss_reason or "").strip()
+    if target in machine.closed_stages:
+        deal.closed_at = now
+        deal.probability = 1.0 if target == machine.won_stage else 0.0
+    session.add(deal)
+    assert deal.id is not None
+    change = StageChange(
+        deal_id=deal.id, from_stage=current, to_stage=target, changed_at=now, changed_by_id=actor.user_id
+    )
+    session.add(change)
+    session.flush()
+    assert change.id is not None
+    receipt = write_receipt(
+        session,
+        actor,
+        "move_deal",
+        "deal",
+        deal.id,
+        before=before,
+        after={**snapshot(deal, DEAL_FIELDS), "stage_change_id": change.id},
+    )
+    return MoveResult(deal, current, target, change.id, receipt)
+
+
+def update_deal(
+    session: Session,
+    actor: Actor,
+    deal_id: int,
+    *,
+    amount: Decimal | float | str | None = None,
+    expected_close_date: date | None = None,
+    name: str | None = None,
+) -> int:
+    """Change a deal's amount, expected close date or name; the close-plan task follows the close date."""
+    deal = get_deal(session, actor, deal_id)
+    ensure_can_change(actor, deal.owner_id, f"deal #{deal_id} ({deal.name})")
+    before = snapshot(deal, DEAL_FIELDS)
+    if amount is not None:
+        deal.amount = _money(amount)
+    if name:
+        deal.name = name
+    if expected_close_date is not None:
+        deal.expected_close_date = expected_close_date
+        plan_close_task(session, deal, utcnow().date())
+    deal.updated_at = utcnow()
+    session.add(deal)
+    session.flush()
+    return write_receipt(
+        session, actor, "update_deal", "deal", deal.id, before=before, after=snapshot(deal, DEAL_FIELDS)
+    )
+
+
+def list_deals(
+    session: Session,
+    actor: Actor,
+    *,
+    stage: str | None = None,
+    status: str | None = None,
+    owner_id: int | None = None,
+    query: str | None = None,
+    limit: int = 50,
+    machine: StageMachine = DEFAULT_MACHINE,
+) -> list[Deal]:
+    stmt = select(Deal).join(Account, col(Deal.account_id) == col(Account.id), isouter=True)
+    visible = actor.owner_filter(Deal.owner_id)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    if stage:
+        canonical = machine.canonical(stage)
+        if canonical is None:
+            raise InvalidInput({"stage": f"{stage!r} is not a stage; the stages are {', '.join(machine.stages)}"})
+        stmt = stmt.where(Deal.stage == canonical)
+    if status == "open":
+        stmt = stmt.where(col(Deal.stage).in_(machine.open_stages))
+    elif status == "won":
+        stmt = stmt.where(Deal.stage == machine.won_stage)
+    elif status == "lost":
+        stmt = stmt.where(Deal.stage == machine.lost_stage)
+    elif status not in (None, "all"):
+        raise InvalidInput({"status": "use open, won, lost or all"})
+    if owner_id is not None:
+        stmt = stmt.where(Deal.owner_id == owner_id)
+    if query:
+        pattern = f"%{query.strip().lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(Deal.name).like(pattern), func.lower(func.coalesce(Account.name, "")).like(pattern))
+        )
+    return list(session.exec(stmt.order_by(col(Deal.updated_at).desc(), col(Deal.id).desc()).limit(limit)).all())
+
+
+def list_stalled_deals(
+    session: Session,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+    machine: StageMachine = DEFAULT_MACHINE,
+) -> list[StalledDeal]:
+    """Open deals with no stage change or interaction for longer than their stage's limit, longest idle first."""
+    now = now or utcnow()
+    last_touch = (
+        select(Interaction.deal_id, func.max(Interaction.occurred_at, type_=UTCDateTime()).label("last_at"))
+        .where(col(Interaction.deal_id).is_not(None))
+        .group_by(col(Interaction.deal_id))
+        .subquery()
+    )
+    stmt = (
+        select(Deal, last_touch.c.last_at)
+        .join(last_touch, last_touch.c.deal_id == Deal.id, isouter=True)
+        .where(col(Deal.stage).in_(machine.open_stages))
+    )
+    visible = actor.owner_filter(Deal.owner_id)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    stalled: list[StalledDeal] = []
+    for deal, last_interaction in session.exec(stmt).all():
+        limit = machine.stall_limit(deal.stage)
+        if limit is None:
+            continue
+        touched: datetime | None = last_interaction
+        last = max(deal.stage_entered_at, touched) if touched else deal.stage_entered_at
+        idle = (now - last).days
+        if idle > limit:
+            what = "interaction" if touched and touched >= deal.stage_entered_at else "stage change"
+            assert deal.id is not None
+            stalled.append(
+                StalledDeal(
+                    deal_id=deal.id,
+                    name=deal.name,
+                    owner_id=deal.owner_id,
+                    stage=deal.stage,
+                    days_idle=idle,
+                    limit_days=limit,
+                    last_activity_at=last,
+                    reason=f"no stage change or interaction for {idle} days (last {what} {last.date().isoformat()}); "
+                    f"{deal.stage} allows {limit}",
+                )
+            )
+    return sorted(stalled, key=lambda s: s.days_idle - s.limit_days, reverse=True)
+
+
+def reps_of(session: Session, actor: Actor) -> list[User]:
+    """The reps the actor may see (themselves for a rep)."""
+    stmt = select(User).where(User.role == Role.REP)
+    visible = actor.owner_filter(User.id)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return list(session.exec(stmt.order_by(col(User.name))).all())

@@ -1,0 +1,271 @@
+"""Lead capture: validation, duplicate detection (merge or refuse), assignment by rule, first-contact task.
+
+Assignment rule: a rep who captures a lead owns it. Leads captured by a manager, an admin or the system
+go to the active reps of the lead's region in round-robin order (the rep whose latest assigned lead is
+oldest goes next); with no rep in that region, to all active reps in the same order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz import fuzz
+from sqlalchemy import func
+from sqlmodel import Session, col, or_, select
+
+from sales.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
+from sales.permissions import Actor, ensure_can_see
+from sales.playbook import first_contact_task
+from sales.receipts import snapshot, write_receipt
+from sales.validation import company_key, normalize_email, normalize_phone, person_key
+from store.models import Account, Lead, LeadStatus, Role, User
+from store.types import utcnow
+
+LEAD_FIELDS = ("name", "email", "phone", "company", "title", "source", "industry", "region", "status", "owner_id")
+NAME_MATCH_THRESHOLD = 92  # rapidfuzz token_sort_ratio on normalised person names, same company
+
+
+class LeadInput(BaseModel):
+    """What a person (or an import row) says about a new lead."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = None
+    phone: str | None = None
+    company: str | None = Field(default=None, max_length=300)
+    title: str | None = Field(default=None, max_length=200)
+    source: str | None = Field(default=None, max_length=100)
+    industry: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    owner_email: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LeadResult:
+    lead: Lead
+    receipt_id: int
+    created: bool
+    merged: bool
+    task_id: int | None
+    assignment: str
+
+
+def validate_lead(data: LeadInput, default_phone_region: str = "US") -> dict[str, Any]:
+    """Normalised fields, or ``InvalidInput`` naming every problem at once."""
+    problems: dict[str, str] = {}
+    fields = data.model_dump()
+    if not (data.email or data.phone):
+        problems["contact"] = "give at least an email or a phone number so someone can reach the lead"
+    if data.email:
+        try:
+            fields["email"] = normalize_email(data.email)
+        except ValueError as exc:
+            problems["email"] = str(exc)
+    if data.phone:
+        try:
+            fields["phone"] = normalize_phone(data.phone, default_phone_region)
+        except ValueError as exc:
+            problems["phone"] = str(exc)
+    if problems:
+        raise InvalidInput(problems)
+    return fields
+
+
+def find_duplicate(session: Session, email: str | None, company: str | None, name: str) -> tuple[Lead, str] | None:
+    """An existing lead with the same email, or the same normalised company and (nearly) the same name."""
+    if email:
+        same_email = session.exec(select(Lead).where(func.lower(Lead.email) == email.lower())).first()
+        if same_email is not None:
+            return same_email, f"the same email ({email})"
+    key = company_key(company)
+    wanted = person_key(name)
+    if key and wanted:
+        for candidate in session.exec(select(Lead).where(Lead.company_key == key)).all():
+            other = person_key(candidate.name)
+            if other and fuzz.token_sort_ratio(wanted, other) >= NAME_MATCH_THRESHOLD:
+                return candidate, f"the same name at the same company ({candidate.name}, {candidate.company})"
+    return None
+
+
+def assign_owner(session: Session, region: str | None) -> tuple[int, str]:
+    """Round-robin among the region's active reps (all reps when the region has none)."""
+    reps = session.exec(select(User).where(User.role == Role.REP, col(User.active)).order_by(col(User.id))).all()
+    if not reps:
+        raise InvalidInput({"owner": "there is no active rep to assign the lead to; create a user with role rep first"})
+    pool = [r for r in reps if region and r.region and r.region.lower() == region.lower()]
+    reason = f"round-robin among {region} reps" if pool else "round-robin among all reps"
+    if not pool:
+        pool = list(reps)
+    latest = dict(
+        session.exec(
+            select(Lead.owner_id, func.max(Lead.created_at))
+            .where(col(Lead.owner_id).in_([r.id for r in pool]))
+            .group_by(col(Lead.owner_id))
+        ).all()
+    )
+    never = datetime.min.replace(tzinfo=utcnow().tzinfo)
+
+    def last_assigned(rep: User) -> tuple[datetime, int]:
+        value = latest.get(rep.id)
+        return (value if isinstance(value, datetime) else never, rep.id or 0)
+
+    chosen = min(pool, key=last_assigned)
+    assert chosen.id is not None
+    return chosen.id, reason
+
+
+def _explicit_owner(session: Session, actor: Actor, email: str) -> int:
+    user = session.exec(select(User).where(col(User.email) == email.strip().lower())).first()
+    if user is None or not user.active:
+        raise InvalidInput({"owner": f"no active user with email {email!r}"})
+    assert user.id is not None
+    ensure_can_see(actor, user.id, f"assigning a lead to {user.email}")
+    return user.id
+
+
+def create_lead(
+    session: Session,
+    actor: Actor,
+    data: LeadInput,
+    *,
+    on_duplicate: Literal["refuse", "merge"] = "refuse",
+    default_phone_region: str = "US",
+) -> LeadResult:
+    fields = validate_lead(data, default_phone_region)
+    duplicate = find_duplicate(session, fields["email"], fields["company"], fields["name"])
+    if duplicate is not None:
+        existing, why = duplicate
+        assert existing.id is not None
+        if on_duplicate == "refuse" or not actor.can_see_owner(existing.owner_id):
+            visible = actor.can_see_owner(existing.owner_id)
+            where = f"lead #{existing.id} ({existing.name})" if visible else "a lead owned by another team"
+            raise DuplicateRecord(
+                f"not created: {where} already has {why}. "
+                + ("Merge the new details into it instead." if visible else "Ask its owner's manager."),
+                existing.id,
+            )
+        return _merge_into(session, actor, existing, fields, why)
+
+    if fields["owner_email"]:
+        owner_id, assignment = _explicit_owner(session, actor, fields["owner_email"]), "chosen by the requester"
+    elif actor.role == Role.REP and actor.user_id is not None:
+        owner_id, assignment = actor.user_id, "captured by the rep"
+    else:
+        owner_id, assignment = assign_owner(session, fields["region"])
+
+    account = None
+    if fields["company"]:
+        account = session.exec(select(Account).where(func.lower(Account.name) == fields["company"].lower())).first()
+    lead = Lead(
+        name=fields["name"],
+        email=fields["email"],
+        phone=fields["phone"],
+        company=fields["company"],
+        company_key=company_key(fields["company"]),
+        title=fields["title"],
+        source=fields["source"],
+        industry=fields["industry"] or (account.industry if account else None),
+        region=fields["region"],
+        owner_id=owner_id,
+        account_id=account.id if account else None,
+        attributes=fields["attributes"],
+    )
+    session.add(lead)
+    session.flush()
+    task = first_contact_task(lead, utcnow().date())
+    session.add(task)
+    session.flush()
+    receipt = write_receipt(
+        session,
+        actor,
+        "create_lead",
+        "lead",
+        lead.id,
+        after={**snapshot(lead, LEAD_FIELDS), "assignment": assignment, "task_id": task.id},
+    )
+    return LeadResult(lead, receipt, created=True, merged=False, task_id=task.id, assignment=assignment)
+
+
+def _merge_into(session: Session, actor: Actor, existing: Lead, fields: dict[str, Any], why: str) -> LeadResult:
+    before = snapshot(existing, LEAD_FIELDS)
+    for name in ("email", "phone", "company", "title", "source", "industry", "region"):
+        if getattr(existing, name) in (None, "") and fields.get(name):
+            setattr(existing, name, fields[name])
+    existing.company_key = company_key(existing.company)
+    existing.attributes = {**fields["attributes"], **existing.attributes}
+    existing.updated_at = utcnow()
+    session.add(existing)
+    session.flush()
+    receipt = write_receipt(
+        session,
+        actor,
+        "merge_lead",
+        "lead",
+        existing.id,
+        before=before,
+        after={**snapshot(existing, LEAD_FIELDS), "matched_on": why},
+    )
+    return LeadResult(existing, receipt, created=False, merged=True, task_id=None, assignment="kept the existing owner")
+
+
+def get_lead(session: Session, actor: Actor, lead_id: int) -> Lead:
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"there is no lead #{lead_id}")
+    ensure_can_see(actor, lead.owner_id, f"lead #{lead_id}")
+    return lead
+
+
+def list_leads(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    owner_id: int | None = None,
+    query: str | None = None,
+    limit: int = 50,
+) -> list[Lead]:
+    stmt = select(Lead)
+    visible = actor.owner_filter(Lead.owner_id)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    if status:
+        stmt = stmt.where(Lead.status == status)
+    if owner_id is not None:
+        stmt = stmt.where(Lead.owner_id == owner_id)
+    if query:
+        pattern = f"%{query.strip().lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Lead.name).like(pattern),
+                func.lower(func.coalesce(Lead.company, "")).like(pattern),
+                func.lower(func.coalesce(Lead.email, "")).like(pattern),
+            )
+        )
+    return list(session.exec(stmt.order_by(col(Lead.created_at).desc(), col(Lead.id).desc()).limit(limit)).all())
+
+
+def set_lead_status(session: Session, actor: Actor, lead_id: int, status: str, reason: str | None = None) -> int:
+    """Move a lead to new, working or disqualified; qualification goes through approval (sales.qualification)."""
+    allowed = (LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.DISQUALIFIED)
+    if status == LeadStatus.QUALIFIED:
+        raise PermissionDenied("qualifying a lead needs a manager's approval; ask the assistant to qualify it")
+    if status not in allowed:
+        raise InvalidInput({"status": f"{status!r} is not one of {', '.join(allowed)}"})
+    if status == LeadStatus.DISQUALIFIED and not reason:
+        raise InvalidInput({"reason": "say why the lead is disqualified"})
+    lead = get_lead(session, actor, lead_id)
+    before = snapshot(lead, ("status",))
+    lead.status = status
+    lead.updated_at = utcnow()
+    if status == LeadStatus.DISQUALIFIED:
+        lead.outcome = "lost"
+    session.add(lead)
+    return write_receipt(
+        session, actor, "set_lead_status", "lead", lead.id, before=before, after={"status": status, "reason": reason}
+    )

@@ -1,0 +1,378 @@
+"""Outbound follow-ups: drafts in ``outbound_messages``, a send request for approval, and delivery once approved.
+
+Delivery goes through the configured channel: ``smtp`` (stdlib smtplib) or the default ``outbox``, which records
+the message as queued and says plainly that it was not delivered. ``send_message`` refuses without an approved
+approval row for exactly this message, and runs at most once per approval: the approval is claimed (its
+``executed_at`` set and committed) before delivery, so a resumed or repeated call never delivers twice.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Literal
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from sales.approvals import (
+    DEFAULT_POLICY,
+    SEND_FOLLOW_UP,
+    ApprovalPolicy,
+    effective_arguments,
+    request_approval,
+    require_approved,
+)
+from sales.errors import ApprovalRequired, InvalidInput, NotFound
+from sales.permissions import Actor, ensure_can_change, ensure_can_see
+from sales.receipts import snapshot, write_receipt
+from sales.validation import normalize_email
+from store.db import session_scope
+from store.models import Approval, Deal, Lead, MessageStatus, OutboundMessage, User
+from store.types import utcnow
+
+MESSAGE_FIELDS = ("to_address", "subject", "status", "channel", "deal_id", "lead_id", "approval_id")
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where and how to deliver; built from ``app.settings.Settings`` by the caller."""
+
+    host: str
+    port: int
+    sender: str
+    starttls: bool = False
+    use_ssl: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 20.0
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    channel: Literal["outbox", "smtp"] = "outbox"
+    smtp: SmtpConfig | None = None
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    message: OutboundMessage
+    receipt_id: int
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message: OutboundMessage
+    approval: Approval
+    receipt_id: int
+    delivered: bool
+    channel: Literal["outbox", "smtp"]
+    edited: bool
+    note: str
+    repeated: bool = False
+
+
+def _record_owner(
+    session: Session, actor: Actor, deal_id: int | None, lead_id: int | None
+) -> tuple[str, int, int | None]:
+    if deal_id is not None:
+        deal = session.get(Deal, deal_id)
+        if deal is None:
+            raise NotFound(f"there is no deal #{deal_id}")
+        ensure_can_change(actor, deal.owner_id, f"deal #{deal_id}")
+        return "deal", deal_id, deal.owner_id
+    if lead_id is not None:
+        lead = session.get(Lead, lead_id)
+        if lead is None:
+            raise NotFound(f"there is no lead #{lead_id}")
+        ensure_can_change(actor, lead.owner_id, f"lead #{lead_id}")
+        return "lead", lead_id, lead.owner_id
+    raise InvalidInput({"record": "a follow-up belongs to a deal or a lead"})
+
+
+def create_draft(
+    session: Session,
+    actor: Actor,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    deal_id: int | None = None,
+    lead_id: int | None = None,
+    contact_id: int | None = None,
+) -> DraftResult:
+    """Store a draft follow-up (status ``draft``); nothing is sent."""
+    _record_owner(session, actor, deal_id, lead_id)
+    problems: dict[str, str] = {}
+    try:
+        address = normalize_email(to)
+    except ValueError as exc:
+        problems["to"] = str(exc)
+        address = to
+    if not subject.strip():
+        problems["subject"] = "must not be empty"
+    if not body.strip():
+        problems["body"] = "must not be empty"
+    if problems:
+        raise InvalidInput(problems)
+    message = OutboundMessage(
+        deal_id=deal_id,
+        lead_id=lead_id,
+        contact_id=contact_id,
+        to_address=address,
+        subject=subject.strip()[:500],
+        body=body,
+        status=MessageStatus.DRAFT,
+        created_by_id=actor.user_id,
+    )
+    session.add(message)
+    session.flush()
+    receipt = write_receipt(
+        session, actor, "draft_message", "outbound_message", message.id, after=snapshot(message, MESSAGE_FIELDS)
+    )
+    return DraftResult(message, receipt)
+
+
+def get_message(session: Session, actor: Actor, message_id: int) -> OutboundMessage:
+    message = session.get(OutboundMessage, message_id)
+    if message is None:
+        raise NotFound(f"there is no draft or message #{message_id}")
+    _record_owner(session, actor, message.deal_id, message.lead_id)
+    return message
+
+
+def request_send(
+    session: Session,
+    actor: Actor,
+    message_id: int,
+    *,
+    thread_id: str | None = None,
+    ttl_hours: int = 72,
+    policy: ApprovalPolicy = DEFAULT_POLICY,
+) -> tuple[Approval, OutboundMessage]:
+    """Ask for approval to send a draft; the message waits in ``pending_approval`` until someone decides."""
+    message = get_message(session, actor, message_id)
+    if message.status not in (MessageStatus.DRAFT, MessageStatus.PENDING_APPROVAL, MessageStatus.REJECTED):
+        raise InvalidInput({"message_id": f"message #{message_id} is already {message.status}; draft a new one"})
+    _, _, owner_id = _record_owner(session, actor, message.deal_id, message.lead_id)
+    approval, _ = request_approval(
+        session,
+        actor,
+        action=SEND_FOLLOW_UP,
+        arguments={
+            "message_id": message_id,
+            "to": message.to_address,
+            "subject": message.subject,
+            "body": message.body,
+        },
+        record_type="outbound_message",
+        record_id=message_id,
+        owner_id=owner_id,
+        thread_id=thread_id,
+        ttl_hours=ttl_hours,
+        policy=policy,
+    )
+    if message.approval_id != approval.id or message.status != MessageStatus.PENDING_APPROVAL:
+        before = snapshot(message, MESSAGE_FIELDS)
+        message.approval_id = approval.id
+        message.status = MessageStatus.PENDING_APPROVAL
+        session.add(message)
+        session.flush()
+        write_receipt(
+            session,
+            actor,
+            "request_send",
+            "outbound_message",
+            message.id,
+            before=before,
+            after=snapshot(message, MESSAGE_FIELDS),
+        )
+    return approval, message
+
+
+def mark_rejected(session: Session, actor: Actor, message_id: int, reason: str) -> int:
+    """Record that the draft's send was rejected (the draft stays, and can be requested again)."""
+    message = get_message(session, actor, message_id)
+    before = snapshot(message, MESSAGE_FIELDS)
+    message.status = MessageStatus.REJECTED
+    message.error = reason[:1000]
+    session.add(message)
+    session.flush()
+    return write_receipt(
+        session,
+        actor,
+        "reject_send",
+        "outbound_message",
+        message.id,
+        before=before,
+        after=snapshot(message, MESSAGE_FIELDS),
+    )
+
+
+def _deliver_smtp(config: SmtpConfig, message: OutboundMessage, message_id_header: str) -> None:
+    email = EmailMessage()
+    email["From"] = config.sender
+    email["To"] = message.to_address
+    email["Subject"] = message.subject
+    email["Message-ID"] = message_id_header
+    email.set_content(message.body)
+    client: smtplib.SMTP
+    if config.use_ssl:
+        client = smtplib.SMTP_SSL(
+            config.host, config.port, timeout=config.timeout, context=ssl.create_default_context()
+        )
+    else:
+        client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+    with client:
+        if config.starttls and not config.use_ssl:
+            client.starttls(context=ssl.create_default_context())
+        if config.username:
+            client.login(config.username, config.password or "")
+        client.send_message(email)
+
+
+def _result_of_earlier_send(session: Session, message: OutboundMessage, approval: Approval) -> SendResult:
+    channel: Literal["outbox", "smtp"] = "smtp" if message.channel == "smtp" else "outbox"
+    note = {
+        MessageStatus.SENT: "already sent earlier; not sent again",
+        MessageStatus.QUEUED: "already recorded in the outbox earlier (not delivered); not repeated",
+        MessageStatus.FAILED: f"an earlier delivery attempt failed ({message.error}); not retried automatically",
+    }.get(
+        MessageStatus(message.status),
+        "delivery was started earlier and its outcome was not recorded; not sent again, check the mail server",
+    )
+    receipt = write_receipt(
+        session,
+        _system_actor_for(session, approval),
+        "send_repeat_refused",
+        "outbound_message",
+        message.id,
+        after=snapshot(message, MESSAGE_FIELDS),
+    )
+    return SendResult(
+        message,
+        approval,
+        receipt,
+        message.status == MessageStatus.SENT,
+        channel,
+        approval.decision == "edit",
+        note,
+        True,
+    )
+
+
+def _system_actor_for(session: Session, approval: Approval) -> Actor:
+    from sales.permissions import SYSTEM, actor_for_user
+
+    user = session.get(User, approval.requested_by_id) if approval.requested_by_id else None
+    return actor_for_user(session, user) if user is not None else SYSTEM
+
+
+def send_message(engine: Engine, actor: Actor, message_id: int, delivery: DeliveryConfig) -> SendResult:
+    """Deliver an approved message once, with the approver's edits applied; refuses without approval.
+
+    Three short transactions: claim the approval (so no second caller can deliver), deliver, record the outcome.
+    """
+    with session_scope(engine) as session:
+        message = get_message(session, actor, message_id)
+        approval = require_approved(
+            session, message.approval_id, action=SEND_FOLLOW_UP, record_type="outbound_message", record_id=message_id
+        )
+        if approval.executed_at is not None:
+            return _result_of_earlier_send(session, message, approval)
+        args = effective_arguments(approval)
+        before = snapshot(message, MESSAGE_FIELDS)
+        message.to_address = str(args.get("to") or message.to_address)
+        message.subject = str(args.get("subject") or message.subject)
+        message.body = str(args.get("body") or message.body)
+        message.status = MessageStatus.APPROVED
+        message.channel = delivery.channel
+        approval.executed_at = utcnow()
+        session.add_all([message, approval])
+        session.flush()
+        write_receipt(
+            session,
+            actor,
+            "claim_send",
+            "outbound_message",
+            message.id,
+            before=before,
+            after=snapshot(message, MESSAGE_FIELDS),
+        )
+
+    error: str | None = None
+    header = make_msgid(domain="salesgraph.local")
+    if delivery.channel == "smtp":
+        if delivery.smtp is None:
+            error = "SMTP delivery is configured but no SMTP settings were given"
+        else:
+            try:
+                _deliver_smtp(delivery.smtp, message, header)
+            except (OSError, smtplib.SMTPException) as exc:
+                # The reason goes to the user and the audit log; the server's reply never contains our password.
+                error = f"{type(exc).__name__}: {exc}"[:900]
+
+    with session_scope(engine) as session:
+        stored = session.get(OutboundMessage, message_id)
+        stored_approval = session.get(Approval, approval.id)
+        assert stored is not None and stored_approval is not None
+        before = snapshot(stored, MESSAGE_FIELDS)
+        if delivery.channel == "outbox":
+            stored.status = MessageStatus.QUEUED
+            note = "recorded in the outbox; NOT delivered (SALESGRAPH_SEND_CHANNEL=outbox)"
+        elif error is None:
+            stored.status = MessageStatus.SENT
+            stored.sent_at = utcnow()
+            stored.provider_message_id = header
+            note = f"delivered to the SMTP server for {stored.to_address}"
+        else:
+            stored.status = MessageStatus.FAILED
+            stored.error = error
+            note = f"delivery failed: {error}"
+        session.add(stored)
+        session.flush()
+        receipt = write_receipt(
+            session,
+            actor,
+            "send_message" if error is None else "send_message_failed",
+            "outbound_message",
+            stored.id,
+            before=before,
+            after={**snapshot(stored, MESSAGE_FIELDS), "approval_id": stored_approval.id, "error": stored.error},
+        )
+        return SendResult(
+            stored,
+            stored_approval,
+            receipt,
+            delivered=stored.status == MessageStatus.SENT,
+            channel=delivery.channel,
+            edited=stored_approval.decision == "edit",
+            note=note,
+        )
+
+
+def ensure_sendable_by(session: Session, actor: Actor, message: OutboundMessage) -> None:
+    """Front doors call this before showing a draft: the actor must see the record the message is about."""
+    owner = None
+    if message.deal_id is not None and (deal := session.get(Deal, message.deal_id)) is not None:
+        owner = deal.owner_id
+    elif message.lead_id is not None and (lead := session.get(Lead, message.lead_id)) is not None:
+        owner = lead.owner_id
+    ensure_can_see(actor, owner, f"message #{message.id}")
+
+
+__all__ = [
+    "ApprovalRequired",
+    "DeliveryConfig",
+    "DraftResult",
+    "SendResult",
+    "SmtpConfig",
+    "create_draft",
+    "get_message",
+    "mark_rejected",
+    "request_send",
+    "send_message",
+]

@@ -1,0 +1,35 @@
+"""CSV import: mapping files, row-by-row checks, and all-or-nothing bulk inserts of any store entity."""
+
+from store.importing.core import (
+    MAPPINGS_DIR,
+    MAVEN_FILES,
+    ImportFailed,
+    ImportReport,
+    RowProblem,
+    detect_delimiter,
+    file_sha256,
+    import_csv,
+    import_maven,
+)
+from store.importing.fields import ENTITIES, ENTITY_FIELDS, field_names
+from store.importing.mapping import ImportMapping, MappingError, load_mapping, mapping_from_dict, parse_map_options
+
+__all__ = [
+    "ENTITIES",
+    "ENTITY_FIELDS",
+    "MAPPINGS_DIR",
+    "MAVEN_FILES",
+    "ImportFailed",
+    "ImportMapping",
+    "ImportReport",
+    "MappingError",
+    "RowProblem",
+    "detect_delimiter",
+    "field_names",
+    "file_sha256",
+    "import_csv",
+    "import_maven",
+    "load_mapping",
+    "mapping_from_dict",
+    "parse_map_options",
+]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from bots.commands import db as db_cmd
+from bots.commands import export as export_cmd
+from bots.commands import importing as importing_cmd
 
 app = typer.Typer(
     name="salesgraph",
@@ -19,6 +21,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(importing_cmd.app, name="import")
+app.command("export")(export_cmd.export_cmd)
 
 
 def main() -> None:

@@ -112,3 +112,19 @@ def complete_task(session: Session, actor: Actor, task_id: int) -> tuple[Task, i
         session, actor, "complete_task", "task", task.id, before=before, after=snapshot(task, TASK_FIELDS)
     )
     return task, receipt
+
+
+def reschedule_task(session: Session, actor: Actor, task_id: int, due_date: date) -> tuple[Task, int]:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"there is no task #{task_id}")
+    ensure_can_change(actor, task.owner_id, f"task #{task_id}")
+    if task.status != TaskStatus.OPEN:
+        raise InvalidInput({"status": f"task #{task_id} is {task.status}; only open tasks can be rescheduled"})
+    before = snapshot(task, TASK_FIELDS)
+    task.due_date = due_date
+    session.add(task)
+    receipt = write_receipt(
+        session, actor, "reschedule_task", "task", task.id, before=before, after=snapshot(task, TASK_FIELDS)
+    )
+    return task, receipt

@@ -11,23 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
 
 from store.db import make_engine, upgrade
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STORE_TABLES = [
-    "audit_events",
-    "outbound_messages",
-    "approvals",
-    "tasks",
-    "interactions",
-    "stage_changes",
-    "deals",
-    "leads",
-    "contacts",
-    "accounts",
-    "users",
-]
 
 
 def shared_data_dir() -> Path:
@@ -81,8 +69,11 @@ def _fresh_sqlite(template: Path, tmp_path: Path) -> Engine:
 
 def _fresh_postgres(url: str, schema: str) -> Engine:
     engine = make_engine(url, schema=schema)
+    import store.models  # noqa: F401  (every table registered on the metadata)
+
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(STORE_TABLES) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     return engine
 
 

@@ -18,8 +18,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(VENV)/.installed $@
 
+# The demo gets its own workspace in .demo/ (re-created on every run), so it never touches ~/.salesgraph.
 demo: $(VENV)/.installed
-	$(BIN)/salesgraph demo
+	SALESGRAPH_HOME=$(CURDIR)/.demo $(BIN)/salesgraph demo --reset
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -1,0 +1,225 @@
+"""Keeping the index in step with the store: incremental sync, full reindex and status.
+
+The SQL row is the source of truth. ``sync`` is a reconcile pass: it compares what the index holds
+(interaction id, owner, text version per chunk) with the ``interactions`` table, removes entries whose row was
+deleted, edited or moved to another owner, and embeds every row that is new, edited (``indexed_at`` NULL) or
+missing from the index (say, after the index folder was lost). Each batch is written to Chroma first and only
+then marked ``indexed_at`` in SQL, guarded by ``updated_at``, so an edit that lands mid-sync is never marked
+indexed with its old text, and a crash leaves rows to redo rather than rows wrongly marked done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from memory.chunking import chunk_interaction
+from memory.index import NO_OWNER, ChunkRecord, InteractionIndex, chunk_id
+from memory.sentiment import interaction_sentiment
+from sales.permissions import SYSTEM, Actor
+from store.audit import record_event
+from store.db import session_scope
+from store.models import Interaction
+from store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (done, total)
+BATCH = 256
+
+
+def version_of(row: Interaction) -> str:
+    """The text version an index entry was built from: the row's ``updated_at`` (edits always move it)."""
+    return row.updated_at.isoformat()
+
+
+def chunk_metadata(row: Interaction, number: int, sentiment: float) -> dict[str, str | int | float]:
+    assert row.id is not None
+    meta: dict[str, str | int | float] = {
+        "interaction_id": row.id,
+        "chunk": number,
+        "owner_id": row.user_id if row.user_id is not None else NO_OWNER,
+        "channel": row.channel,
+        "direction": row.direction,
+        "occurred_at": row.occurred_at.timestamp(),
+        "sentiment": sentiment,
+        "version": version_of(row),
+    }
+    for key, value in (
+        ("account_id", row.account_id),
+        ("deal_id", row.deal_id),
+        ("lead_id", row.lead_id),
+        ("contact_id", row.contact_id),
+    ):
+        if value is not None:  # Chroma metadata holds no nulls; a missing key never equals a filter value
+            meta[key] = value
+    return meta
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    indexed: int  # interactions embedded and written
+    chunks: int
+    removed: int  # interactions removed from the index (deleted, edited or re-owned)
+    already_current: int
+    receipt: int | None  # audit event id, when anything changed
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.indexed or self.removed)
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    interactions: int
+    pending: int  # rows the index does not reflect yet (new or edited since the last sync)
+    indexed_chunks: int
+    collections: int
+    model_id: str
+    location: str
+
+
+def _expected(session: Session) -> dict[int, tuple[int, str, bool]]:
+    """Every interaction in SQL: id → (owner, text version, marked indexed)."""
+    rows = session.exec(
+        select(Interaction.id, Interaction.user_id, Interaction.updated_at, Interaction.indexed_at)
+    ).all()
+    return {
+        int(iid): (owner if owner is not None else NO_OWNER, updated.isoformat(), indexed is not None)
+        for iid, owner, updated, indexed in rows
+        if iid is not None
+    }
+
+
+def index_rows(index: InteractionIndex, rows: Sequence[Interaction]) -> tuple[list[tuple[int, datetime, float]], int]:
+    """Chunk, score and embed ``rows`` and write them to the index; returns (id, updated_at, sentiment) and chunks."""
+    records: list[ChunkRecord] = []
+    done: list[tuple[int, datetime, float]] = []
+    for row in rows:
+        assert row.id is not None
+        sentiment = interaction_sentiment(row.subject, row.body)
+        for chunk in chunk_interaction(row.subject, row.body):
+            records.append(
+                ChunkRecord(
+                    chunk_id=chunk_id(row.id, chunk.number),
+                    interaction_id=row.id,
+                    owner_id=row.user_id if row.user_id is not None else NO_OWNER,
+                    text=chunk.text,
+                    metadata=chunk_metadata(row, chunk.number, sentiment),
+                )
+            )
+        done.append((row.id, row.updated_at, sentiment))
+    if records:
+        vectors = index.embedder.embed([r.text for r in records])
+        index.upsert(records, vectors)
+    return done, len(records)
+
+
+def sync(
+    engine: Engine,
+    index: InteractionIndex,
+    *,
+    actor: Actor = SYSTEM,
+    progress: Progress | None = None,
+    batch: int = BATCH,
+) -> SyncReport:
+    """Bring the index in line with SQL (see the module docstring) and record one audit event if anything changed."""
+    with session_scope(engine) as session:
+        expected = _expected(session)
+    inventory = index.inventory()
+
+    # Anything in the index that SQL no longer vouches for goes: deleted rows, old text versions, old owners.
+    stale_chunks: dict[str, list[str]] = {}
+    removed_ids: set[int] = set()
+    for name, entries in inventory.entries.items():
+        for iid, (_owner, version) in entries.items():
+            want = expected.get(iid)
+            wrong_shard = not name.endswith("-all") and want is not None and name != index.shard_name(want[0])
+            if want is None or want[1] != version or not want[2] or wrong_shard:
+                stale_chunks.setdefault(name, []).extend(inventory.chunk_ids[name][iid])
+                removed_ids.add(iid)
+    index.delete_chunks(stale_chunks)
+
+    # Everything SQL has that the index does not fully hold (both its owner's collection and the all-collection).
+    all_name = index.shard_name(None)
+    present: dict[int, int] = {}
+    for entries in inventory.entries.values():
+        for iid in entries:
+            if iid not in removed_ids:
+                present[iid] = present.get(iid, 0) + 1
+    todo = sorted(
+        iid
+        for iid, (owner, _version, marked) in expected.items()
+        if not marked
+        or present.get(iid, 0) < 2
+        or iid not in inventory.entries.get(all_name, {})
+        or iid not in inventory.entries.get(index.shard_name(owner), {})
+    )
+    already_current = len(expected) - len(todo)
+    gone = {iid for iid in removed_ids if iid not in expected}
+
+    indexed = chunks = 0
+    if progress:
+        progress(0, len(todo))
+    for start in range(0, len(todo), batch):
+        ids = todo[start : start + batch]
+        with session_scope(engine) as session:
+            rows = session.exec(select(Interaction).where(col(Interaction.id).in_(ids))).all()
+            done, written = index_rows(index, rows)
+            now = utcnow()
+            for iid, updated_at, sentiment in done:
+                # Guarded by updated_at: an edit committed meanwhile keeps the row pending.
+                session.execute(
+                    update(Interaction)
+                    .where(col(Interaction.id) == iid, col(Interaction.updated_at) == updated_at)
+                    .values(indexed_at=now, sentiment=sentiment)
+                )
+        indexed += len(done)
+        chunks += written
+        if progress:
+            progress(min(start + batch, len(todo)), len(todo))
+
+    receipt = None
+    if indexed or gone:
+        with session_scope(engine) as session:
+            event = record_event(
+                session,
+                actor_id=actor.user_id,
+                actor=actor.email,
+                action="memory_sync",
+                record_type="memory_index",
+                record_id=index.prefix,
+                after={"indexed": indexed, "chunks": chunks, "removed": len(gone), "model_id": index.embedder.model_id},
+            )
+            receipt = event.id
+    log.info("memory sync: %d indexed (%d chunks), %d removed, %d current", indexed, chunks, len(gone), already_current)
+    return SyncReport(indexed, chunks, len(gone), already_current, receipt)
+
+
+def reindex(
+    engine: Engine, index: InteractionIndex, *, actor: Actor = SYSTEM, progress: Progress | None = None
+) -> SyncReport:
+    """Drop this model's collections and rebuild them from SQL (works on an empty or deleted index folder too)."""
+    index.drop_all()
+    return sync(engine, index, actor=actor, progress=progress)
+
+
+def status(session: Session, index: InteractionIndex, location: str) -> IndexStatus:
+    total = session.exec(select(func.count()).select_from(Interaction)).one()
+    pending = session.exec(
+        select(func.count()).select_from(Interaction).where(col(Interaction.indexed_at).is_(None))
+    ).one()
+    return IndexStatus(
+        interactions=int(total),
+        pending=int(pending),
+        indexed_chunks=index.count(),
+        collections=len(index.collection_names()),
+        model_id=index.embedder.model_id,
+        location=location,
+    )

@@ -1,0 +1,304 @@
+"""Semantic, keyword and hybrid search over interactions, permission-filtered, for the agent's tool and the CLI.
+
+Hybrid ranking fuses the vector ranking (meaning) with the database's keyword ranking (exact names, numbers)
+by reciprocal rank fusion. Permission is enforced twice: the index is only asked about the owners the actor
+may see, and every hit is re-checked against SQL (which also drops rows deleted since the last sync), so the
+index can lag but never leak or show a deleted note. Snippets come from the SQL text, never the index copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, func, select
+
+from memory.chunking import chunk_interaction
+from memory.index import NO_OWNER, InteractionIndex
+from memory.keyword import keyword_search, query_terms
+from sales.errors import InvalidInput, NotFound, PermissionDenied
+from sales.permissions import Actor
+from store.models import Account, Channel, Deal, Interaction, Lead, User
+
+log = logging.getLogger(__name__)
+
+SearchMode = Literal["vector", "keyword", "hybrid"]
+MODES: tuple[str, ...] = ("vector", "keyword", "hybrid")
+RRF_K = 60  # the constant from Cormack et al.'s reciprocal rank fusion; damps the weight of the very top ranks
+SNIPPET_CHARS = 240
+MAX_LIMIT = 50
+
+
+class InteractionHit(BaseModel):
+    """One search result: which interaction, on which record, when, the matching text and how well it matched."""
+
+    model_config = ConfigDict(frozen=True)
+
+    interaction_id: int
+    score: float  # hybrid: RRF score; vector: cosine similarity; keyword: the database's text rank
+    snippet: str
+    record: str  # e.g. "deal #12 Harborview Labs – Platform"
+    record_type: str  # deal / lead / contact / account
+    record_id: int | None
+    account: str | None
+    date: date
+    occurred_at: datetime
+    channel: str
+    direction: str
+    subject: str | None
+    owner_id: int | None
+    sentiment: float | None
+    matched_by: tuple[str, ...]  # "vector" and/or "keyword"
+
+
+def _as_datetime(value: date | datetime | None, *, end: bool) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise InvalidInput({"since/until": "give a time zone, or a plain date"})
+        return value.astimezone(UTC)
+    return datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
+
+
+def _resolve_account(session: Session, account: int | str | None) -> int | None:
+    if account is None:
+        return None
+    if isinstance(account, int) or str(account).isdigit():
+        found = session.get(Account, int(account))
+        if found is None:
+            raise NotFound(f"there is no account #{account}")
+        return int(account)
+    name = str(account).strip()
+    exact = session.exec(select(Account).where(func.lower(Account.name) == name.lower())).first()
+    if exact is not None:
+        return exact.id
+    like = session.exec(
+        select(Account).where(func.lower(Account.name).contains(name.lower())).order_by(col(Account.name)).limit(6)
+    ).all()
+    if len(like) == 1:
+        return like[0].id
+    if not like:
+        raise NotFound(f"no account named like {name!r}")
+    names = ", ".join(a.name for a in like[:5])
+    raise InvalidInput({"account": f"{name!r} matches several accounts ({names}); give the full name or the id"})
+
+
+def _resolve_owner(session: Session, owner: int | str | None) -> int | None:
+    if owner is None:
+        return None
+    if isinstance(owner, int) or str(owner).isdigit():
+        return int(owner)
+    user = session.exec(select(User).where(func.lower(User.email) == str(owner).strip().lower())).first()
+    if user is None:
+        raise NotFound(f"no user with email {owner!r}")
+    return user.id
+
+
+def _snippet(row: Interaction, terms: list[str], chunk_number: int | None) -> str:
+    body = " ".join(row.body.split())
+    lowered = body.lower()
+    positions = [lowered.find(term) for term in terms]
+    hits = [p for p in positions if p >= 0]
+    if hits:
+        start = max(0, min(hits) - SNIPPET_CHARS // 3)
+    elif chunk_number:
+        chunks = chunk_interaction(row.subject, row.body)
+        piece = chunks[min(chunk_number, len(chunks) - 1)]
+        start = len(" ".join(row.body[: piece.start].split()))
+    else:
+        start = 0
+    text = body[start : start + SNIPPET_CHARS]
+    return ("…" if start > 0 else "") + text + ("…" if start + SNIPPET_CHARS < len(body) else "")
+
+
+def search_interactions(
+    session: Session,
+    actor: Actor,
+    index: InteractionIndex | None,
+    query: str,
+    *,
+    account: int | str | None = None,
+    deal_id: int | None = None,
+    owner: int | str | None = None,
+    channel: str | None = None,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+    limit: int = 5,
+    mode: SearchMode = "hybrid",
+) -> list[InteractionHit]:
+    """The interactions that best answer ``query`` among those ``actor`` may see, best first.
+
+    ``account`` is an id or a name, ``owner`` a user id or email; ``since``/``until`` are inclusive (dates
+    cover the whole day, UTC). ``index`` may be None only for ``mode="keyword"``.
+    """
+    problems: dict[str, str] = {}
+    if not query or not query.strip():
+        problems["query"] = "say what to look for"
+    if mode not in MODES:
+        problems["mode"] = f"must be one of {', '.join(MODES)}"
+    if not 1 <= limit <= MAX_LIMIT:
+        problems["limit"] = f"must be between 1 and {MAX_LIMIT}"
+    channels = [c.value for c in Channel]
+    if channel is not None and channel.lower() not in channels:
+        problems["channel"] = f"must be one of {', '.join(channels)}"
+    start_at = _as_datetime(since, end=False)
+    end_at = _as_datetime(until, end=True)
+    if start_at and end_at and start_at > end_at:
+        problems["since/until"] = "since is after until"
+    if mode != "keyword" and index is None:
+        problems["mode"] = f"{mode} search needs the vector index"
+    if problems:
+        raise InvalidInput(problems)
+    channel = channel.lower() if channel else None
+
+    account_id = _resolve_account(session, account)
+    owner_id = _resolve_owner(session, owner)
+    owners: frozenset[int] | None = actor.visible_owner_ids
+    if owner_id is not None:
+        if not actor.can_see_owner(owner_id):
+            raise PermissionDenied(f"{actor.email} cannot see the records of user #{owner_id}")
+        owners = frozenset({owner_id})
+
+    filters: list[Any] = []
+    if owners is not None:
+        filters.append(col(Interaction.user_id).in_(sorted(owners)))
+    if account_id is not None:
+        filters.append(col(Interaction.account_id) == account_id)
+    if deal_id is not None:
+        filters.append(col(Interaction.deal_id) == deal_id)
+    if channel is not None:
+        filters.append(col(Interaction.channel) == channel)
+    if start_at is not None:
+        filters.append(col(Interaction.occurred_at) >= start_at)
+    if end_at is not None:
+        filters.append(col(Interaction.occurred_at) <= end_at)
+
+    pool = max(limit * 4, 20)
+    rankings: dict[str, list[int]] = {}
+    vector_scores: dict[int, float] = {}
+    best_chunk: dict[int, int] = {}
+    keyword_scores: dict[int, float] = {}
+
+    if mode in ("vector", "hybrid"):
+        assert index is not None
+        where: dict[str, Any] = {}
+        if account_id is not None:
+            where["account_id"] = account_id
+        if deal_id is not None:
+            where["deal_id"] = deal_id
+        if channel is not None:
+            where["channel"] = channel
+        if start_at is not None or end_at is not None:
+            span: dict[str, float] = {}
+            if start_at is not None:
+                span["$gte"] = start_at.timestamp()
+            if end_at is not None:
+                span["$lte"] = end_at.timestamp()
+            where["occurred_at"] = span
+        route = owners
+        if account_id is not None or deal_id is not None:
+            # Narrow the collections to the owners that actually have notes on this account/deal (indexed in SQL).
+            owner_stmt = select(Interaction.user_id).distinct()
+            for clause in filters:
+                owner_stmt = owner_stmt.where(clause)
+            route = frozenset(o if o is not None else NO_OWNER for o in session.exec(owner_stmt).all())
+        hits = index.query(index.embed_query(query), owners=route, where=where, n=pool)
+        rankings["vector"] = [h.interaction_id for h in hits]
+        vector_scores = {h.interaction_id: 1.0 - h.distance for h in hits}
+        best_chunk = {h.interaction_id: h.chunk for h in hits}
+
+    if mode in ("keyword", "hybrid"):
+        found = keyword_search(session, query, filters, limit=pool)
+        rankings["keyword"] = [iid for iid, _ in found]
+        keyword_scores = dict(found)
+
+    fused: dict[int, float] = {}
+    matched: dict[int, list[str]] = {}
+    for leg, ranked in rankings.items():
+        for rank, iid in enumerate(ranked, start=1):
+            fused[iid] = fused.get(iid, 0.0) + 1.0 / (RRF_K + rank)
+            matched.setdefault(iid, []).append(leg)
+    if mode == "vector":
+        scores = vector_scores
+    elif mode == "keyword":
+        scores = keyword_scores
+    else:
+        scores = fused
+    ordered = sorted(scores, key=lambda iid: (-scores[iid], iid))
+    if not ordered:
+        return []
+
+    # The second permission check, and the freshness check: only rows SQL has and the actor may see survive.
+    rows = {
+        row.id: row
+        for row in session.exec(select(Interaction).where(col(Interaction.id).in_(ordered[: pool * 2]), *filters)).all()
+    }
+    kept = [iid for iid in ordered if iid in rows][:limit]
+    dropped = len([iid for iid in ordered[: pool * 2] if iid not in rows])
+    if dropped:
+        log.info("search: %d index hits dropped by the SQL re-check (deleted, re-owned or filtered)", dropped)
+    labels = _record_labels(session, [rows[iid] for iid in kept])
+    terms = query_terms(query)
+    results = []
+    for iid in kept:
+        row = rows[iid]
+        record_type, record_id, record, account_name = labels[iid]
+        results.append(
+            InteractionHit(
+                interaction_id=iid,
+                score=round(scores[iid], 6),
+                snippet=_snippet(row, terms, best_chunk.get(iid)),
+                record=record,
+                record_type=record_type,
+                record_id=record_id,
+                account=account_name,
+                date=row.occurred_at.date(),
+                occurred_at=row.occurred_at,
+                channel=row.channel,
+                direction=row.direction,
+                subject=row.subject,
+                owner_id=row.user_id,
+                sentiment=row.sentiment,
+                matched_by=tuple(matched.get(iid, [])),
+            )
+        )
+    return results
+
+
+def _record_labels(session: Session, rows: list[Interaction]) -> dict[int, tuple[str, int | None, str, str | None]]:
+    deal_ids = {r.deal_id for r in rows if r.deal_id is not None}
+    lead_ids = {r.lead_id for r in rows if r.lead_id is not None}
+    account_ids = {r.account_id for r in rows if r.account_id is not None}
+    deals = {d.id: d for d in session.exec(select(Deal).where(col(Deal.id).in_(deal_ids))).all()} if deal_ids else {}
+    leads = {x.id: x for x in session.exec(select(Lead).where(col(Lead.id).in_(lead_ids))).all()} if lead_ids else {}
+    accounts = (
+        {a.id: a for a in session.exec(select(Account).where(col(Account.id).in_(account_ids))).all()}
+        if account_ids
+        else {}
+    )
+    labels: dict[int, tuple[str, int | None, str, str | None]] = {}
+    for row in rows:
+        assert row.id is not None
+        account = accounts.get(row.account_id) if row.account_id is not None else None
+        account_name = account.name if account else None
+        label: tuple[str, int | None, str]
+        if row.deal_id is not None and row.deal_id in deals:
+            label = ("deal", row.deal_id, f"deal #{row.deal_id} {deals[row.deal_id].name}")
+        elif row.lead_id is not None and row.lead_id in leads:
+            lead = leads[row.lead_id]
+            label = (
+                "lead",
+                row.lead_id,
+                f"lead #{row.lead_id} {lead.name}" + (f" ({lead.company})" if lead.company else ""),
+            )
+        elif row.contact_id is not None:
+            label = ("contact", row.contact_id, f"contact #{row.contact_id}")
+        elif account is not None:
+            label = ("account", account.id, f"account #{account.id} {account.name}")
+        else:
+            label = ("interaction", row.id, f"interaction #{row.id}")
+        labels[row.id] = (*label, account_name)
+    return labels

@@ -120,22 +120,29 @@ def request_approval(
     ttl_hours: int = 72,
     policy: ApprovalPolicy = DEFAULT_POLICY,
 ) -> tuple[Approval, int | None]:
-    """Store a pending request, or return the one already pending for the same action, record and thread.
+    """Store a pending request, or return the open one (pending, or approved and not yet carried out) for the
+    same action, record and thread.
 
     Reusing the pending row makes the request idempotent: a graph node that re-runs after a restart, or a user
     asking twice, does not pile up duplicate requests. The receipt is None when an existing row is returned.
     """
-    existing = session.exec(
-        select(Approval).where(
+    candidates = session.exec(
+        select(Approval)
+        .where(
             Approval.action == action,
             Approval.record_type == record_type,
             Approval.record_id == record_id,
-            Approval.status == ApprovalStatus.PENDING,
+            col(Approval.status).in_([ApprovalStatus.PENDING, ApprovalStatus.APPROVED]),
             Approval.thread_id == thread_id if thread_id is not None else col(Approval.thread_id).is_(None),
         )
-    ).first()
-    if existing is not None and existing.expires_at > utcnow():
-        return existing, None
+        .order_by(col(Approval.id).desc())
+    ).all()
+    for existing in candidates:
+        # A pending request, or an approved one not yet carried out (the node re-runs after the decision).
+        if existing.status == ApprovalStatus.PENDING and existing.expires_at > utcnow():
+            return existing, None
+        if existing.status == ApprovalStatus.APPROVED and existing.executed_at is None:
+            return existing, None
     approvers = approver_ids_for(session, action, owner_id, policy)
     if not approvers and not policy.admins_decide:
         raise PermissionDenied(f"nobody may approve {action} for this {record_type}; ask an admin to set a manager")

@@ -31,7 +31,7 @@ from sales.permissions import Actor, ensure_can_change, ensure_can_see
 from sales.receipts import snapshot, write_receipt
 from sales.validation import normalize_email
 from store.db import session_scope
-from store.models import Approval, Deal, Lead, MessageStatus, OutboundMessage, User
+from store.models import Approval, ApprovalStatus, Deal, Lead, MessageStatus, OutboundMessage, User
 from store.types import utcnow
 
 MESSAGE_FIELDS = ("to_address", "subject", "status", "channel", "deal_id", "lead_id", "approval_id")
@@ -155,6 +155,15 @@ def request_send(
 ) -> tuple[Approval, OutboundMessage]:
     """Ask for approval to send a draft; the message waits in ``pending_approval`` until someone decides."""
     message = get_message(session, actor, message_id)
+    if message.approval_id is not None:
+        current = session.get(Approval, message.approval_id)
+        still_open = current is not None and (
+            current.status == ApprovalStatus.APPROVED
+            or (current.status == ApprovalStatus.PENDING and current.expires_at > utcnow())
+        )
+        if current is not None and still_open and current.action == SEND_FOLLOW_UP and current.record_id == message_id:
+            # Asked again (or the agent's node re-ran after a restart): the open request stands.
+            return current, message
     if message.status not in (MessageStatus.DRAFT, MessageStatus.PENDING_APPROVAL, MessageStatus.REJECTED):
         raise InvalidInput({"message_id": f"message #{message_id} is already {message.status}; draft a new one"})
     _, _, owner_id = _record_owner(session, actor, message.deal_id, message.lead_id)

@@ -1,0 +1,349 @@
+"""The pipeline's semantic layer: one metric, optional groupings and filters, computed in SQL over visible deals.
+
+Managers' questions become a ``PipelineQuery``; the model never writes SQL. Metrics: count, total_amount,
+avg_amount, win_rate (won / (won + lost)), avg_cycle_days (created → closed, won deals unless the status filter
+says lost/closed) and stage_conversion (of the deals that entered a stage, the share that went further, Lost
+excluded). Amount metrics add amounts as stored; a pipeline in several currencies is not converted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any, Literal
+
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
+
+from sales.errors import InvalidInput
+from sales.permissions import Actor, team_member_ids
+from sales.stages import DEFAULT_MACHINE, StageMachine
+from store.models import Account, Deal, StageChange, User
+
+Metric = Literal["count", "total_amount", "avg_amount", "win_rate", "avg_cycle_days", "stage_conversion"]
+GroupBy = Literal["owner", "team", "stage", "industry", "product", "region", "month", "quarter"]
+Status = Literal["open", "won", "lost", "closed", "all"]
+DateField = Literal["created", "closed", "expected_close"]
+
+UNITS: dict[str, Literal["deals", "currency", "ratio", "days"]] = {
+    "count": "deals",
+    "total_amount": "currency",
+    "avg_amount": "currency",
+    "win_rate": "ratio",
+    "avg_cycle_days": "days",
+    "stage_conversion": "ratio",
+}
+TIME_GROUPS = ("month", "quarter")
+
+
+@dataclass(frozen=True)
+class PipelineQuery:
+    metric: Metric
+    group_by: tuple[GroupBy, ...] = ()
+    status: Status = "all"
+    owner_ids: tuple[int, ...] | None = None
+    team_manager_id: int | None = None
+    stage: str | None = None
+    industry: str | None = None
+    product: str | None = None
+    region: str | None = None
+    date_field: DateField = "created"
+    date_from: date | None = None
+    date_to: date | None = None
+    """Exclusive."""
+    amount_min: float | None = None
+    amount_max: float | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class PipelineAnswerRow:
+    group: dict[str, str | None]
+    value: float | None
+    deals: int
+
+
+@dataclass(frozen=True)
+class PipelineAnswer:
+    metric: str
+    unit: Literal["deals", "currency", "ratio", "days"]
+    group_by: list[str]
+    rows: list[PipelineAnswerRow]
+    total: PipelineAnswerRow
+    truncated: bool
+    filters: dict[str, Any] = field(default_factory=dict)
+
+
+def _sqlite_quarter(column: Any) -> ColumnElement[Any]:
+    month = cast(func.strftime("%m", column, type_=String), Integer)
+    quarter = cast((month + 2) // 3, String)
+    return func.strftime("%Y", column, type_=String) + literal("-Q", String) + quarter
+
+
+def _days_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start) / 86400.0
+    return func.julianday(end) - func.julianday(start)
+
+
+def _date_column(query: PipelineQuery) -> Any:
+    return {
+        "created": Deal.created_at,
+        "closed": Deal.closed_at,
+        "expected_close": Deal.expected_close_date,
+    }[query.date_field]
+
+
+def _bound(query: PipelineQuery, day: date) -> date | datetime:
+    # Timestamps compare against midnight UTC of the day; the expected close date is a plain date.
+    if query.date_field == "expected_close":
+        return day
+    from datetime import UTC
+
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def run_pipeline_query(
+    session: Session, actor: Actor, query: PipelineQuery, *, machine: StageMachine = DEFAULT_MACHINE
+) -> PipelineAnswer:
+    """Compute ``query`` over the deals ``actor`` may see; one SQL statement for the rows, one for the total."""
+    if query.metric not in UNITS:
+        raise InvalidInput({"metric": f"use one of {', '.join(UNITS)}"})
+    unknown = [
+        g for g in query.group_by if g not in ("owner", "team", "stage", "industry", "product", "region", *TIME_GROUPS)
+    ]
+    if unknown:
+        raise InvalidInput({"group_by": f"cannot group by {', '.join(unknown)}"})
+    owner = aliased(User, name="owner")
+    manager = aliased(User, name="manager")
+    date_col = _date_column(query)
+    dialect = session.get_bind().dialect.name
+
+    group_exprs: dict[str, Any] = {}
+    for g in query.group_by:
+        if g == "owner":
+            group_exprs[g] = col(owner.name)
+        elif g == "team":
+            group_exprs[g] = func.coalesce(owner.team, manager.name, owner.name)
+        elif g == "stage":
+            group_exprs[g] = col(Deal.stage)
+        elif g == "industry":
+            group_exprs[g] = col(Account.industry)
+        elif g == "product":
+            group_exprs[g] = col(Deal.product)
+        elif g == "region":
+            group_exprs[g] = func.coalesce(Account.region, owner.region)
+        elif g == "month":
+            group_exprs[g] = (
+                func.to_char(date_col, "YYYY-MM")
+                if dialect == "postgresql"
+                else func.strftime("%Y-%m", date_col, type_=String)
+            )
+        else:
+            group_exprs[g] = (
+                func.to_char(date_col, 'YYYY-"Q"Q') if dialect == "postgresql" else _sqlite_quarter(date_col)
+            )
+
+    conditions: list[ColumnElement[bool]] = []
+    visible = actor.owner_filter(Deal.owner_id)
+    if visible is not None:
+        conditions.append(visible)
+    filters: dict[str, Any] = {"status": query.status}
+    won, lost = machine.won_stage, machine.lost_stage
+    if query.status == "open":
+        conditions.append(col(Deal.stage).in_(machine.open_stages))
+    elif query.status == "won":
+        conditions.append(col(Deal.stage) == won)
+    elif query.status == "lost":
+        conditions.append(col(Deal.stage) == lost)
+    elif query.status == "closed":
+        conditions.append(col(Deal.stage).in_([won, lost]))
+    if query.owner_ids is not None:
+        conditions.append(col(Deal.owner_id).in_(query.owner_ids))
+        filters["owner_ids"] = list(query.owner_ids)
+    if query.team_manager_id is not None:
+        conditions.append(col(Deal.owner_id).in_(sorted(team_member_ids(session, query.team_manager_id))))
+        filters["team_manager_id"] = query.team_manager_id
+    stage: str | None = None
+    if query.stage:
+        stage = machine.canonical(query.stage)
+        if stage is None:
+            raise InvalidInput({"stage": f"{query.stage!r} is not a stage; the stages are {', '.join(machine.stages)}"})
+        filters["stage"] = stage
+    for name, column in (("industry", Account.industry), ("product", Deal.product)):
+        wanted = getattr(query, name)
+        if wanted:
+            conditions.append(func.lower(column) == wanted.strip().lower())
+            filters[name] = wanted
+    if query.region:
+        conditions.append(func.lower(func.coalesce(Account.region, owner.region)) == query.region.strip().lower())
+        filters["region"] = query.region
+    if query.date_from is not None:
+        conditions.append(date_col >= _bound(query, query.date_from))
+        filters["date_from"] = query.date_from.isoformat()
+    if query.date_to is not None:
+        conditions.append(date_col < _bound(query, query.date_to))
+        filters["date_to"] = query.date_to.isoformat()
+    if query.date_from is not None or query.date_to is not None:
+        filters["date_field"] = query.date_field
+    if query.amount_min is not None:
+        conditions.append(col(Deal.amount) >= query.amount_min)
+        filters["amount_min"] = query.amount_min
+    if query.amount_max is not None:
+        conditions.append(col(Deal.amount) <= query.amount_max)
+        filters["amount_max"] = query.amount_max
+
+    def base_from(stmt: Any) -> Any:
+        return (
+            stmt.select_from(Deal)
+            .join(owner, col(owner.id) == col(Deal.owner_id))
+            .join(manager, col(manager.id) == col(owner.manager_id), isouter=True)
+            .join(Account, col(Account.id) == col(Deal.account_id), isouter=True)
+        )
+
+    if query.metric == "stage_conversion":
+        # Here a stage filter means "conversion from this stage", not "deals currently in it".
+        return _stage_conversion(session, query, group_exprs, conditions, base_from, filters, machine, stage)
+    if stage is not None:
+        conditions.append(col(Deal.stage) == stage)
+
+    deal_count: ColumnElement[Any]
+    value: ColumnElement[Any]
+    if query.metric == "count":
+        value = func.count(col(Deal.id))
+        deal_count = func.count(col(Deal.id))
+    elif query.metric == "total_amount":
+        value = func.sum(col(Deal.amount))
+        deal_count = func.count(col(Deal.amount))
+    elif query.metric == "avg_amount":
+        value = func.avg(col(Deal.amount))
+        deal_count = func.count(col(Deal.amount))
+    elif query.metric == "win_rate":
+        is_won = case((col(Deal.stage) == won, 1.0), else_=0.0)
+        is_closed = case((col(Deal.stage).in_([won, lost]), 1), else_=0)
+        value = func.sum(is_won) / func.nullif(func.sum(is_closed), 0)
+        deal_count = func.sum(is_closed)
+    else:
+        cycle_stages = [lost] if query.status == "lost" else [won, lost] if query.status == "closed" else [won]
+        in_cycle = and_(col(Deal.stage).in_(cycle_stages), col(Deal.closed_at).is_not(None))
+        days = case((in_cycle, _days_between(session, Deal.created_at, Deal.closed_at)), else_=None)
+        value = func.avg(days)
+        deal_count = func.count(days)
+        filters["cycle_over"] = cycle_stages
+
+    labels = list(group_exprs)
+    stmt = base_from(
+        select(*[e.label(f"g_{k}") for k, e in group_exprs.items()], value.label("value"), deal_count.label("n"))
+    )
+    if conditions:
+        stmt = stmt.where(*conditions)
+    if group_exprs:
+        stmt = stmt.group_by(*group_exprs.values())
+        if any(g in TIME_GROUPS for g in labels):
+            stmt = stmt.order_by(*group_exprs.values())
+        else:
+            stmt = stmt.order_by(value.desc().nulls_last(), *group_exprs.values())
+    rows = session.execute(stmt.limit(query.limit + 1)).all()
+    total_stmt = base_from(select(value.label("value"), deal_count.label("n")))
+    if conditions:
+        total_stmt = total_stmt.where(*conditions)
+    total = session.execute(total_stmt).one()
+    answer_rows = (
+        [
+            PipelineAnswerRow({k: _text(r[i]) for i, k in enumerate(labels)}, _number(r[-2]), int(r[-1] or 0))
+            for r in rows[: query.limit]
+        ]
+        if labels
+        else []
+    )
+    return PipelineAnswer(
+        metric=query.metric,
+        unit=UNITS[query.metric],
+        group_by=labels,
+        rows=answer_rows,
+        total=PipelineAnswerRow({}, _number(total[0]), int(total[1] or 0)),
+        truncated=len(rows) > query.limit,
+        filters=filters,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else round(float(value), 6)
+
+
+def _stage_conversion(
+    session: Session,
+    query: PipelineQuery,
+    group_exprs: dict[str, ColumnElement[Any]],
+    conditions: list[ColumnElement[bool]],
+    base_from: Any,
+    filters: dict[str, Any],
+    machine: StageMachine,
+    stage: str | None,
+) -> PipelineAnswer:
+    # Order the forward path; Lost is not progress. A deal "converted" from a stage when it later entered any
+    # stage further along the path (deals may skip a stage when created part-way, e.g. on qualification).
+    path = [*machine.open_stages, machine.won_stage]
+    order = case({s: i for i, s in enumerate(path)}, value=StageChange.to_stage, else_=-1)
+    reached = (
+        select(col(StageChange.deal_id).label("deal_id"), func.max(order).label("max_order"))
+        .where(col(StageChange.to_stage).in_(path))
+        .group_by(col(StageChange.deal_id))
+        .subquery("reached")
+    )
+    entered = (
+        select(col(StageChange.deal_id).label("deal_id"), col(StageChange.to_stage).label("stage"))
+        .where(col(StageChange.to_stage).in_(machine.open_stages))
+        .distinct()
+        .subquery("entered")
+    )
+    stage_order = case({s: i for i, s in enumerate(path)}, value=entered.c.stage, else_=-1)
+    converted = case((reached.c.max_order > stage_order, 1.0), else_=0.0)
+    groups = {"stage": entered.c.stage, **{k: v for k, v in group_exprs.items() if k != "stage"}}
+    stmt = base_from(
+        select(
+            *[e.label(f"g_{k}") for k, e in groups.items()],
+            func.avg(converted).label("value"),
+            func.count().label("n"),
+            func.min(stage_order).label("o"),
+        )
+    )
+    stmt = stmt.join(entered, entered.c.deal_id == col(Deal.id)).join(reached, reached.c.deal_id == col(Deal.id))
+    if stage is not None:
+        conditions = [*conditions, entered.c.stage == stage]
+    if conditions:
+        stmt = stmt.where(*conditions)
+    stmt = stmt.group_by(*groups.values()).order_by(
+        func.min(stage_order), *[v for k, v in groups.items() if k != "stage"]
+    )
+    rows = session.execute(stmt.limit(query.limit + 1)).all()
+    labels = list(groups)
+    answer_rows = [
+        PipelineAnswerRow({k: _text(r[i]) for i, k in enumerate(labels)}, _number(r[-3]), int(r[-2] or 0))
+        for r in rows[: query.limit]
+    ]
+    total_stmt = base_from(select(func.avg(converted), func.count()))
+    total_stmt = total_stmt.join(entered, entered.c.deal_id == col(Deal.id)).join(
+        reached, reached.c.deal_id == col(Deal.id)
+    )
+    if conditions:
+        total_stmt = total_stmt.where(*conditions)
+    total = session.execute(total_stmt).one()
+    return PipelineAnswer(
+        metric=query.metric,
+        unit="ratio",
+        group_by=labels,
+        rows=answer_rows,
+        total=PipelineAnswerRow({}, _number(total[0]), int(total[1] or 0)),
+        truncated=len(rows) > query.limit,
+        filters=filters,
+    )
+
+
+__all__ = ["PipelineAnswer", "PipelineAnswerRow", "PipelineQuery", "run_pipeline_query"]

@@ -1,0 +1,180 @@
+"""The pipeline semantic layer: each metric, grouping and filter computed in SQL, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from sales.errors import InvalidInput
+from sales.pipeline_query import PipelineQuery, run_pipeline_query
+from store.db import session_scope
+from store.models import Account, Deal, StageChange
+from tests.unit.test_agent_support import Team, seed_team
+
+
+def _at(y: int, m: int, d: int) -> datetime:
+    return datetime(y, m, d, 12, tzinfo=UTC)
+
+
+def seed_deals(engine: Engine) -> Team:
+    """Rita: won 10k (Software, 30 days), won 30k (Retail, 60 days), lost 5k, open Proposal 20k.
+    Olga (other team): won 100k, open Qualified 7k. Stage paths are recorded in stage_changes."""
+    team = seed_team(engine)
+    rita, olga = team.rep.user_id, team.other_rep.user_id
+    assert rita is not None and olga is not None
+    with session_scope(engine) as s:
+        soft = Account(name="Softco", industry="Software", region="East")
+        shop = Account(name="Shopco", industry="Retail", region="East")
+        s.add_all([soft, shop])
+        s.flush()
+        specs = [
+            (
+                "A",
+                rita,
+                soft.id,
+                10000,
+                "Won",
+                _at(2026, 1, 5),
+                _at(2026, 2, 4),
+                "Widgets",
+                ["Prospecting", "Qualified", "Discovery", "Proposal", "Negotiation", "Won"],
+            ),
+            (
+                "B",
+                rita,
+                shop.id,
+                30000,
+                "Won",
+                _at(2026, 4, 1),
+                _at(2026, 5, 31),
+                "Gadgets",
+                ["Qualified", "Discovery", "Proposal", "Negotiation", "Won"],
+            ),
+            (
+                "C",
+                rita,
+                soft.id,
+                5000,
+                "Lost",
+                _at(2026, 4, 10),
+                _at(2026, 4, 20),
+                "Widgets",
+                ["Prospecting", "Qualified", "Lost"],
+            ),
+            (
+                "D",
+                rita,
+                shop.id,
+                20000,
+                "Proposal",
+                _at(2026, 5, 1),
+                None,
+                "Widgets",
+                ["Prospecting", "Qualified", "Discovery", "Proposal"],
+            ),
+            (
+                "E",
+                olga,
+                None,
+                100000,
+                "Won",
+                _at(2026, 2, 1),
+                _at(2026, 3, 3),
+                "Widgets",
+                ["Prospecting", "Qualified", "Discovery", "Proposal", "Negotiation", "Won"],
+            ),
+            ("F", olga, None, 7000, "Qualified", _at(2026, 6, 1), None, "Gadgets", ["Prospecting", "Qualified"]),
+        ]
+        for name, owner, account, amount, stage, created, closed, product, path in specs:
+            deal = Deal(
+                name=name,
+                owner_id=owner,
+                account_id=account,
+                amount=Decimal(amount),
+                stage=stage,
+                created_at=created,
+                updated_at=created,
+                stage_entered_at=created,
+                closed_at=closed,
+                product=product,
+            )
+            s.add(deal)
+            s.flush()
+            assert deal.id is not None
+            prev = None
+            for to_stage in path:
+                s.add(StageChange(deal_id=deal.id, from_stage=prev, to_stage=to_stage, changed_at=created))
+                prev = to_stage
+    return team
+
+
+def _run(engine: Engine, actor, **kwargs):  # type: ignore[no-untyped-def]
+    with session_scope(engine) as s:
+        return run_pipeline_query(s, actor, PipelineQuery(**kwargs))
+
+
+def test_count_and_amounts_by_owner_respect_visibility(engine: Engine) -> None:
+    team = seed_deals(engine)
+    everyone = _run(engine, team.admin, metric="count", group_by=("owner",))
+    assert {r.group["owner"]: r.value for r in everyone.rows} == {"Rita Rep": 4, "Olga Rep": 2}
+    assert everyone.total.value == 6
+    mine = _run(engine, team.rep, metric="total_amount", status="open")
+    assert mine.total.value == 20000 and mine.unit == "currency"
+    manager = _run(engine, team.manager, metric="total_amount", status="won")
+    assert manager.total.value == 40000  # Mia sees Rita's deals, not Olga's 100k
+    by_industry = _run(engine, team.rep, metric="avg_amount", group_by=("industry",))
+    assert {r.group["industry"]: r.value for r in by_industry.rows} == {"Software": 7500, "Retail": 25000}
+
+
+def test_win_rate_cycle_time_and_period_filters(engine: Engine) -> None:
+    team = seed_deals(engine)
+    rate = _run(engine, team.rep, metric="win_rate")
+    assert rate.total.value == pytest.approx(2 / 3) and rate.total.deals == 3
+    cycle = _run(engine, team.admin, metric="avg_cycle_days", group_by=("owner",))
+    assert {r.group["owner"]: round(r.value or 0, 3) for r in cycle.rows} == {"Rita Rep": 45.0, "Olga Rep": 30.0}
+    q2 = _run(engine, team.admin, metric="count", date_from=date(2026, 4, 1), date_to=date(2026, 7, 1))
+    assert q2.total.value == 4
+    closed_q1 = _run(
+        engine,
+        team.admin,
+        metric="total_amount",
+        status="won",
+        date_field="closed",
+        date_from=date(2026, 1, 1),
+        date_to=date(2026, 4, 1),
+    )
+    assert closed_q1.total.value == 110000
+    by_quarter = _run(engine, team.admin, metric="count", group_by=("quarter",))
+    assert [(r.group["quarter"], r.value) for r in by_quarter.rows] == [("2026-Q1", 2), ("2026-Q2", 4)]
+    by_month = _run(engine, team.rep, metric="count", group_by=("month", "product"), amount_min=6000)
+    assert [(r.group["month"], r.group["product"], r.value) for r in by_month.rows] == [
+        ("2026-01", "Widgets", 1),
+        ("2026-04", "Gadgets", 1),
+        ("2026-05", "Widgets", 1),
+    ]
+    by_team = _run(engine, team.admin, metric="count", group_by=("team",))
+    assert {r.group["team"]: r.value for r in by_team.rows} == {"East": 4, "West": 2}
+
+
+def test_stage_conversion(engine: Engine) -> None:
+    team = seed_deals(engine)
+    conv = _run(engine, team.rep, metric="stage_conversion")
+    values = {r.group["stage"]: (r.value, r.deals) for r in conv.rows}
+    # Rita: Prospecting entered by A, C, D (all went further); Qualified by A, B, C, D (C lost) → 3/4;
+    # Discovery A, B, D → all further; Proposal A, B, D → 2/3; Negotiation A, B → both won.
+    assert values["Prospecting"] == (1.0, 3)
+    assert values["Qualified"] == (0.75, 4)
+    assert values["Proposal"][0] == pytest.approx(2 / 3)
+    assert values["Negotiation"] == (1.0, 2)
+    assert [r.group["stage"] for r in conv.rows][:2] == ["Prospecting", "Qualified"]
+    only = _run(engine, team.rep, metric="stage_conversion", stage="qualified")
+    assert [(r.group["stage"], r.value) for r in only.rows] == [("Qualified", 0.75)]
+
+
+def test_bad_filters_are_refused(engine: Engine) -> None:
+    team = seed_deals(engine)
+    with pytest.raises(InvalidInput, match="not a stage"):
+        _run(engine, team.rep, metric="count", stage="Closing")

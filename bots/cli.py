@@ -7,6 +7,7 @@ import typer
 from bots.commands import db as db_cmd
 from bots.commands import export as export_cmd
 from bots.commands import importing as importing_cmd
+from bots.commands import seed as seed_cmd
 
 app = typer.Typer(
     name="salesgraph",
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(importing_cmd.app, name="import")
 app.command("export")(export_cmd.export_cmd)
+app.command("seed")(seed_cmd.seed_cmd)
 
 
 def main() -> None:

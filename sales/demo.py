@@ -986,6 +986,10 @@ class _DemoBuilder:
                 if topic == "champion_change" and plan.won:
                     topic = "check_in"
                 events.append((topic, self._tone(plan, at, last), at))
+            if not plan.won and not plan.is_open and stage in ("Discovery", "Proposal") and self.rng.random() < 0.1:
+                # champions leaving is a classic reason deals die
+                at = entered + timedelta(seconds=(until - entered).total_seconds() * self.rng.uniform(0.1, 0.9))
+                events.append(("champion_change", "neg", at))
             if stage == "Negotiation" and plan.won and self.rng.random() < 0.5:
                 events.append(("verbal_commit", "pos", until - timedelta(days=self.rng.uniform(0.5, 3))))
             if current:

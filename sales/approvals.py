@@ -284,6 +284,18 @@ def decide_approval(
     return DecisionResult(approval, receipt)
 
 
+def expire_if_overdue(session: Session, actor: Actor, approval_id: int, now: datetime | None = None) -> bool:
+    """Expire one pending request if its time is up; True when it is (now or already) expired."""
+    now = now or utcnow()
+    approval = get_approval(session, approval_id)
+    if approval.status == ApprovalStatus.EXPIRED:
+        return True
+    if approval.status == ApprovalStatus.PENDING and approval.expires_at <= now:
+        _expire(session, actor, approval, now)
+        return True
+    return False
+
+
 def expire_overdue(session: Session, actor: Actor, now: datetime | None = None) -> list[int]:
     """Mark every pending request past its expiry as expired; returns their ids."""
     now = now or utcnow()

@@ -1,0 +1,60 @@
+"""The typed run Context: who is asking and the services their tools use, passed to the graph at invoke time.
+
+Tools read it through LangGraph's runtime (``get_runtime``), never through graph state or globals, so a tool
+always acts as the person the front door authenticated, whatever the model says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sales.approvals import DEFAULT_POLICY, ApprovalPolicy
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from app.services import Services
+    from app.settings import Settings
+    from sales.permissions import Actor
+
+
+@dataclass
+class Context:
+    actor: Actor
+    services: Services
+    approval_policy: ApprovalPolicy = DEFAULT_POLICY
+    today_override: date | None = None
+    """Pin "today" (tests, replayed evals); None means the real date."""
+    company: str = "your company"
+    _index: Any = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        return self.services.engine
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def today(self) -> date:
+        from store.types import utcnow
+
+        return self.today_override or utcnow().date()
+
+    def vector_index(self) -> Any:
+        """The interaction index, opened on first use (Chroma is heavy) and shared through the services."""
+        if self._index is None:
+            cached = self.services.extras.get("vector_index")
+            if cached is None:
+                try:
+                    from memory import open_index  # type: ignore[attr-defined]
+                except ImportError as exc:
+                    raise LookupError(
+                        "not available yet: the interaction index (memory.open_index) is not installed"
+                    ) from exc
+                cached = open_index(self.settings)
+                self.services.extras["vector_index"] = cached
+            self._index = cached
+        return self._index

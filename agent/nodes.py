@@ -1,0 +1,106 @@
+"""The graph's nodes besides approval: the model turn and the tools turn."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
+from langgraph.errors import GraphBubbleUp
+from langgraph.runtime import Runtime
+from pydantic import ValidationError
+
+from agent.context import Context
+from agent.state import AgentState, PendingApproval
+from sales.errors import SalesError
+from tools.base import ApprovalTicket, describe_error
+from tools.registry import SPECS, langchain_tools, tools_by_name
+
+log = logging.getLogger(__name__)
+
+
+def system_prompt(ctx: Context) -> str:
+    from prompts.loader import render
+    from sales.stages import DEFAULT_MACHINE
+
+    return render(
+        "system",
+        company=ctx.company,
+        user_name=ctx.actor.name,
+        user_email=ctx.actor.email,
+        user_role=ctx.actor.role,
+        today=ctx.today().isoformat(),
+        stages=", ".join(DEFAULT_MACHINE.stages),
+    )
+
+
+def make_agent_node(model: BaseChatModel) -> Callable[[AgentState, Runtime[Context]], dict[str, Any]]:
+    bound: list[Any] = []
+
+    def agent(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
+        if not bound:  # bound on first use, so drawing the graph needs no tool-calling model
+            bound.append(model.bind_tools(list(langchain_tools())))
+        messages = [SystemMessage(system_prompt(runtime.context)), *state["messages"]]
+        return {"messages": [bound[0].invoke(messages)]}
+
+    return agent
+
+
+def _error(call_id: str, name: str, exc: BaseException) -> ToolMessage:
+    failure = describe_error(exc)
+    return ToolMessage(failure.error, tool_call_id=call_id, name=name, status="error", artifact=failure.model_dump())
+
+
+def tools_node(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Run the model's tool calls in order, as the Context's actor; guarded calls only prepare their approval."""
+    last = state["messages"][-1]
+    if not isinstance(last, AIMessage):
+        return {}
+    tools = tools_by_name()
+    messages: list[ToolMessage] = []
+    pending: list[PendingApproval] = []
+    for call in last.tool_calls:
+        call_id, name = call["id"] or name_fallback(call), call["name"]
+        tool = tools.get(name)
+        if tool is None:
+            messages.append(
+                ToolMessage(
+                    f"there is no tool called {name!r}; the tools are {', '.join(sorted(SPECS))}",
+                    tool_call_id=call_id,
+                    name=name,
+                    status="error",
+                )
+            )
+            continue
+        try:
+            result = tool.invoke(call["args"])
+        except GraphBubbleUp:
+            raise
+        except (ValidationError, SalesError, LookupError) as exc:
+            messages.append(_error(call_id, name, exc))
+            continue
+        except Exception as exc:
+            # A bug, not a refusal: keep the traceback in the log and tell the model the call failed.
+            log.exception("tool %s failed", name)
+            messages.append(_error(call_id, name, RuntimeError(f"{name} failed unexpectedly: {exc}")))
+            continue
+        if isinstance(result, ApprovalTicket):
+            pending.append({"tool_call_id": call_id, "ticket": result.model_dump(mode="json")})
+        else:
+            messages.append(ToolMessage(result.model_dump_json(), tool_call_id=call_id, name=name))
+    return {"messages": messages, "approvals": pending}
+
+
+def name_fallback(call: Any) -> str:
+    return f"call_{call['name']}"
+
+
+def route_after_agent(state: AgentState) -> str:
+    last = state["messages"][-1]
+    return "tools" if isinstance(last, AIMessage) and last.tool_calls else "__end__"
+
+
+def route_after_tools(state: AgentState) -> str:
+    return "approval" if state.get("approvals") else "agent"

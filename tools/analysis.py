@@ -1,0 +1,245 @@
+"""Read-only analysis tools: pipeline questions, lead scores, forecasts, bottlenecks and interaction search.
+
+Scoring, forecasting, bottleneck analysis and semantic search come from other rooms (analytics/, memory/); while
+one of them is not installed the tool says exactly what is missing instead of answering.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+
+from sales.errors import InvalidInput
+from store.db import session_scope
+from tools.base import RunContext, ToolUnavailable
+from tools.records import deal_id_for, lead_id_for, owner_id_for
+from tools.results import (
+    BottleneckResult,
+    ForecastResult,
+    InteractionHit,
+    PipelineQuestionResult,
+    PipelineRow,
+    ScoreFactor,
+    ScoreLeadResult,
+    SearchInteractionsResult,
+)
+from tools.schemas import BottleneckArgs, ForecastArgs, PipelineQuestionArgs, ScoreLeadArgs, SearchInteractionsArgs
+
+
+def _capability(module: str, name: str, what: str) -> Any:
+    """The function ``module.name``, or a clear "not available yet" refusal naming what is missing."""
+    try:
+        found = importlib.import_module(module)
+    except ImportError as exc:
+        if exc.name and module.startswith(exc.name):
+            raise ToolUnavailable(f"not available yet: {what} ({module} is not installed)") from None
+        raise
+    function = getattr(found, name, None)
+    if function is None:
+        raise ToolUnavailable(f"not available yet: {what} ({module}.{name} is missing)")
+    return function
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return dict(value)
+    return {k: v for k, v in vars(value).items() if not k.startswith("_")}
+
+
+def _jsonable(value: Any) -> Any:
+    from store.audit import jsonable
+
+    if isinstance(value, BaseModel) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        return _jsonable(_as_dict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return jsonable(value)
+
+
+def _period_bounds(ctx: RunContext, text: str | None, field: str) -> tuple[date, date] | None:
+    from sales.periods import parse_period
+
+    if not text:
+        return None
+    try:
+        period = parse_period(text, ctx.today())
+    except ValueError as exc:
+        raise InvalidInput({field: str(exc)}) from None
+    return period.start, period.end
+
+
+def _iso(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        raise InvalidInput({field: f"{value!r} is not a date (use YYYY-MM-DD)"}) from None
+
+
+def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQuestionResult:
+    from sales.pipeline_query import PipelineQuery, run_pipeline_query
+
+    with session_scope(ctx.engine) as s:
+        owner_id = owner_id_for(s, ctx.actor, args.owner)
+        team_id = owner_id_for(s, ctx.actor, args.team)
+        bounds = _period_bounds(ctx, args.period, "period")
+        date_from, date_to = bounds if bounds else (_iso(args.date_from, "date_from"), _iso(args.date_to, "date_to"))
+        answer = run_pipeline_query(
+            s,
+            ctx.actor,
+            PipelineQuery(
+                metric=args.metric,
+                group_by=tuple(dict.fromkeys(args.group_by)),
+                status=args.status,
+                owner_ids=(owner_id,) if owner_id is not None else None,
+                team_manager_id=team_id,
+                stage=args.stage,
+                industry=args.industry,
+                product=args.product,
+                region=args.region,
+                date_field=args.date_field,
+                date_from=date_from,
+                date_to=date_to,
+                amount_min=args.amount_min,
+                amount_max=args.amount_max,
+                limit=args.limit,
+            ),
+        )
+        filters = dict(answer.filters)
+        if args.owner:
+            filters["owner"] = args.owner
+        if args.team:
+            filters["team"] = args.team
+        if args.period:
+            filters["period"] = args.period
+        return PipelineQuestionResult(
+            metric=answer.metric,
+            unit=answer.unit,
+            group_by=answer.group_by,
+            filters=_jsonable(filters),
+            rows=[PipelineRow(group=r.group, value=r.value, deals=r.deals) for r in answer.rows],
+            total=PipelineRow(group={}, value=answer.total.value, deals=answer.total.deals),
+            truncated=answer.truncated,
+        )
+
+
+def score_lead(ctx: RunContext, args: ScoreLeadArgs) -> ScoreLeadResult:
+    scorer = _capability("analytics.scoring", "score_lead", "lead scoring")
+    with session_scope(ctx.engine) as s:
+        lead_id = lead_id_for(s, ctx.actor, args.lead_id, args.lead_name)
+        scored = _as_dict(scorer(s, ctx.actor, lead_id))
+        from store.models import Lead
+
+        lead = s.get(Lead, lead_id)
+        raw = scored.get("score", scored.get("probability"))
+        if raw is None:
+            raise ToolUnavailable("lead scoring returned no score; check the scoring model (salesgraph score train)")
+        score = float(raw) * 100 if float(raw) <= 1.0 and "probability" in scored else float(raw)
+        factors = []
+        for item in scored.get("factors") or scored.get("top_factors") or []:
+            factor = _as_dict(item) if not isinstance(item, tuple | list) else {"feature": item[0], "effect": item[1]}
+            factors.append(
+                ScoreFactor(
+                    feature=str(factor.get("feature") or factor.get("name")),
+                    effect=float(factor.get("effect") or factor.get("contribution") or 0.0),
+                    description=factor.get("description"),
+                )
+            )
+        return ScoreLeadResult(
+            lead_id=lead_id,
+            name=lead.name if lead else str(lead_id),
+            score=round(score, 1),
+            band=scored.get("band"),
+            factors=factors,
+            model_version=scored.get("model_version"),
+            receipt_id=scored.get("receipt_id"),
+        )
+
+
+def forecast(ctx: RunContext, args: ForecastArgs) -> ForecastResult:
+    forecaster = _capability("analytics.forecast", "forecast_period", "revenue forecasting")
+    with session_scope(ctx.engine) as s:
+        kwargs: dict[str, Any] = {}
+        if args.group_by:
+            kwargs["group_by"] = args.group_by
+        if args.owner:
+            kwargs["owner_id"] = owner_id_for(s, ctx.actor, args.owner)
+        if args.team:
+            kwargs["team_manager_id"] = owner_id_for(s, ctx.actor, args.team)
+        result = _as_dict(forecaster(s, ctx.actor, args.period, **kwargs))
+        rows = [_jsonable(r) for r in result.get("rows") or result.get("groups") or []]
+        expected = result.get("expected", result.get("total"))
+        if expected is None:
+            raise ToolUnavailable("the forecast returned no expected amount")
+        return ForecastResult(
+            period=str(result.get("period_label") or result.get("period") or args.period),
+            currency=result.get("currency"),
+            expected=float(expected),
+            low=float(result["low"]) if result.get("low") is not None else None,
+            high=float(result["high"]) if result.get("high") is not None else None,
+            rows=rows,
+            method=result.get("method"),
+        )
+
+
+def bottleneck_analysis(ctx: RunContext, args: BottleneckArgs) -> BottleneckResult:
+    analyse = _capability("analytics.bottlenecks", "bottleneck_analysis", "bottleneck analysis")
+    since = _iso(args.since, "since") if args.since and args.since[:4].isdigit() and len(args.since) >= 10 else None
+    if args.since and since is None:
+        bounds = _period_bounds(ctx, args.since, "since")
+        since = bounds[0] if bounds else None
+    with session_scope(ctx.engine) as s:
+        result = _as_dict(analyse(s, ctx.actor, segment=args.segment, since=since))
+        findings = [_jsonable(f) for f in result.get("findings") or result.get("stages") or []]
+        return BottleneckResult(
+            segment=args.segment,
+            summary=str(result.get("summary") or ""),
+            findings=findings,
+        )
+
+
+def search_interactions(ctx: RunContext, args: SearchInteractionsArgs) -> SearchInteractionsResult:
+    search = _capability("memory", "search_interactions", "semantic search over interactions")
+    with session_scope(ctx.engine) as s:
+        filters: dict[str, Any] = {"limit": args.limit}
+        if args.owner:
+            filters["owner_id"] = owner_id_for(s, ctx.actor, args.owner)
+        if args.deal_name:
+            filters["deal_id"] = deal_id_for(s, ctx.actor, None, args.deal_name)
+        if args.account:
+            filters["account"] = args.account
+        if args.channel:
+            filters["channel"] = args.channel
+        if args.since:
+            filters["since"] = _iso(args.since, "since")
+        if args.until:
+            filters["until"] = _iso(args.until, "until")
+        found = search(s, ctx.actor, ctx.vector_index(), args.query, **filters)
+        hits = []
+        for item in found:
+            hit = _as_dict(item)
+            occurred: Any = hit.get("occurred_at")
+            hits.append(
+                InteractionHit(
+                    interaction_id=int(hit.get("interaction_id") or hit.get("id") or 0),
+                    occurred_at=occurred.isoformat() if isinstance(occurred, date) else str(occurred),
+                    channel=str(hit.get("channel") or ""),
+                    subject=hit.get("subject"),
+                    snippet=str(hit.get("snippet") or hit.get("text") or hit.get("body") or "")[:500],
+                    deal_name=hit.get("deal_name"),
+                    account_name=hit.get("account_name"),
+                    score=float(hit["score"]) if hit.get("score") is not None else None,
+                )
+            )
+        return SearchInteractionsResult(query=args.query, hits=hits)

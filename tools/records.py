@@ -1,0 +1,334 @@
+"""Tools over records: create a lead, find records, move a deal, log an interaction, create and list tasks."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, or_, select
+
+from sales.errors import InvalidInput
+from sales.permissions import Actor
+from store.db import session_scope
+from store.models import Account, Contact, Deal, Lead, Task, TaskStatus, User
+from tools.base import RunContext, resolve_id
+from tools.results import (
+    CreateLeadResult,
+    CreateTaskResult,
+    FindRecordsResult,
+    ListTasksResult,
+    LogInteractionResult,
+    MoveDealResult,
+    RecordSummary,
+    TaskSummary,
+)
+from tools.schemas import (
+    CreateLeadArgs,
+    CreateTaskArgs,
+    FindRecordsArgs,
+    ListTasksArgs,
+    LogInteractionArgs,
+    MoveDealArgs,
+)
+
+
+def _emails(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = sorted(i for i in ids if i is not None)
+    if not wanted:
+        return {}
+    return {
+        uid: email for uid, email in session.exec(select(User.id, User.email).where(col(User.id).in_(wanted))) if uid
+    }
+
+
+def _iso_date(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        raise InvalidInput({field: f"{value!r} is not a date (use YYYY-MM-DD)"}) from None
+
+
+def _money(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def lead_id_for(session: Session, actor: Actor, lead_id: int | None, lead_name: str | None) -> int:
+    from sales.leads import list_leads
+
+    return resolve_id(session, actor, "lead", lead_id, lead_name, list_leads, lambda lead: lead.name)
+
+
+def deal_id_for(session: Session, actor: Actor, deal_id: int | None, deal_name: str | None) -> int:
+    from sales.deals import list_deals
+
+    return resolve_id(session, actor, "deal", deal_id, deal_name, list_deals, lambda deal: deal.name)
+
+
+def owner_id_for(session: Session, actor: Actor, owner: str | None) -> int | None:
+    from sales.users import find_user
+
+    if owner is None or not owner.strip():
+        return None
+    return find_user(session, actor, owner).id
+
+
+def create_lead(ctx: RunContext, args: CreateLeadArgs) -> CreateLeadResult:
+    from sales.leads import LeadInput
+    from sales.leads import create_lead as create
+
+    with session_scope(ctx.engine) as s:
+        result = create(
+            s,
+            ctx.actor,
+            LeadInput(**args.model_dump(exclude_none=True)),
+            default_phone_region=ctx.settings.default_phone_region,
+        )
+        lead = result.lead
+        assert lead.id is not None
+        owner = _emails(s, {lead.owner_id}).get(lead.owner_id or -1)
+        return CreateLeadResult(
+            receipt_id=result.receipt_id,
+            lead_id=lead.id,
+            name=lead.name,
+            company=lead.company,
+            email=lead.email,
+            owner_email=owner,
+            status=lead.status,
+            created=result.created,
+            duplicate_of=lead.id if result.merged else None,
+            assignment=result.assignment,
+            task_id=result.task_id,
+        )
+
+
+def _find(s: Session, actor: Actor, args: FindRecordsArgs) -> list[RecordSummary]:
+    from sales.deals import list_deals
+    from sales.leads import list_leads
+    from sales.tasks import list_tasks
+
+    owner_id = owner_id_for(s, actor, args.owner)
+    if args.entity == "lead":
+        leads = list_leads(s, actor, status=args.status, owner_id=owner_id, query=args.query, limit=args.limit)
+        owners = _emails(s, {lead.owner_id for lead in leads})
+        return [
+            RecordSummary(
+                id=lead.id or 0,
+                type="lead",
+                name=lead.name,
+                owner_email=owners.get(lead.owner_id or -1),
+                company=lead.company,
+                status=lead.status,
+                email=lead.email,
+                score=lead.score,
+            )
+            for lead in leads
+        ]
+    if args.entity == "deal":
+        deals = list_deals(
+            s, actor, stage=args.stage, status=args.status, owner_id=owner_id, query=args.query, limit=args.limit
+        )
+        owners = _emails(s, {deal.owner_id for deal in deals})
+        accounts = dict(
+            s.exec(
+                select(Account.id, Account.name).where(
+                    col(Account.id).in_([d.account_id for d in deals if d.account_id])
+                )
+            )
+        )
+        return [
+            RecordSummary(
+                id=deal.id or 0,
+                type="deal",
+                name=deal.name,
+                owner_email=owners.get(deal.owner_id),
+                company=accounts.get(deal.account_id) if deal.account_id else None,
+                stage=deal.stage,
+                amount=_money(deal.amount),
+                currency=deal.currency,
+                due_date=deal.expected_close_date.isoformat() if deal.expected_close_date else None,
+            )
+            for deal in deals
+        ]
+    if args.entity == "task":
+        status = args.status or TaskStatus.OPEN
+        tasks = list_tasks(s, actor, owner_ids=[owner_id] if owner_id else None, status=status, limit=200)
+        if args.query:
+            tasks = [t for t in tasks if args.query.lower() in t.title.lower()]
+        owners = _emails(s, {t.owner_id for t in tasks})
+        return [
+            RecordSummary(
+                id=t.id or 0,
+                type="task",
+                name=t.title,
+                owner_email=owners.get(t.owner_id),
+                status=t.status,
+                due_date=t.due_date.isoformat() if t.due_date else None,
+            )
+            for t in tasks[: args.limit]
+        ]
+    # Accounts and contacts have no listing in the domain yet; a read with the same owner filter as everywhere.
+    table: type[Account] | type[Contact] = Account if args.entity == "account" else Contact
+    stmt = select(table)
+    visible = actor.owner_filter(table.owner_id)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    if owner_id is not None:
+        stmt = stmt.where(table.owner_id == owner_id)
+    if args.query:
+        pattern = f"%{args.query.lower()}%"
+        if table is Contact:
+            stmt = stmt.where(
+                or_(func.lower(Contact.name).like(pattern), func.lower(func.coalesce(Contact.email, "")).like(pattern))
+            )
+        else:
+            stmt = stmt.where(func.lower(Account.name).like(pattern))
+    rows: list[Any] = list(s.exec(stmt.order_by(col(table.id)).limit(args.limit)).all())
+    owners = _emails(s, {r.owner_id for r in rows})
+    if table is Contact:
+        return [
+            RecordSummary(id=r.id, type="contact", name=r.name, owner_email=owners.get(r.owner_id or -1), email=r.email)
+            for r in rows
+        ]
+    return [
+        RecordSummary(
+            id=r.id, type="account", name=r.name, owner_email=owners.get(r.owner_id or -1), company=r.industry
+        )
+        for r in rows
+    ]
+
+
+def find_records(ctx: RunContext, args: FindRecordsArgs) -> FindRecordsResult:
+    with session_scope(ctx.engine) as s:
+        records = _find(s, ctx.actor, args)
+        return FindRecordsResult(entity=args.entity, records=records, total=len(records))
+
+
+def move_deal(ctx: RunContext, args: MoveDealArgs) -> MoveDealResult:
+    from sales.deals import move_deal_to_stage
+
+    with session_scope(ctx.engine) as s:
+        deal_id = deal_id_for(s, ctx.actor, args.deal_id, args.deal_name)
+        moved = move_deal_to_stage(
+            s, ctx.actor, deal_id, args.to_stage, amount=args.amount, loss_reason=args.loss_reason
+        )
+        return MoveDealResult(
+            receipt_id=moved.receipt_id,
+            deal_id=deal_id,
+            deal_name=moved.deal.name,
+            from_stage=moved.from_stage,
+            to_stage=moved.to_stage,
+            amount=_money(moved.deal.amount),
+            currency=moved.deal.currency,
+        )
+
+
+def _occurred_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput({"occurred_at": f"{value!r} is not an ISO date or datetime"}) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def log_interaction(ctx: RunContext, args: LogInteractionArgs) -> LogInteractionResult:
+    from sales.interactions import InteractionInput
+    from sales.interactions import log_interaction as log
+
+    with session_scope(ctx.engine) as s:
+        deal_id = lead_id = None
+        if args.deal_id is not None or args.deal_name:
+            deal_id = deal_id_for(s, ctx.actor, args.deal_id, args.deal_name)
+        else:
+            lead_id = lead_id_for(s, ctx.actor, args.lead_id, args.lead_name)
+        direction = args.direction or ("internal" if args.channel == "note" else "outbound")
+        interaction, receipt = log(
+            s,
+            ctx.actor,
+            InteractionInput(
+                deal_id=deal_id,
+                lead_id=lead_id,
+                channel=args.channel,
+                direction=direction,
+                subject=args.subject,
+                body=args.body,
+                occurred_at=_occurred_at(args.occurred_at),
+            ),
+        )
+        record = s.get(Deal, deal_id) if deal_id is not None else s.get(Lead, lead_id)
+        assert interaction.id is not None and record is not None
+        return LogInteractionResult(
+            receipt_id=receipt,
+            interaction_id=interaction.id,
+            record_type="deal" if deal_id is not None else "lead",
+            record_id=deal_id if deal_id is not None else lead_id or 0,
+            record_name=record.name,
+            channel=interaction.channel,
+            occurred_at=interaction.occurred_at.isoformat(),
+        )
+
+
+def _task_summary(task: Task, owners: dict[int, str], today: date) -> TaskSummary:
+    return TaskSummary(
+        id=task.id or 0,
+        title=task.title,
+        due_date=task.due_date.isoformat() if task.due_date else None,
+        status=task.status,
+        owner_email=owners.get(task.owner_id),
+        deal_id=task.deal_id,
+        lead_id=task.lead_id,
+        overdue=task.status == TaskStatus.OPEN and task.due_date is not None and task.due_date < today,
+    )
+
+
+def create_task(ctx: RunContext, args: CreateTaskArgs) -> CreateTaskResult:
+    from sales.tasks import TaskInput
+    from sales.tasks import create_task as create
+
+    with session_scope(ctx.engine) as s:
+        deal_id = lead_id = None
+        if args.deal_id is not None or args.deal_name:
+            deal_id = deal_id_for(s, ctx.actor, args.deal_id, args.deal_name)
+        if args.lead_id is not None or args.lead_name:
+            lead_id = lead_id_for(s, ctx.actor, args.lead_id, args.lead_name)
+        task, receipt = create(
+            s,
+            ctx.actor,
+            TaskInput(
+                title=args.title,
+                due_date=_iso_date(args.due_date, "due_date"),
+                owner_id=owner_id_for(s, ctx.actor, args.owner),
+                deal_id=deal_id,
+                lead_id=lead_id,
+            ),
+        )
+        return CreateTaskResult(receipt_id=receipt, task=_task_summary(task, _emails(s, {task.owner_id}), ctx.today()))
+
+
+def list_tasks(ctx: RunContext, args: ListTasksArgs) -> ListTasksResult:
+    from sales.tasks import list_tasks as list_
+
+    with session_scope(ctx.engine) as s:
+        owner_ids = None
+        if args.owner and args.owner.strip().lower() not in ("team", "everyone", "all"):
+            owner = owner_id_for(s, ctx.actor, args.owner)
+            owner_ids = [owner] if owner is not None else None
+        deal_id = deal_id_for(s, ctx.actor, None, args.deal_name) if args.deal_name else None
+        lead_id = lead_id_for(s, ctx.actor, None, args.lead_name) if args.lead_name else None
+        tasks = list_(
+            s,
+            ctx.actor,
+            owner_ids=owner_ids,
+            status=args.status,
+            due_before=_iso_date(args.due_before, "due_before"),
+            due_after=_iso_date(args.due_after, "due_after"),
+            deal_id=deal_id,
+            lead_id=lead_id,
+        )
+        owners = _emails(s, {t.owner_id for t in tasks})
+        today = ctx.today()
+        return ListTasksResult(tasks=[_task_summary(t, owners, today) for t in tasks], total=len(tasks))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from bots.commands import analyze as analyze_cmd
 from bots.commands import db as db_cmd
+from bots.commands import eventlog as eventlog_cmd
 from bots.commands import export as export_cmd
 from bots.commands import importing as importing_cmd
 from bots.commands import seed as seed_cmd
@@ -23,6 +25,8 @@ app = typer.Typer(
 )
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(importing_cmd.app, name="import")
+importing_cmd.app.command("eventlog")(eventlog_cmd.import_eventlog)
+app.add_typer(analyze_cmd.app, name="analyze")
 app.command("export")(export_cmd.export_cmd)
 app.command("seed")(seed_cmd.seed_cmd)
 

@@ -1,0 +1,977 @@
+"""Where deals get stuck and why: cycle time, conversion, drop-off and rework per stage and transition, compared
+across segments (deal size, industry, rep tenure, owner), turned into findings ranked by what they cost.
+
+``analyse_event_log`` is a pure function of an ``EventLog``; ``bottleneck_analysis`` builds the log from the store
+for one user and is the entry point the agent's tool calls. Both return a JSON-serialisable ``BottleneckReport``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from analytics.eventlog import ACTIVITY, CASE, TIMESTAMP, EventLog
+from sales.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlmodel import Session
+
+    from sales.permissions import Actor
+    from sales.stages import StageMachine
+
+# The segment dimensions a user can ask for, and the case attribute each one reads.
+SEGMENT_DIMENSIONS: dict[str, str] = {
+    "size": "size_band",
+    "industry": "industry",
+    "tenure": "tenure_band",
+    "owner": "owner",
+    "region": "region",
+}
+DIMENSION_LABELS = {
+    "size_band": "size band",
+    "industry": "industry",
+    "tenure_band": "rep tenure",
+    "owner": "owner",
+    "region": "region",
+}
+DEFAULT_DIMENSIONS = ("size_band", "industry", "tenure_band", "owner")
+MIN_SEGMENT_CASES = 10  # below this a segment's median or rate is too noisy to act on
+SLOW_RATIO = 1.25  # a segment must be at least this much slower than the rest to be a finding
+MIN_EXTRA_DAYS = 1 / 24  # ... and slower by at least an hour
+MIN_RATE_GAP = 0.08  # a conversion gap smaller than 8 points is not worth a finding
+SIGNIFICANCE = 0.01  # after Benjamini-Hochberg correction over every comparison in the run
+MAX_FINDINGS = 20
+AT_RISK_QUANTILE = 0.75
+
+FindingKind = Literal["slow segment", "slow transition", "low conversion", "rework loop"]
+ProgressCallback = Callable[[str], None]
+
+
+class Evidence(BaseModel):
+    metric: str
+    unit: str
+    segment_value: float
+    rest_value: float | None = None
+    segment_cases: int
+    rest_cases: int | None = None
+    p_value: float | None = None
+
+
+class Finding(BaseModel):
+    rank: int = 0
+    kind: FindingKind
+    title: str
+    statement: str
+    action: str
+    dimension: str | None = None
+    segment: str | None = None
+    source: str | None = None
+    target: str | None = None
+    evidence: Evidence
+    cost: float = Field(description="in cost_unit: extra deal-days, or deals not converted")
+    cost_unit: Literal["deal-days", "deals"]
+    impact: float = Field(description="cost as a share of all deal-days (or all deals) in the log; the ranking key")
+    revenue_at_risk: float | None = None
+
+
+class StageMetric(BaseModel):
+    stage: str
+    cases_entered: int
+    median_days: float | None
+    p90_days: float | None
+    conversion: float | None = Field(None, description="share of decided cases that went on to a later stage")
+    drop_off: float | None = Field(None, description="share of decided cases that ended (were lost) here")
+    decided_cases: int = 0
+    rework_cases: int = 0
+
+
+class TransitionMetric(BaseModel):
+    source: str
+    target: str
+    count: int
+    cases: int
+    median_days: float
+    p90_days: float
+
+
+class IgnoredSegment(BaseModel):
+    dimension: str
+    segment: str
+    cases: int
+    reason: str
+
+
+class SegmentCycleTime(BaseModel):
+    dimension: str
+    segment: str
+    cases: int
+    median_days: float
+    p90_days: float
+
+
+class FunnelStep(BaseModel):
+    stage: str
+    cases: int
+    share: float
+
+
+class DeviationRow(BaseModel):
+    kind: str
+    description: str
+    cases: int
+    share: float
+
+
+class ConformanceSummary(BaseModel):
+    model: str
+    model_description: str
+    threshold: float
+    mean_fitness: float
+    share_below_threshold: float
+    cases_replayed: int
+    cases_total: int
+    alignment_fitness: float | None
+    deviations: list[DeviationRow]
+    discovered_model: str
+    notes: list[str] = Field(default_factory=list)
+
+
+class AtRiskDeal(BaseModel):
+    case_id: str
+    name: str | None
+    owner: str | None
+    stage: str
+    days_in_stage: int
+    amount: float | None
+    status: Literal["stalled", "at risk"]
+    reason: str
+
+
+class BottleneckReport(BaseModel):
+    source: str
+    generated_at: datetime
+    requested_by: str | None = None
+    since: date | None = None
+    cases: int
+    events: int
+    activities: int
+    first_event: datetime
+    last_event: datetime
+    stage_order: list[str]
+    dimensions: list[str]
+    min_segment_cases: int
+    findings: list[Finding]
+    stage_metrics: list[StageMetric]
+    transitions: list[TransitionMetric]
+    activity_transitions: list[TransitionMetric]
+    funnel: list[FunnelStep]
+    cycle_time_by_segment: list[SegmentCycleTime]
+    conformance: ConformanceSummary | None
+    at_risk: list[AtRiskDeal]
+    ignored_segments: list[IgnoredSegment]
+    notes: list[str]
+    timings: dict[str, float]
+    summary: str = Field("", description="the analysis in two or three sentences, for chat answers")
+
+    def top(self, n: int = 3) -> list[Finding]:
+        return self.findings[:n]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _days(value: float) -> str:
+    if value < 1:
+        hours = value * 24
+        return f"{hours:.1f} hours" if hours >= 1 else f"{hours * 60:.0f} minutes"
+    return f"{value:.1f} days"
+
+
+def _segment_phrase(dimension: str, segment: str) -> str:
+    if dimension == "owner":
+        return f"Deals owned by {segment}"
+    if dimension == "size_band":
+        return f"{segment[:1].upper()}{segment[1:]} deals"
+    if dimension == "tenure_band":
+        return f"Deals of reps who were {segment} at the time"
+    return f"Deals in {DIMENSION_LABELS.get(dimension, dimension)} {segment}"
+
+
+def _resolve_dimensions(log: EventLog, segment: str | Sequence[str] | None) -> list[str]:
+    if segment is None:
+        wanted = [d for d in DEFAULT_DIMENSIONS if d in log.cases.columns]
+        if not wanted:
+            wanted = [c for c in log.cases.columns if c in SEGMENT_DIMENSIONS.values()]
+        return wanted
+    names = [segment] if isinstance(segment, str) else list(segment)
+    out = []
+    for name in names:
+        column = SEGMENT_DIMENSIONS.get(name, name)
+        if column not in log.cases.columns:
+            available = sorted(k for k, v in SEGMENT_DIMENSIONS.items() if v in log.cases.columns)
+            raise InvalidInput(
+                {
+                    "segment": f"{name!r} is not available for {log.source} (choose from: {', '.join(available) or 'none'})"
+                }
+            )
+        out.append(column)
+    return out
+
+
+def _bh(pvalues: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values: many segment comparisons would otherwise yield chance findings."""
+    if not pvalues:
+        return []
+    from scipy.stats import false_discovery_control
+
+    return [float(p) for p in false_discovery_control(pvalues, method="bh")]
+
+
+def _stage_index(log: EventLog, order: Sequence[str]) -> dict[str, int]:
+    index = {s: i for i, s in enumerate(order) if s not in log.outcome_stages}
+    if log.won_stage:
+        index[log.won_stage] = len(log.stages)
+    return index
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-case progress through the stages
+
+
+def case_progress(log: EventLog, stage_frame: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    """Per case: the furthest stage index reached, whether it is decided, won, and first/last stage times."""
+    import numpy as np
+    import pandas as pd
+
+    index = _stage_index(log, order)
+    idx = stage_frame[ACTIVITY].astype(str).map(index).astype("float64")
+    grouped = pd.DataFrame({CASE: stage_frame[CASE].to_numpy(), "idx": idx.to_numpy()}).groupby(CASE, sort=False)
+    progress = pd.DataFrame({"max_index": grouped["idx"].max()})
+    times = stage_frame.groupby(CASE, observed=True, sort=False)[TIMESTAMP].agg(["min", "max"])
+    progress["first_at"] = times["min"]
+    progress["last_at"] = times["max"]
+    acts = stage_frame[ACTIVITY].astype(str)
+    won: Any = stage_frame.loc[acts == log.won_stage, CASE].unique() if log.won_stage else []
+    lost: Any = stage_frame.loc[acts == log.lost_stage, CASE].unique() if log.lost_stage else []
+    progress["won"] = progress.index.isin(won)
+    progress["lost"] = progress.index.isin(lost)
+    if "outcome" in log.cases.columns:
+        outcome = log.cases["outcome"].reindex(progress.index).astype(object)
+        progress["open"] = (outcome == "open").to_numpy()
+        progress["won"] = progress["won"] | (outcome == "won").to_numpy()
+        progress["lost"] = progress["lost"] | (outcome == "lost").to_numpy()
+    else:
+        # External logs carry no status: a case's history is taken as complete.
+        progress["open"] = False
+    progress["max_index"] = np.where(progress["won"], len(log.stages), progress["max_index"].fillna(-1))
+    return progress
+
+
+def stage_metrics(
+    log: EventLog, order: Sequence[str], steps: pd.DataFrame, progress: pd.DataFrame, stage_frame: pd.DataFrame
+) -> list[StageMetric]:
+    index = _stage_index(log, order)
+    by_source = steps.groupby("source", observed=True)["wait_days"]
+    medians = by_source.median()
+    p90s = by_source.quantile(0.9)
+    acts = stage_frame[ACTIVITY].astype(str)
+    entered = stage_frame.assign(_a=acts).groupby("_a")[CASE].nunique()
+    repeats = stage_frame.assign(_a=acts).groupby([CASE, "_a"]).size()
+    rework = (repeats[repeats > 1]).reset_index().groupby("_a")[CASE].nunique()
+    out = []
+    for stage in order:
+        metric = StageMetric(
+            stage=stage,
+            cases_entered=int(entered.get(stage, 0)),
+            median_days=float(medians[stage]) if stage in medians.index else None,
+            p90_days=float(p90s[stage]) if stage in p90s.index else None,
+            rework_cases=int(rework.get(stage, 0)),
+        )
+        if log.stages and stage in log.stages:
+            i = index[stage]
+            reached = stage_frame.loc[acts == stage, CASE].unique()
+            sub = progress.loc[progress.index.isin(reached)]
+            # A deal still open in this very stage has not been decided yet.
+            decided = sub[~(sub["open"] & (sub["max_index"] == i))]
+            if len(decided):
+                metric.decided_cases = len(decided)
+                metric.conversion = float((decided["max_index"] > i).mean())
+                metric.drop_off = float(((decided["max_index"] == i) & ~decided["open"]).mean())
+        out.append(metric)
+    return out
+
+
+def funnel(log: EventLog, order: Sequence[str], progress: pd.DataFrame, stage_frame: pd.DataFrame) -> list[FunnelStep]:
+    total = len(progress)
+    if not total:
+        return []
+    steps: list[FunnelStep] = []
+    if log.stages:
+        for i, stage in enumerate(log.stages):
+            n = int((progress["max_index"] >= i).sum())
+            steps.append(FunnelStep(stage=stage, cases=n, share=n / total))
+        if log.won_stage:
+            n = int(progress["won"].sum())
+            steps.append(FunnelStep(stage=log.won_stage, cases=n, share=n / total))
+        return steps
+    coverage = stage_frame.groupby(stage_frame[ACTIVITY].astype(str))[CASE].nunique()
+    top = set(coverage.sort_values(ascending=False).index[:10])
+    for stage in order:
+        if stage in top:
+            n = int(coverage[stage])
+            steps.append(FunnelStep(stage=stage, cases=n, share=n / total))
+    return steps
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Findings
+
+
+def _slow_segment_candidates(
+    steps: pd.DataFrame, segments: pd.DataFrame, dimensions: Sequence[str], min_cases: int
+) -> list[dict[str, Any]]:
+    """Every (transition, segment) whose median wait is clearly longer than the rest's, with a Mann-Whitney p.
+
+    Medians per (transition, segment) come from one groupby per dimension; only segments slower than their
+    transition's overall median get the exact segment-vs-rest comparison and the test.
+    """
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    candidates: list[dict[str, Any]] = []
+    if steps.empty:
+        return candidates
+    pair_cols = ["source", "target"]
+    pair_cases = steps.groupby(pair_cols, observed=True)[CASE].nunique()
+    pair_median = steps.groupby(pair_cols, observed=True)["wait_days"].median()
+    eligible = pair_cases[pair_cases >= 2 * min_cases].index
+    if len(eligible) == 0:
+        return candidates
+    keyed = steps.set_index(pair_cols)
+    keep = keyed.index.isin(eligible)
+    work = steps.loc[keep].reset_index(drop=True)
+    positions = work.groupby(pair_cols, observed=True).indices
+    waits = work["wait_days"].to_numpy()
+    case_col = work[CASE]
+    for dimension in dimensions:
+        labels = case_col.map(segments[dimension]).fillna("unknown").astype(str)
+        grouped = work.assign(_seg=labels).groupby([*pair_cols, "_seg"], observed=True)
+        stats = grouped.agg(cases=(CASE, "nunique"), median=("wait_days", "median"))
+        label_values = labels.to_numpy()
+        for row in stats.reset_index().to_dict("records"):
+            source, target, value = str(row["source"]), str(row["target"]), str(row["_seg"])
+            seg_cases = int(row["cases"])
+            total_cases = int(pair_cases[(source, target)])
+            rest_cases = total_cases - seg_cases
+            med_seg = float(row["median"])
+            if seg_cases < min_cases or rest_cases < min_cases or med_seg <= float(pair_median[(source, target)]):
+                continue
+            idx = positions[(source, target)]
+            mask = label_values[idx] == value
+            seg, rest = waits[idx][mask], waits[idx][~mask]
+            med_rest = float(np.median(rest))
+            if med_seg < med_rest * SLOW_RATIO or med_seg - med_rest < MIN_EXTRA_DAYS:
+                continue
+            p = float(mannwhitneyu(seg, rest, alternative="greater").pvalue)
+            candidates.append(
+                {
+                    "source": str(source),
+                    "target": str(target),
+                    "dimension": dimension,
+                    "segment": str(value),
+                    "median_seg": med_seg,
+                    "median_rest": med_rest,
+                    "steps_seg": int(mask.sum()),
+                    "cases_seg": seg_cases,
+                    "cases_rest": rest_cases,
+                    "p": p,
+                }
+            )
+    return candidates
+
+
+def _median(values: Any) -> float:
+    import numpy as np
+
+    return float(np.median(values)) if len(values) else math.nan
+
+
+def _conversion_candidates(
+    log: EventLog,
+    progress: pd.DataFrame,
+    stage_frame: pd.DataFrame,
+    segments: pd.DataFrame,
+    dimensions: Sequence[str],
+    min_cases: int,
+) -> list[dict[str, Any]]:
+    """Segments that convert clearly less often than the rest, per stage and to Won, with a Fisher exact p."""
+    from scipy.stats import fisher_exact
+
+    candidates: list[dict[str, Any]] = []
+    if not log.stages:
+        return candidates
+    acts = stage_frame[ACTIVITY].astype(str)
+    checks: list[tuple[str, Any, Any]] = []
+    for i, stage in enumerate(log.stages):
+        reached = progress.index.isin(stage_frame.loc[acts == stage, CASE].unique())
+        sub = progress[reached]
+        decided = sub[~(sub["open"] & (sub["max_index"] == i))]
+        checks.append((stage, decided, decided["max_index"] > i))
+    if log.won_stage and log.lost_stage:
+        closed = progress[progress["won"] | progress["lost"]]
+        checks.append((log.won_stage, closed, closed["won"]))
+    for stage, decided, converted in checks:
+        if len(decided) < 2 * min_cases:
+            continue
+        for dimension in dimensions:
+            labels = segments[dimension].reindex(decided.index).fillna("unknown").astype(str).to_numpy()
+            conv = converted.to_numpy()
+            for value in sorted(set(labels)):
+                mask = labels == value
+                n_seg, n_rest = int(mask.sum()), int((~mask).sum())
+                if n_seg < min_cases or n_rest < min_cases:
+                    continue
+                k_seg, k_rest = int(conv[mask].sum()), int(conv[~mask].sum())
+                rate_seg, rate_rest = k_seg / n_seg, k_rest / n_rest
+                if rate_rest - rate_seg < MIN_RATE_GAP:
+                    continue
+                p = float(fisher_exact([[k_seg, n_seg - k_seg], [k_rest, n_rest - k_rest]], alternative="less").pvalue)
+                candidates.append(
+                    {
+                        "stage": stage,
+                        "dimension": dimension,
+                        "segment": value,
+                        "rate_seg": rate_seg,
+                        "rate_rest": rate_rest,
+                        "n_seg": n_seg,
+                        "n_rest": n_rest,
+                        "case_ids": decided.index[mask],
+                        "p": p,
+                    }
+                )
+    return candidates
+
+
+def _slow_action(dimension: str, segment: str, source: str, target: str, typical: float) -> str:
+    day = max(1, math.ceil(typical))
+    if dimension == "owner":
+        return (
+            f"Review {segment}'s open {source} deals in the next one-to-one and agree the step that moves each to "
+            f"{target}; add a follow-up task at day {day} in {source}."
+        )
+    if dimension == "tenure_band":
+        return (
+            f"Pair newer reps with a veteran on {source} deals and give them a checklist for reaching {target}; "
+            f"add a follow-up task at day {day} in {source}."
+        )
+    return (
+        f"Give {segment} deals a dedicated {source} track: agree the {target} criteria and the buyer's decision "
+        f"makers when the deal enters {source}, and add a follow-up task at day {day}."
+    )
+
+
+def _conversion_action(dimension: str, segment: str, stage: str, won: bool) -> str:
+    where = "closing" if won else f"moving deals on from {stage}"
+    if dimension == "owner":
+        return f"Pair {segment} with a top converter for {where} and review their open deals together every week."
+    if dimension == "tenure_band":
+        return f"Add coaching on {where} to the onboarding of reps in this tenure band, with weekly deal reviews."
+    return f"Check qualification of {segment} deals before they reach {stage}, and write a playbook for {where}."
+
+
+def _rework_findings(
+    log: EventLog, order: Sequence[str], steps: pd.DataFrame, min_cases: int, total_days: float
+) -> list[Finding]:
+    """Cases that re-entered a stage they had already been in: how often, and the days the detour cost.
+
+    A detour runs from the re-entry until the case first reaches a stage it had never reached before (or ends);
+    re-entries inside a running detour belong to it and are not counted twice.
+    """
+    import numpy as np
+
+    if steps.empty:
+        return []
+    cases = steps[CASE].to_numpy()
+    sources = steps["source"].astype(str).to_numpy()
+    targets = steps["target"].astype(str).to_numpy()
+    at = steps["at"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, cases[1:] != cases[:-1]])
+    bounds = [*starts[1:].tolist(), len(cases)]
+    detours: list[tuple[str, str, str, float]] = []  # case, source, target, days
+    for a, b in zip(starts.tolist(), bounds, strict=True):
+        visited = {sources[a]}
+        open_since: int | None = None
+        open_key: tuple[str, str] | None = None
+        for j in range(a, b):
+            target = targets[j]
+            if target in visited:
+                if open_since is None:
+                    open_since, open_key = j, (sources[j], target)
+            elif open_since is not None and open_key is not None:
+                days = float((at[j] - at[open_since]) / np.timedelta64(1, "s")) / 86400.0
+                detours.append((str(cases[a]), open_key[0], open_key[1], days))
+                open_since = open_key = None
+            visited.add(target)
+        if open_since is not None and open_key is not None:
+            days = float((at[b - 1] - at[open_since]) / np.timedelta64(1, "s")) / 86400.0
+            detours.append((str(cases[a]), open_key[0], open_key[1], days))
+    if not detours:
+        return []
+    import pandas as pd
+
+    frame = pd.DataFrame(detours, columns=[CASE, "source", "target", "days"])
+    findings: list[Finding] = []
+    for (source, target), group in frame.groupby(["source", "target"]):
+        n_cases = group[CASE].nunique()
+        if n_cases < min_cases:
+            continue
+        cost = float(group["days"].sum())
+        median_detour = float(group["days"].median())
+        what = f"re-entered {source}" if source == target else f"went back from {source} to {target}"
+        findings.append(
+            Finding(
+                kind="rework loop",
+                title=f"Rework: {source} → {target}",
+                statement=(
+                    f"{n_cases} cases {what}; each detour took a median {_days(median_detour)} until the case "
+                    f"reached a new stage (or ended), {cost:,.0f} deal-days in all."
+                ),
+                action=(
+                    f"Tighten the exit criteria of {target} (what must be true before moving on) so deals stop "
+                    f"coming back to it; review the last {min(n_cases, 10)} detours for the common cause."
+                ),
+                source=str(source),
+                target=str(target),
+                evidence=Evidence(
+                    metric="median detour", unit="days", segment_value=median_detour, segment_cases=int(n_cases)
+                ),
+                cost=cost,
+                cost_unit="deal-days",
+                impact=cost / total_days if total_days else 0.0,
+            )
+        )
+    return findings
+
+
+def _over_limit_findings(log: EventLog, steps: pd.DataFrame, min_cases: int, total_days: float) -> list[Finding]:
+    findings: list[Finding] = []
+    for stage, limit in log.stall_limit_days.items():
+        waits = steps.loc[steps["source"].astype(str) == stage]
+        over = waits[waits["wait_days"] > limit]
+        if over[CASE].nunique() < min_cases:
+            continue
+        cost = float((over["wait_days"] - limit).sum())
+        findings.append(
+            Finding(
+                kind="slow transition",
+                title=f"{stage} runs past its {limit}-day limit",
+                statement=(
+                    f"{over[CASE].nunique()} of {waits[CASE].nunique()} cases stayed in {stage} longer than the "
+                    f"playbook's {limit} days before moving on (median {_days(float(over['wait_days'].median()))}), "
+                    f"{cost:,.0f} deal-days past the limit."
+                ),
+                action=(
+                    f"Add a follow-up task when a deal passes {limit} days in {stage} and review the oldest ones in "
+                    f"the weekly pipeline meeting."
+                ),
+                source=stage,
+                evidence=Evidence(
+                    metric="share over the limit",
+                    unit="share",
+                    segment_value=float(over[CASE].nunique() / max(waits[CASE].nunique(), 1)),
+                    segment_cases=int(over[CASE].nunique()),
+                    rest_cases=int(waits[CASE].nunique() - over[CASE].nunique()),
+                ),
+                cost=cost,
+                cost_unit="deal-days",
+                impact=cost / total_days if total_days else 0.0,
+            )
+        )
+    return findings
+
+
+def _segment_findings(
+    log: EventLog,
+    steps: pd.DataFrame,
+    progress: pd.DataFrame,
+    stage_frame: pd.DataFrame,
+    dimensions: Sequence[str],
+    min_cases: int,
+    total_days: float,
+) -> list[Finding]:
+    segments = log.cases[list(dimensions)].astype(object).fillna("unknown").astype(str)
+    slow = _slow_segment_candidates(steps, segments, dimensions, min_cases)
+    conv = _conversion_candidates(log, progress, stage_frame, segments, dimensions, min_cases)
+    adjusted = _bh([c["p"] for c in slow] + [c["p"] for c in conv])
+    findings: list[Finding] = []
+    amounts = log.cases["amount"] if "amount" in log.cases.columns else None
+    n_cases = max(len(progress), 1)
+    for c, p in zip(slow, adjusted[: len(slow)], strict=True):
+        if p >= SIGNIFICANCE:
+            continue
+        extra = c["median_seg"] - c["median_rest"]
+        cost = c["steps_seg"] * extra
+        ratio = c["median_seg"] / c["median_rest"] if c["median_rest"] > 0 else math.inf
+        label = DIMENSION_LABELS.get(c["dimension"], c["dimension"])
+        findings.append(
+            Finding(
+                kind="slow segment",
+                title=f"{c['source']} → {c['target']} is slow for {c['segment']} ({label})",
+                statement=(
+                    f"{_segment_phrase(c['dimension'], c['segment'])} take a median {_days(c['median_seg'])} to go "
+                    f"from {c['source']} to {c['target']}, against {_days(c['median_rest'])} for the rest "
+                    f"({ratio:.1f}× slower; {c['cases_seg']} vs {c['cases_rest']} cases, p={p:.2g}): about "
+                    f"{cost:,.0f} extra deal-days."
+                ),
+                action=_slow_action(c["dimension"], c["segment"], c["source"], c["target"], c["median_rest"]),
+                dimension=c["dimension"],
+                segment=c["segment"],
+                source=c["source"],
+                target=c["target"],
+                evidence=Evidence(
+                    metric=f"median days {c['source']} → {c['target']}",
+                    unit="days",
+                    segment_value=c["median_seg"],
+                    rest_value=c["median_rest"],
+                    segment_cases=c["cases_seg"],
+                    rest_cases=c["cases_rest"],
+                    p_value=p,
+                ),
+                cost=cost,
+                cost_unit="deal-days",
+                impact=cost / total_days if total_days else 0.0,
+            )
+        )
+    for c, p in zip(conv, adjusted[len(slow) :], strict=True):
+        if p >= SIGNIFICANCE:
+            continue
+        lost_deals = c["n_seg"] * (c["rate_rest"] - c["rate_seg"])
+        won = c["stage"] == log.won_stage
+        revenue = None
+        if amounts is not None:
+            typical = amounts.reindex(c["case_ids"]).median()
+            if typical == typical:  # not NaN
+                revenue = float(lost_deals * typical)
+        label = DIMENSION_LABELS.get(c["dimension"], c["dimension"])
+        what = "are won" if won else f"move on from {c['stage']}"
+        money = f" (≈ {revenue:,.0f} in deal value)" if revenue else ""
+        findings.append(
+            Finding(
+                kind="low conversion",
+                title=(
+                    f"Low win rate: {c['segment']} ({label})"
+                    if won
+                    else f"Low conversion at {c['stage']}: {c['segment']} ({label})"
+                ),
+                statement=(
+                    f"{_segment_phrase(c['dimension'], c['segment'])} {what} {c['rate_seg']:.0%} of the time, "
+                    f"against {c['rate_rest']:.0%} for the rest ({c['n_seg']} vs {c['n_rest']} decided cases, "
+                    f"p={p:.2g}): about {lost_deals:.1f} fewer deals{money}."
+                ),
+                action=_conversion_action(c["dimension"], c["segment"], c["stage"], won),
+                dimension=c["dimension"],
+                segment=c["segment"],
+                source=c["stage"],
+                evidence=Evidence(
+                    metric="win rate" if won else f"conversion from {c['stage']}",
+                    unit="share",
+                    segment_value=c["rate_seg"],
+                    rest_value=c["rate_rest"],
+                    segment_cases=c["n_seg"],
+                    rest_cases=c["n_rest"],
+                    p_value=p,
+                ),
+                cost=lost_deals,
+                cost_unit="deals",
+                impact=lost_deals / n_cases,
+                revenue_at_risk=revenue,
+            )
+        )
+    return findings
+
+
+def _ignored_segments(log: EventLog, dimensions: Sequence[str], min_cases: int) -> list[IgnoredSegment]:
+    ignored = []
+    for dimension in dimensions:
+        counts = log.cases[dimension].astype(object).fillna("unknown").astype(str).value_counts()
+        for value, n in counts.items():
+            if n < min_cases:
+                ignored.append(
+                    IgnoredSegment(
+                        dimension=dimension,
+                        segment=str(value),
+                        cases=int(n),
+                        reason=f"only {n} cases (need at least {min_cases} to compare)",
+                    )
+                )
+    return ignored
+
+
+def _cycle_times(
+    log: EventLog, progress: pd.DataFrame, dimensions: Sequence[str], min_cases: int
+) -> list[SegmentCycleTime]:
+    finished = progress[~progress["open"]]
+    days = (finished["last_at"] - finished["first_at"]).dt.total_seconds() / 86400.0
+    out = []
+    for dimension in dimensions:
+        labels = log.cases[dimension].astype(object).fillna("unknown").astype(str).reindex(days.index)
+        for value, group in days.groupby(labels):
+            if len(group) < min_cases:
+                continue
+            out.append(
+                SegmentCycleTime(
+                    dimension=dimension,
+                    segment=str(value),
+                    cases=len(group),
+                    median_days=float(group.median()),
+                    p90_days=float(group.quantile(0.9)),
+                )
+            )
+    return out
+
+
+def at_risk_deals(
+    log: EventLog, steps: pd.DataFrame, now: datetime, *, quiet_days: int = 14, limit: int = 25
+) -> list[AtRiskDeal]:
+    """Open deals past their stage's stall limit (stalled), or slower than 3 in 4 past deals there (at risk)."""
+    needed = {"outcome", "current_stage", "stage_entered_at"}
+    if not needed <= set(log.cases.columns):
+        return []
+    open_cases = log.cases[log.cases["outcome"] == "open"]
+    typical = steps.groupby(steps["source"].astype(str))["wait_days"].quantile(AT_RISK_QUANTILE)
+    rows: list[tuple[float, AtRiskDeal]] = []
+    for case_id, case in open_cases.iterrows():
+        stage = str(case["current_stage"])
+        days = (now - case["stage_entered_at"].to_pydatetime()).total_seconds() / 86400.0
+        last = case.get("last_activity_at")
+        idle = (now - last.to_pydatetime()).total_seconds() / 86400.0 if last is not None and last == last else days
+        limit_days = log.stall_limit_days.get(stage)
+        q = typical.get(stage)
+        quiet = f"; no activity for {idle:.0f} days" if idle >= quiet_days else ""
+        amount = float(case["amount"]) if case.get("amount") == case.get("amount") and case.get("amount") else None
+        if limit_days is not None and idle > limit_days:
+            status: Literal["stalled", "at risk"] = "stalled"
+            reason = (
+                f"in {stage} {days:.0f} days with no stage change or activity for {idle:.0f} days (limit {limit_days})"
+            )
+            score = idle - limit_days + 1000
+        elif q is not None and days > q and days >= 1:
+            status = "at risk"
+            reason = f"in {stage} {days:.0f} days; 3 in 4 past deals moved on within {q:.0f} days{quiet}"
+            score = days - q
+        else:
+            continue
+        rows.append(
+            (
+                score,
+                AtRiskDeal(
+                    case_id=str(case_id),
+                    name=str(case.get("name")) if case.get("name") is not None else None,
+                    owner=str(case.get("owner")) if case.get("owner") is not None else None,
+                    stage=stage,
+                    days_in_stage=int(days),
+                    amount=amount,
+                    status=status,
+                    reason=reason,
+                ),
+            )
+        )
+    rows.sort(key=lambda r: r[0], reverse=True)
+    return [r[1] for r in rows[:limit]]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def _to_transition_metrics(dfg: pd.DataFrame, limit: int | None = None) -> list[TransitionMetric]:
+    rows = dfg if limit is None else dfg.head(limit)
+    return [
+        TransitionMetric(
+            source=str(r["source"]),
+            target=str(r["target"]),
+            count=int(r["count"]),
+            cases=int(r["cases"]),
+            median_days=float(r["median_days"]),
+            p90_days=float(r["p90_days"]),
+        )
+        for r in rows.to_dict("records")
+    ]
+
+
+def analyse_event_log(
+    log: EventLog,
+    *,
+    segment: str | Sequence[str] | None = None,
+    min_segment_cases: int = MIN_SEGMENT_CASES,
+    fitness_threshold: float = 0.85,
+    conformance_check: bool = True,
+    now: datetime | None = None,
+    progress: ProgressCallback | None = None,
+    requested_by: str | None = None,
+    since: date | None = None,
+) -> BottleneckReport:
+    """The full bottleneck analysis of one event log, ranked findings first. Pure: reads only ``log``."""
+    from analytics import process
+
+    step = progress or (lambda _label: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now_ = time.perf_counter()
+        timings[name] = round(now_ - clock, 4)
+        clock = now_
+
+    if log.events.empty:
+        raise InvalidInput({"events": f"{log.source} has no events"})
+    dimensions = _resolve_dimensions(log, segment)
+    notes = list(log.notes)
+    step("directly-follows graph")
+    stage_frame = process.stage_events(log)
+    if stage_frame.empty:
+        raise InvalidInput({"events": f"{log.source} has no stage events ({', '.join(log.stages)})"})
+    order = process.activity_order(log, stage_frame)
+    steps = process.transitions(stage_frame)
+    stage_dfg = process.directly_follows(stage_frame)
+    activity_dfg = stage_dfg if stage_frame is log.events else process.directly_follows(log.events)
+    lap("directly_follows")
+
+    step("stage metrics")
+    progress_frame = case_progress(log, stage_frame, order)
+    metrics = stage_metrics(log, order, steps, progress_frame, stage_frame)
+    funnel_steps = funnel(log, order, progress_frame, stage_frame)
+    cycle = _cycle_times(log, progress_frame, dimensions, min_segment_cases)
+    lap("stage_metrics")
+
+    step("segment comparisons")
+    total_days = float(steps["wait_days"].sum())
+    findings = _segment_findings(log, steps, progress_frame, stage_frame, dimensions, min_segment_cases, total_days)
+    findings += _over_limit_findings(log, steps, min_segment_cases, total_days)
+    findings += _rework_findings(log, order, steps, min_segment_cases, total_days)
+    findings.sort(key=lambda f: f.impact, reverse=True)
+    findings = findings[:MAX_FINDINGS]
+    for i, finding in enumerate(findings, start=1):
+        finding.rank = i
+    ignored = _ignored_segments(log, dimensions, min_segment_cases)
+    if ignored:
+        notes.append(
+            f"{len(ignored)} segments have fewer than {min_segment_cases} cases and were not compared "
+            "(listed under 'Segments too small to judge')"
+        )
+    lap("findings")
+
+    summary: ConformanceSummary | None = None
+    if conformance_check:
+        step("process model and conformance")
+        # The stage process is what a playbook governs; without one the whole log is the process.
+        discovered = process.discover_model(process.case_variants(stage_frame))
+        lap("inductive_miner")
+        if log.stages:
+            result = process.conformance(log, threshold=fitness_threshold, events=stage_frame)
+        else:
+            result = process.conformance(log, threshold=fitness_threshold, model=discovered.model, events=log.events)
+        summary = ConformanceSummary(
+            model=result.model,
+            model_description=result.model_description,
+            threshold=result.threshold,
+            mean_fitness=result.mean_fitness,
+            share_below_threshold=result.share_below_threshold,
+            cases_replayed=result.cases_replayed,
+            cases_total=result.cases_total,
+            alignment_fitness=result.alignment_fitness,
+            deviations=[DeviationRow(**d.__dict__) for d in result.deviations],
+            discovered_model=(
+                f"{discovered.model.description}: {discovered.model.transitions} transitions, "
+                f"{discovered.model.places} places"
+            ),
+            notes=result.notes,
+        )
+        notes += result.notes
+        if discovered.variants_used < discovered.variants_total:
+            notes.append(f"process model mined on the frequent variants: {discovered.model.description}")
+        lap("conformance")
+
+    from store.types import utcnow
+
+    reference = now or utcnow()
+    risky = at_risk_deals(log, steps, reference)
+    lap("at_risk")
+    events = log.events
+    report = BottleneckReport(
+        source=log.source,
+        generated_at=utcnow(),
+        requested_by=requested_by,
+        since=since,
+        cases=log.n_cases,
+        events=log.n_events,
+        activities=int(events[ACTIVITY].nunique()),
+        first_event=events[TIMESTAMP].min().to_pydatetime(),
+        last_event=events[TIMESTAMP].max().to_pydatetime(),
+        stage_order=list(order),
+        dimensions=list(dimensions),
+        min_segment_cases=min_segment_cases,
+        findings=findings,
+        stage_metrics=metrics,
+        transitions=_to_transition_metrics(stage_dfg),
+        activity_transitions=_to_transition_metrics(activity_dfg, 25),
+        funnel=funnel_steps,
+        cycle_time_by_segment=cycle,
+        conformance=summary,
+        at_risk=risky,
+        ignored_segments=ignored,
+        notes=notes,
+        timings=timings,
+    )
+    report.summary = summarise(report)
+    return report
+
+
+def summarise(report: BottleneckReport) -> str:
+    """Two or three sentences: what was analysed, the top finding with its action, and how many more."""
+    head = f"Analysed {report.cases:,} cases ({report.events:,} events) from {report.source}."
+    if not report.findings:
+        return head + " No bottleneck passed the thresholds (segment size, effect size, significance)."
+    top = report.findings[0]
+    more = len(report.findings) - 1
+    tail = f" {more} more finding{'s' if more != 1 else ''} follow, ranked by cost." if more else ""
+    stalled = sum(1 for d in report.at_risk if d.status == "stalled")
+    stuck = f" {stalled} open deal{'s are' if stalled != 1 else ' is'} stalled." if stalled else ""
+    return f"{head} Top finding: {top.statement} Recommended: {top.action}{tail}{stuck}"
+
+
+def bottleneck_analysis(
+    session: Session,
+    actor: Actor,
+    segment: str | None = None,
+    since: date | datetime | None = None,
+    *,
+    machine: StageMachine | None = None,
+    now: datetime | None = None,
+    min_segment_cases: int = MIN_SEGMENT_CASES,
+    progress: ProgressCallback | None = None,
+) -> BottleneckReport:
+    """Bottleneck analysis of the deals ``actor`` may see (reps their own, managers their team's)."""
+    from analytics.eventlog import event_log_from_store
+
+    if segment is not None and segment not in SEGMENT_DIMENSIONS and segment not in SEGMENT_DIMENSIONS.values():
+        raise InvalidInput({"segment": f"{segment!r} is not a segment; choose from {', '.join(SEGMENT_DIMENSIONS)}"})
+    log = event_log_from_store(session, actor, since=since, machine=machine)
+    since_date = since.date() if isinstance(since, datetime) else since
+    return analyse_event_log(
+        log,
+        segment=segment,
+        min_segment_cases=min_segment_cases,
+        now=now,
+        progress=progress,
+        requested_by=actor.email,
+        since=since_date,
+    )

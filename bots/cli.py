@@ -9,6 +9,7 @@ from bots.commands import db as db_cmd
 from bots.commands import eventlog as eventlog_cmd
 from bots.commands import export as export_cmd
 from bots.commands import importing as importing_cmd
+from bots.commands import overview, records
 from bots.commands import seed as seed_cmd
 
 app = typer.Typer(
@@ -28,6 +29,13 @@ app.add_typer(importing_cmd.app, name="import")
 importing_cmd.app.command("eventlog")(eventlog_cmd.import_eventlog)
 app.add_typer(analyze_cmd.app, name="analyze")
 app.command("export")(export_cmd.export_cmd)
+app.add_typer(records.leads, name="leads")
+app.add_typer(records.deals, name="deals")
+app.add_typer(records.tasks, name="tasks")
+app.add_typer(records.users, name="users")
+app.add_typer(overview.audit, name="audit")
+app.command("pipeline")(overview.pipeline_cmd)
+app.command("demo")(overview.demo_cmd)
 app.command("seed")(seed_cmd.seed_cmd)
 
 

@@ -308,19 +308,17 @@ def deals_stalled(as_: AsOption = None) -> None:
     with session() as s:
         rows = list_stalled_deals(s, resolve_actor(s, as_))
         names = _names(s)
-        table = Table(title="Stalled deals", caption=f"{len(rows)} stalled")
-        for column in ("id", "name", "owner", "stage", "idle days", "limit", "why"):
-            table.add_column(column)
+        table = Table(
+            title="Stalled deals",
+            caption=f"{len(rows)} stalled: no stage change or interaction for longer than the stage allows",
+        )
+        for column in ("id", "deal", "owner", "stage", "idle", "allowed", "last activity"):
+            table.add_column(column, justify="right" if column in ("id", "idle", "allowed") else "left")
         for d in rows:
             table.add_row(
-                str(d.deal_id),
-                d.name,
-                names.get(d.owner_id, ""),
-                d.stage,
-                str(d.days_idle),
-                str(d.limit_days),
-                d.reason,
-            )
+                str(d.deal_id), d.name, names.get(d.owner_id, ""), d.stage, f"{d.days_idle} d", f"{d.limit_days} d",
+                d.last_activity_at.date().isoformat(),
+            )  # fmt: skip
         console().print(table)
 
 

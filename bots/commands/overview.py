@@ -1,0 +1,152 @@
+"""``salesgraph pipeline``, ``salesgraph audit`` and ``salesgraph demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bots.common import AsOption
+
+audit = typer.Typer(help="The tamper-evident audit log of every change.", no_args_is_help=True)
+
+
+def pipeline_cmd(as_: AsOption = None) -> None:
+    """Deals and amounts by stage and owner (what you may see), with totals per stage."""
+    from collections import defaultdict
+    from decimal import Decimal
+
+    from rich.table import Table
+
+    from bots.common import console, resolve_actor, session
+    from bots.render import money
+    from sales.pipeline import pipeline_summary
+
+    with session() as s:
+        who = resolve_actor(s, as_)
+        rows = pipeline_summary(s, who)
+    table = Table(title=f"Pipeline visible to {who.email}")
+    for column in ("stage", "owner", "deals", "amount"):
+        table.add_column(column, justify="right" if column in ("deals", "amount") else "left")
+    totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for i, row in enumerate(rows):
+        totals[row.stage][0] += row.deals
+        totals[row.stage][1] += row.amount
+        table.add_row(row.stage, row.owner_name, f"{row.deals:,}", money(row.amount))
+        last_of_stage = i + 1 == len(rows) or rows[i + 1].stage != row.stage
+        if last_of_stage:
+            count, amount = totals[row.stage]
+            table.add_row(
+                f"[bold]{row.stage} total[/]",
+                "",
+                f"[bold]{int(count):,}[/]",
+                f"[bold]{money(amount)}[/]",
+                end_section=True,
+            )
+    all_count = sum(int(c) for c, _ in totals.values())
+    all_amount = sum((a for _, a in totals.values()), Decimal(0))
+    table.add_row("[bold]All stages[/]", "", f"[bold]{all_count:,}[/]", f"[bold]{money(all_amount)}[/]")
+    console().print(table)
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; report the first event that was edited or whose predecessor was removed."""
+    from bots.common import console, fail, session
+    from store.audit import verify_chain
+
+    with session() as s:
+        report = verify_chain(s)
+    if not report.ok:
+        fail(
+            f"audit log broken at event #{report.first_broken_id}: {report.problem} ({report.checked:,} events before it verified)",
+            code=2,
+        )
+    console().print(f"audit log intact: {report.checked:,} events verified")
+
+
+@audit.command("log")
+def audit_log(
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
+    record: Annotated[str | None, typer.Option(help="Only this record, e.g. deal:42.")] = None,
+) -> None:
+    """The latest audit events, newest first."""
+    from rich.table import Table
+    from sqlmodel import col, select
+
+    from bots.common import console, fail, session
+    from bots.render import when
+    from store.models import AuditEvent
+
+    with session() as s:
+        stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
+        if record:
+            kind, _, rid = record.partition(":")
+            if not rid:
+                fail("--record takes TYPE:ID, e.g. deal:42")
+            stmt = stmt.where(AuditEvent.record_type == kind, AuditEvent.record_id == rid)
+        rows = s.exec(stmt).all()
+    table = Table(title="Audit log")
+    for column in ("id", "at", "actor", "action", "record", "after"):
+        table.add_column(column)
+    for e in rows:
+        summary = ", ".join(f"{k}={v}" for k, v in (e.after or {}).items())[:80]
+        table.add_row(str(e.id), when(e.at), e.actor, e.action, f"{e.record_type}:{e.record_id or ''}", summary)
+    console().print(table)
+
+
+def demo_cmd(
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same company.")] = 7,
+    reset: Annotated[
+        bool, typer.Option(help="Wipe this workspace's data first if it has any (no question asked).")
+    ] = False,
+    tour: Annotated[bool, typer.Option(help="Run the scripted assistant tour after seeding.")] = True,
+) -> None:
+    """Seed the demo company into the current workspace ($SALESGRAPH_HOME), run the tour, show what to try next.
+
+    `make demo` runs this in a project-local workspace (.demo/) with --reset. On your own workspace, a store that
+    already holds data is refused unless you pass --reset.
+    """
+    import os
+
+    from bots.commands.seed import _print_summary
+    from bots.common import console, services, session
+    from sales.demo import seed_demo
+
+    out = console()
+    svc = services()
+    where = (
+        str(svc.settings.home_dir) if svc.settings.is_embedded else svc.engine.url.render_as_string(hide_password=True)
+    )
+    with out.status(f"Seeding the demo company into {where} …"), session() as s:
+        summary = seed_demo(s, seed=seed, reset=reset)
+    _print_summary(summary)
+    if tour:
+        try:
+            from bots.tour import run_tour
+        except ImportError:
+            out.print("[dim](the assistant tour is not available in this build)[/]")
+        else:
+            run_tour(out, svc)
+    home = os.environ.get("SALESGRAPH_HOME")
+    prefix = f"SALESGRAPH_HOME={Path(home)} " if home else ""
+    out.print("\n[bold]Try next[/]", highlight=False)
+    for line in (
+        "salesgraph pipeline --as {manager}",
+        "salesgraph deals stalled --as {manager}",
+        "salesgraph deals list --as {rep}",
+        "salesgraph tasks list --as {rep}",
+        "salesgraph audit verify",
+        "salesgraph --help",
+    ):
+        out.print(
+            "  " + prefix + line.format(manager=_demo_email("DEMO_MANAGER_EMAIL"), rep=_demo_email("DEMO_REP_EMAIL")),
+            highlight=False,
+        )
+
+
+def _demo_email(name: str) -> str:
+    import sales.demo
+
+    return str(getattr(sales.demo, name))

@@ -37,6 +37,8 @@ from sales.validation import company_key, person_key
 from store.audit import record_event
 from store.importing.fields import (
     ENTITY_FIELDS,
+    REF_DEAL,
+    REF_USER,
     ParseContext,
     attribute_value,
     parse_datetime,
@@ -281,7 +283,8 @@ class _ColumnPlan:
 
     def parse_row(
         self, row_no: int, data_index: int, cells: list[str], ctx: ParseContext
-    ) -> _ParsedRow | list[RowProblem]:
+    ) -> tuple[_ParsedRow, list[RowProblem]]:
+        """The row's checked values and its problems; with problems, ``values`` holds only the cells that passed."""
         problems: list[RowProblem] = []
         mapping = self.mapping
         raw: dict[str, str] = {}
@@ -332,9 +335,7 @@ class _ColumnPlan:
                 stage_dates[stage] = parse_datetime(text, ctx.date_format)
             except ValueError as exc:
                 problems.append(RowProblem(row_no, self.header[i], str(exc)))
-        if problems:
-            return problems
-        return _ParsedRow(row_no, values, attributes, stage_dates)
+        return _ParsedRow(row_no, values, attributes, stage_dates), problems
 
 
 # --------------------------------------------------------------------------------------------------- lookups
@@ -451,6 +452,7 @@ class _Importer:
         self.lookups = _Lookups(session)
         self.new_accounts: dict[str, str] = {}  # company key -> name as first written
         self.rows: list[_ParsedRow] = []
+        self.broken: list[_ParsedRow] = []  # rows with bad cells: only their references are still checked
         self.resolved: list[dict[str, Any]] = []
 
     def problem(self, row: int, name: str, text: str) -> None:
@@ -506,6 +508,22 @@ class _Importer:
 
     def resolve(self) -> None:
         getattr(self, f"_resolve_{self.entity}")()
+        self._check_broken_references()
+
+    def _check_broken_references(self) -> None:
+        """Name unknown users and deals on rows that already have a bad cell, so one report lists everything."""
+        if not self.broken:
+            return
+        deals = self.lookups.external_ids(Deal) if "deal" in self.plan.column_of else {}
+        for parsed in self.broken:
+            for name, spec in self.plan.specs.items():
+                text = parsed.values.get(name)
+                if text is None:
+                    continue
+                if spec.kind == REF_USER and name != "manager":
+                    self._owner(parsed, name, default_to_actor=False)
+                elif spec.kind == REF_DEAL and text not in deals:
+                    self.problem(parsed.row, name, f"no deal with external id {text!r}")
 
     def _resolve_users(self) -> None:
         by_email, _, _ = self.lookups.users()
@@ -966,9 +984,10 @@ def import_csv(
                         RowProblem(row_no, "(row)", f"has {len(cells)} cells, the header has {len(header)}")
                     )
                 else:
-                    parsed = plan.parse_row(row_no, data_index, cells, ctx)
-                    if isinstance(parsed, list):
-                        report.problems.extend(parsed)
+                    parsed, row_problems = plan.parse_row(row_no, data_index, cells, ctx)
+                    if row_problems:
+                        report.problems.extend(row_problems)
+                        importer.broken.append(parsed)
                     else:
                         importer.rows.append(parsed)
                 if on_progress and report.rows % _PROGRESS_EVERY == 0:

@@ -80,6 +80,7 @@ def test_every_bad_row_is_reported_with_its_column(engine: Engine, tmp_path: Pat
         "D1,Eli One,Acme,Lost,2024-01-01,2024-02-01,0\n"  # duplicate external id
         "D8,Eli One,Acme,Won,01/02/2024,2024-02-01,100\n"  # not an ISO date
         "D9,Eli One\n"  # short row
+        "D10,Ghost Person,Acme,Won,2024-01-01,2024-02-01,12x\n"  # two problems on one row: both reported
     )
     path = _write(tmp_path, text)
     with pytest.raises(ImportFailed) as failed, session_scope(engine) as s:
@@ -93,7 +94,9 @@ def test_every_bad_row_is_reported_with_its_column(engine: Engine, tmp_path: Pat
     assert "also on row 2" in problems[(8, "opportunity_id")]
     assert "ISO" in problems[(9, "engage_date")]
     assert "has 2 cells" in problems[(10, "(row)")]
-    assert failed.value.report.bad_rows == 8
+    assert "no user named 'Ghost Person'" in problems[(11, "sales_agent")]
+    assert "'12x' is not a number" in problems[(11, "value")]
+    assert failed.value.report.bad_rows == 9
     with Session(engine) as s:
         assert _count(s, Deal) == 0
 

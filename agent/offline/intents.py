@@ -1,0 +1,221 @@
+"""Intent scoring for the offline model: weighted cue patterns per tool, with negation and question detection.
+
+Scores are computed on the user's own request (never on pasted data); the planner adds slot-based evidence
+(a stage named, an e-mail pasted, a draft in the conversation) before picking the best intent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+QUERY_INTENTS = frozenset(
+    {"find_records", "pipeline_question", "forecast", "search_interactions", "list_tasks", "bottleneck_analysis"}
+)
+ACTION_INTENTS = frozenset(
+    {"create_lead", "qualify_lead", "move_deal", "log_interaction", "create_task", "draft_follow_up", "send_follow_up"}
+)
+
+_Cue = tuple[str, float]
+
+# fmt: off
+CUES: dict[str, list[_Cue]] = {
+    "create_lead": [
+        (r"\b(add|create|capture|enter|save|register|set up|put in|record|log|make|input|start)\s+(?:(?:a|an|this|the|my|these|that)\s+)?(?:new\s+)?leads?\b", 3.0),
+        (r"\b(add|put|save|enter)\b[^.?!]{0,30}\b(to|as|in|into)\s+(the\s+|my\s+|our\s+)?(leads|lead list|crm)\b", 3.0),
+        (r"\bnew (lead|prospect|contact)\b", 2.0),
+        (r"\blead\b", 0.5),
+        (r"\b(add|create|save|enter|capture|put)\b[^.?!]{0,25}\b(contact|prospect|person|signature|guy|woman|man|him|her|them)\b", 2.0),
+        (r"\b(signature|business card|sig|vcard|contact card|contact details|his details|her details)\b", 1.5),
+        (r"\b(into|in|to) (the )?(crm|system|pipeline as a lead)\b", 1.0),
+        (r"\b(met|spoke to|talked to|got a card from|ran into)\b", 0.5),
+        (r"\b(referral|referred)\b", 1.0),
+        (r"\binbound\b", 0.5),
+    ],
+    "find_records": [
+        (r"\b(find|look ?up|lookup|search for|pull up|open)\b", 1.5),
+        (r"\b(show|list|pull|get|fetch|display|give me|see|check)\b", 1.0),
+        (r"\b(leads|deals|accounts|contacts|records|lead|deal|account|contact)\b", 1.0),
+        (r"\b(my|our|open|all|active|new|won|lost)\s+(leads|deals|accounts|contacts|pipeline)\b", 1.0),
+        (r"\b(do we have|is there|are there|have we got|any)\b[^.?!]{0,30}\b(lead|deal|account|contact)s?\b", 1.5),
+        (r"\bwho (owns|is the owner|is working)\b", 2.0),
+        (r"\b(status of|details (on|for|of|about)|where are we with|where do we stand with|what's the latest on|what stage is)\b", 2.0),
+        (r"\bwhich (leads|deals|accounts|contacts)\b", 0.5),
+    ],
+    "score_lead": [
+        (r"\bscor(e|es|ed|ing)\b", 2.5),
+        (r"\bhow (good|hot|warm|promising|strong|likely|qualified) (is|are|a)\b", 2.0),
+        (r"\b(lead quality|rate (this|the|that) lead|rank (this|the|that) lead)\b", 2.5),
+        (r"\b(good|hot|strong|solid|decent|promising) (lead|fit|prospect)\b", 2.5),
+        (r"\bany good\b", 2.0),
+        (r"\bworth (chasing|pursuing|a call|our time|the effort|it)\b", 2.0),
+        (r"\b(likely|chance|odds|probability)\b[^.?!]{0,20}\b(convert|converts|close|buy)\b", 2.0),
+        (r"\bprioriti[sz]e\b", 1.0),
+    ],
+    "qualify_lead": [
+        (r"\bqualif(y|ied|ying)\b", 2.5),
+        (r"\b(convert|turn|promote|upgrade|make)\b[^.?!]{0,30}\b(into|to|a)\s+(a |an )?(deal|opportunity)\b", 3.0),
+        (r"\b(sql|sales qualified|mql)\b", 1.5),
+        (r"\bready for (a |the )?(deal|sales|pipeline|ae)\b", 1.5),
+        (r"\b(disqualif\w*|unqualified)\b", -4.0),
+    ],
+    "move_deal": [
+        (r"\b(move|moving|moved|advance|push|bump|progress|shift|set|change|update|put|take|drag|slide)\b[^.?!]{0,40}\b(to|into|in|as|back to)\b", 1.5),
+        (r"\bmark(ed)?\b[^.?!]{0,35}\b(as|won|lost|closed)\b", 2.0),
+        (r"\b(we|i|they) (just |finally |officially )?(won|lost|closed|signed|booked|landed|lost out on)\b", 2.0),
+        (r"\b(closed[- ]won|closed[- ]lost)\b", 2.0),
+        (r"\b(close|closed) (it|the deal|out)\b", 1.0),
+        (r"\bstage\b", 1.0),
+        (r"\b(to|into|as) (the )?(prospecting|qualified|discovery|proposal|negotiation|won|lost|demo|closed won|closed lost)( stage)?\b", 1.5),
+        (r"\b(went|gone|go|going|signed|is|are|has|have) (with )?(a |another )?(competitor|someone else|another vendor)\b", 2.5),
+        (r"\b(is|are|should be) (now )?(in|at) (prospecting|proposal|negotiation|discovery|qualified)( now)?\b", 2.0),
+        (r"\b(signed|inked)\b(?!\s+(the |an? )?(nda|msa|sow|po|order form|contract back))", 1.0),
+        (r"\b(is dead|went dark)\b", 1.0),
+    ],
+    "log_interaction": [
+        (r"\blog(ged|ging)?\b", 2.0),
+        (r"\b(note|notes)\b", 1.5),
+        (r"\b(had|just had|finished|wrapped up|got off) (a |an |the |my )?(call|meeting|chat|demo|conversation|lunch|coffee|zoom)\b", 2.5),
+        (r"\b(called|emailed|met with|spoke (with|to)|talked (with|to)|chatted with|heard (back )?from|got an email from|pinged)\b", 1.5),
+        (r"\b(jot down|write down|add a note|add note|quick note)\b", 2.0),
+        (r"\b(record|capture|document)\b", 1.0),
+        (r"\b(call|meeting|conversation|voicemail)\b", 0.5),
+        (r"\b(they|he|she|customer|client) (want|wants|said|says|asked|need|needs|mentioned|told|prefer|prefers|are|is|loved|liked|hated)\b", 1.0),
+    ],
+    "create_task": [
+        (r"\bremind(er)?\b", 3.0),
+        (r"\b(create|add|set|make|new|schedule|put|open)\b[^.?!]{0,20}\b(task|to-do|reminder)\b", 3.0),
+        (r"\b(to-do|task)\b", 1.0),
+        (r"\b(i need to|i have to|i should|i must|i gotta|i've got to|don't let me forget|dont let me forget)\b", 1.5),
+        (r"\b(put|add)\b.{0,40}\b(on|in|to) my (list|calendar|plate|to-do list|agenda)\b", 3.5),
+        (r"^(task|to-do|reminder)\b|\b(task|to-do|reminder)\s*[:-]", 3.0),
+        (r"\bnudge me\b", 3.0),
+    ],
+    "list_tasks": [
+        (r"\b(my|our|the team's|team|open|overdue|pending|upcoming|outstanding)\s+(tasks|to-dos|to-do list|reminders|follow-ups|action items)\b", 2.5),
+        (r"\bon my (plate|list|agenda|to-do list|schedule)\b", 3.0),
+        (r"\bwhat (do|should) i (have|need) to (do|get done)\b|\bwhat should i (do|work on|focus on|tackle)\b", 3.0),
+        (r"\b(tasks|to-dos|reminders|action items)\b", 1.5),
+        (r"\boverdue\b", 1.0),
+        (r"\bwhat's due\b|\bwhat is due\b|\bdue (today|this week|tomorrow)\b", 2.0),
+        (r"\b(agenda|to-do list|to do list)\b", 1.0),
+        (r"\bon my to do list\b", 3.0),
+        (r"\b(anything|something) (is )?due\b", 2.0),
+        (r"\b(everything|all|what) (that )?i (need|have) to do\b|\bneed to do (today|this week|tomorrow)\b", 3.0),
+    ],
+    "draft_follow_up": [
+        (r"\b(draft|write|compose|prepare|prep|put together|whip up|craft|create)\b[^.?!]{0,30}\b(email|follow-up|message|reply|mail|note to|letter|response|recap|summary|thank-you note)\b", 3.0),
+        (r"\bdraft\b", 1.5),
+        (r"\bfollow-up (email|message|note)\b", 2.0),
+        (r"\bfollow-up\b", 1.0),
+        (r"\b(follow-up|check in|touch base|circle back|reach out) (with|to|on)\b", 2.0),
+        (r"\b(send|shoot|drop|fire off|email)\b[^.?!]{0,20}\b(a|an|some)\b[^.?!]{0,15}\b(email|follow-up|note|message|line|recap|thank you)\b", 2.0),
+        (r"\b(thank-you|thank you|recap) (email|note|message)\b", 1.0),
+    ],
+    "send_follow_up": [
+        (r"\bsend (it|that|this|the draft|the email|the message|my draft|the follow-up|the note|them|that one|this one|message|draft)\b", 3.0),
+        (r"^(?:(?:please|ok|okay|yes|yep|great|good|perfect|looks good|lgtm|cool|thanks|alright|go ahead and|go ahead|now)[, !]*)*(send|ship|fire off)\b", 2.0),
+        (r"\b(ship it|fire it off|send it off|send away|send it out|send that out|hit send|go ahead and send|send now)\b", 1.5),
+        (r"\bsend\b", 0.5),
+    ],
+    "pipeline_question": [
+        (r"\bhow (much|many)\b", 2.0),
+        (r"\b(win rate|win-rate|close rate|closing rate|win ratio|win percentage|win %|hit rate|success rate)\b", 3.0),
+        (r"\b(conversion|conversion rate|convert(ed|s)? from|progress(ed)? from|made it from|moved from|go from)\b", 3.0),
+        (r"\bconvert(ed|s)?\b", 1.0),
+        (r"\b(sales cycle|cycle time|cycle length|days to close|time to close|how long (does it|do deals|did it|does a deal|do they) take)\b", 3.0),
+        (r"\b(deal size|average|mean|median|total|sum|revenue|bookings|pipeline value|value of|amount)\b", 1.5),
+        (r"\b(by|per|each|across|broken down by|split by)\s+(my |our |the |sales )?(rep|reps|owner|stage|industry|sector|vertical|product|region|territory|month|quarter|team|person)s?\b", 1.5),
+        (r"\bpipeline\b", 1.0),
+        (r"\b(who|which rep|which reps|top reps?|best reps?)\b[^.?!]{0,20}\b(won|closed|sold|booked|most|best|highest|lowest)\b", 2.0),
+        (r"\bnumber of\b|\bcount\b", 2.0),
+        (r"\b(worth|value)\b", 0.5),
+        (r"\bhow (are|is) (we|my team|the team|our team)\b", 1.0),
+        (r"\b(compare|comparison|leaderboard|ranking|rank)\b", 1.0),
+    ],
+    "bottleneck_analysis": [
+        (r"\b(bottleneck|bottlenecks|stuck|stall|stalled|stalling|clog|clogged|choke point|friction|held up|hold-up|hold up|holds up|slowing (us|things|deals) down)\b", 3.0),
+        (r"\b(drop off|drop-off|leak|leaking|leaks|fall out|fall through|die|dying|lose momentum)\b", 2.0),
+        (r"\b(slowest|take the longest|takes the longest|longest|slow(est)? stage|lag|lagging)\b", 1.5),
+        (r"\bslowing\b.{0,25}\bdown\b|\bholding (up|back)\b", 3.0),
+        (r"\b(process|funnel|flow)\b", 0.5),
+        (r"\bwhere\b", 0.5),
+    ],
+    "forecast": [
+        (r"\b(forecast|forecasting|forecasted|projection|projections|projected|predict|prediction|outlook)\b", 3.5),
+        (r"\bexpected (revenue|bookings|closings|sales|wins)\b", 3.5),
+        (r"\b(expect(ed)? to close|going to close|gonna close|will (we|i|my team|the team) (close|hit|land|make|book)|likely to close|on track|land this|landing|commit)\b", 2.5),
+        (r"\b(quota|target|number)\b", 0.5),
+        (r"\b(end up|finish) (the )?(quarter|month|year)\b", 2.0),
+    ],
+    "search_interactions": [
+        (r"\bwhat (did|has|have|was|were) [^.?!]{1,40}\b(say|said|saying|mention|mentioned|tell|told|write|wrote|ask|asked|think|feel|complain)\b", 3.0),
+        (r"\b(mention|mentions|mentioned|mentioning|talk(ed|s)? about|brought up|bring up|raised|complain(ed|ing|s)?|said about|say about|saying about|ask(ed)? about)\b", 2.0),
+        (r"\b(search|find|look through|dig (up|through)|go through|scan|grep)\b[^.?!]{0,30}\b(notes|emails|calls|interactions|conversations|messages|meetings|history)\b", 3.0),
+        (r"\b(notes|emails|calls|meetings|conversations)\s+(on|about|for|from|with|mentioning|where|that mention)\b", 2.0),
+        (r"\b(came|come|comes|coming) up\b", 2.0),
+        (r"\b(notes|emails|calls|interactions|conversations|transcripts|call notes|meeting notes)\b", 1.0),
+        (r"\b(concern|concerns|objection|objections|feedback|pushback|sentiment|pain points?)\b", 1.5),
+        (r"\b(anyone|anybody|any customer|any prospect|any deal|any account)\b", 0.5),
+    ],
+}
+# fmt: on
+
+_COMPILED: dict[str, list[tuple[re.Pattern[str], float]]] = {
+    intent: [(re.compile(pattern, re.IGNORECASE), weight) for pattern, weight in cues] for intent, cues in CUES.items()
+}
+_NEGATION = re.compile(
+    r"\b(don't|do not|dont|never|not|no need to|without|stop|cancel|hold off on|hold off|wait before you|shouldn't|won't)"
+    r"(\s+\w+){0,2}\s*$",
+    re.IGNORECASE,
+)
+_QUESTION = re.compile(
+    r"^(what|what's|whats|how|how's|which|who|whose|where|when|why|is|are|do|does|did|can you tell|any|have we|has)\b",
+    re.IGNORECASE,
+)
+
+
+def is_question(text: str) -> bool:
+    stripped = re.sub(r"^(please|pls|hey|hi|ok|okay|so|and|quick question|q)[,:!\s]+", "", text.strip(), flags=re.I)
+    return text.rstrip().endswith("?") or bool(_QUESTION.match(stripped))
+
+
+def is_negated(text: str, start: int) -> bool:
+    return bool(_NEGATION.search(text[:start]))
+
+
+@dataclass
+class IntentScores:
+    scores: dict[str, float] = field(default_factory=dict)
+    question: bool = False
+
+    def add(self, intent: str, weight: float) -> None:
+        self.scores[intent] = self.scores.get(intent, 0.0) + weight
+
+    def ranked(self) -> list[tuple[str, float]]:
+        # ties go to the order the cues are declared in (more specific intents first is not needed: the planner
+        # adds slot evidence), so sort by score only and keep declaration order stable
+        order = list(CUES)
+        return sorted(self.scores.items(), key=lambda item: (-item[1], order.index(item[0])))
+
+    def best(self) -> tuple[str | None, float]:
+        ranked = self.ranked()
+        return ranked[0] if ranked and ranked[0][1] > 0 else (None, 0.0)
+
+
+def score_intents(request: str) -> IntentScores:
+    """Cue scores for each intent over the user's request; negated cues count against their intent."""
+    result = IntentScores(question=is_question(request))
+    for intent, cues in _COMPILED.items():
+        for pattern, weight in cues:
+            match = pattern.search(request)
+            if not match:
+                continue
+            negated = weight > 0 and is_negated(request, match.start())
+            result.add(intent, -weight if negated else weight)
+    for intent in list(result.scores):
+        if result.question and intent in QUERY_INTENTS:
+            result.add(intent, 0.75)
+        elif result.question and intent in ACTION_INTENTS and intent not in ("send_follow_up",):
+            result.add(intent, -0.25)
+    return result

@@ -1,0 +1,121 @@
+"""OfflineChatModel: a deterministic LangChain chat model with tool calling, no network and no API key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field
+
+from agent.offline.compose import compose
+from agent.offline.context import PENDING_KEY, latest_human_text, message_text, read_context, tool_result
+from agent.offline.planner import plan
+
+ZERO_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+
+
+class OfflineChatModel(BaseChatModel):
+    """Understands the supported sales requests in plain English and answers from tool results, deterministically.
+
+    ``today`` anchors relative dates ("next Friday", "last quarter"); ``fiscal_year_start_month`` sets quarters.
+    """
+
+    today: date = Field(default_factory=date.today)
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+
+    @property
+    def _llm_type(self) -> str:
+        return "salesgraph-offline"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"today": self.today.isoformat(), "fiscal_year_start_month": self.fiscal_year_start_month}
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools like any chat model; only tools bound here are ever called (their names are kept)."""
+        formatted = [convert_to_openai_tool(tool) for tool in tools]
+        return self.bind(tools=formatted, **kwargs)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        message = self.respond(messages, tool_names=_tool_names(kwargs.get("tools")))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def respond(self, messages: list[BaseMessage], tool_names: set[str] | None = None) -> AIMessage:
+        """The model's next message for ``messages`` (also usable without LangChain's invoke machinery)."""
+        usage = dict(ZERO_USAGE)
+        if messages and isinstance(messages[-1], ToolMessage):
+            return AIMessage(content=self._answer_from_tools(messages), usage_metadata=usage)
+        text = latest_human_text(messages)
+        if text is None:
+            return AIMessage(content="How can I help with your pipeline?", usage_metadata=usage)
+        ctx = read_context(messages)
+        decision = plan(text, ctx, self.today, self.fiscal_year_start_month, tool_names)
+        if decision.kind == "tool" and decision.tool:
+            call_id = f"call_offline_{len(messages)}_{decision.tool}"
+            return AIMessage(
+                content="",
+                tool_calls=[{"name": decision.tool, "args": decision.args, "id": call_id, "type": "tool_call"}],
+                usage_metadata=usage,
+            )
+        extra = {PENDING_KEY: decision.pending} if decision.pending else {}
+        return AIMessage(content=decision.text, additional_kwargs=extra, usage_metadata=usage)
+
+    def _answer_from_tools(self, messages: list[BaseMessage]) -> str:
+        """Compose an answer from the tool results that follow the last tool-calling AI message."""
+        results: list[ToolMessage] = []
+        for message in reversed(messages):
+            if isinstance(message, ToolMessage):
+                results.append(message)
+            else:
+                break
+        results.reverse()
+        calls: dict[str, tuple[str, dict[str, Any]]] = {}
+        for message in messages:
+            if isinstance(message, AIMessage):
+                for call in message.tool_calls:
+                    calls[call.get("id") or ""] = (call["name"], call["args"])
+        answers = []
+        for result in results:
+            name, args = calls.get(result.tool_call_id, (result.name or "", {}))
+            answers.append(
+                compose(name, args, tool_result(result), message_text(result), getattr(result, "status", None))
+            )
+        return "\n\n".join(answers)
+
+
+def _tool_names(tools: Any) -> set[str] | None:
+    if not tools:
+        return None
+    names: set[str] = set()
+    for tool in tools:
+        if isinstance(tool, dict):
+            function = tool.get("function", tool)
+            if isinstance(function, dict) and function.get("name"):
+                names.add(str(function["name"]))
+    return names or None
+
+
+def dumps(data: Any) -> str:
+    """JSON as tools return it (for tests and fakes)."""
+    return json.dumps(data, default=str)

@@ -1,0 +1,141 @@
+"""Finding the names of people, companies and deals in what the user typed, and resolving "it" / "that deal"."""
+
+from __future__ import annotations
+
+import re
+
+from agent.offline.context import ConversationContext, Mention
+from agent.offline.slots import STAGE_SYNONYMS
+
+_STOP_WORDS = {
+    "i", "i'm", "i've", "i'd", "im", "please", "pls", "can", "could", "would", "will", "move", "mark", "log", "add",
+    "create", "what", "what's", "how", "how's", "which", "who", "whose", "where", "when", "why", "show", "find",
+    "the", "a", "an", "hi", "hey", "hello", "ok", "okay", "draft", "send", "remind", "score", "qualify", "vp",
+    "ceo", "cto", "cfo", "coo", "cmo", "crm", "let", "is", "are", "do", "did", "does", "we", "our", "my", "they",
+    "also", "just", "deal", "deals", "lead", "leads", "account", "accounts", "today", "tomorrow", "yesterday",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
+    "april", "may", "june", "july", "august", "september", "october", "november", "december", "jan", "feb",
+    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "q1", "q2", "q3", "q4", "fy", "ytd",
+    "email", "call", "meeting", "note", "new", "this", "that", "these", "those", "it", "and", "or", "then",
+    "thanks", "thank", "you", "great", "yes", "no", "sure", "hmm", "so", "now", "tell", "give", "get", "list",
+    "put", "set", "update", "change", "push", "bump", "advance", "need", "want", "any", "all", "team", "me",
+    "us", "sales", "pipeline", "forecast", "won", "lost", "in", "on", "for", "at", "to", "by", "with", "of",
+    "from", "about", "re", "per", "each", "every", "search", "look", "pull", "had", "write", "compose",
+    "prepare", "check", "reach", "follow-up", "task", "to-do", "reminder", "usd", "eur", "gbp", "emea", "apac",
+    "latam", "na", "uk", "id", "ai", "api", "se", "sdr", "bdr", "ae", "mql", "sql", "poc", "rfp", "nda",
+    "sow", "msa", "roi", "asap", "eod", "eow", "eom", "here's", "here", "there", "has", "have", "was", "were",
+    "be", "been", "should", "must", "might", "he", "she", "him", "her", "them", "their", "his", "hers", "your",
+    "yours", "mine", "its", "one", "ones", "via", "as", "if", "but", "not", "don't", "dont", "pm", "am",
+    "met", "emailed", "called", "spoke", "talked", "closed", "signed", "got", "quick",
+    "notes", "logged", "record", "jot", "save", "enter", "grep", "dig",
+    "rank", "rate", "convert", "promote", "turn", "make", "close", "shift", "lookup", "display", "anything", "anyone", "everyone", "whats", "who's",
+}  # fmt: skip
+STOP_WORDS = frozenset(_STOP_WORDS | set(STAGE_SYNONYMS))
+
+PRONOUN = re.compile(
+    r"^(it|that|this|them|him|her|they|that one|this one|the same one|same one|the one|"
+    r"(?:the|this|that|our|my|same) (?:deal|lead|account|opportunity|opp|prospect|customer|client|one|guy|company)s?)$",
+    re.IGNORECASE,
+)
+_TRAILING = re.compile(
+    r"(?:'s)?\s+(?:deal|deals|account|lead|opportunity|opp|one|people|guys|team|folks|contract|renewal|project|"
+    r"please|pls|thanks|now|today|asap|for me|again|too|as well|already|stage|record)$",
+    re.IGNORECASE,
+)
+_LEADING = re.compile(r"^(?:the|our|my|this|that|a|an|with|to|for|on|at|from|re|about|deal|lead|account)\s+", re.I)
+
+_CAP_SEQ = re.compile(
+    r"(?<![\w@.])([A-Z][\w&'.-]*[\w&]|[A-Z])((?:\s+(?:[A-Z0-9][\w&'.-]*|&|of|and|de|van|von|del|la))*)(?![\w@])"
+)
+
+
+def clean_name(raw: str | None) -> str | None:
+    """Strip determiners, record words and punctuation from a captured name; None when nothing name-like is left."""
+    if not raw:
+        return None
+    name = raw.strip(" \t,.;:!?\"'()[]-–—")
+    name = re.split(r"\s[-–—:]\s?", name)[0].strip()
+    name = _capitalised_run(name)
+    for _ in range(3):
+        previous = name
+        name = _LEADING.sub("", name).strip()
+        name = _TRAILING.sub("", name).strip(" ,.;:!?\"'")
+        if name == previous:
+            break
+    name = re.sub(r"'s$", "", name).strip()
+    if not name or PRONOUN.match(name) or name.lower() in STOP_WORDS:
+        return None
+    if len(name) > 80 or len(name.split()) > 6:
+        return None
+    return name
+
+
+def _capitalised_run(name: str) -> str:
+    """In mixed-case text keep the capitalised run: "anything Wayne" → "Wayne", "Cyberdyne a recap" → "Cyberdyne"."""
+    words = name.split()
+    if not any(w[:1].isupper() for w in words) or all(w[:1].isupper() or not w[:1].isalpha() for w in words):
+        return name
+    connectors = {"&", "of", "and", "de", "van", "von", "del", "la", "y"}
+    start = (
+        next(i for i, w in enumerate(words) if w[:1].isupper() and w.lower().strip(".,") not in STOP_WORDS)
+        if any(w[:1].isupper() and w.lower().strip(".,") not in STOP_WORDS for w in words)
+        else None
+    )
+    if start is None:
+        return name
+    end = start + 1
+    while end < len(words) and (words[end][:1].isupper() or words[end][:1].isdigit() or words[end] in connectors):
+        end += 1
+    while end > start + 1 and words[end - 1] in connectors:
+        end -= 1
+    return " ".join(words[start:end])
+
+
+def is_pronoun(raw: str | None) -> bool:
+    return bool(raw) and bool(PRONOUN.match(raw.strip(" ,.;:!?\"'")))  # type: ignore[union-attr]
+
+
+def quoted_names(text: str) -> list[str]:
+    """Names in double or single quotes (short ones; long quotes are pasted data, not names)."""
+    found = re.findall(r'"([^"\n]{1,60})"', text)
+    found += re.findall(r"(?:^|(?<=\s))'([^'\n]{2,60})'(?=[\s,.?!]|$)", text)
+    return [name.strip() for name in found if name.strip() and len(name.split()) <= 6]
+
+
+def capitalised_names(text: str) -> list[str]:
+    """Runs of capitalised words that are not ordinary sentence words ("Acme Corp", "Bob Smith", "GTX Pro")."""
+    names: list[str] = []
+    for match in _CAP_SEQ.finditer(text):
+        words = (match.group(1) + match.group(2)).split()
+        while words and words[0].lower().strip(".,'") in STOP_WORDS:
+            words.pop(0)
+        while words and (words[-1].lower().strip(".,'") in STOP_WORDS or words[-1] in ("&", "of", "and")):
+            words.pop()
+        if not words:
+            continue
+        name = re.sub(r"'s$", "", " ".join(words)).strip(".,")
+        if name and name.lower() not in STOP_WORDS and not re.fullmatch(r"[A-Z]{1,2}\d*|\d+", name):
+            names.append(name)
+    return names
+
+
+def known_name_in(text: str, ctx: ConversationContext) -> Mention | None:
+    """A record name from earlier in the conversation that the text mentions (case-insensitive, longest first)."""
+    lowered = text.lower()
+    for name, mention in sorted(ctx.known_names().items(), key=lambda item: -len(item[0])):
+        if len(name) >= 2 and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", lowered):
+            return mention
+    return None
+
+
+def first_pattern_name(text: str, patterns: list[re.Pattern[str]]) -> tuple[str | None, bool]:
+    """The first pattern's cleaned "name" group; the flag says a pronoun ("it", "that deal") was used instead."""
+    for pattern in patterns:
+        for match in pattern.finditer(text):
+            raw = match.group("name")
+            if is_pronoun(raw):
+                return None, True
+            name = clean_name(raw)
+            if name:
+                return name, False
+    return None, False

@@ -1,0 +1,1320 @@
+"""The offline model's decision for one turn: a tool call with schema-valid arguments, a clarifying question,
+or a plain reply. Intent comes from the user's own request; pasted text only fills slots.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.offline import names as nm
+from agent.offline.contact import INDUSTRY_RE, parse_contact
+from agent.offline.context import ConversationContext, Mention
+from agent.offline.intents import ACTION_INTENTS, is_negated, is_question, score_intents
+from agent.offline.normalize import normalise, split_request
+from agent.offline.slots import (
+    canonical_stage,
+    find_amounts,
+    find_day,
+    find_groupings,
+    find_id,
+    find_period,
+    find_stages,
+    first_amount,
+    resolve_day,
+)
+from sales.periods import parse_period
+from sales.segments import SIZE_BANDS
+from sales.stages import DEFAULT_MACHINE
+from tools.schemas import TOOL_ARGS
+
+MIN_SCORE = 1.5
+
+
+@dataclass
+class Decision:
+    """tool: call ``tool`` with ``args``; clarify: ask ``text`` and remember ``pending``; reply: say ``text``."""
+
+    kind: str
+    tool: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+    pending: dict[str, Any] | None = None
+
+
+class Clarify(Exception):
+    def __init__(self, slot: str, question: str, filled: dict[str, Any] | None = None) -> None:
+        super().__init__(question)
+        self.slot = slot
+        self.question = question
+        self.filled = filled or {}
+
+
+@dataclass
+class Turn:
+    raw: str  # the user's message as typed
+    request: str  # normalised request line (decides the intent)
+    request_raw: str  # the request line as typed
+    data: str  # pasted data as typed
+    ctx: ConversationContext
+    today: date
+    fy: int
+    filled: dict[str, Any] = field(default_factory=dict)  # slots answered in a clarification
+
+    @property
+    def low(self) -> str:
+        return self.request.lower()
+
+
+# --- security ----------------------------------------------------------------------------------------------
+
+_SECRET_ASK = re.compile(
+    r"\b(system prompt|your prompt|initial prompt|hidden prompt|your instructions|the instructions you|"
+    r"instructions you (were|have been) given|developer message|api[ _-]?keys?|tokens?|passwords?|secrets?|"
+    r"credentials?|env(ironment)? var(iable)?s?|\.env|private key|connection string|database url|db url|"
+    r"smtp password|bot token|signing secret)\b",
+    re.IGNORECASE,
+)
+_REVEAL = re.compile(
+    r"\b(show|reveal|print|tell|give|what('s| is| are)|display|dump|repeat|leak|share|read|output|send|list|"
+    r"paste|copy|expose|disclose|recite)\b",
+    re.IGNORECASE,
+)
+_OVERRIDE = re.compile(
+    r"\b(ignore|disregard|forget|override|bypass)\b[^.?!]{0,30}\b(instructions|rules|prompt|guardrails|"
+    r"approval|approvals|permissions?)\b|\byou are now\b|\bdeveloper mode\b|\bjailbreak\b",
+    re.IGNORECASE,
+)
+REFUSE_SECRETS = (
+    "I can't share my instructions, system prompt, API keys, tokens or other secrets. "
+    "I can help with your leads, deals, tasks, follow-ups and pipeline questions."
+)
+REFUSE_OVERRIDE = (
+    "I can't ignore my instructions or skip approvals and permissions. Tell me what you'd like to do with your "
+    "leads, deals or tasks and I'll help within those rules."
+)
+HELP = (
+    "I can capture leads (paste a signature), find records, score and qualify leads, move deals between stages, "
+    "log calls and notes, create and list tasks, draft and send follow-ups (sending needs approval), and answer "
+    'pipeline, forecast and bottleneck questions. For example: "move Acme to Negotiation" or '
+    '"how much did each rep win last quarter?"'
+)
+
+
+def _security_reply(request: str) -> str | None:
+    if _SECRET_ASK.search(request) and _REVEAL.search(request):
+        return REFUSE_SECRETS
+    if _OVERRIDE.search(request):
+        return REFUSE_OVERRIDE
+    return None
+
+
+# --- the entry point ---------------------------------------------------------------------------------------
+
+
+def plan(text: str, ctx: ConversationContext, today: date, fy: int = 1, tools: set[str] | None = None) -> Decision:
+    """Decide what to do with the latest human message ``text`` given the conversation ``ctx``."""
+    split = split_request(text)
+    request = normalise(split.request)
+    turn = Turn(text, request, split.request, split.data, ctx, today, fy)
+    refusal = _security_reply(turn.request)
+    if refusal:
+        return Decision("reply", text=refusal)
+    if ctx.pending and not _starts_new_request(turn):
+        decision = _answer_pending(turn, ctx.pending)
+        if decision is not None:
+            return _check_tool(decision, tools)
+    if not request and split.data:
+        return _unrequested_data(turn)
+    intent = choose_intent(turn)
+    if intent is None:
+        return Decision("reply", text=_small_talk(turn.low) or HELP)
+    return _check_tool(_build(intent, turn), tools)
+
+
+def _check_tool(decision: Decision, tools: set[str] | None) -> Decision:
+    if decision.kind == "tool" and tools is not None and decision.tool not in tools:
+        return Decision("reply", text=f"I can't do that here: the {decision.tool} tool is not available.")
+    return decision
+
+
+def _small_talk(low: str) -> str | None:
+    if re.fullmatch(r"(hi|hey|hello|yo|morning|good (morning|afternoon|evening))[!. ]*", low):
+        return "Hi! " + HELP
+    if re.fullmatch(r"(thanks|thank you|thx|cheers|great|perfect|cool|ok|okay|nice)[!. ]*", low):
+        return "You're welcome."
+    if re.fullmatch(r"(no|nope|cancel|never ?mind|nvm|stop|forget it)[!. ]*", low):
+        return "OK, I won't do anything."
+    return None
+
+
+def _unrequested_data(turn: Turn) -> Decision:
+    """Pasted text with no request: offer to capture it as a lead, never act on what it says."""
+    contact = parse_contact(turn.data)
+    if contact.get("name") and (contact.get("email") or contact.get("phone")):
+        return Decision(
+            "clarify",
+            text=f"That looks like contact details for {contact['name']}. Shall I add them as a new lead?",
+            pending={"intent": "create_lead", "slot": "confirm", "text": turn.raw, "filled": {}},
+        )
+    return Decision("reply", text="What would you like me to do with that text? " + HELP)
+
+
+# --- intent choice -----------------------------------------------------------------------------------------
+
+
+def choose_intent(turn: Turn) -> str | None:
+    scores = score_intents(turn.request)
+    low = turn.low
+    stages = find_stages(low)
+    has_record_word = bool(re.search(r"\b(deal|deals|lead|leads)\b", low))
+    metric_words = re.search(r"\b(conversion|convert|rate|how many|how much|average|total|number of|cycle)\b", low)
+    # a stage named next to a move verb is strong evidence; a stage word alone ("the demo went well") is not
+    if stages and scores.scores.get("move_deal", 0) >= 1.5 and not is_question(turn.request) and not metric_words:
+        scores.add("move_deal", 1.5)
+    if turn.data and (re.search(r"@", turn.data) or re.search(r"\d{3}", turn.data)):
+        scores.add("create_lead", 1.0)
+    # the first verb of an imperative is a strong signal of what the user wants done
+    first = re.match(r"^(?:(?:please|pls|can you|could you|would you|ok|okay|hey|so|quick)[,\s]+)*(\w+)", low)
+    if first and first.group(1) in _LEADING_VERBS:
+        scores.add(_LEADING_VERBS[first.group(1)], 1.5)
+    if (
+        turn.data
+        and find_stages(turn.data.lower())
+        and re.search(r"\b(update|move|set|change|push|advance|mark)\b", low)
+    ):
+        scores.add("move_deal", 3.0)  # "update the Acme deal: moved to proposal"
+    # contact details typed inline with an add/create verb: "add jane doe vp sales jane@acme.com"
+    if re.search(r"[\w.+-]+@[\w-]+\.\w", turn.request) and re.search(r"\b(add|create|new|save|enter|capture)\b", low):
+        scores.add("create_lead", 2.5)
+    # counting or totalling deals is a pipeline question, even about deals "expected to close"
+    if re.search(r"\bhow many\b|\bnumber of\b", low) and re.search(r"\bdeals?\b", low):
+        scores.add("pipeline_question", 1.5)
+    if turn.ctx.last_draft_id is not None and re.search(r"\b(send|ship|fire|go ahead|lgtm)\b", low):
+        scores.add("send_follow_up", 1.5)
+    # "mark X as qualified" is the lead qualification unless a deal is meant
+    if re.search(r"\bqualif", low):
+        mentioned = nm.known_name_in(turn.request, turn.ctx)
+        deal_move = re.search(r"\b(to|into|as|back to)\s+(the\s+)?qualified\b", low) and re.search(
+            r"\b(deal|stage)\b", low
+        )
+        listing = re.search(r"^(show|list|find|display|any|which|how many|get|pull)\b.*\bqualified\s+leads\b", low)
+        if deal_move or (mentioned and mentioned.kind == "deal"):
+            scores.add("qualify_lead", -3.0)
+        elif listing:
+            scores.add("qualify_lead", -4.0)
+        else:
+            scores.add("move_deal", -4.0)
+    # pipeline questions about counts/amounts of deals beat a plain record lookup
+    if re.search(r"\bhow (many|much)\b|\b(total|average|win rate|number of)\b", low):
+        scores.add("find_records", -1.5)
+    # "send a follow-up to Acme" with no draft to send is a request to draft one
+    if (
+        re.search(r"\b(send|shoot|drop)\b", low)
+        and (turn.ctx.last_draft_id is None or re.search(r"\b(to|for|with)\s+(?!me\b|them\b|him\b|her\b)\w", low))
+        and re.search(r"\b(email|follow-up|note|message|line|recap|thank)", low)
+        and not re.search(r"\bsend (it|that|this|the draft|my draft)\b", low)
+    ):
+        scores.add("draft_follow_up", 1.5)
+        scores.add("send_follow_up", -2.0)
+    if re.search(r"\bwho\b", low) and has_record_word and not re.search(r"\b(won|closed|sold|booked|most)\b", low):
+        scores.add("find_records", 0.5)
+    intent, score = scores.best()
+    if intent is None or score < MIN_SCORE:
+        return None
+    if intent == "send_follow_up" and not _asks_to_send(turn.request):
+        ranked = [name for name, value in scores.ranked() if name != "send_follow_up" and value >= MIN_SCORE]
+        return ranked[0] if ranked else None
+    return intent
+
+
+_LEADING_VERBS = {
+    "remind": "create_task",
+    "log": "log_interaction",
+    "draft": "draft_follow_up",
+    "compose": "draft_follow_up",
+    "email": "draft_follow_up",
+    "shoot": "draft_follow_up",
+    "move": "move_deal",
+    "push": "move_deal",
+    "advance": "move_deal",
+    "bump": "move_deal",
+    "lost": "move_deal",
+    "won": "move_deal",
+    "qualify": "qualify_lead",
+    "score": "score_lead",
+    "forecast": "forecast",
+    "search": "search_interactions",
+    "grep": "search_interactions",
+}
+
+
+def _asks_to_send(request: str) -> bool:
+    """Only the user's own, un-negated request to send counts: never a pasted instruction."""
+    for match in re.finditer(r"\b(send|ship|fire (it )?off|go ahead|lgtm)\b", request, re.IGNORECASE):
+        if not is_negated(request, match.start()):
+            return True
+    return False
+
+
+def _starts_new_request(turn: Turn) -> bool:
+    """An answer to a clarifying question is short; a message with its own strong intent is a new request."""
+    scores = score_intents(turn.request)
+    _, score = scores.best()
+    return score >= 3.0 and len(turn.request.split()) > 3
+
+
+# --- clarification answers ---------------------------------------------------------------------------------
+
+_YES = re.compile(
+    r"^(y|yes|yep|yeah|yup|sure|ok|okay|please|please do|do it|go ahead|correct|right|sounds good)\b", re.I
+)
+_NO = re.compile(r"^(n|no|nope|nah|cancel|never ?mind|nvm|don't|do not|stop|forget it)\b", re.I)
+
+
+def _answer_pending(turn: Turn, pending: dict[str, Any]) -> Decision | None:
+    intent = str(pending.get("intent"))
+    slot = str(pending.get("slot"))
+    answer = turn.raw.strip()
+    if _NO.match(answer):
+        return Decision("reply", text="OK, I won't do that.")
+    filled = dict(pending.get("filled") or {})
+    value: Any = None
+    if slot == "confirm":
+        if not _YES.match(answer):
+            return None
+        value = True
+    elif slot == "to_stage":
+        value = canonical_stage(answer) or (find_stages(answer)[0].stage if find_stages(answer) else None)
+    elif slot == "amount":
+        value = first_amount(answer) or (
+            float(answer.replace(",", "").lstrip("$")) if re.fullmatch(r"\$?[\d,.]+", answer) else None
+        )
+    elif slot == "due_date":
+        day = find_day(answer, turn.today)
+        value = day.day.isoformat() if day else None
+    elif slot in ("deal", "lead", "record", "name", "to"):
+        choice = _pick_listed(answer, turn.ctx)
+        if choice is not None:
+            filled[f"{slot}_choice"] = {"kind": choice.kind, "name": choice.name, "id": choice.id}
+            value = choice.name or choice.id
+        else:
+            value = nm.clean_name(nm.quoted_names(answer)[0] if nm.quoted_names(answer) else answer)
+            explicit = find_id(answer, slot if slot in ("deal", "lead") else "record")
+            if explicit is not None:
+                filled[f"{slot}_id"] = explicit
+                value = value or explicit
+    else:  # free text slots: body, title, query, loss_reason, purpose
+        value = answer.strip()
+    if value in (None, ""):
+        return None
+    filled[slot] = value
+    original = str(pending.get("text", ""))
+    split = split_request(original)
+    previous = Turn(
+        original, normalise(split.request), split.request, split.data, turn.ctx, turn.today, turn.fy, filled
+    )
+    return _build(intent, previous)
+
+
+def _pick_listed(answer: str, ctx: ConversationContext) -> Mention | None:
+    """ "the first one", "2", "#2" or a name from the last list of records shown."""
+    if not ctx.last_records:
+        return None
+    ordinals = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
+    low = answer.lower()
+    for word, index in ordinals.items():
+        if re.search(rf"\b{word}\b", low):
+            try:
+                return ctx.last_records[index]
+            except IndexError:
+                return None
+    for record in ctx.last_records:
+        if record.name and record.name.lower() in low:
+            return record
+    return None
+
+
+# --- building the tool call --------------------------------------------------------------------------------
+
+
+def _build(intent: str, turn: Turn) -> Decision:
+    builder = BUILDERS[intent]
+    try:
+        args = builder(turn)
+    except Clarify as clarify:
+        filled = {**turn.filled, **clarify.filled}
+        return Decision(
+            "clarify",
+            text=clarify.question,
+            pending={"intent": intent, "slot": clarify.slot, "text": turn.raw, "filled": filled},
+        )
+    args = {key: value for key, value in args.items() if value is not None and value != []}
+    try:
+        validated = TOOL_ARGS[intent].model_validate(args)
+    except ValidationError as exc:  # a bug in a builder; say so rather than call the tool with bad arguments
+        problem = "; ".join(str(error["msg"]) for error in exc.errors())
+        return Decision("reply", text=f"I couldn't work out the details for {intent.replace('_', ' ')}: {problem}.")
+    return Decision("tool", tool=intent, args=validated.model_dump(exclude_unset=True, exclude_none=True))
+
+
+def _record(turn: Turn, kind: str, patterns: list[re.Pattern[str]], question: str, slot: str | None = None) -> Mention:
+    """The lead or deal the request is about: an id, a quoted name, a pattern, a known name, a pronoun, or ask."""
+    slot = slot or kind
+    choice = turn.filled.get(f"{slot}_choice")
+    if isinstance(choice, dict):
+        return Mention(choice["kind"], choice.get("name"), choice.get("id"))
+    if turn.filled.get(f"{slot}_id"):
+        return Mention(kind, None, int(turn.filled[f"{slot}_id"]))
+    if turn.filled.get(slot):
+        value = turn.filled[slot]
+        known = turn.ctx.known_names().get(str(value).lower())
+        return Mention(known.kind if known else kind, str(value), known.id if known else None)
+    request = turn.request
+    explicit = find_id(request, kind) if re.search(rf"\b{kind}s?\s*#?\s*\d+|#\s?\d+", request, re.I) else None
+    if explicit is not None:
+        return Mention(kind, None, explicit)
+    quoted = nm.quoted_names(turn.request_raw)
+    if quoted:
+        return _with_known_kind(Mention(kind, quoted[0], None), turn.ctx)
+    name, pronoun = nm.first_pattern_name(request, patterns)
+    if name and not pronoun:
+        return _with_known_kind(Mention(kind, name, None), turn.ctx)
+    known = nm.known_name_in(request, turn.ctx)
+    if known and known.name:
+        return known
+    capitalised = [n for n in nm.capitalised_names(request) if not canonical_stage(n)]
+    refers_back = pronoun or re.search(
+        r"\b(it|that|this|them|him|her|the deal|the lead|that deal|this deal|this lead|that lead|this one)\b",
+        request,
+        re.I,
+    )
+    if refers_back and (turn.ctx.mentions or turn.ctx.last_records):
+        if len(turn.ctx.last_records) > 1 and not turn.ctx.last(kind):
+            listed = ", ".join(r.name or f"#{r.id}" for r in turn.ctx.last_records[:5])
+            raise Clarify(slot, f"Which one do you mean: {listed}?")
+        last = turn.ctx.last(kind) or turn.ctx.last()
+        if last is not None:
+            return last
+    if capitalised:
+        return _with_known_kind(Mention(kind, capitalised[0], None), turn.ctx)
+    # "rate this lead: Tom Lee" / "log call: Initech, discussed renewal" - the name follows the colon
+    data_names = nm.capitalised_names(turn.data.split("\n")[0]) if turn.data else []
+    if data_names:
+        return _with_known_kind(Mention(kind, data_names[0], None), turn.ctx)
+    raise Clarify(slot, question)
+
+
+def _with_known_kind(mention: Mention, ctx: ConversationContext) -> Mention:
+    known = ctx.known_names().get((mention.name or "").lower())
+    if known:
+        return Mention(known.kind, known.name, known.id)
+    return mention
+
+
+def _lead_or_deal(turn: Turn, mention: Mention) -> Mention:
+    """A record named right after the word "lead" (or in a request about a lead, not a deal) is a lead."""
+    if (
+        mention.id is None
+        and mention.kind != "lead"
+        and re.search(r"\blead\b", turn.low)
+        and not re.search(r"\bdeal\b", turn.low)
+        and turn.ctx.known_names().get((mention.name or "").lower()) is None
+    ):
+        return Mention("lead", mention.name, None)
+    return mention
+
+
+def _ref_args(mention: Mention, *, allow: tuple[str, ...] = ("deal", "lead")) -> dict[str, Any]:
+    kind = mention.kind if mention.kind in allow else allow[0]
+    if mention.id is not None:
+        return {f"{kind}_id": mention.id}
+    return {f"{kind}_name": mention.name}
+
+
+def _p(*patterns: str) -> list[re.Pattern[str]]:
+    return [re.compile(p, re.IGNORECASE) for p in patterns]
+
+
+_NAME = r"(?!(?:me|us|them|him|her|it)\b)(?P<name>[\w&'.\- ]+?)"
+_END = (
+    r"(?=\s*(?:$|[,.;!?()]|\s[-–—:]|:|\s(?:to|into|as|from|for|because|since|due|with|on|at|by|and|please|pls|now|"
+    r"today|tomorrow|yesterday|earlier|this|next|last|lead|deal|account|stage|about|re|regarding|saying|that|"
+    r"who|they|he|she|asking|said|says|is|are|was|were|has|have|ever|again|back)\b))"
+)
+
+# --- create_lead -------------------------------------------------------------------------------------------
+
+_LEAD_COMMAND = re.compile(
+    r"^(?:(?:please|pls|can you|could you|would you|kindly|hey|ok|so)[,\s]+)*"
+    r"(?:(?:add|create|capture|enter|save|log|register|put|make|input|record|set up|start)\s+)?"
+    r"(?:(?:a|an|this|the|these|that|my|new)\s+)*(?:new\s+)?(?:lead|contact|prospect|person|signature|guy|one)?s?"
+    r"(?:\s+(?:for|from|called|named|with details|details))?\s*[:,-]?\s*",
+    re.IGNORECASE,
+)
+_LEAD_TAIL = re.compile(
+    r"\s*[,;-]?\s*\b(?:(?:add|save|put) (?:him|her|them|it) )?(?:as (?:a |an )?(?:new )?(?:lead|prospect|contact)|"
+    r"(?:in|into|to) (?:the )?(?:crm|system|pipeline|leads))\b",
+    re.IGNORECASE,
+)
+
+
+def _strip_command(turn: Turn, pattern: re.Pattern[str]) -> str:
+    """Remove a leading command from the request as typed, matching on the normalised (typo-fixed) text."""
+    match = pattern.match(turn.request)
+    if not match or not match.end():
+        return turn.request_raw
+    removed = turn.request[: match.end()]
+    words = len(removed.split())
+    tail = re.match(r"\S*", turn.request[match.end() :])
+    if not removed[-1].isspace() and tail and re.search(r"\w", tail.group(0)):
+        words -= 1  # the match ended inside a word: keep that word
+    return " ".join(turn.request_raw.split()[max(words, 0) :])
+
+
+def build_create_lead(turn: Turn) -> dict[str, Any]:
+    request_body = _strip_command(turn, _LEAD_COMMAND)
+    request_body = _LEAD_TAIL.sub(" ", request_body)
+    request_body = re.sub(r"\b(?:i |we )?(?:just )?(?:met|spoke to|talked to)\s+", "", request_body, flags=re.I)
+    contact = parse_contact(turn.data, hint=turn.request_raw) if turn.data.strip() else {}
+    if not contact.get("name"):
+        source_text = "\n".join(part for part in (request_body, turn.data) if part.strip())
+        contact = parse_contact(source_text, hint=turn.request_raw)
+    if turn.filled.get("name"):
+        contact["name"] = str(turn.filled["name"])
+    if not contact.get("name"):
+        raise Clarify("name", "What's the lead's full name? (An email, phone, title and company help too.)")
+    allowed = set(TOOL_ARGS["create_lead"].model_fields)
+    return {key: value for key, value in contact.items() if key in allowed}
+
+
+# --- find_records ------------------------------------------------------------------------------------------
+
+_ENTITY_WORDS = (
+    (r"\b(leads?|prospects?|mqls?|sqls?)\b", "lead"),
+    (r"\b(deals?|pipeline|opportunit(y|ies))\b", "deal"),
+    (r"\b(accounts?|compan(y|ies)|customers?|clients?)\b", "account"),
+    (r"\b(contacts?|people|persons?)\b", "contact"),
+    (r"\b(tasks?|to-dos?|reminders?)\b", "task"),
+)
+_LEAD_STATUS = {"new": "new", "working": "working", "qualified": "qualified", "disqualified": "disqualified"}
+_FIND_NAME = _p(
+    rf"\b(?:named|called|for|at|from|matching|containing|with|about|on|of|re|regarding)\s+(?:the\s+)?{_NAME}{_END}",
+    rf"\b(?:find|look ?up|lookup|show(?: me)?|pull up|open|get|fetch|display|check)\s+(?:the\s+)?{_NAME}\s+(?:deal|lead|account|contact|record)s?\b",
+    rf"\b(?:find|look ?up|lookup|pull up|open|check)\s+(?:the\s+)?{_NAME}{_END}",
+    rf"\b(?:status of|details (?:on|for|of|about)|where are we with|where do we stand with|latest on|what stage is)\s+(?:the\s+)?{_NAME}{_END}",
+)
+
+
+def _owner(turn: Turn) -> str | None:
+    """ "my deals" → me; "Sarah's deals", "owned by Sarah", "for rep Sarah" → Sarah. "my team/reps" → None."""
+    text = turn.request
+    match = re.search(
+        r"\b(?:owned by|assigned to|belonging to|for rep|rep|owner)\s+(?P<o>[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)?)", text
+    )
+    if match and match.group("o").lower() not in nm.STOP_WORDS:
+        return match.group("o")
+    match = re.search(
+        r"\b(?P<o>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)'s\s+(?:deals|leads|pipeline|tasks|accounts|win rate|numbers|bookings|revenue|sales|forecast|quota|book|open deals|closed deals|average|cycle)\b",
+        text,
+    )
+    if match and match.group("o").lower() not in nm.STOP_WORDS:
+        return match.group("o")
+    match = re.search(
+        r"\b(?:did|has|have|does|is)\s+(?P<o>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?:win|won|close|closed|sell|sold|book|booked|lose|lost|have|got|own|owns)\b",
+        text,
+    )
+    if match and match.group("o").lower() not in nm.STOP_WORDS:
+        return match.group("o")
+    own_team = re.search(
+        r"\bmy (team|reps|people|org|group|region|managers|direct reports|whole team)\b|\bteam'?s?\b",
+        text,
+        re.IGNORECASE,
+    )
+    mine = re.search(
+        r"\b(my|mine)\b|\b(i|i've)\s+(won|closed|sold|booked|lost|have|got|own)\b|\bdo i\b|\bam i\b|\bhave i\b",
+        text,
+        re.I,
+    )
+    if mine and not own_team:
+        return "me"
+    return None
+
+
+_FIND_MODIFIERS = (
+    r"^(?:(?:my|our|all|open|active|new|won|lost|closed|stalled|stuck|big|biggest|hot|recent|latest|top|the|any|"
+    r"qualified|working|disqualified|current|overdue|\d+)\s*)+\b|\b(?:deals?|leads?|accounts?|contacts?|tasks?)$"
+)
+
+
+def build_find_records(turn: Turn) -> dict[str, Any]:
+    low = turn.low
+    entity = None
+    for pattern, name in _ENTITY_WORDS:
+        if re.search(pattern, low):
+            entity = name
+            break
+    stages = [s.stage for s in find_stages(low)]
+    args: dict[str, Any] = {}
+    owner = _owner(turn)
+    if entity is None:
+        known = nm.known_name_in(turn.request, turn.ctx)
+        entity = known.kind if known else "deal"
+    if entity == "lead":
+        for word, status in _LEAD_STATUS.items():
+            if re.search(rf"\b{word}\b", low):
+                args["status"] = status
+    elif entity == "deal":
+        if "Won" in stages or re.search(r"\bwon\b", low):
+            args["status"] = "won"
+        elif "Lost" in stages:
+            args["status"] = "lost"
+        elif re.search(r"\b(open|active|in flight|live)\b", low):
+            args["status"] = "open"
+        open_stages = [s for s in stages if s not in ("Won", "Lost")]
+        if open_stages:
+            args["stage"] = open_stages[0]
+    elif entity == "task":
+        args["status"] = "done" if re.search(r"\b(done|completed|finished)\b", low) else "open"
+    quoted = nm.quoted_names(turn.request_raw)
+    query = quoted[0] if quoted else None
+    if query is None:
+        query, _ = nm.first_pattern_name(turn.request, _FIND_NAME)
+        if query and (canonical_stage(query) or query == owner or find_period(query, turn.today)):
+            query = None
+    if query is None:
+        candidates = [n for n in nm.capitalised_names(turn.request) if n != owner and not canonical_stage(n)]
+        query = candidates[0] if candidates else None
+    if query:
+        query = re.sub(_FIND_MODIFIERS, "", query, flags=re.I).strip() or None
+    if query and query.lower() in ("me", "my", owner.lower() if owner else ""):
+        query = None
+    limit = re.search(
+        r"\b(?:top|first|last|latest|biggest|largest)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:biggest|largest|latest|newest)\b",
+        low,
+    )
+    args |= {"entity": entity, "query": query, "owner": owner}
+    if limit:
+        args["limit"] = max(1, min(100, int(limit.group(1) or limit.group(2))))
+    return args
+
+
+# --- score / qualify ---------------------------------------------------------------------------------------
+
+_SCORE_NAME = _p(
+    rf"\b(?:score|rate|rank|scoring|score for|prioriti[sz]e)\s+(?:for\s+|of\s+)?(?:the\s+|this\s+|that\s+|my\s+)?(?:lead\s+|new lead\s+)?{_NAME}{_END}",
+    rf"\bhow (?:good|hot|warm|promising|strong|likely|qualified)\s+(?:is|are|a lead is)\s+(?:the\s+)?(?:lead\s+)?{_NAME}{_END}",
+    rf"\b(?:is|are)\s+(?:the\s+)?(?:lead\s+)?{_NAME}\s+(?:a\s+)?(?:good|hot|strong|solid|decent|promising|worth)\b",
+    rf"\b{_NAME}'s\s+(?:lead\s+)?score\b",
+    rf"\b(?:lead|chance|odds|probability|likely)\b[^?]*?\b(?:of|for|is|that)\s+(?:the\s+)?{_NAME}{_END}",
+)
+_QUALIFY_NAME = _p(
+    rf"\b(?:qualify|qualifying)\s+(?:the\s+|this\s+|that\s+|my\s+)?(?:lead\s+)?{_NAME}{_END}",
+    rf"\b(?:convert|turn|promote|upgrade|make)\s+(?:the\s+)?(?:lead\s+)?{_NAME}\s+(?:into|to|a)\b",
+    rf"\bmark\s+(?:the\s+)?(?:lead\s+)?{_NAME}\s+as\s+(?:a\s+)?(?:qualified|sql)\b",
+    rf"\b{_NAME}\s+(?:is|looks|seems)\s+(?:now\s+)?(?:qualified|ready)\b",
+)
+
+
+def build_score_lead(turn: Turn) -> dict[str, Any]:
+    lead = _record(turn, "lead", _SCORE_NAME, "Which lead should I score?")
+    return _ref_args(lead, allow=("lead",))
+
+
+def build_qualify_lead(turn: Turn) -> dict[str, Any]:
+    lead = _record(turn, "lead", _QUALIFY_NAME, "Which lead should I qualify?")
+    args = _ref_args(lead, allow=("lead",))
+    amount = turn.filled.get("amount") or first_amount(turn.request)
+    note = re.search(r"\b(?:because|since|as they|reason:?|note:?)\s+(?P<n>.+)$", turn.request_raw, re.I)
+    args["amount"] = amount
+    args["note"] = (note.group("n").strip() if note else None) or (turn.data.strip()[:500] or None)
+    return args
+
+
+# --- move_deal ---------------------------------------------------------------------------------------------
+
+_MOVE_NAME = _p(
+    rf"\b(?:move|moving|advance|push|bump|progress|shift|set|change|update|put|take|drag|slide|mark|marked|flip)\s+(?:the\s+)?(?:deal\s+)?{_NAME}(?:\s+(?:deal|opp|account))?\s+(?:to|into|in|as|back to|forward to|from|stage)\b",
+    rf"\b(?:we|i|they)\s+(?:just\s+|finally\s+|officially\s+)?(?:won|lost|closed|signed|booked|landed|lost out on)\s+(?:the\s+)?{_NAME}{_END}",
+    rf"\b(?:close|closed)\s+(?:out\s+)?(?:the\s+)?{_NAME}\s+(?:as\s+)?(?:won|lost|deal)\b",
+    rf"^(?:the\s+)?{_NAME}\s+(?:deal\s+)?(?:is|are|has|have|just|went|signed|moved|should be|needs to go|can go|got)\b",
+    rf"\b{_NAME}\s+(?:signed|went with|chose|picked)\b",
+    rf"\b(?:deal|stage (?:of|for))\s+{_NAME}{_END}",
+)
+
+
+def _target_stage(turn: Turn) -> str | None:
+    if turn.filled.get("to_stage"):
+        return str(turn.filled["to_stage"])
+    low = turn.low
+    mentions = find_stages(low)
+    if not mentions and turn.data:
+        low = turn.data.lower()  # "update the Acme deal: moved to proposal"
+        mentions = find_stages(low)
+    if not mentions:
+        low = turn.low
+        if re.search(r"\b(we|i)\s+(?:just\s+|finally\s+)?(closed|landed|signed|booked)\b|\bclose(d)? it\b", low):
+            return "Won"
+        if re.search(r"\b(signed|inked)\b(?!\s+(the |an? )?(nda|msa|sow|po|order form))", low):
+            return "Won"
+        if re.search(
+            r"\b(went with|chose|picked|signed with) (a |another |the )?(competitor|someone else|another vendor)\b", low
+        ):
+            return "Lost"
+        return None
+    preferred = [
+        m
+        for m in mentions
+        if re.search(r"\b(to|into|in|as|at|back to|forward to|is|are|now)\s+(the\s+)?$", low[: m.start])
+    ]
+    not_from = [m for m in mentions if not re.search(r"\bfrom\s+(the\s+)?$", low[: m.start])]
+    chosen = (preferred or not_from or mentions)[-1 if preferred else 0]
+    return chosen.stage
+
+
+def build_move_deal(turn: Turn) -> dict[str, Any]:
+    stage = _target_stage(turn)
+    where = f" to {stage}" if stage else ""
+    deal = _record(turn, "deal", _MOVE_NAME, f"Which deal should I move{where}?", slot="deal")
+    label = deal.name or (f"deal #{deal.id}" if deal.id else "the deal")
+    if stage is None:
+        stages = ", ".join(DEFAULT_MACHINE.stages)
+        raise Clarify("to_stage", f"Which stage should I move {label} to? ({stages})", filled=_remember(deal))
+    args = _ref_args(deal, allow=("deal",)) | {"to_stage": stage}
+    amount = turn.filled.get("amount")
+    if amount is None and stage == "Won":
+        amount = first_amount(turn.request)
+    args["amount"] = amount
+    if stage == "Lost":
+        reason = turn.filled.get("loss_reason") or _loss_reason(turn.request_raw, turn.data)
+        if not reason:
+            raise Clarify(
+                "loss_reason", f"Why did we lose {label}? I'll record it as the loss reason.", filled=_remember(deal)
+            )
+        args["loss_reason"] = reason
+    return args
+
+
+def _remember(mention: Mention) -> dict[str, Any]:
+    return {"deal_choice": {"kind": mention.kind, "name": mention.name, "id": mention.id}}
+
+
+def _loss_reason(request: str, data: str) -> str | None:
+    match = re.search(
+        r"\b(?:because(?: of)?|due to|since|reason:?|as|over|lost (?:it |them )?(?:to|on)|went with|chose|to)\s+(?P<r>.+)$",
+        re.sub(r"^.*?\b(?:lost|lose|losing|dead|closed[- ]lost)\b", "", request, count=1, flags=re.I),
+        re.I,
+    )
+    reason = match.group("r").strip(" .!") if match else None
+    if reason is None:
+        rest = re.sub(r"^.*?\b(?:lost|lose|losing|dead|closed[- ]lost)\b", "", request, count=1, flags=re.I)
+        dash = re.search(r"\s[-–—:]\s*(?P<r>.+)$|,\s*(?:reason:?\s*)?(?P<r2>.+)$", rest)
+        reason = (dash.group("r") or dash.group("r2")).strip(" .!") if dash else None
+    if reason and (canonical_stage(reason) or reason.lower() in ("lost", "closed lost", "reason", "the reason")):
+        reason = None
+    if not reason and data.strip():
+        reason = data.strip()
+    return reason[:500] if reason else None
+
+
+# --- log_interaction ---------------------------------------------------------------------------------------
+
+_LOG_NAME = _p(
+    rf"\b(?:call|meeting|chat|demo|email|conversation|note|notes|lunch|coffee|zoom|voicemail|interaction|touchpoint)\s+(?:with|on|for|to|from|about|re)\s+(?:the\s+)?{_NAME}{_END}",
+    rf"\b(?:called|emailed|met with|met|spoke (?:with|to)|talked (?:with|to)|chatted with|heard (?:back )?from|got an email from|pinged|phoned|rang)\s+(?:the\s+)?{_NAME}{_END}",
+    rf"\b(?:log|note|record|add a note|add note|jot down)\s+(?:on|for|to|against)\s+(?:the\s+)?{_NAME}{_END}",
+    rf"\b(?:on|for|to|against|with)\s+(?:the\s+)?{_NAME}\s+(?:deal|lead|account)\b",
+)
+_BODY_START = re.compile(
+    r"(?:[:\-–—]|,|\bsaying\b|\bthat says\b|\bwho said\b|\b(?=they |he |she |customer |client ))\s*(?P<b>.+)$", re.I
+)
+
+
+def build_log_interaction(turn: Turn) -> dict[str, Any]:
+    low = turn.low
+    record = _record(turn, "deal", _LOG_NAME, "Which deal or lead should I log this on?", slot="record")
+    record = _lead_or_deal(turn, record)
+    channel = "note"
+    if re.search(r"\b(call|called|phoned|rang|dialed|voicemail|phone|spoke|talked|chatted)\b", low):
+        channel = "call"
+    elif re.search(r"\b(meeting|met|demo|lunch|coffee|zoom|onsite|on-site|visit|teams call)\b", low):
+        channel = "meeting"
+    elif re.search(r"\b(email|emailed|e-mailed|wrote|mail)\b", low):
+        channel = "email"
+    elif re.search(r"\bslack\b", low):
+        channel = "slack"
+    direction = None
+    if re.search(
+        r"\b(they|he|she|customer|client)\s+(called|emailed|rang|reached out|pinged)|\bheard from|\bgot an email from|\binbound\b|\bcalled (me|us)\b",
+        low,
+    ):
+        direction = "inbound"
+    elif re.search(
+        r"\b(i|we)\s+(called|emailed|rang|reached out|pinged|left)|\bcalled (them|him|her)\b|\boutbound\b|\bleft a voicemail\b",
+        low,
+    ):
+        direction = "outbound"
+    elif channel == "note":
+        direction = "internal"
+    body = turn.filled.get("body") or _body(turn, record)
+    if not body:
+        what = {"call": "on the call", "meeting": "in the meeting", "email": "in the email"}.get(channel, "")
+        raise Clarify(
+            "body",
+            f"What happened {what} with {record.name or 'them'}? I'll log it in your words.".replace("  ", " "),
+            filled={"record_choice": {"kind": record.kind, "name": record.name, "id": record.id}},
+        )
+    day = find_day(turn.request, turn.today)
+    occurred = None
+    if day is not None and re.search(r"\b(yesterday|today|this morning|last|on)\b", low):
+        when = day.day if day.day <= turn.today else day.day - timedelta(days=7)
+        occurred = when.isoformat()
+    elif re.search(r"\byesterday\b", low):
+        occurred = (turn.today - timedelta(days=1)).isoformat()
+    return _ref_args(record) | {
+        "channel": channel,
+        "direction": direction,
+        "body": body[:5000],
+        "occurred_at": occurred,
+    }
+
+
+_LOG_COMMAND = re.compile(
+    r"^(?:(?:please|pls|can you|could you|quick)\s+)*(?:log|record|add|note|jot down)\s+(?:a |an |the )?"
+    r"(?:quick )?(?:call|meeting|email|note|interaction|touchpoint)?\s*(?:with|on|for|to|from)?\s*",
+    re.IGNORECASE,
+)
+
+
+def _body(turn: Turn, record: Mention) -> str | None:
+    body = _body_from_parts(turn, record)
+    if body:
+        return body
+    # "Emailed Park & Co the proposal": the request itself is the note, once the log command is removed
+    rest = _LOG_COMMAND.sub("", turn.request_raw).strip()
+    without_name = rest.lower().replace((record.name or "").lower(), " ") if record.name else rest.lower()
+    if len(without_name.split()) >= 2 and len(rest.split()) >= 4:
+        return rest
+    return None
+
+
+def _body_from_parts(turn: Turn, record: Mention) -> str | None:
+    if turn.data.strip():
+        return turn.data.strip()
+    raw = turn.request_raw
+    name = record.name or ""
+    if name:
+        position = raw.lower().find(name.lower())
+        if position >= 0:
+            rest = raw[position + len(name) :]
+            match = _BODY_START.search(rest)
+            if match and len(match.group("b").split()) >= 2:
+                return match.group("b").strip()
+            rest = re.sub(r"^\s*(?:deal|lead|account)?\s*", "", rest)
+            if len(rest.split()) >= 3:
+                return rest.strip(" ,.-")
+    match = _BODY_START.search(raw)
+    if match and len(match.group("b").split()) >= 3:
+        return match.group("b").strip()
+    return None
+
+
+# --- tasks -------------------------------------------------------------------------------------------------
+
+_TASK_TITLE = _p(
+    r"\bremind\s+(?:me|(?P<who>[A-Z][\w.'-]*))\s+(?:[\w ]{0,25}?\s)?(?:to|about|that i need to|that i have to|of)\s+(?P<t>.+)$",
+    r"\b(?:nudge me|don't let me forget|dont let me forget|i need to|i have to|i should|i must|i gotta|i've got to)\s+(?:to\s+)?(?P<t>.+)$",
+    r"\b(?:create|add|set|make|new|schedule|put|open)\s+(?:up\s+)?(?:a\s+|an\s+|the\s+)?(?:new\s+)?(?:task|to-do|reminder)(?:\s+for\s+(?P<who>[A-Z][\w.'-]*))?(?:\s+(?:to|for|about|:|-))?\s+(?P<t>.+)$",
+    r"\b(?:add|put)\s+(?P<t>.+?)\s+(?:on|in|to)\s+my\s+(?:list|calendar|plate|to-do list|agenda)\b",
+    r"\b(?:task|to-do|reminder)\s*[:\-]\s*(?P<t>.+)$",
+)
+
+
+def build_create_task(turn: Turn) -> dict[str, Any]:
+    owner = None
+    title = turn.filled.get("title")
+    text = turn.request if not turn.data else f"{turn.request}: {turn.data}"
+    if turn.data.strip() and not title:
+        title = turn.data.strip().split("\n")[0]  # "add a task for the Acme deal: send case study, due Monday"
+        title = re.sub(r",?\s*\bdue\b.*$", "", title, flags=re.I) or title
+    if not title:
+        for pattern in _TASK_TITLE:
+            match = pattern.search(text)
+            if match:
+                title = match.group("t")
+                who = match.groupdict().get("who")
+                if who and who.lower() not in nm.STOP_WORDS:
+                    owner = who
+                break
+    due = turn.filled.get("due_date")
+    if not due:
+        day = find_day(text, turn.today)
+        if day is not None:
+            due = day.day.isoformat()
+            if title:
+                span = text[day.start : day.end]
+                title = title.replace(span, " ")
+    if title:
+        title = re.sub(r"\b(please|pls|thanks|thank you)\b", " ", title, flags=re.I)
+        title = re.sub(r"\(\s*(?:due)?\s*\)", " ", title)
+        title = " ".join(title.split()).strip(" ,.-!'\"")
+        for _ in range(3):
+            title = re.sub(r"\s+(?:on|by|at|before|for|due|,)\s*$", "", title)
+            title = re.sub(r"^(?:on|to|by|about|that)\s+", "", title, flags=re.I).strip(" ,.-!'\"")
+    if not title:
+        raise Clarify("title", 'What should the task say? (e.g. "call Bob about the renewal")')
+    title = title[0].upper() + title[1:]
+    owner = owner or _task_assignee(turn.request)
+    args: dict[str, Any] = {"title": title[:500], "due_date": due, "owner": owner}
+    known = nm.known_name_in(turn.request, turn.ctx)
+    link = re.search(r"\b(?:for|on|about|re)\s+(?:the\s+)?(?P<n>[\w&'. -]+?)\s+(?P<k>deal|lead)\b", turn.request)
+    if link and nm.clean_name(link.group("n")):
+        args[f"{link.group('k').lower()}_name"] = nm.clean_name(link.group("n"))
+    elif known is not None:
+        args |= _ref_args(known)
+    return args
+
+
+def _task_assignee(request: str) -> str | None:
+    match = re.search(
+        r"\b(?:assign(?:ed)? (?:it |this )?to|for)\s+(?P<o>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s*(?:to\b|$)", request
+    )
+    if match and match.group("o").lower() not in nm.STOP_WORDS:
+        return match.group("o")
+    return None
+
+
+def build_list_tasks(turn: Turn) -> dict[str, Any]:
+    low = turn.low
+    owner = "me"
+    if re.search(r"\b(team|team's|everyone|everybody|all reps|whole team|my reps|our)\b", low):
+        owner = "team"
+    match = re.search(r"\b(?P<o>[A-Z][a-z]+)'s\s+(?:tasks|to-dos|plate|list|reminders)\b", turn.request)
+    if match and match.group("o").lower() not in nm.STOP_WORDS:
+        owner = match.group("o")
+    status = "open"
+    if re.search(r"\b(done|completed|finished|closed)\b", low):
+        status = "done"
+    elif re.search(r"\ball (my |of my |the )?(tasks|to-dos)\b|\bincluding (done|completed)\b", low):
+        status = "all"
+    today = turn.today
+    monday = today - timedelta(days=today.weekday())
+    before = after = None
+    if re.search(r"\b(overdue|past due|late)\b", low):
+        before = today
+    elif re.search(r"\b(today|tonight)\b", low):
+        before = today + timedelta(days=1)
+    elif re.search(r"\btomorrow\b", low):
+        after, before = today + timedelta(days=1), today + timedelta(days=2)
+    elif re.search(r"\bnext week\b", low):
+        after, before = monday + timedelta(days=7), monday + timedelta(days=14)
+    elif re.search(r"\b(this week|the week|rest of the week|end of week|by friday)\b", low):
+        before = monday + timedelta(days=7)
+    elif re.search(r"\b(this month|the month)\b", low):
+        before = parse_period("this month", today).end
+    elif re.search(r"\bnext (\d+|two|three|seven|ten|fourteen) days\b", low):
+        words = {"two": 2, "three": 3, "seven": 7, "ten": 10, "fourteen": 14}
+        count = re.search(r"\bnext (\d+|two|three|seven|ten|fourteen) days\b", low).group(1)  # type: ignore[union-attr]
+        before = today + timedelta(days=int(count) if count.isdigit() else words[count])
+    args: dict[str, Any] = {"owner": owner, "status": status}
+    args["due_before"] = before.isoformat() if before else None
+    args["due_after"] = after.isoformat() if after else None
+    link = re.search(
+        r"\b(?:for|on|about|re)\s+(?:the\s+)?(?P<n>[\w&'. -]+?)\s+(?P<k>deal|lead|account)\b", turn.request
+    )
+    if link and nm.clean_name(link.group("n")):
+        args["lead_name" if link.group("k").lower() == "lead" else "deal_name"] = nm.clean_name(link.group("n"))
+    else:
+        names = [n for n in nm.capitalised_names(turn.request) if n != owner]
+        if names and re.search(r"\b(for|on|about|re)\s+" + re.escape(names[0]), turn.request):
+            args["deal_name"] = names[0]
+    return args
+
+
+# --- follow-ups --------------------------------------------------------------------------------------------
+
+_DRAFT_NAME = _p(
+    rf"\b(?:email|follow-up|message|note|reply|mail|recap|thank-you note|thank you note|thank you email|line|letter)\s+(?:to|for|with)\s+(?:the\s+)?{_NAME}{_END}",
+    rf"\b(?:follow-up|check in|touch base|circle back|reach out|write)\s+(?:with|to|on)\s+(?:the\s+)?{_NAME}{_END}",
+    rf"\b(?:email|draft|write|ping|nudge)\s+(?!an?\b|the\b|some\b|me\b)(?:the\s+)?{_NAME}{_END}",
+    rf"\b(?:for|to)\s+(?:the\s+)?{_NAME}\s+(?:deal|lead|account)\b",
+    rf"\bfor\s+(?:the\s+)?{_NAME}{_END}",
+)
+_PURPOSE = re.compile(
+    r"\b(?:about|regarding|re:?|on|asking (?:for|about|them to)|to (?=book|send|schedule|confirm|share|ask|recap|thank|discuss|introduce|check|set up|propose|follow|get|see|remind|offer|invite))\s*(?P<p>.+)$",
+    re.IGNORECASE,
+)
+
+
+def build_draft_follow_up(turn: Turn) -> dict[str, Any]:
+    record = _record(turn, "deal", _DRAFT_NAME, "Who is the follow-up for? Name the deal or lead.", slot="record")
+    record = _lead_or_deal(turn, record)
+    args = _ref_args(record)
+    emails = list(re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", turn.request_raw))
+    args["to"] = emails[0].lower() if emails else None
+    purpose = turn.filled.get("purpose")
+    if not purpose:
+        after_name = turn.request_raw
+        if record.name:
+            index = after_name.lower().find(record.name.lower())
+            if index >= 0:
+                after_name = after_name[index + len(record.name) :]
+        match = _PURPOSE.search(after_name) or _PURPOSE.search(turn.request_raw)
+        if match:
+            purpose = re.sub(r"^(?:the\s+)?(?:deal|lead|account)\s*", "", match.group("p")).strip(" .!?")
+            if record.name and purpose.lower() == record.name.lower():
+                purpose = None
+        if not purpose and turn.data.strip():
+            purpose = turn.data.strip()
+    args["purpose"] = (purpose or None) and str(purpose)[:500]
+    return args
+
+
+def build_send_follow_up(turn: Turn) -> dict[str, Any]:
+    explicit = re.search(r"\b(?:message|draft|email|msg)\s*#?\s*(\d+)\b|#\s?(\d+)", turn.request, re.I)
+    if explicit:
+        return {"message_id": int(explicit.group(1) or explicit.group(2))}
+    if turn.ctx.last_draft_id is not None:
+        return {"message_id": turn.ctx.last_draft_id}
+    raise Clarify(
+        "record",
+        "There's no draft in this conversation to send yet. Which deal or lead should I draft a follow-up for?",
+        filled={},
+    )
+
+
+# --- pipeline questions ------------------------------------------------------------------------------------
+
+_REGION = re.compile(
+    r"\b(?:in|for|from|across)\s+(?:the\s+)?(?P<r>emea|apac|latam|na|north america|south america|europe|asia|"
+    r"east|west|central|north|south|us|uk|dach|nordics|anz)\b(?:\s+region)?|\bregion\s+(?P<r2>[A-Z][\w ]+)",
+    re.IGNORECASE,
+)
+
+
+def _metric(low: str) -> str:
+    if re.search(
+        r"\b(win rate|win-rate|close rate|closing rate|win ratio|win percentage|win %|hit rate|success rate|how often (do|did) (we|i|they) win)\b",
+        low,
+    ):
+        return "win_rate"
+    if re.search(
+        r"\b(sales cycle|cycle time|cycle length|days to close|time to close|how long|how many days|velocity)\b", low
+    ):
+        return "avg_cycle_days"
+    if re.search(
+        r"\b(conversion|convert|converts|converted|progress(ed)? from|made it from|move(d)? from|go from|get from|advance from)\b",
+        low,
+    ):
+        return "stage_conversion"
+    if re.search(
+        r"\b(average|mean|typical|median)\b[^?]{0,25}\b(deal|size|amount|value|contract|acv|ticket)\b|\b(deal size|avg deal|average deal)\b",
+        low,
+    ):
+        return "avg_amount"
+    if re.search(r"\b(how many|number of|count|how much of the pipeline is)\b", low) and not re.search(
+        r"\bhow many (dollars|\$)", low
+    ):
+        return "count"
+    if re.search(
+        r"\b(how much|total|revenue|sum|value|bookings|worth|amount|dollars|sales|sold|book|booked|\$)\b", low
+    ):
+        return "total_amount"
+    return "count"
+
+
+def _status(low: str, metric: str) -> str | None:
+    if metric == "win_rate":
+        return "closed"
+    if re.search(r"\b(lost|lose|losses|losing)\b", low) and not re.search(r"\b(won|win)\b", low):
+        return "lost"
+    if re.search(r"\b(won|win|wins|winning|bookings|booked|sold|signed|landed|closed[- ]won|revenue)\b", low):
+        return "won"
+    if re.search(
+        r"\b(open|in the pipeline|in pipeline|active|in flight|currently|right now|sitting|live|pipeline|still)\b",
+        low,
+    ) or re.search(r"\bare (in|at)\b", low):
+        return "open"
+    if re.search(r"\b(closed|close)\b", low) and metric not in ("avg_cycle_days",):
+        return "closed"
+    return None
+
+
+def _date_field(low: str, status: str | None, metric: str) -> str | None:
+    if re.search(
+        r"\b(expected to close|expected close|closing (this|next|in)|slated to close|due to close|set to close|should close|scheduled to close|close date)\b",
+        low,
+    ):
+        return "expected_close"
+    if re.search(r"\b(created|new deals|opened|came in|added|generated|sourced|entered|started)\b", low):
+        return "created"
+    if status in ("won", "lost", "closed") or metric in ("win_rate", "avg_cycle_days"):
+        return "closed"
+    return None
+
+
+def _size_band(low: str) -> tuple[float | None, float | None]:
+    bounds: dict[str, tuple[float | None, float | None]] = {}
+    lower: float | None = None
+    for name, upper in SIZE_BANDS:
+        bounds[name] = (lower, float(upper) if upper is not None else None)
+        lower = float(upper) if upper is not None else None
+    if re.search(r"\benterprise\b", low):
+        return bounds["enterprise"]
+    if re.search(r"\bmid[- ]?market\b|\bmid[- ]?size\b|\bmidsize\b", low):
+        return bounds["mid-market"]
+    if re.search(r"\b(small deals|smb|small business|small ones)\b", low):
+        return bounds["small"]
+    return None, None
+
+
+def build_pipeline_question(turn: Turn) -> dict[str, Any]:
+    low = turn.low
+    metric = _metric(low)
+    status = _status(low, metric)
+    groups = find_groupings(turn.request)
+    args: dict[str, Any] = {"metric": metric, "group_by": groups, "status": status}
+    args["owner"] = _owner(turn)
+    team = re.search(r"\b(?P<t>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)'s\s+team\b|\bteam\s+(?P<t2>[A-Z][a-z]+)\b", turn.request)
+    if team:
+        args["team"] = team.group("t") or team.group("t2")
+        if args["owner"] == args["team"]:
+            args["owner"] = None
+    stages = [m for m in find_stages(low) if m.stage not in ("Won", "Lost")]
+    if stages:
+        if metric == "stage_conversion":
+            from_stage = [m for m in stages if re.search(r"\bfrom\s+(the\s+)?$", low[: m.start])]
+            args["stage"] = (from_stage or stages)[0].stage
+        else:
+            args["stage"] = stages[0].stage
+            if status is None:
+                args["status"] = "open"
+    elif metric == "stage_conversion" and "stage" not in groups:
+        args["group_by"] = [*groups, "stage"]
+    industry = INDUSTRY_RE.search(low)
+    if industry and "industry" not in groups:
+        args["industry"] = industry.group(1).lower()
+    product = re.search(
+        r"\bproduct\s+(?P<p>[A-Z0-9][\w-]*(?:\s+[A-Z0-9][\w-]*)*)|\b(?P<p2>[A-Z][\w-]*(?:\s+[A-Z0-9][\w-]*)*)\s+(?:product|line|sku|plan)s?\b",
+        turn.request,
+    )
+    if product:
+        value = product.group("p") or product.group("p2")
+        if value and value.lower() not in nm.STOP_WORDS:
+            args["product"] = value
+    region = _REGION.search(turn.request)
+    if region:
+        value = region.group("r") or region.group("r2")
+        args["region"] = value.upper() if len(value) <= 5 else value.title()
+    period = find_period(low, turn.today, turn.fy)
+    since = re.search(r"\bsince\s+(?P<s>.+?)(?:$|[?,.])", low)
+    if since:
+        day = find_day(since.group("s"), turn.today)
+        start = None
+        try:
+            start = parse_period(since.group("s").strip(), turn.today, turn.fy).start
+        except ValueError:
+            if day is not None:
+                start = day.day if day.day <= turn.today else day.day.replace(year=day.day.year - 1)
+        if start is not None:
+            args["date_from"] = start.isoformat()
+            period = None
+    if re.search(r"\b(last|past) (\d+|thirty|ninety|sixty) days\b", low):
+        count = re.search(r"\b(?:last|past) (\d+|thirty|ninety|sixty) days\b", low).group(1)  # type: ignore[union-attr]
+        number = int(count) if count.isdigit() else {"thirty": 30, "sixty": 60, "ninety": 90}[count]
+        args["date_from"] = (turn.today - timedelta(days=number)).isoformat()
+        period = None
+    args["period"] = period.text if period else None
+    field_name = _date_field(low, args["status"], metric)
+    if (period or args.get("date_from")) and field_name is None:
+        field_name = "created"
+    args["date_field"] = field_name
+    amount_min, amount_max = _size_band(low)
+    for amount in find_amounts(turn.request):
+        before = low[max(0, amount.start - 20) : amount.start]
+        if re.search(r"(over|above|more than|bigger than|larger than|at least|greater than|>|min(imum)?)\s*$", before):
+            amount_min = amount.value
+        elif re.search(r"(under|below|less than|smaller than|at most|<|max(imum)?|up to)\s*$", before):
+            amount_max = amount.value
+    args["amount_min"], args["amount_max"] = amount_min, amount_max
+    limit = re.search(r"\btop\s+(\d{1,3})\b", low)
+    if limit:
+        args["limit"] = int(limit.group(1))
+    if args["status"] is None:
+        args.pop("status")
+    if args["date_field"] is None:
+        args.pop("date_field")
+    return args
+
+
+# --- bottlenecks, forecast, search -------------------------------------------------------------------------
+
+
+def build_bottleneck(turn: Turn) -> dict[str, Any]:
+    low = turn.low
+    segment = None
+    if re.search(r"\b(deal )?size\b|\bbig (deals|ones)\b|\bsmall (deals|ones)\b|\benterprise\b|\bamount\b", low):
+        segment = "size"
+    elif re.search(r"\b(industry|industries|sector|sectors|vertical|verticals)\b", low):
+        segment = "industry"
+    elif re.search(
+        r"\b(tenure|new reps|new hires|ramp|ramping|ramped|experience|veteran|seniority|junior|senior)\b", low
+    ):
+        segment = "tenure"
+    elif re.search(r"\b(rep|reps|owner|owners|person|people|salesperson|seller|who)\b", low):
+        segment = "owner"
+    since = None
+    period = find_period(low, turn.today, turn.fy)
+    if period:
+        since = parse_period(period.text, turn.today, turn.fy).start.isoformat()
+    match = re.search(r"\bsince\s+(?P<s>.+?)(?:$|[?,.])", low)
+    if match and since is None:
+        day = find_day(match.group("s"), turn.today)
+        if day:
+            start = day.day if day.day <= turn.today else day.day.replace(year=day.day.year - 1)
+            since = start.isoformat()
+    return {"segment": segment, "since": since}
+
+
+def build_forecast(turn: Turn) -> dict[str, Any]:
+    low = turn.low
+    period = find_period(low, turn.today, turn.fy)
+    label = period.text if period else "this quarter"
+    # a forecast looks ahead: a bare "q1" or "december" that has already passed means the next one
+    if period and re.fullmatch(r"\d{4}-(Q[1-4]|\d{2})", label):
+        parsed = parse_period(label, turn.today, turn.fy)
+        bare = not re.search(r"\d{4}", low[period.start : period.end])
+        if bare and parsed.end <= turn.today:
+            year, rest = label.split("-", 1)
+            label = f"{int(year) + 1}-{rest}"
+    args: dict[str, Any] = {"period": label}
+    groups = find_groupings(turn.request)
+    if "team" in groups:
+        args["group_by"] = "team"
+    elif "owner" in groups:
+        args["group_by"] = "owner"
+    args["owner"] = _owner(turn)
+    team = re.search(r"\b(?P<t>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)'s\s+team\b", turn.request)
+    if team:
+        args["team"] = team.group("t")
+        if args["owner"] == args["team"]:
+            args["owner"] = None
+    return args
+
+
+_SEARCH_TOPIC = re.compile(
+    r"\b(?:about|regarding|re|mention(?:s|ed|ing)?|talk(?:ed|s)? about|brought up|bring up|raised|raise|"
+    r"complain(?:ed|ing|s)? about|said about|say about|saying about|ask(?:ed)? about|discuss(?:ed)?|for)\s+"
+    r"(?:a |an |the |any |our )?(?P<q>.+?)\s*(?:$|\?|\b(?:in|during|over|since|from|last|this|lately|recently|in the last)\b)",
+    re.IGNORECASE,
+)
+_SEARCH_ACCOUNT = _p(
+    rf"\bwhat (?:did|has|have|was|were)\s+(?:the\s+)?(?:folks at\s+|people at\s+|team at\s+)?{_NAME}\s+(?:say|said|saying|mention|mentioned|tell|told|write|wrote|ask|asked|think|feel|complain)",
+    rf"\b(?:with|from|at)\s+(?:the\s+)?{_NAME}\s+(?:about|regarding|mention|said|say)\b",
+    rf"\b(?:has|did|does|have)\s+(?:the\s+)?{_NAME}\s+(?:ever\s+)?(?:mention|mentioned|said|say|bring up|brought up|raise|raised|complain|ask)",
+    rf"\b{_NAME}'s\s+(?:notes|emails|calls|feedback|concerns|objections|comments)\b",
+    rf"\b(?:raised|mentioned|said|brought up|voiced)\s+by\s+(?:the\s+)?{_NAME}{_END}",
+    rf"\b(?:objections?|concerns?|feedback|pushback|complaints?|questions?)\s+(?:from|by|at)\s+(?:the\s+)?{_NAME}{_END}",
+    rf"\b{_NAME}\s+(?:said|mentioned|wrote|told us|asked)\s+(?:about|regarding)\b",
+)
+_CONCERN_WORDS = re.compile(
+    r"\b(?:main |biggest |key )?(concerns?|objections?|feedback|pushback|complaints?|pain points?|risks?)\b", re.I
+)
+_GENERIC_SUBJECTS = frozenset(
+    {"they", "them", "the customer", "customers", "the client", "clients", "anyone", "anybody", "people", "prospects",
+     "any customer", "any prospect", "deals", "any deals", "which deals", "accounts", "we", "our customers"}
+)  # fmt: skip
+
+
+def build_search_interactions(turn: Turn) -> dict[str, Any]:
+    low = turn.low
+    request = turn.request
+    quoted = nm.quoted_names(turn.request_raw)
+    account, _ = nm.first_pattern_name(request, _SEARCH_ACCOUNT)
+    if account and account.lower() in _GENERIC_SUBJECTS:
+        account = None
+    query = turn.filled.get("query") or (quoted[0] if quoted else None)
+    if not query:
+        came_up = re.search(r"\b(?:where|when|that)\s+(?P<q>.+?)\s+(?:came|come|comes) up\b", request, re.I)
+        match = came_up or _SEARCH_TOPIC.search(request)
+        if match:
+            query = match.group("q").strip(" ?.!")
+            if re.match(r"^(by|from)\b", query, re.I) or (account and query.lower() == account.lower()):
+                query = None
+    if not query:
+        concern = _CONCERN_WORDS.search(request)
+        if concern:
+            query = concern.group(0).strip()
+    if not query:
+        leftovers = re.sub(
+            r"\b(search|find|look through|dig up|go through|scan|show me|show|any|all|the|our|my|notes?|emails?|calls?|"
+            r"interactions?|conversations?|messages?|meetings?|for|in|with|what|did|say|said|which|deals|accounts|"
+            r"customers|please|pls)\b",
+            " ",
+            low,
+        )
+        query = " ".join(leftovers.split()).strip(" ?.!") or None
+    if query and account and query.lower() == account.lower():
+        query = None
+    if not query:
+        raise Clarify("query", "What should I search the notes and emails for?")
+    query = (
+        re.sub(r"\b(for|from|with|at)\s+" + re.escape(account) + r"\b.*$", "", query, flags=re.I) if account else query
+    )
+    args: dict[str, Any] = {"query": query.strip() or query, "account": account}
+    deal = re.search(r"\b(?:on|in|for)\s+(?:the\s+)?(?P<n>[\w&'. -]+?)\s+deal\b", request)
+    if deal and nm.clean_name(deal.group("n")):
+        args["deal_name"] = nm.clean_name(deal.group("n"))
+        if args["account"] == args["deal_name"]:
+            args["account"] = None
+    if re.search(
+        r"\bmy (notes|calls|call notes|meeting notes|emails|meetings|deals|accounts|customers)\b|\bi (logged|wrote|had)\b",
+        low,
+    ):
+        args["owner"] = "me"
+    if re.search(r"\b(emails?|emailed|inbox)\b", low):
+        args["channel"] = "email"
+    elif re.search(r"\b(calls?|call notes|phone)\b", low):
+        args["channel"] = "call"
+    elif re.search(r"\b(meetings?|meeting notes|demos?)\b", low):
+        args["channel"] = "meeting"
+    elif re.search(r"\bslack\b", low):
+        args["channel"] = "slack"
+    period = find_period(low, turn.today, turn.fy)
+    if period:
+        parsed = parse_period(period.text, turn.today, turn.fy)
+        args["since"], args["until"] = parsed.start.isoformat(), parsed.end.isoformat()
+    recent = re.search(r"\b(?:last|past) (\d+|two|three|four|six) (day|week|month)s?\b", low)
+    if recent:
+        words = {"two": 2, "three": 3, "four": 4, "six": 6}
+        count = int(recent.group(1)) if recent.group(1).isdigit() else words[recent.group(1)]
+        span = {"day": 1, "week": 7, "month": 30}[recent.group(2)] * count
+        args["since"] = (turn.today - timedelta(days=span)).isoformat()
+    elif re.search(r"\b(lately|recently)\b", low):
+        args["since"] = (turn.today - timedelta(days=30)).isoformat()
+    return args
+
+
+BUILDERS: dict[str, Callable[[Turn], dict[str, Any]]] = {
+    "create_lead": build_create_lead,
+    "find_records": build_find_records,
+    "score_lead": build_score_lead,
+    "qualify_lead": build_qualify_lead,
+    "move_deal": build_move_deal,
+    "log_interaction": build_log_interaction,
+    "create_task": build_create_task,
+    "list_tasks": build_list_tasks,
+    "draft_follow_up": build_draft_follow_up,
+    "send_follow_up": build_send_follow_up,
+    "pipeline_question": build_pipeline_question,
+    "bottleneck_analysis": build_bottleneck,
+    "forecast": build_forecast,
+    "search_interactions": build_search_interactions,
+}
+assert set(BUILDERS) == set(TOOL_ARGS), "every tool needs a builder"
+_ = (ACTION_INTENTS, resolve_day)  # re-exported helpers used by tests

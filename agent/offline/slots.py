@@ -1,0 +1,425 @@
+"""Slot extractors for the offline model: amounts, stages, periods, days, owners, groupings, ids, names and
+contact details, each a small pure function over the (normalised) text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sales.periods import parse_period
+from sales.stages import DEFAULT_MACHINE
+
+# --- amounts -----------------------------------------------------------------------------------------------
+
+_MULTIPLIERS = {"k": 1_000, "thousand": 1_000, "grand": 1_000, "m": 1_000_000, "mm": 1_000_000, "million": 1_000_000}
+_MULTIPLIERS |= {"mil": 1_000_000, "b": 1_000_000_000, "bn": 1_000_000_000, "billion": 1_000_000_000}
+_AMOUNT = re.compile(
+    r"(?P<cur>[$€£]|\busd\s?|\beur\s?)?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s?"
+    r"(?P<mult>k|thousand|grand|mm|m|mil|million|bn|b|billion)?\b(?P<tail>\s?(?:usd|dollars|bucks|eur|euros))?",
+    re.IGNORECASE,
+)
+_AMOUNT_CONTEXT = re.compile(r"\b(for|worth|at|of|valued at|amount|value|size|over|under|above|below)\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class Amount:
+    value: float
+    start: int
+    end: int
+
+
+def find_amounts(text: str) -> list[Amount]:
+    """Money amounts: "$40k", "40,000", "1.2m", "USD 5000", "250 grand". Years, ids and phone numbers are not."""
+    found: list[Amount] = []
+    for match in _AMOUNT.finditer(text):
+        raw, mult, cur, tail = match.group("num"), match.group("mult"), match.group("cur"), match.group("tail")
+        before = text[: match.start()]
+        if before.endswith(("#", "q", "Q", "-", "/", "+")) or re.search(
+            r"\b(id|no\.?|number|lead|deal)\s*$", before, re.I
+        ):
+            continue
+        after = text[match.end() : match.end() + 3]
+        if after.startswith(("-", "/", ":")) or re.match(
+            r"\s?(st|nd|rd|th|am|pm|days?|weeks?|months?|%)\b", text[match.end() :], re.I
+        ):
+            continue
+        has_marker = bool(cur or mult or tail)
+        plain = raw.replace(",", "")
+        if not has_marker:
+            looks_like_year = len(plain) == 4 and plain.startswith(("19", "20")) and "," not in raw
+            if looks_like_year or not ("," in raw or _AMOUNT_CONTEXT.search(before)):
+                continue
+        value = float(Decimal(plain) * _MULTIPLIERS.get((mult or "").lower(), 1))
+        found.append(Amount(value, match.start(), match.end()))
+    return found
+
+
+def first_amount(text: str) -> float | None:
+    amounts = find_amounts(text)
+    return amounts[0].value if amounts else None
+
+
+# --- ids ---------------------------------------------------------------------------------------------------
+
+
+def find_id(text: str, kind: str) -> int | None:
+    """An explicit id: "lead #12", "deal 7", "message #3"; a bare "#12" counts for any kind."""
+    match = re.search(rf"\b{kind}s?\s*(?:#|no\.?|number|id)?\s*(\d+)\b", text, re.IGNORECASE)
+    if match:
+        return int(match.group(1))
+    match = re.search(r"(?<![\w&])#\s?(\d+)\b", text)
+    return int(match.group(1)) if match else None
+
+
+# --- stages ------------------------------------------------------------------------------------------------
+
+STAGE_SYNONYMS: dict[str, str] = {
+    "closed won": "Won",
+    "closed-won": "Won",
+    "won": "Won",
+    "win": "Won",
+    "closed lost": "Lost",
+    "closed-lost": "Lost",
+    "lost": "Lost",
+    "dead": "Lost",
+    "lose": "Lost",
+    "discovery": "Discovery",
+    "demo": "Discovery",
+    "demo stage": "Discovery",
+    "disco": "Discovery",
+    "proposal": "Proposal",
+    "proposal sent": "Proposal",
+    "quote": "Proposal",
+    "quoting": "Proposal",
+    "negotiation": "Negotiation",
+    "negotiating": "Negotiation",
+    "contracting": "Negotiation",
+    "redlines": "Negotiation",
+    "qualified": "Qualified",
+    "qualification": "Qualified",
+    "qualifying": "Qualified",
+    "prospecting": "Prospecting",
+    "prospect": "Prospecting",
+    "prospects": "Prospecting",
+}
+for _stage in DEFAULT_MACHINE.stages:
+    STAGE_SYNONYMS.setdefault(_stage.lower(), _stage)
+_STAGE_RE = re.compile(
+    r"\b(" + "|".join(sorted((re.escape(k) for k in STAGE_SYNONYMS), key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class StageMention:
+    stage: str
+    start: int
+    end: int
+
+
+def find_stages(text: str) -> list[StageMention]:
+    return [StageMention(STAGE_SYNONYMS[m.group(1).lower()], m.start(), m.end()) for m in _STAGE_RE.finditer(text)]
+
+
+def canonical_stage(text: str) -> str | None:
+    """The stage named by ``text`` (a synonym is fine), or None."""
+    cleaned = " ".join(text.lower().strip(" .!?").split())
+    cleaned = re.sub(r"^(the|to|into|in)\s+", "", cleaned)
+    cleaned = re.sub(r"\s+(stage|phase|column)$", "", cleaned)
+    return STAGE_SYNONYMS.get(cleaned)
+
+
+# --- periods and days --------------------------------------------------------------------------------------
+
+_MONTH_NAMES = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
+)
+_PERIOD_RE = re.compile(
+    r"\b(?P<rel>(?:this|current|last|previous|prior|next|coming)\s+(?:fiscal year|fy|month|quarter|year))\b"
+    r"|\b(?P<q1>q[1-4])\s*(?:fy\s*)?(?P<y1>\d{4})?\b"
+    r"|\b(?:fy\s*)?(?P<y2>\d{4})\s*[-/ ]?\s*(?P<q2>q[1-4])\b"
+    r"|\b(?P<ym>\d{4}-\d{1,2})\b(?!-)"
+    r"|\b(?P<ytd>ytd|year to date|this year so far)\b"
+    r"|\b(?P<mon>" + _MONTH_NAMES + r")\.?(?:\s+(?P<my>\d{4}))?\b(?!\s*\d{1,2}(?:st|nd|rd|th)?\b)"
+    r"|\b(?:in|during|for|of|fy)\s*(?P<year>20\d{2})\b"
+    r"|\b(?P<the>the (?:quarter|month|year))\b(?!\s+(?:before|after|ago))",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class PeriodMention:
+    text: str  # what the tool receives: relative phrases kept ("last quarter"), absolute ones canonical
+    start: int
+    end: int
+
+
+def find_period(text: str, today: date, fiscal_year_start_month: int = 1) -> PeriodMention | None:
+    """The first reporting period mentioned, validated with ``sales.periods.parse_period``."""
+    for match in _PERIOD_RE.finditer(text):
+        # "may" is usually the verb; only "in May" / "for may" counts
+        if (
+            match.group("mon")
+            and match.group("mon").lower() == "may"
+            and not match.group("my")
+            and not re.search(r"\b(in|for|during|of|since)\s+$", text[: match.start()], re.I)
+        ):
+            continue
+        if match.group("mon") and match.group("mon").lower() in ("mar", "jun", "sep") and not match.group("my"):
+            continue
+        label = _period_label(match, today, fiscal_year_start_month)
+        if label is not None:
+            return PeriodMention(label, match.start(), match.end())
+    return None
+
+
+def _period_label(match: re.Match[str], today: date, fy: int) -> str | None:
+    fy_prefix = "FY" if fy != 1 else ""
+    try:
+        if match.group("rel"):
+            phrase = " ".join(match.group("rel").lower().split()).replace("current", "this")
+            parse_period(phrase, today, fy)
+            return phrase
+        if match.group("ytd"):
+            return "this year"
+        if match.group("the"):
+            return "this " + match.group("the").split()[-1]
+        if match.group("q1") or match.group("q2"):
+            quarter = (match.group("q1") or match.group("q2")).upper()
+            year = match.group("y1") or match.group("y2")
+            if year:
+                parse_period(f"{year}-{quarter}", today, fy)
+                return f"{year}-{quarter}"
+            period = parse_period(quarter, today, fy)
+            return f"{period.label.split()[-1].removeprefix('FY')}-{quarter}"
+        if match.group("ym"):
+            year, month = match.group("ym").split("-")
+            parse_period(f"{year}-{month}", today, fy)
+            return f"{year}-{int(month):02d}"
+        if match.group("mon"):
+            phrase = match.group("mon") + (f" {match.group('my')}" if match.group("my") else "")
+            period = parse_period(phrase, today, fy)
+            return f"{period.start.year}-{period.start.month:02d}"
+        if match.group("year"):
+            parse_period(match.group("year"), today, fy)
+            return f"{fy_prefix}{match.group('year')}"
+    except ValueError:
+        return None
+    return None
+
+
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_DAY_RE = re.compile(
+    r"\b(?:(?:on|by|before|until|for|due|this|next|coming)\s+)*"
+    r"(?P<phrase>today|tonight|tomorrow|day after tomorrow|yesterday|"
+    r"(?:end of (?:the )?(?:day|week|month|quarter))|"
+    r"in (?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d+) (?:days?|weeks?|months?)|"
+    r"(?:a|one|two|three|\d+) (?:days?|weeks?) from now|"
+    r"next week|next month|"
+    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)|"
+    r"\d{4}-\d{2}-\d{2}|"
+    r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|"
+    r"(?:" + _MONTH_NAMES + r")\.? \d{1,2}(?:st|nd|rd|th)?(?:,? \d{4})?|"
+    r"\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:" + _MONTH_NAMES + r")(?:,? \d{4})?|"
+    r"the \d{1,2}(?:st|nd|rd|th))\b",
+    re.IGNORECASE,
+)
+_SHORT_DAYS = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+@dataclass(frozen=True)
+class DayMention:
+    day: date
+    start: int
+    end: int
+
+
+def find_day(text: str, today: date) -> DayMention | None:
+    """The first calendar day mentioned ("next Friday", "in two weeks", "Dec 3", "end of month"), relative to
+    ``today``; future dates are preferred, as in "remind me on Monday"."""
+    for match in _DAY_RE.finditer(text):
+        day = resolve_day(match.group(0), today)
+        if day is not None:
+            return DayMention(day, match.start(), match.end())
+    return None
+
+
+def resolve_day(phrase: str, today: date) -> date | None:
+    text = " ".join(phrase.lower().split())
+    text = re.sub(r"^(?:(?:on|by|before|until|for|due)\s+)+", "", text)
+    # "Friday", "this Friday" and "next Friday" all mean the coming Friday, as dateparser reads them
+    match = re.fullmatch(r"(?:this |coming |next )?(\w+)", text)
+    if match and (match.group(1) in _WEEKDAYS or match.group(1) in _SHORT_DAYS):
+        name = match.group(1)
+        target = _WEEKDAYS.index(name) if name in _WEEKDAYS else _SHORT_DAYS[name]
+        return today + timedelta(days=(target - today.weekday()) % 7 or 7)
+    if text in ("end of day", "end of the day", "today", "tonight"):
+        return today
+    if text in ("end of week", "end of the week"):
+        return today + timedelta(days=(4 - today.weekday()) % 7)
+    if text in ("end of month", "end of the month"):
+        return parse_period("this month", today).last_day
+    if text in ("end of quarter", "end of the quarter"):
+        return parse_period("this quarter", today).last_day
+    if text == "next week":
+        return today + timedelta(days=7 - today.weekday())
+    if text == "next month":
+        return parse_period("next month", today).start
+    match = re.fullmatch(r"the (\d{1,2})(?:st|nd|rd|th)", text)
+    if match:
+        wanted = int(match.group(1))
+        year, month = today.year, today.month
+        for _ in range(2):
+            try:
+                candidate = date(year, month, wanted)
+            except ValueError:
+                candidate = None
+            if candidate and candidate >= today:
+                return candidate
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return None
+    match = re.fullmatch(r"in (a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d+) (day|week|month)s?", text)
+    if match:
+        words = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+        words |= {"seven": 7, "eight": 8, "nine": 9, "ten": 10}
+        count = int(match.group(1)) if match.group(1).isdigit() else words[match.group(1)]
+        if match.group(2) == "month":
+            month_index = today.month - 1 + count
+            year, month = today.year + month_index // 12, month_index % 12 + 1
+            for day in (today.day, 30, 29, 28):
+                try:
+                    return date(year, month, day)
+                except ValueError:
+                    continue
+        return today + timedelta(days=count * (7 if match.group(2) == "week" else 1))
+    return _dateparser_day(text, today)
+
+
+def _dateparser_day(text: str, today: date) -> date | None:
+    from datetime import datetime
+
+    import dateparser
+
+    settings = {
+        "RELATIVE_BASE": datetime(today.year, today.month, today.day),
+        "PREFER_DATES_FROM": "future",
+        "RETURN_AS_TIMEZONE_AWARE": False,
+    }
+    parsed = dateparser.parse(text, languages=["en"], settings=settings)
+    return parsed.date() if parsed else None
+
+
+# --- owners, groupings -------------------------------------------------------------------------------------
+
+GROUPINGS: dict[str, str] = {
+    "rep": "owner",
+    "reps": "owner",
+    "owner": "owner",
+    "owners": "owner",
+    "person": "owner",
+    "people": "owner",
+    "salesrep": "owner",
+    "user": "owner",
+    "team": "team",
+    "teams": "team",
+    "manager": "team",
+    "managers": "team",
+    "stage": "stage",
+    "stages": "stage",
+    "industry": "industry",
+    "industries": "industry",
+    "sector": "industry",
+    "sectors": "industry",
+    "vertical": "industry",
+    "verticals": "industry",
+    "product": "product",
+    "products": "product",
+    "product line": "product",
+    "sku": "product",
+    "region": "region",
+    "regions": "region",
+    "territory": "region",
+    "territories": "region",
+    "geo": "region",
+    "geography": "region",
+    "office": "region",
+    "month": "month",
+    "months": "month",
+    "quarter": "quarter",
+    "quarters": "quarter",
+}
+_GROUP_WORDS = "|".join(sorted((re.escape(k) for k in GROUPINGS), key=len, reverse=True))
+_GROUP_RE = re.compile(
+    rf"\b(?:by|per|each|every|for each|for every|across|broken down by|split by|grouped by|break(?:ing)? down by)"
+    rf"\s+(?:of\s+)?(?:the\s+|my\s+|our\s+|their\s+)?(?:sales\s+)?({_GROUP_WORDS})\b",
+    re.IGNORECASE,
+)
+_GROUP_ADVERBS = {"monthly": "month", "quarterly": "quarter", "month over month": "month", "mom": "month"}
+_GROUP_ADVERBS |= {"quarter over quarter": "quarter", "qoq": "quarter", "month by month": "month"}
+
+
+def find_groupings(text: str) -> list[str]:
+    """Groupings in order of mention: "by rep", "per industry", "each month", "monthly", "which rep"."""
+    found: list[tuple[int, str]] = [(m.start(), GROUPINGS[m.group(1).lower()]) for m in _GROUP_RE.finditer(text)]
+    for word, group in _GROUP_ADVERBS.items():
+        for match in re.finditer(rf"\b{word}\b", text, re.IGNORECASE):
+            found.append((match.start(), group))
+    for match in re.finditer(
+        rf"\b(?:which|what|whose|who's|top|best|worst)\s+(?:sales\s+)?({_GROUP_WORDS})\b", text, re.IGNORECASE
+    ):
+        found.append((match.start(), GROUPINGS[match.group(1).lower()]))
+    if re.search(r"\bwho\s+(?:won|closed|sold|brought|booked|has|had|is|are|was|lost)\b|\bleaderboard\b", text, re.I):
+        found.append((len(text), "owner"))
+    result: list[str] = []
+    for _, group in sorted(found):
+        if group not in result:
+            result.append(group)
+    return result
+
+
+# --- contact details ---------------------------------------------------------------------------------------
+
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|io|co|net|org|ai)(?:/\S*)?\b", re.IGNORECASE)
+
+
+def find_emails(text: str) -> list[str]:
+    return [m.group(0).rstrip(".").lower() for m in EMAIL_RE.finditer(text)]
+
+
+def find_phone(text: str, region: str = "US") -> str | None:
+    """The first phone number, as E.164 when it parses as a valid number, else as written."""
+    import phonenumbers
+
+    cleaned = EMAIL_RE.sub(" ", text)
+    for match in phonenumbers.PhoneNumberMatcher(cleaned, region, leniency=phonenumbers.Leniency.POSSIBLE):
+        number = match.number
+        if phonenumbers.is_valid_number(number):
+            return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        return str(match.raw_string).strip()
+    return None
+
+
+_FREE_MAIL_TEXT = (
+    "gmail.com googlemail.com yahoo.com hotmail.com outlook.com live.com icloud.com me.com aol.com "
+    "proton.me protonmail.com gmx.com gmx.de web.de mail.com yandex.com zoho.com"
+)
+FREE_MAIL = frozenset(_FREE_MAIL_TEXT.split())
+
+
+def company_from_email(email: str) -> str | None:
+    domain = email.rsplit("@", 1)[-1].lower()
+    if domain in FREE_MAIL:
+        return None
+    label = domain.split(".")[0]
+    return " ".join(part.capitalize() for part in re.split(r"[-_]", label) if part) or None
+
+
+def strip_contact_details(text: str) -> str:
+    text = EMAIL_RE.sub(" ", text)
+    text = _URL_RE.sub(" ", text)
+    text = re.sub(r"(?:\+?\d[\d\s().-]{6,}\d)", " ", text)
+    return text

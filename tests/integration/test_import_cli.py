@@ -120,3 +120,27 @@ def test_as_a_rep_imports_deals_they_own(cli_home: Path, tmp_path: Path) -> None
     users.write_text("name,email\nX Y,x@y.example\n", encoding="utf-8")
     refused = _run("import", "csv", "--entity", "users", str(users), "--as", "eli.one@test.example")
     assert refused.exit_code == 1 and "only admins import users" in refused.output
+
+
+@pytest.mark.slow
+def test_cli_import_maven_then_pipeline_total_matches_pandas(cli_home: Path, shared_data: Path) -> None:
+    import pandas as pd
+
+    maven = shared_data / "crm" / "maven"
+    result = _run("import", "maven", str(maven))
+    assert result.exit_code == 0, result.output
+    assert "Created 85 accounts" in result.output
+    assert "Created 35 users" in result.output
+    assert "Created 8,800 deals" in result.output
+    pipeline = _run("pipeline")
+    assert pipeline.exit_code == 0, pipeline.output
+    frame = pd.read_csv(maven / "sales_pipeline.csv")
+    total = int(frame["close_value"].sum())
+    assert total == 10_005_534
+    all_stages = next(line for line in pipeline.output.splitlines() if "All stages" in line)
+    assert "8,800" in all_stages and f"{total:,}" in all_stages
+    # per stage, with Engaging counted as Qualified as the mapping says
+    counts = frame["deal_stage"].replace({"Engaging": "Qualified"}).value_counts()
+    for stage, count in counts.items():
+        line = next(line for line in pipeline.output.splitlines() if f"{stage} total" in line)
+        assert f"{count:,}" in line

@@ -95,3 +95,15 @@ def test_bank_marketing_leads_keep_time_order_and_drop_duration(sqlite_engine: E
         assert last.attributes["euribor3m"] == pytest.approx(float(expected["euribor3m"]))
         assert "duration" not in last.attributes and "y" not in last.attributes
         assert len(last.attributes) == len(df.columns) - 2
+
+
+def test_maven_dry_run_checks_all_three_files_and_keeps_nothing(sqlite_engine: Engine, maven: Path) -> None:
+    with session_scope(sqlite_engine) as s:
+        reports = import_maven(s, SYSTEM, maven, MAPPINGS_DIR / "maven", dry_run=True)
+    assert [(r.entity, r.created[r.entity], r.dry_run, r.audit_event_id) for r in reports] == [
+        ("accounts", 85, True, None),
+        ("users", 35, True, None),
+        ("deals", 8800, True, None),
+    ]
+    with Session(sqlite_engine) as s:
+        assert _count(s, Deal) == _count(s, User) == _count(s, Account) == _count(s, AuditEvent) == 0

@@ -48,13 +48,10 @@ class Context:
         if self._index is None:
             cached = self.services.extras.get("vector_index")
             if cached is None:
-                try:
-                    from memory import open_index  # type: ignore[attr-defined]
-                except ImportError as exc:
-                    raise LookupError(
-                        "not available yet: the interaction index (memory.open_index) is not installed"
-                    ) from exc
-                cached = open_index(self.settings)
+                from memory.config import MemorySettings
+                from memory.index import InteractionIndex
+
+                cached = InteractionIndex.from_settings(MemorySettings.from_app(self.settings))
                 self.services.extras["vector_index"] = cached
             self._index = cached
         return self._index

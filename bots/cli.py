@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from bots.commands import analyze as analyze_cmd
+from bots.commands import approvals as approvals_cmd
+from bots.commands import chat as chat_cmd
 from bots.commands import db as db_cmd
 from bots.commands import eventlog as eventlog_cmd
 from bots.commands import export as export_cmd
@@ -37,6 +39,9 @@ app.add_typer(overview.audit, name="audit")
 app.command("pipeline")(overview.pipeline_cmd)
 app.command("demo")(overview.demo_cmd)
 app.command("seed")(seed_cmd.seed_cmd)
+app.command("chat")(chat_cmd.chat_cmd)
+app.command("ask")(chat_cmd.ask_cmd)
+app.add_typer(approvals_cmd.app, name="approvals")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 from datetime import date
 from typing import Any
 
@@ -138,32 +139,29 @@ def score_lead(ctx: RunContext, args: ScoreLeadArgs) -> ScoreLeadResult:
     scorer = _capability("analytics.scoring", "score_lead", "lead scoring")
     with session_scope(ctx.engine) as s:
         lead_id = lead_id_for(s, ctx.actor, args.lead_id, args.lead_name)
-        scored = _as_dict(scorer(s, ctx.actor, lead_id))
+        scored = _as_dict(scorer(s, ctx.actor, lead_id, settings=ctx.settings))
         from store.models import Lead
 
         lead = s.get(Lead, lead_id)
-        raw = scored.get("score", scored.get("probability"))
-        if raw is None:
-            raise ToolUnavailable("lead scoring returned no score; check the scoring model (salesgraph score train)")
-        score = float(raw) * 100 if float(raw) <= 1.0 and "probability" in scored else float(raw)
-        factors = []
-        for item in scored.get("factors") or scored.get("top_factors") or []:
-            factor = _as_dict(item) if not isinstance(item, tuple | list) else {"feature": item[0], "effect": item[1]}
-            factors.append(
-                ScoreFactor(
-                    feature=str(factor.get("feature") or factor.get("name")),
-                    effect=float(factor.get("effect") or factor.get("contribution") or 0.0),
-                    description=factor.get("description"),
-                )
+        factors = [
+            ScoreFactor(
+                feature=str(reason.get("label") or reason.get("feature")),
+                effect=float(reason.get("effect_points") or 0.0),
+                description=reason.get("text"),
             )
+            for reason in (_as_dict(r) for r in scored.get("reasons") or [])
+        ]
         return ScoreLeadResult(
             lead_id=lead_id,
             name=lead.name if lead else str(lead_id),
-            score=round(score, 1),
+            score=round(float(scored["score"]), 1),
             band=scored.get("band"),
             factors=factors,
             model_version=scored.get("model_version"),
-            receipt_id=scored.get("receipt_id"),
+            receipt_id=scored.get("audit_event_id"),
+            summary=scored.get("brief"),
+            next_action=scored.get("next_action"),
+            rule_based=scored.get("rule_based"),
         )
 
 
@@ -195,51 +193,58 @@ def forecast(ctx: RunContext, args: ForecastArgs) -> ForecastResult:
 
 def bottleneck_analysis(ctx: RunContext, args: BottleneckArgs) -> BottleneckResult:
     analyse = _capability("analytics.bottlenecks", "bottleneck_analysis", "bottleneck analysis")
-    since = _iso(args.since, "since") if args.since and args.since[:4].isdigit() and len(args.since) >= 10 else None
-    if args.since and since is None:
-        bounds = _period_bounds(ctx, args.since, "since")
-        since = bounds[0] if bounds else None
+    since: date | None = None
+    if args.since:
+        try:
+            since = date.fromisoformat(args.since.strip()[:10])
+        except ValueError:
+            bounds = _period_bounds(ctx, args.since, "since")
+            since = bounds[0] if bounds else None
     with session_scope(ctx.engine) as s:
-        result = _as_dict(analyse(s, ctx.actor, segment=args.segment, since=since))
-        findings = [_jsonable(f) for f in result.get("findings") or result.get("stages") or []]
-        return BottleneckResult(
-            segment=args.segment,
-            summary=str(result.get("summary") or ""),
-            findings=findings,
-        )
+        report = _as_dict(analyse(s, ctx.actor, segment=args.segment, since=since))
+        findings = [_jsonable(f) for f in (report.get("findings") or [])[:8]]
+        return BottleneckResult(segment=args.segment, summary=str(report.get("summary") or ""), findings=findings)
 
 
 def search_interactions(ctx: RunContext, args: SearchInteractionsArgs) -> SearchInteractionsResult:
-    search = _capability("memory", "search_interactions", "semantic search over interactions")
+    search = _capability("memory.search", "search_interactions", "semantic search over interactions")
     with session_scope(ctx.engine) as s:
-        filters: dict[str, Any] = {"limit": args.limit}
-        if args.owner:
-            filters["owner_id"] = owner_id_for(s, ctx.actor, args.owner)
-        if args.deal_name:
-            filters["deal_id"] = deal_id_for(s, ctx.actor, None, args.deal_name)
-        if args.account:
-            filters["account"] = args.account
-        if args.channel:
-            filters["channel"] = args.channel
-        if args.since:
-            filters["since"] = _iso(args.since, "since")
-        if args.until:
-            filters["until"] = _iso(args.until, "until")
-        found = search(s, ctx.actor, ctx.vector_index(), args.query, **filters)
-        hits = []
-        for item in found:
-            hit = _as_dict(item)
-            occurred: Any = hit.get("occurred_at")
-            hits.append(
-                InteractionHit(
-                    interaction_id=int(hit.get("interaction_id") or hit.get("id") or 0),
-                    occurred_at=occurred.isoformat() if isinstance(occurred, date) else str(occurred),
-                    channel=str(hit.get("channel") or ""),
-                    subject=hit.get("subject"),
-                    snippet=str(hit.get("snippet") or hit.get("text") or hit.get("body") or "")[:500],
-                    deal_name=hit.get("deal_name"),
-                    account_name=hit.get("account_name"),
-                    score=float(hit["score"]) if hit.get("score") is not None else None,
-                )
+        deal_id = deal_id_for(s, ctx.actor, None, args.deal_name) if args.deal_name else None
+        owner_id = owner_id_for(s, ctx.actor, args.owner)
+        why: str | None = None
+        try:
+            index = ctx.vector_index()
+        except Exception as exc:  # no index (yet): the search falls back to keywords and says so below
+            index, why = None, str(exc)
+        found = search(
+            s,
+            ctx.actor,
+            index,
+            args.query,
+            account=args.account,
+            deal_id=deal_id,
+            owner=owner_id,
+            channel=args.channel,
+            since=_iso(args.since, "since"),
+            until=_iso(args.until, "until"),
+            limit=args.limit,
+            mode="hybrid" if index is not None else "keyword",
+        )
+        hits = [
+            InteractionHit(
+                interaction_id=hit.interaction_id,
+                occurred_at=hit.occurred_at.isoformat(),
+                channel=hit.channel,
+                subject=hit.subject,
+                snippet=hit.snippet,
+                deal_name=hit.record if hit.record_type == "deal" else None,
+                account_name=hit.account,
+                score=hit.score,
             )
-        return SearchInteractionsResult(query=args.query, hits=hits)
+            for hit in found
+        ]
+        if why:
+            logging.getLogger(__name__).info("interaction search without the vector index: %s", why)
+        return SearchInteractionsResult(
+            query=args.query, hits=hits, mode="keyword only: " + why if why else "hybrid (meaning + keywords)"
+        )

@@ -88,6 +88,9 @@ class ScoreLeadResult(ToolResult):
     factors: list[ScoreFactor] = Field(default_factory=list)
     model_version: str | None = None
     receipt_id: int | None = Field(default=None, description="Set when the score was stored on the lead.")
+    summary: str | None = Field(default=None, description="The score explained in a sentence.")
+    next_action: str | None = None
+    rule_based: bool | None = Field(default=None, description="True when too few outcomes exist to train a model.")
 
 
 class QualifyLeadResult(ActionResult):
@@ -227,6 +230,7 @@ class SearchInteractionsResult(ToolResult):
     kind: Literal["search_interactions"] = "search_interactions"
     query: str
     hits: list[InteractionHit]
+    mode: str | None = Field(default=None, description="How the search matched; says so when meaning search was off.")
 
 
 RESULT_MODELS: dict[str, type[ToolResult]] = {

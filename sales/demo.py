@@ -1,4 +1,4 @@
-"""The demo company behind ``salesgraph seed --demo``: a deterministic year of sales history with known, planted effects.
+"""The demo company behind ``salesgraph seed --demo``: a deterministic year of sales history with planted effects.
 
 What it writes (for a seed and an anchor date; history covers the 365 days before the anchor, all of it
 strictly before the anchor date's midnight UTC):
@@ -17,7 +17,7 @@ strictly before the anchor date's midnight UTC):
   forward one stage, rework step-backs, losses from any open stage with a loss reason, wins from
   Negotiation. A deal's ``stage``, ``stage_entered_at``, ``created_at`` and ``closed_at`` agree with its
   history. Deals still open at the anchor form a live pipeline with future expected close dates.
-* About 5,000 interactions (emails in and out, call and meeting notes, Slack notes) written from many
+* About 5,600 interactions (emails in and out, call and meeting notes, Slack notes) written from many
   templates: pricing, named competitors, security reviews, budget approval, legal redlines, champion changes,
   scheduling; tone follows how the deal went. ``sentiment`` and ``indexed_at`` are left NULL.
 * Tasks from the playbook (first contact, meeting, close plan) and follow-ups, open and done.
@@ -469,10 +469,11 @@ class _DemoBuilder:
             return max(200, min(1999, round(self._lognormal(600, 0.6))))
         return max(2000, min(60000, round(self._lognormal(6000, 0.8))))
 
-    def _make_account(self, company: _Company, created_at: datetime) -> int:
+    def _make_account(self, company: _Company, created_at: datetime, owner: int | None = None) -> int:
         band = "small" if company.employees < 200 else "mid-market" if company.employees < 2000 else "enterprise"
-        owners = [i for i in self.rep_indices[company.region] if self.users[i]["started_at"] <= created_at.date()]
-        owner = self.rng.choice(owners) if owners else self.rep_indices[company.region][0]
+        if owner is None:
+            owners = [i for i in self.rep_indices[company.region] if self.users[i]["started_at"] <= created_at.date()]
+            owner = self.rng.choice(owners) if owners else self.rep_indices[company.region][0]
         company.account = len(self.accounts)
         self.accounts.append(
             {
@@ -491,7 +492,12 @@ class _DemoBuilder:
         return company.account
 
     def _make_contact(
-        self, company: _Company, created_at: datetime, person: tuple[str, str] | None = None, title: str | None = None
+        self,
+        company: _Company,
+        created_at: datetime,
+        person: tuple[str, str] | None = None,
+        title: str | None = None,
+        owner: int | None = None,
     ) -> int:
         assert company.account is not None
         name, email = person or self._person(company)
@@ -503,7 +509,7 @@ class _DemoBuilder:
                 "email": email,
                 "phone": self._phone(company.country),
                 "title": title or self._title()[1],
-                "_owner": self.accounts[company.account]["_owner"],
+                "_owner": self.accounts[company.account]["_owner"] if owner is None else owner,
                 "created_at": self._ts(created_at),
             }
         )
@@ -605,9 +611,12 @@ class _DemoBuilder:
                 if converts:
                     row["qualified_at"] = decided
                     if company.account is None:
-                        self._make_account(company, decided)
+                        self._make_account(company, decided, owner=owner)
                     row["_account"] = company.account
-                    row["_contact"] = self._make_contact(company, decided, person=(name, email), title=title)
+                    # the converting rep owns the new contact, so they can see it on their deal
+                    row["_contact"] = self._make_contact(
+                        company, decided, person=(name, email), title=title, owner=owner
+                    )
                     if row["phone"]:
                         self.contacts[row["_contact"]]["phone"] = row["phone"]
                     converted.append((lead, decided))
@@ -846,9 +855,15 @@ class _DemoBuilder:
         stalled_owners = [tour_rep, *self.rng.sample([i for i in experienced if i != tour_rep], 5)]
         stalled_stages = ("Qualified", "Discovery", "Proposal", "Negotiation", "Proposal", "Discovery")
         for owner, stage in zip(stalled_owners, stalled_stages, strict=True):
-            company = self.rng.choice([c for c in self.listed if c.region == self.users[owner]["region"]])
+            # on one of the rep's own accounts when they have one, so they can see all of it
+            own = [c for c in self.listed if c.account is not None and self.accounts[c.account]["_owner"] == owner]
+            region = [c for c in self.listed if c.region == self.users[owner]["region"]]
+            company = self.rng.choice(own or region)
             assert company.account is not None
-            contact = self.rng.choice(contacts_by_account[company.account])
+            if own:
+                contact = self.rng.choice(contacts_by_account[company.account])
+            else:
+                contact = self._make_contact(company, self.start, owner=owner)
             plans.append(
                 self._plan_deal(
                     company=company,

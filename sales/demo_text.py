@@ -250,7 +250,7 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "neu": (
             "Does {weekday} at {time} work for a 30-minute call? I'll bring a sample dashboard built on "
-            "anonymised data from a {industry_l} customer.",
+            "anonymised data from one of our {industry_l} customers.",
             "I sent a calendar invite for {weekday} at {time}. I've added {colleague} from IT so we can cover "
             "the integration questions at the same time.",
             "Could we move our {weekday} call to {weekday2} at {time}? Our quarter-end review got moved.",
@@ -445,7 +445,7 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
         "subject": ("Decision", "Re: Proposal for {company}", "Update on our evaluation"),
         "neg": (
             "Thank you for all your time. After a lot of discussion we have decided not to move forward with "
-            "Lumen. Unfortunately {loss_reason_l}.",
+            "Lumen. In short, for your records: {loss_reason_l}.",
             "I'm sorry to say we won't be going ahead. {loss_reason}. I appreciate the effort your team put in.",
         ),
     },
@@ -489,8 +489,8 @@ TOPICS: dict[str, dict[str, tuple[str, ...]]] = {
         "neu": (
             "Following up on my note from last week. If forecasting is on your list this quarter, I can show you "
             "a 15-minute walkthrough tailored to {industry_l}.",
-            "Sharing a short case study from a {industry_l} team that cut its forecast prep from a day to an hour. "
-            "Worth a conversation?",
+            "Sharing a short case study from one of our {industry_l} customers: forecast prep went from a day "
+            "to an hour. Worth a conversation?",
         ),
     },
     "lead_reply_pos": {

@@ -50,7 +50,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, insert
 from sqlalchemy.engine import Connection
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from sales.demo_text import (
     COMPANY_STEMS,
@@ -72,6 +72,7 @@ from sales.validation import company_key
 from store.audit import SYSTEM_ACTOR, record_event
 from store.models import (
     Account,
+    AuditEvent,
     Channel,
     Contact,
     Deal,
@@ -1249,3 +1250,17 @@ def seed_demo(
     assert event.id is not None
     demo_users = tuple(DemoUser(u["email"], u["name"], u["role"], u["team"], u["region"]) for u in b.users)
     return DemoSummary(seed, anchor, counts, demo_users, stalled, event.id)
+
+
+def seeded_demo(session: Session) -> tuple[int, date] | None:
+    """(seed, anchor) of the demo company in this store, from its ``seed_demo`` audit event; None if not seeded.
+
+    Analytics, evals and the tour use the anchor as "today" for the planted stalls: a week after the anchor more
+    open deals will have gone quiet on their own.
+    """
+    event = session.exec(
+        select(AuditEvent).where(AuditEvent.action == SEED_ACTION).order_by(col(AuditEvent.id).desc())
+    ).first()
+    if event is None or not event.after:
+        return None
+    return int(event.after["seed"]), date.fromisoformat(str(event.after["anchor"]))

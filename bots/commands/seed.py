@@ -35,7 +35,7 @@ def seed_cmd(
         str | None,
         typer.Option(
             "--anchor",
-            help="Last day of the 12 months of history, YYYY-MM-DD. Default: today (UTC).",
+            help="The data's 'today', YYYY-MM-DD: history covers the 12 months before it. Default: today (UTC).",
             show_default=False,
         ),
     ] = None,
@@ -47,8 +47,8 @@ def seed_cmd(
 ) -> None:
     """Fill the workspace with a realistic demo company: a year of leads, deals, stage history and activity.
 
-    Writes 11 users (admin, 2 managers, 8 reps), ~150 accounts, ~2,000 leads, 600 deals with full stage history,
-    ~5,500 interactions and the playbook tasks, in one transaction with one audit event. Known effects are
+    Writes 11 users (admin, 2 managers, 8 reps), ~160 accounts, 2,000 leads, 600 deals with full stage history,
+    ~5,600 interactions and the playbook tasks, in one transaction with one audit event. Known effects are
     planted so analytics can be checked: enterprise deals wait ~3x longer in Proposal before Negotiation, one
     rep wins far less often, and six open deals are stalled.
 

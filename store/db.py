@@ -35,7 +35,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only work (reports, searches, listings) may opt out with the ``sqlite_read_only`` execution
+    # option, so that it never waits for, or blocks, a writer.
+    if conn.get_execution_options().get("sqlite_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> Engine:
@@ -105,9 +110,14 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session in one transaction: committed when the block ends, rolled back on any exception."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A session in one transaction: committed when the block ends, rolled back on any exception.
+
+    ``read_only`` sessions on SQLite start a deferred transaction instead of taking the write lock up front;
+    use them for work that only reads, so it runs beside writers.
+    """
+    bind = engine.execution_options(sqlite_read_only=True) if read_only else engine
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

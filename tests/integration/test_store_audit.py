@@ -71,3 +71,15 @@ def test_receipts_survive_a_round_trip_through_the_database(engine: Engine) -> N
     with session_scope(engine) as s:
         row = s.execute(text("SELECT action, record_id FROM audit_events WHERE id = :i"), {"i": event_id}).one()
     assert tuple(row) == ("x", "1")
+
+
+def test_read_only_sessions_run_beside_a_writer(sqlite_engine: Engine) -> None:
+    from store.db import session_scope as scope
+
+    with scope(sqlite_engine) as writer:
+        record_event(writer, actor_id=None, actor="system", action="x", record_type="deal", record_id=1)
+        with scope(sqlite_engine, read_only=True) as reader:
+            # the reader does not wait for the writer's lock and sees only committed rows
+            assert reader.execute(text("SELECT count(*) FROM audit_events")).scalar() == 0
+    with scope(sqlite_engine, read_only=True) as reader:
+        assert reader.execute(text("SELECT count(*) FROM audit_events")).scalar() == 1

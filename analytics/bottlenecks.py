@@ -46,7 +46,7 @@ SLOW_RATIO = 1.25  # a segment must be at least this much slower than the rest t
 MIN_EXTRA_DAYS = 1 / 24  # ... and slower by at least an hour
 MIN_RATE_GAP = 0.08  # a conversion gap smaller than 8 points is not worth a finding
 SIGNIFICANCE = 0.01  # after Benjamini-Hochberg correction over every comparison in the run
-MAX_FINDINGS = 20
+MAX_FINDINGS = 12  # per group
 AT_RISK_QUANTILE = 0.75
 
 FindingKind = Literal["slow segment", "slow transition", "low conversion", "rework loop"]
@@ -76,7 +76,7 @@ class Finding(BaseModel):
     evidence: Evidence
     cost: float = Field(description="in cost_unit: extra deal-days, or deals not converted")
     cost_unit: Literal["deal-days", "deals"]
-    impact: float = Field(description="cost as a share of all deal-days (or all deals) in the log; the ranking key")
+    impact: float = Field(description="cost as a share of all deal-days (or of all deals) in the log")
     revenue_at_risk: float | None = None
 
 
@@ -738,9 +738,19 @@ def _cycle_times(
 
 
 def at_risk_deals(
-    log: EventLog, steps: pd.DataFrame, now: datetime, *, quiet_days: int = 14, limit: int = 25
+    log: EventLog,
+    steps: pd.DataFrame,
+    now: datetime,
+    *,
+    stalled: dict[str, str] | None = None,
+    quiet_days: int = 14,
+    limit: int = 25,
 ) -> list[AtRiskDeal]:
-    """Open deals past their stage's stall limit (stalled), or slower than 3 in 4 past deals there (at risk)."""
+    """Open deals past their stage's stall limit (stalled), or slower than 3 in 4 past deals there (at risk).
+
+    ``stalled`` (case id → reason) comes from the domain's stall rule when the log is the store's, so the report
+    and `salesgraph deals stalled` agree; otherwise the limit is checked here against the last event.
+    """
     needed = {"outcome", "current_stage", "stage_entered_at"}
     if not needed <= set(log.cases.columns):
         return []
@@ -756,6 +766,25 @@ def at_risk_deals(
         q = typical.get(stage)
         quiet = f"; no activity for {idle:.0f} days" if idle >= quiet_days else ""
         amount = float(case["amount"]) if case.get("amount") == case.get("amount") and case.get("amount") else None
+        if stalled is not None:
+            if str(case_id) in stalled:
+                rows.append(
+                    (
+                        1000 + days,
+                        AtRiskDeal(
+                            case_id=str(case_id),
+                            name=str(case.get("name")) if case.get("name") is not None else None,
+                            owner=str(case.get("owner")) if case.get("owner") is not None else None,
+                            stage=stage,
+                            days_in_stage=int(days),
+                            amount=amount,
+                            status="stalled",
+                            reason=stalled[str(case_id)],
+                        ),
+                    )
+                )
+                continue
+            limit_days = None  # the domain already judged the stall limit
         if limit_days is not None and idle > limit_days:
             status: Literal["stalled", "at risk"] = "stalled"
             reason = (
@@ -817,6 +846,7 @@ def analyse_event_log(
     progress: ProgressCallback | None = None,
     requested_by: str | None = None,
     since: date | None = None,
+    stalled: dict[str, str] | None = None,
 ) -> BottleneckReport:
     """The full bottleneck analysis of one event log, ranked findings first. Pure: reads only ``log``."""
     from analytics import process
@@ -857,14 +887,12 @@ def analyse_event_log(
     findings = _segment_findings(log, steps, progress_frame, stage_frame, dimensions, min_segment_cases, total_days)
     findings += _over_limit_findings(log, steps, min_segment_cases, total_days)
     findings += _rework_findings(log, order, steps, min_segment_cases, total_days)
-    findings.sort(key=lambda f: f.impact, reverse=True)
-    findings = findings[:MAX_FINDINGS]
-    for i, finding in enumerate(findings, start=1):
-        finding.rank = i
+    findings = rank_findings(findings)
     ignored = _ignored_segments(log, dimensions, min_segment_cases)
     if ignored:
+        verb = "segment has" if len(ignored) == 1 else "segments have"
         notes.append(
-            f"{len(ignored)} segments have fewer than {min_segment_cases} cases and were not compared "
+            f"{len(ignored)} {verb} fewer than {min_segment_cases} cases and were not compared "
             "(listed under 'Segments too small to judge')"
         )
     lap("findings")
@@ -903,7 +931,7 @@ def analyse_event_log(
     from store.types import utcnow
 
     reference = now or utcnow()
-    risky = at_risk_deals(log, steps, reference)
+    risky = at_risk_deals(log, steps, reference, stalled=stalled)
     lap("at_risk")
     events = log.events
     report = BottleneckReport(
@@ -935,17 +963,41 @@ def analyse_event_log(
     return report
 
 
+def rank_findings(findings: list[Finding]) -> list[Finding]:
+    """Time findings first, by extra deal-days; then conversion gaps, by revenue at risk (deals when no amounts).
+
+    Days and lost deals are different currencies and any exchange rate between them would be invented, so they
+    are ranked in two groups rather than on one made-up scale. Time comes first because the question this
+    analysis answers is where deals get stuck; the summary names the top of both groups.
+    """
+    time_lost = sorted((f for f in findings if f.cost_unit == "deal-days"), key=lambda f: f.cost, reverse=True)
+    deals_lost = sorted(
+        (f for f in findings if f.cost_unit == "deals"),
+        key=lambda f: (f.revenue_at_risk or 0.0, f.cost),
+        reverse=True,
+    )
+    ranked = time_lost[:MAX_FINDINGS] + deals_lost[:MAX_FINDINGS]
+    for i, finding in enumerate(ranked, start=1):
+        finding.rank = i
+    return ranked
+
+
 def summarise(report: BottleneckReport) -> str:
-    """Two or three sentences: what was analysed, the top finding with its action, and how many more."""
+    """Two or three sentences: what was analysed, the top bottleneck and the biggest conversion gap, with actions."""
     head = f"Analysed {report.cases:,} cases ({report.events:,} events) from {report.source}."
     if not report.findings:
         return head + " No bottleneck passed the thresholds (segment size, effect size, significance)."
-    top = report.findings[0]
-    more = len(report.findings) - 1
-    tail = f" {more} more finding{'s' if more != 1 else ''} follow, ranked by cost." if more else ""
+    parts = [head]
+    slow = next((f for f in report.findings if f.cost_unit == "deal-days"), None)
+    gap = next((f for f in report.findings if f.cost_unit == "deals"), None)
+    if slow is not None:
+        parts.append(f"Top bottleneck: {slow.statement} Recommended: {slow.action}")
+    if gap is not None:
+        parts.append(f"Biggest conversion gap: {gap.statement} Recommended: {gap.action}")
     stalled = sum(1 for d in report.at_risk if d.status == "stalled")
-    stuck = f" {stalled} open deal{'s are' if stalled != 1 else ' is'} stalled." if stalled else ""
-    return f"{head} Top finding: {top.statement} Recommended: {top.action}{tail}{stuck}"
+    if stalled:
+        parts.append(f"{stalled} open deal{'s are' if stalled != 1 else ' is'} stalled.")
+    return " ".join(parts)
 
 
 def bottleneck_analysis(
@@ -964,7 +1016,14 @@ def bottleneck_analysis(
 
     if segment is not None and segment not in SEGMENT_DIMENSIONS and segment not in SEGMENT_DIMENSIONS.values():
         raise InvalidInput({"segment": f"{segment!r} is not a segment; choose from {', '.join(SEGMENT_DIMENSIONS)}"})
+    from sales.deals import list_stalled_deals
+    from sales.stages import DEFAULT_MACHINE
+    from store.types import utcnow
+
+    machine = machine or DEFAULT_MACHINE
+    now = now or utcnow()
     log = event_log_from_store(session, actor, since=since, machine=machine)
+    stalled = {str(d.deal_id): d.reason for d in list_stalled_deals(session, actor, now=now, machine=machine)}
     since_date = since.date() if isinstance(since, datetime) else since
     return analyse_event_log(
         log,
@@ -974,4 +1033,5 @@ def bottleneck_analysis(
         progress=progress,
         requested_by=actor.email,
         since=since_date,
+        stalled=stalled,
     )

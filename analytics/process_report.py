@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from analytics.bottlenecks import DIMENSION_LABELS, BottleneckReport
+from analytics.bottlenecks import DIMENSION_LABELS, BottleneckReport, Finding
 
 CHART_TITLES = {
     "process-map": "Process map",
@@ -126,6 +126,18 @@ def _sections(report: BottleneckReport) -> list[Section]:
     return sections
 
 
+GROUP_HEADINGS = {
+    "deal-days": "Where deals get stuck: time lost, ranked by extra deal-days",
+    "deals": "Where deals are lost: conversion gaps, ranked by revenue at risk",
+}
+
+
+def _group_heading(report: BottleneckReport, finding: Finding) -> str | None:
+    """The group heading when ``finding`` is the first of its group, else None."""
+    first = next(f for f in report.findings if f.cost_unit == finding.cost_unit)
+    return GROUP_HEADINGS[finding.cost_unit] if first is finding else None
+
+
 def _conformance_lines(report: BottleneckReport) -> list[str]:
     c = report.conformance
     if c is None:
@@ -158,10 +170,12 @@ def render_markdown(report: BottleneckReport, images: dict[str, str] | None = No
     """The report as Markdown; ``images`` maps chart names to the relative paths of their PNG files."""
     out = [f"# Where deals get stuck: {_cell(report.source)}", ""]
     out += [f"- {line}" for line in _scope_lines(report)]
-    out += ["", "## Findings, ranked by cost", ""]
     if not report.findings:
-        out.append("No finding passed the thresholds (segment size, effect size and significance).")
+        out += ["", "No finding passed the thresholds (segment size, effect size and significance).", ""]
     for f in report.findings:
+        heading = _group_heading(report, f)
+        if heading:
+            out += ["", f"## {heading}", ""]
         revenue = f" · ≈ {f.revenue_at_risk:,.0f} revenue at risk" if f.revenue_at_risk else ""
         out += [
             f"### {f.rank}. {f.title}",
@@ -207,11 +221,14 @@ def render_html(report: BottleneckReport, charts: dict[str, bytes]) -> str:
         f"<title>Where deals get stuck: {e(report.source)}</title><style>{_CSS}</style></head><body>",
         f"<h1>Where deals get stuck: {e(report.source)}</h1><ul class='meta'>",
         *[f"<li>{e(line)}</li>" for line in _scope_lines(report)],
-        "</ul><h2>Findings, ranked by cost</h2>",
+        "</ul>",
     ]
     if not report.findings:
         parts.append("<p>No finding passed the thresholds (segment size, effect size and significance).</p>")
     for f in report.findings:
+        heading = _group_heading(report, f)
+        if heading:
+            parts.append(f"<h2>{e(heading)}</h2>")
         revenue = f" · ≈ {f.revenue_at_risk:,.0f} revenue at risk" if f.revenue_at_risk else ""
         parts.append(
             f"<div class='finding'><h3>{f.rank}. {e(f.title)}</h3><p>{e(f.statement)}</p>"

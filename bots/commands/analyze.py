@@ -186,7 +186,11 @@ def _show_findings(console: Console, report: BottleneckReport, limit: int = 10) 
     if not report.findings:
         console.print("No bottleneck passed the thresholds (segment size, effect size and significance).")
         return
-    table = Table(title="Findings, ranked by cost", title_justify="left", show_lines=True)
+    table = Table(
+        title="Findings: time lost (by extra deal-days), then conversion gaps (by revenue at risk)",
+        title_justify="left",
+        show_lines=True,
+    )
     table.add_column("#", justify="right")
     table.add_column("finding", ratio=3)
     table.add_column("cost", justify="right")

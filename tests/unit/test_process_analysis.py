@@ -129,11 +129,20 @@ def test_no_spurious_segment_findings_on_unplanted_dimensions(planted: tuple[Eve
     assert not [f for f in report.findings if f.dimension == "industry"]
 
 
-def test_findings_are_ranked_by_impact_and_json_serialisable(planted: tuple[EventLog, BottleneckReport]) -> None:
+def test_findings_are_ranked_by_cost_in_two_currencies_and_json_serialisable(
+    planted: tuple[EventLog, BottleneckReport],
+) -> None:
     _, report = planted
-    impacts = [f.impact for f in report.findings]
-    assert impacts == sorted(impacts, reverse=True)
+    units = [f.cost_unit for f in report.findings]
+    # time lost first, then deals lost: never interleaved on a made-up exchange rate
+    assert units == sorted(units, key=lambda u: u != "deal-days")
+    days = [f.cost for f in report.findings if f.cost_unit == "deal-days"]
+    assert days == sorted(days, reverse=True)
+    revenue = [f.revenue_at_risk or 0 for f in report.findings if f.cost_unit == "deals"]
+    assert revenue == sorted(revenue, reverse=True)
     assert [f.rank for f in report.findings] == list(range(1, len(report.findings) + 1))
+    assert "Top bottleneck" in report.summary
+    assert "Biggest conversion gap" in report.summary
     payload = json.loads(report.model_dump_json())
     assert BottleneckReport.model_validate(payload).findings[0].title == report.findings[0].title
     assert "Proposal" in report.summary

@@ -1,0 +1,153 @@
+"""`salesgraph import eventlog` and `salesgraph analyze ...` end to end in a temporary workspace."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
+
+from analytics.eventlog import synthetic_event_log
+from store.models import AuditEvent
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    import bots.common
+    from app.settings import get_settings
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("SALESGRAPH_HOME", str(home))
+    monkeypatch.delenv("SALESGRAPH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SALESGRAPH_USER", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    monkeypatch.setattr(bots.common, "_services", None)
+    yield home
+    if bots.common._services is not None:
+        bots.common._services.engine.dispose()
+    get_settings.cache_clear()
+
+
+def _run(*args: str):  # type: ignore[no-untyped-def]
+    from bots.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def _audit_actions() -> list[str]:
+    import bots.common
+
+    with Session(bots.common.services().engine) as s:
+        return list(s.exec(select(AuditEvent.action).order_by(col(AuditEvent.id))).all())
+
+
+@pytest.fixture
+def crm_csv(tmp_path: Path) -> Path:
+    """A CRM export with its own column names, planted slow Proposal → Negotiation for enterprise deals."""
+    log = synthetic_event_log(300, seed=4)
+    frame = log.events.join(log.cases[["amount", "industry"]], on="case_id")
+    frame = frame.rename(columns={"case_id": "deal", "activity": "step", "timestamp": "when", "resource": "rep"})
+    path = tmp_path / "crm_export.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_import_then_analyse_an_external_log_with_a_playbook(cli_home: Path, crm_csv: Path, tmp_path: Path) -> None:
+    result = _run(
+        "import", "eventlog", str(crm_csv), "--case", "deal", "--activity", "step", "--timestamp", "when",
+        "--resource", "rep", "--amount", "amount",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Imported crm_export: 300 cases" in result.output
+    assert (cli_home / "eventlogs" / "crm_export.pkl").is_file()
+    assert _audit_actions() == ["import_eventlog"]
+
+    listed = _run("analyze", "logs")
+    assert "crm_export" in listed.output
+
+    html, md = tmp_path / "out" / "report.html", tmp_path / "out" / "report.md"
+    result = _run(
+        "analyze", "bottlenecks", "--log", "crm_export",
+        "--stages", "Prospecting,Qualified,Discovery,Proposal,Negotiation", "--won", "Won", "--lost", "Lost",
+        "--html", str(html), "--markdown", str(md),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Proposal → Negotiation is slow for enterprise" in result.output
+    page = html.read_text()
+    assert page.count("data:image/png;base64,") == 3  # process map, funnel, cycle time: all embedded
+    assert "src='http" not in page and 'src="http' not in page
+    text = md.read_text()
+    assert "## Where deals get stuck" in text
+    assert (md.parent / "report-process-map.png").stat().st_size > 10_000
+
+
+def test_bad_event_log_names_the_problem_and_stores_nothing(cli_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "broken.csv"
+    path.write_text("deal,step,when\n1,Prospecting,2026-01-05\n1,Qualified,\n2,Prospecting,not a date\n")
+    result = _run("import", "eventlog", str(path), "--case", "deal", "--activity", "step", "--timestamp", "when")
+    assert result.exit_code == 1
+    assert "timestamp: 1 events have no timestamp (rows 3)" in result.output
+    assert "Traceback" not in result.output
+    assert not (cli_home / "eventlogs").exists()
+    assert _audit_actions() == []
+
+    result = _run("import", "eventlog", str(path), "--case", "deal_id", "--activity", "step", "--timestamp", "at")
+    assert result.exit_code == 1
+    assert "deal_id: no such column in broken.csv (available: deal, step, when)" in result.output
+    assert "at: no such column" in result.output
+
+
+def test_unknown_playbook_stage_and_log_name_are_clear_errors(cli_home: Path, crm_csv: Path) -> None:
+    _run(
+        "import",
+        "eventlog",
+        str(crm_csv),
+        "--name",
+        "crm",
+        "--case",
+        "deal",
+        "--activity",
+        "step",
+        "--timestamp",
+        "when",
+    )
+    result = _run("analyze", "bottlenecks", "--log", "crm", "--stages", "Prospecting,Signed")
+    assert result.exit_code == 1
+    assert "not activities of this log: Signed" in result.output
+    result = _run("analyze", "bottlenecks", "--log", "nope")
+    assert result.exit_code == 1
+    assert "no imported event log named 'nope' (imported: crm)" in result.output
+    result = _run("analyze", "bottlenecks", "--since", "the day after never")
+    assert result.exit_code == 1
+    assert "cannot read 'the day after never' as a date" in result.output
+
+
+def test_analyse_the_store_as_admin_and_as_rep(cli_home: Path) -> None:
+    import bots.common
+    from sales.demo import DEMO_REP_EMAIL, PLANTED, seed_demo
+    from store.db import session_scope
+
+    with session_scope(bots.common.services().engine) as s:
+        seed_demo(s, seed=3, anchor=datetime.now(UTC).date())
+
+    result = _run("analyze", "bottlenecks")
+    assert result.exit_code == 0, result.output
+    reports = sorted((cli_home / "reports").glob("process-*"))
+    assert {p.suffix for p in reports} == {".md", ".html", ".png"}
+    assert "Proposal → Negotiation is slow for enterprise" in result.output
+
+    result = _run("analyze", "bottlenecks", "--as", DEMO_REP_EMAIL, "--segment", "size", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["requested_by"] == DEMO_REP_EMAIL
+    assert payload["dimensions"] == ["size_band"]
+    assert all(f["segment"] != PLANTED.low_converting_rep_email for f in payload["findings"])
+
+    result = _run("analyze", "process", "--since", "2000-01-01")
+    assert result.exit_code == 0, result.output
+    assert "Conformance to the playbook" in result.output

@@ -74,11 +74,14 @@ def friendly_errors() -> Iterator[None]:
 
 
 @contextmanager
-def session() -> Iterator[Session]:
-    """One transaction: committed on success, rolled back (nothing changed) on any error."""
+def session(*, read_only: bool = False) -> Iterator[Session]:
+    """One transaction: committed on success, rolled back (nothing changed) on any error.
+
+    Commands that only read pass ``read_only=True`` so they never wait for a writer (SQLite).
+    """
     from store.db import session_scope
 
-    with friendly_errors(), session_scope(services().engine) as s:
+    with friendly_errors(), session_scope(services().engine, read_only=read_only) as s:
         yield s
 
 

@@ -23,7 +23,7 @@ def pipeline_cmd(as_: AsOption = None) -> None:
     from bots.render import money
     from sales.pipeline import pipeline_summary
 
-    with session() as s:
+    with session(read_only=True) as s:
         who = resolve_actor(s, as_)
         rows = pipeline_summary(s, who)
     table = Table(title=f"Pipeline visible to {who.email}")
@@ -56,7 +56,7 @@ def audit_verify() -> None:
     from bots.common import console, fail, session
     from store.audit import verify_chain
 
-    with session() as s:
+    with session(read_only=True) as s:
         report = verify_chain(s)
     if not report.ok:
         fail(
@@ -79,7 +79,7 @@ def audit_log(
     from bots.render import when
     from store.models import AuditEvent
 
-    with session() as s:
+    with session(read_only=True) as s:
         stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
         if record:
             kind, _, rid = record.partition(":")

@@ -57,7 +57,7 @@ def leads_list(
     from bots.render import when
     from sales.leads import list_leads
 
-    with session() as s:
+    with session(read_only=True) as s:
         who = resolve_actor(s, as_)
         rows = list_leads(s, who, status=status, owner_id=_owner_id(s, who, owner), query=search, limit=limit)
         names = _names(s)
@@ -82,7 +82,7 @@ def leads_show(lead_id: int, as_: AsOption = None) -> None:
     from sales.leads import get_lead
     from sales.tasks import list_tasks
 
-    with session() as s:
+    with session(read_only=True) as s:
         who = resolve_actor(s, as_)
         lead = get_lead(s, who, lead_id)
         names = _names(s)
@@ -182,7 +182,7 @@ def deals_list(
     from bots.render import money, when
     from sales.deals import list_deals
 
-    with session() as s:
+    with session(read_only=True) as s:
         who = resolve_actor(s, as_)
         rows = list_deals(
             s, who, stage=stage, status=status, owner_id=_owner_id(s, who, owner), query=search, limit=limit
@@ -212,7 +212,7 @@ def deals_show(deal_id: int, as_: AsOption = None) -> None:
     from sales.tasks import list_tasks
     from store.models import Account, StageChange
 
-    with session() as s:
+    with session(read_only=True) as s:
         who = resolve_actor(s, as_)
         deal = get_deal(s, who, deal_id)
         names = _names(s)
@@ -305,7 +305,7 @@ def deals_stalled(as_: AsOption = None) -> None:
     from bots.common import console, resolve_actor, session
     from sales.deals import list_stalled_deals
 
-    with session() as s:
+    with session(read_only=True) as s:
         rows = list_stalled_deals(s, resolve_actor(s, as_))
         names = _names(s)
         table = Table(
@@ -345,7 +345,7 @@ def tasks_list(
         before = date.fromisoformat(due_before) if due_before else None
     except ValueError:
         fail(f"--due-before {due_before!r} is not a date like 2026-12-31")
-    with session() as s:
+    with session(read_only=True) as s:
         who = resolve_actor(s, as_)
         owner_id = None if owner == "team" else _owner_id(s, who, owner)
         owner_ids = None if owner_id is None else [owner_id]
@@ -433,7 +433,7 @@ def users_list() -> None:
     from bots.render import when
     from sales.users import list_users
 
-    with session() as s:
+    with session(read_only=True) as s:
         rows = list_users(s)
         names = {u.id: u.name for u in rows}
         table = Table(title="Users", caption=f"{len(rows)} users")

@@ -624,6 +624,8 @@ class _DemoBuilder:
             elif (self.end - created).days >= 2:
                 row["status"] = LeadStatus.QUALIFIED if converts and self.rng.random() < 0.5 else LeadStatus.WORKING
                 row["updated_at"] = self._ts(min(self.end - timedelta(hours=1), created + timedelta(days=2)))
+                if row["status"] == LeadStatus.QUALIFIED:
+                    row["qualified_at"] = row["updated_at"]
             self._lead_touches(lead, company, created, decided if known else self.end, converts if known else None)
             self._first_contact_task(lead, company, created, known)
         return converted

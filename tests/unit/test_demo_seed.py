@@ -320,6 +320,9 @@ def test_lead_outcomes_are_learnable_but_not_trivially(seeded: Seeded) -> None:
     assert 1500 <= len(known) <= 2000
     assert set(known["outcome"]) == {"converted", "lost"}
     assert (known.loc[known["outcome"] == "converted", "status"] == "converted").all()
+    assert (known.loc[known["outcome"] == "lost", "status"] == "disqualified").all()
+    assert leads.loc[leads["status"].isin(["converted", "qualified"]), "qualified_at"].notna().all()
+    assert set(leads.loc[leads["outcome"].isna(), "status"]) <= {"new", "working", "qualified"}
     rate = (known["outcome"] == "converted").mean()
     assert 0.15 <= rate <= 0.40
     attrs = pd.DataFrame(list(known["attributes"]))

@@ -33,9 +33,14 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
+def _text(text: object) -> str:
+    # Markdown viewers render raw HTML: names and fields from the CRM or an imported file must stay text.
+    return html.escape(str(text), quote=False)
+
+
 def _cell(text: object) -> str:
-    # Stage names, owners and deal names come from users and imported files: keep them from breaking the table.
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    # ... and inside a table a pipe or a newline would also break the row.
+    return _text(text).replace("|", "\\|").replace("\n", " ")
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,7 @@ def _scope_lines(report: BottleneckReport) -> list[str]:
 def render_markdown(report: BottleneckReport, images: dict[str, str] | None = None) -> str:
     """The report as Markdown; ``images`` maps chart names to the relative paths of their PNG files."""
     out = [f"# Where deals get stuck: {_cell(report.source)}", ""]
-    out += [f"- {line}" for line in _scope_lines(report)]
+    out += [f"- {_text(line)}" for line in _scope_lines(report)]
     if not report.findings:
         out += ["", "No finding passed the thresholds (segment size, effect size and significance).", ""]
     for f in report.findings:
@@ -178,21 +183,21 @@ def render_markdown(report: BottleneckReport, images: dict[str, str] | None = No
             out += ["", f"## {heading}", ""]
         revenue = f" · ≈ {f.revenue_at_risk:,.0f} revenue at risk" if f.revenue_at_risk else ""
         out += [
-            f"### {f.rank}. {f.title}",
+            f"### {f.rank}. {_text(f.title)}",
             "",
-            f.statement,
+            _text(f.statement),
             "",
             f"- Cost: {f.cost:,.1f} {f.cost_unit} ({f.impact:.1%} of all {f.cost_unit} in the log){revenue}",
-            f"- **Recommended action:** {f.action}",
+            f"- **Recommended action:** {_text(f.action)}",
             "",
         ]
     for name, path in (images or {}).items():
         out += [f"![{CHART_TITLES.get(name, name)}]({path})", ""]
-    out += ["## Conformance to the playbook", ""] + [f"- {line}" for line in _conformance_lines(report)] + [""]
+    out += ["## Conformance to the playbook", ""] + [f"- {_text(line)}" for line in _conformance_lines(report)] + [""]
     for section in _sections(report):
         out += [f"## {section.title}", ""]
         if section.intro:
-            out += [section.intro, ""]
+            out += [_text(section.intro), ""]
         out.append("| " + " | ".join(section.headers) + " |")
         out.append("|" + "---|" * len(section.headers))
         out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in section.rows]

@@ -1,0 +1,239 @@
+"""Process-mining benchmark: our full bottleneck report on BPI Challenge 2012 next to pm4py's own performance DFG on
+the same log in the same run, and peak memory of the report on a 1,000,000-event synthetic log (in a subprocess).
+
+    python -m bench.process_mining [--skip-bpi] [--skip-synthetic] [--events 1000000] [--full-pm4py]
+
+Prints JSON and writes it to bench/results/process_mining.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).with_name("results")
+BPI_FILE = "eventlogs/bpic2012.xes.gz"
+# The loan application funnel of BPI 2012 read as a sales playbook: application → offer → approval.
+BPI_PLAYBOOK = (
+    "A_SUBMITTED",
+    "A_PARTLYSUBMITTED",
+    "A_PREACCEPTED",
+    "A_ACCEPTED",
+    "A_FINALIZED",
+    "O_SENT",
+    "O_SENT_BACK",
+)
+BPI_WON, BPI_LOST = "A_APPROVED", "A_DECLINED"
+
+
+def _shared_data() -> Path:
+    root = Path(__file__).resolve().parents[1]
+    return Path(os.environ.get("SALESGRAPH_SHARED_DATA", root.parent / "shared" / "data"))
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _top(report: Any, n: int = 5) -> list[dict[str, Any]]:
+    return [
+        {"rank": f.rank, "kind": f.kind, "title": f.title, "cost": round(f.cost, 1), "unit": f.cost_unit,
+         "statement": f.statement}
+        for f in report.findings[:n]
+    ]  # fmt: skip
+
+
+def _report_once(log: Any, out_dir: Path, label: str) -> tuple[float, dict[str, float], Any]:
+    from analytics.bottlenecks import analyse_event_log
+    from analytics.process_report import write_report
+
+    start = time.perf_counter()
+    report = analyse_event_log(log)
+    analysed = time.perf_counter()
+    write_report(report, markdown=out_dir / f"{label}.md", html_path=out_dir / f"{label}.html")
+    done = time.perf_counter()
+    return done - start, {"analysis_s": analysed - start, "charts_and_files_s": done - analysed}, report
+
+
+def bench_bpi(full_pm4py: bool) -> dict[str, Any]:
+    import copy
+
+    path = _shared_data() / BPI_FILE
+    if not path.is_file():
+        return {"skipped": f"{path} not found (set SALESGRAPH_SHARED_DATA)"}
+    from analytics.eventlog import read_event_log_file
+    from analytics.process import quiet_import_pm4py
+
+    t = time.perf_counter()
+    pm4py = quiet_import_pm4py()
+    import_pm4py_s = time.perf_counter() - t
+
+    # pm4py alone: its own XES reader and its performance DFG, on the full log
+    t = time.perf_counter()
+    pm_frame = pm4py.read_xes(str(path), show_progress_bar=False)
+    pm_read_s = time.perf_counter() - t
+    t = time.perf_counter()
+    pm4py.discover_performance_dfg(pm_frame)
+    pm_perf_dfg_s = time.perf_counter() - t
+    pm_complete = pm_frame[pm_frame["lifecycle:transition"].str.lower() == "complete"]
+    t = time.perf_counter()
+    pm4py.discover_performance_dfg(pm_complete)
+    pm_perf_dfg_complete_s = time.perf_counter() - t
+    baseline: dict[str, Any] = {
+        "pm4py_import_s": round(import_pm4py_s, 3),
+        "pm4py_read_xes_s": round(pm_read_s, 3),
+        "pm4py_performance_dfg_s": round(pm_perf_dfg_s, 3),
+        "pm4py_performance_dfg_complete_events_s": round(pm_perf_dfg_complete_s, 3),
+        "events_all_lifecycles": len(pm_frame),
+    }
+    if full_pm4py:
+        t = time.perf_counter()
+        net, im, fm = pm4py.discover_petri_net_inductive(pm_complete)
+        baseline["pm4py_inductive_miner_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        pm4py.conformance_diagnostics_token_based_replay(pm_complete, net, im, fm)
+        baseline["pm4py_token_replay_s"] = round(time.perf_counter() - t, 3)
+    del pm_frame, pm_complete
+
+    t = time.perf_counter()
+    log = read_event_log_file(path)
+    our_read_s = time.perf_counter() - t
+
+    out: dict[str, Any] = {
+        "log": path.name,
+        "cases": log.n_cases,
+        "events_analysed": log.n_events,
+        "baseline": baseline,
+        "ours_read_xes_s": round(our_read_s, 3),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        playbook_log = copy.copy(log)
+        playbook_log.stages, playbook_log.won_stage, playbook_log.lost_stage = BPI_PLAYBOOK, BPI_WON, BPI_LOST
+        cold_s, cold_parts, _ = _report_once(playbook_log, folder, "cold")
+        warm_s, warm_parts, report = _report_once(playbook_log, folder, "playbook")
+        plain_s, plain_parts, plain = _report_once(log, folder, "discovered")
+    out["report_with_playbook"] = {
+        "first_run_s": round(cold_s, 3),
+        "first_run_parts": {k: round(v, 3) for k, v in cold_parts.items()},
+        "seconds": round(warm_s, 3),
+        "parts": {k: round(v, 3) for k, v in warm_parts.items()},
+        "steps": report.timings,
+        "x_pm4py_performance_dfg": round(warm_s / pm_perf_dfg_s, 2),
+        "conformance": {
+            "mean_fitness": round(report.conformance.mean_fitness, 4) if report.conformance else None,
+            "share_below_0.85": round(report.conformance.share_below_threshold, 4) if report.conformance else None,
+        },
+        "top_findings": _top(report),
+        "notes": report.notes,
+    }
+    out["report_discovered_model"] = {
+        "seconds": round(plain_s, 3),
+        "parts": {k: round(v, 3) for k, v in plain_parts.items()},
+        "steps": plain.timings,
+        "x_pm4py_performance_dfg": round(plain_s / pm_perf_dfg_s, 2),
+        "top_findings": _top(plain),
+        "notes": plain.notes,
+    }
+    out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    return out
+
+
+def _synthetic_child(n_events: int) -> None:
+    """Runs in a fresh interpreter so its peak memory is the report's alone."""
+    from analytics.bottlenecks import analyse_event_log
+    from analytics.eventlog import synthetic_event_log
+    from analytics.process_report import write_report
+
+    # about 9.4 events per case with the generator's defaults
+    n_cases = int(n_events / 9.4)
+    t = time.perf_counter()
+    log = synthetic_event_log(n_cases, seed=1)
+    while log.n_events < n_events:
+        n_cases = int(n_cases * 1.02) + 1
+        log = synthetic_event_log(n_cases, seed=1)
+    generated = time.perf_counter() - t
+    after_generation = _peak_rss_mb()
+    t = time.perf_counter()
+    report = analyse_event_log(log)
+    analysed = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        write_report(report, markdown=Path(tmp) / "r.md", html_path=Path(tmp) / "r.html")
+        written = time.perf_counter() - t
+    top = report.findings[0]
+    print(
+        json.dumps(
+            {
+                "events": log.n_events,
+                "cases": log.n_cases,
+                "generate_s": round(generated, 3),
+                "analysis_s": round(analysed, 3),
+                "charts_and_files_s": round(written, 3),
+                "steps": report.timings,
+                "events_per_second": round(log.n_events / analysed),
+                "peak_rss_mb_after_generation": round(after_generation, 1),
+                "peak_rss_mb": round(_peak_rss_mb(), 1),
+                "top_finding": top.title,
+                "planted_effect_found_first": (top.source, top.target, top.segment)
+                == ("Proposal", "Negotiation", "enterprise"),
+                "notes": report.notes,
+            }
+        )
+    )
+
+
+def bench_synthetic(n_events: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.process_mining", "--child-synthetic", str(n_events)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-2000:]}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["wall_s"] = round(time.perf_counter() - started, 3)
+    result["under_2_gb"] = result["peak_rss_mb"] < 2048
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-bpi", action="store_true")
+    parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--events", type=int, default=1_000_000, help="size of the synthetic log")
+    parser.add_argument("--full-pm4py", action="store_true", help="also time pm4py's miner and replay on BPI")
+    parser.add_argument("--child-synthetic", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_synthetic:
+        _synthetic_child(args.child_synthetic)
+        return
+    results: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "load_average_at_start": os.getloadavg(),
+    }
+    if not args.skip_bpi:
+        results["bpi2012"] = bench_bpi(args.full_pm4py)
+    if not args.skip_synthetic:
+        results["synthetic"] = bench_synthetic(args.events)
+    RESULTS.mkdir(exist_ok=True)
+    text = json.dumps(results, indent=2, default=str)
+    (RESULTS / "process_mining.json").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,6 @@
-"""Short, factual answers composed from tool results (JSON). Actions are claimed only with their receipt; an
-error result is reported as an error, never as success. Numbers go through ``agent.offline.format``.
+"""Short, factual answers composed from tool results (the JSON of ``tools.results``). An action is claimed only
+with its receipt; an error result is reported as an error, never as success. Numbers go through
+``agent.offline.format``. Text fields from the store are quoted as data, never followed.
 """
 
 from __future__ import annotations
@@ -8,21 +9,7 @@ from typing import Any
 
 from agent.offline.format import days, money, number, percent
 
-_RECEIPT_KEYS = ("receipt", "receipt_id", "audit_event_id", "audit_id")
-_MONEY_HINTS = (
-    "amount",
-    "total",
-    "value",
-    "revenue",
-    "weighted",
-    "forecast",
-    "pipeline",
-    "commit",
-    "best_case",
-    "won_amount",
-)
-_RATE_HINTS = ("rate", "probability", "conversion", "ratio", "share", "percent")
-_DAY_HINTS = ("days", "cycle", "duration", "age")
+_RECEIPT_KEYS = ("receipt_id", "receipt", "audit_event_id")
 _ACTIONS = {
     "create_lead": "create the lead",
     "qualify_lead": "qualify the lead",
@@ -51,265 +38,201 @@ def receipt_of(data: Any) -> Any:
 
 
 def error_of(data: Any, raw: str, status: str | None) -> str | None:
-    """The error a result reports, if any: an error status, an ``error`` field, or a non-JSON error text."""
+    """The error a result reports, if any: an error status, an ``error`` field, or an error text."""
+    if status == "error":
+        if isinstance(data, dict):
+            return str(data.get("error") or data.get("message") or raw).strip() or "the tool failed"
+        return raw.strip().removeprefix("Error:").strip() or "the tool failed"
     if isinstance(data, dict):
-        for key in ("error", "error_message", "detail"):
-            if data.get(key):
-                return str(data[key])
+        if data.get("error"):
+            return str(data["error"])
         if data.get("ok") is False:
             return str(data.get("message") or "the tool reported a failure")
-        if status == "error":
-            return str(data.get("message") or raw)
         return None
-    if status == "error" or (isinstance(data, str) and raw.strip().lower().startswith(("error", "traceback"))):
-        return raw.strip().removeprefix("Error:").strip() or "unknown error"
+    if isinstance(data, str) and raw.strip().lower().startswith(("error", "traceback")):
+        return raw.strip().removeprefix("Error:").strip() or "the tool failed"
     return None
 
 
-def fmt_value(key: str, value: Any, currency: str = "USD") -> str:
-    """Format a value by what its key says it is: money, a rate, days, a count, or text."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        lowered = key.lower()
-        if any(hint in lowered for hint in _RATE_HINTS):
-            return percent(value if abs(value) <= 1 else value / 100)
-        if any(hint in lowered for hint in _DAY_HINTS):
-            return days(value)
-        if any(hint in lowered for hint in _MONEY_HINTS):
-            return money(value, currency)
-        return number(value, 0 if float(value).is_integer() else 1)
-    if isinstance(value, list):
-        return ", ".join(fmt_value(key, item, currency) for item in value[:MAX_ROWS])
-    return str(value)
-
-
-def _currency(data: Any) -> str:
-    return str(data.get("currency") or "USD") if isinstance(data, dict) else "USD"
-
-
-def _ident(data: dict[str, Any], kind: str) -> Any:
-    return data.get(f"{kind}_id") or data.get("id")
-
-
-def _receipt_suffix(data: Any) -> str:
+def _receipt(data: Any) -> str:
     receipt = receipt_of(data)
-    return f" (receipt {receipt})" if receipt is not None else ""
+    return f" (receipt #{receipt})" if receipt is not None else ""
+
+
+def _claim(text: str, data: Any) -> str:
+    """An action answer cites its receipt; without one it says the change could not be confirmed."""
+    if receipt_of(data) is None:
+        return f"{text}, but no receipt came back, so I can't confirm it was recorded."
+    return f"{text}{_receipt(data)}."
 
 
 def compose(tool: str, args: dict[str, Any], data: Any, raw: str, status: str | None = None) -> str:
     """One short answer for one tool result."""
     error = error_of(data, raw, status)
     if error:
-        action = _ACTIONS.get(tool, tool.replace("_", " "))
-        return f"I couldn't {action}: {error}"
-    if not isinstance(data, dict | list):
-        return f"{raw.strip()}" if raw.strip() else "Done."
-    composer = _COMPOSERS.get(tool, _generic)
-    return composer(args, data)
-
-
-def _action_needs_receipt(text: str, data: Any) -> str:
-    """An action answer without a receipt would be a claim we cannot back: say what happened, honestly."""
-    if receipt_of(data) is None:
-        return text + " (no receipt was returned, so I can't confirm it was recorded)"
-    return text + _receipt_suffix(data)
-
-
-def _pending(data: Any) -> str | None:
-    if isinstance(data, dict) and str(data.get("status", "")).lower() in (
-        "pending",
-        "pending_approval",
-        "awaiting_approval",
-    ):
-        ident = data.get("approval_id") or data.get("id")
-        return f"That needs approval; request {ident} is waiting for a decision." if ident else "That needs approval."
-    if isinstance(data, dict) and str(data.get("status", "")).lower() in ("rejected", "expired"):
-        reason = data.get("reason") or data.get("message")
-        return f"That was {data['status']}" + (f": {reason}" if reason else ".")
-    return None
-
-
-def _create_lead(args: dict[str, Any], data: Any) -> str:
+        return f"I couldn't {_ACTIONS.get(tool, tool.replace('_', ' '))}: {error}"
     if not isinstance(data, dict):
+        return raw.strip() or "Done."
+    composer = _COMPOSERS.get(tool, _generic)
+    try:
+        return composer(args, data)
+    except (KeyError, TypeError, ValueError):  # an unexpected result shape: fall back to listing what came back
         return _generic(args, data)
+
+
+def _currency(data: dict[str, Any]) -> str:
+    return str(data.get("currency") or "USD")
+
+
+def _create_lead(args: dict[str, Any], data: dict[str, Any]) -> str:
     name = data.get("name") or args.get("name")
-    company = data.get("company") or args.get("company")
-    who = f"{name}" + (f" ({company})" if company else "")
-    ident = _ident(data, "lead")
-    if data.get("duplicate_of") or data.get("duplicate") or data.get("merged_into"):
-        existing = data.get("duplicate_of") or data.get("merged_into") or ident
-        text = f"{who} is already lead #{existing}; I updated that record instead of creating a duplicate"
+    who = f"{name}" + (f" ({data['company']})" if data.get("company") else "")
+    ident = data.get("lead_id")
+    if data.get("created") is False:
+        existing = data.get("duplicate_of") or ident
+        text = f"{who} already exists as lead #{existing}; I updated that lead instead of adding a duplicate"
     else:
         text = f"Created lead #{ident} {who}"
-    owner = data.get("owner_name") or data.get("owner") or data.get("assigned_to")
-    if owner:
-        text += f", assigned to {owner}"
-    return _action_needs_receipt(text, data) + "."
+    if data.get("owner_email"):
+        text += f", owned by {data['owner_email']}"
+    answer = _claim(text, data)
+    if data.get("task_id"):
+        answer += f" First-contact task #{data['task_id']} is on the owner's list."
+    return answer
 
 
-def _score_lead(args: dict[str, Any], data: Any) -> str:
-    if not isinstance(data, dict):
-        return _generic(args, data)
-    name = data.get("name") or data.get("lead_name") or args.get("lead_name") or f"#{_ident(data, 'lead')}"
+def _score_lead(args: dict[str, Any], data: dict[str, Any]) -> str:
+    name = data.get("name") or args.get("lead_name") or f"#{data.get('lead_id')}"
     score = data.get("score")
-    band = data.get("band") or data.get("score_band")
-    text = f"Lead {name} scores {number(score, 0 if float(score).is_integer() else 1) if isinstance(score, int | float) else score}"
-    if isinstance(score, int | float) and score <= 1:
-        text = f"Lead {name} has a {percent(score)} conversion score"
-    if band:
-        text += f" ({band})"
-    reasons = data.get("reasons") or data.get("top_factors") or data.get("explanation")
-    if isinstance(reasons, list) and reasons:
-        shown = [r if isinstance(r, str) else str(r.get("text") or r.get("feature") or r) for r in reasons[:3]]
-        text += ". Main factors: " + "; ".join(shown)
-    elif isinstance(reasons, str):
-        text += f". {reasons}"
-    return text + _receipt_suffix(data) + "."
+    text = f"Lead {name} scores {number(score, 1)} out of 100" if score is not None else f"Lead {name} has no score"
+    if data.get("band"):
+        text += f" ({data['band']})"
+    text += "."
+    factors = data.get("factors") or []
+    shown = [str(f.get("description") or f.get("feature")) for f in factors[:3] if isinstance(f, dict)]
+    if shown:
+        text += " Main factors: " + "; ".join(shown) + "."
+    if data.get("summary"):
+        text += f" {data['summary']}"
+    if data.get("next_action"):
+        text += f" Next: {data['next_action']}"
+    if data.get("receipt_id") is not None:
+        text += f" Stored on the lead (receipt #{data['receipt_id']})."
+    return text
 
 
-def _qualify(args: dict[str, Any], data: Any) -> str:
-    pending = _pending(data)
-    if pending:
-        return pending
-    if not isinstance(data, dict):
-        return _generic(args, data)
-    name = data.get("name") or data.get("lead_name") or args.get("lead_name") or f"#{_ident(data, 'lead')}"
+def _qualify(args: dict[str, Any], data: dict[str, Any]) -> str:
+    name = data.get("lead_name") or args.get("lead_name") or f"#{data.get('lead_id')}"
     text = f"Qualified lead {name}"
+    if data.get("approved_by"):
+        text += f" (approved by {data['approved_by']})"
     if data.get("deal_id"):
-        text += f" and opened deal #{data['deal_id']}"
-    return _action_needs_receipt(text, data) + "."
+        text += f" and opened deal #{data['deal_id']} {data.get('deal_name') or ''}".rstrip()
+        if data.get("stage"):
+            text += f" in {data['stage']}"
+        if data.get("amount") is not None:
+            text += f" at {money(data['amount'], _currency(data))}"
+    return _claim(text, data)
 
 
-def _move_deal(args: dict[str, Any], data: Any) -> str:
-    if not isinstance(data, dict):
-        return _generic(args, data)
-    name = data.get("name") or data.get("deal_name") or args.get("deal_name") or ""
-    ident = _ident(data, "deal")
-    to_stage = data.get("to_stage") or data.get("stage") or args.get("to_stage")
-    from_stage = data.get("from_stage")
-    text = f"Moved deal #{ident} {name}".rstrip() + (f" from {from_stage}" if from_stage else "") + f" to {to_stage}"
-    if data.get("amount") is not None and to_stage == "Won":
+def _move_deal(args: dict[str, Any], data: dict[str, Any]) -> str:
+    name = data.get("deal_name") or args.get("deal_name") or ""
+    text = f"Moved deal #{data.get('deal_id')} {name}".rstrip()
+    if data.get("from_stage"):
+        text += f" from {data['from_stage']}"
+    text += f" to {data.get('to_stage') or args.get('to_stage')}"
+    if data.get("amount") is not None and data.get("to_stage") == "Won":
         text += f" at {money(data['amount'], _currency(data))}"
-    return _action_needs_receipt(text, data) + "."
+    return _claim(text, data)
 
 
-def _log_interaction(args: dict[str, Any], data: Any) -> str:
-    if not isinstance(data, dict):
-        return _generic(args, data)
+def _log_interaction(args: dict[str, Any], data: dict[str, Any]) -> str:
     channel = data.get("channel") or args.get("channel") or "note"
-    record = data.get("deal_name") or data.get("lead_name") or args.get("deal_name") or args.get("lead_name") or ""
-    ident = data.get("interaction_id") or data.get("id")
-    text = f"Logged the {channel}" + (f" on {record}" if record else "") + (f" (interaction #{ident})" if ident else "")
-    return _action_needs_receipt(text, data) + "."
+    record = data.get("record_name") or args.get("deal_name") or args.get("lead_name")
+    text = f"Logged the {channel}" + (f" on {record}" if record else "")
+    if data.get("interaction_id"):
+        text += f" as interaction #{data['interaction_id']}"
+    return _claim(text, data)
 
 
-def _create_task(args: dict[str, Any], data: Any) -> str:
-    if not isinstance(data, dict):
-        return _generic(args, data)
-    title = data.get("title") or args.get("title")
-    due = data.get("due_date") or args.get("due_date")
-    text = f'Created task #{_ident(data, "task")} "{title}"' + (f" due {due}" if due else "")
-    owner = data.get("owner_name") or data.get("owner")
-    if owner and owner != "me":
-        text += f" for {owner}"
-    return _action_needs_receipt(text, data) + "."
+def _create_task(args: dict[str, Any], data: dict[str, Any]) -> str:
+    task: dict[str, Any] = data["task"] if isinstance(data.get("task"), dict) else data
+    text = f'Created task #{task.get("id")} "{task.get("title") or args.get("title")}"'
+    if task.get("due_date"):
+        text += f" due {task['due_date']}"
+    if task.get("owner_email") and args.get("owner") not in (None, "me"):
+        text += f" for {task['owner_email']}"
+    return _claim(text, data)
 
 
-def _draft(args: dict[str, Any], data: Any) -> str:
-    if not isinstance(data, dict):
-        return _generic(args, data)
-    ident = data.get("message_id") or data.get("id")
-    to = data.get("to") or data.get("to_address")
-    subject = data.get("subject")
-    text = f"Drafted message #{ident}" + (f" to {to}" if to else "") + (f': "{subject}"' if subject else "")
-    text = _action_needs_receipt(text, data) + "."
+def _draft(args: dict[str, Any], data: dict[str, Any]) -> str:
+    text = f"Drafted message #{data.get('message_id')}"
+    if data.get("to"):
+        text += f" to {data['to']}"
+    if data.get("subject"):
+        text += f': "{data["subject"]}"'
+    answer = _claim(text, data)
     body = data.get("body")
     if isinstance(body, str) and body.strip():
-        text += "\n\n" + body.strip()
-    return text + '\n\nSay "send it" to send it; sending needs approval.'
+        answer += "\n\n" + body.strip()
+    return answer + '\n\nSay "send it" when it\'s ready; sending needs approval.'
 
 
-def _send(args: dict[str, Any], data: Any) -> str:
-    pending = _pending(data)
-    if pending:
-        return pending
-    if not isinstance(data, dict):
-        return _generic(args, data)
-    ident = data.get("message_id") or data.get("id") or args.get("message_id")
+def _send(args: dict[str, Any], data: dict[str, Any]) -> str:
+    ident = data.get("message_id") or args.get("message_id")
     status = str(data.get("status") or "").lower()
-    to = data.get("to") or data.get("to_address")
-    if status in ("queued", "outbox", "recorded"):
-        text = f"Message #{ident} is recorded in the outbox but was not delivered (no mail channel is configured)"
-    elif status in ("failed",):
-        return (
-            f"I couldn't send message #{ident}: {data.get('error') or 'delivery failed'}" + _receipt_suffix(data) + "."
-        )
+    to = f" to {data['to']}" if data.get("to") else ""
+    if status == "failed":
+        note = data.get("note") or "delivery failed"
+        return f"Message #{ident}{to} was approved but NOT delivered: {note}{_receipt(data)}."
+    if status == "queued" or data.get("delivered") is False:
+        note = data.get("note") or "recorded in the outbox, not delivered"
+        text = f"Message #{ident}{to} was approved and {note}"
     else:
-        text = f"Sent message #{ident}" + (f" to {to}" if to else "")
-    return _action_needs_receipt(text, data) + "."
+        text = f"Sent message #{ident}{to}"
+    if data.get("approved_by"):
+        text += f" (approved by {data['approved_by']})"
+    return _claim(text, data)
 
 
-def _rows(data: Any) -> list[dict[str, Any]]:
-    if isinstance(data, list):
-        return [row for row in data if isinstance(row, dict)]
-    if isinstance(data, dict):
-        for key in ("rows", "records", "results", "items", "tasks", "groups", "stages", "segments", "matches", "hits"):
-            if isinstance(data.get(key), list):
-                return [row for row in data[key] if isinstance(row, dict)]
-    return []
+def _record_line(row: dict[str, Any]) -> str:
+    currency = str(row.get("currency") or "USD")
+    head = f"#{row.get('id')} {row.get('name')}"
+    details = [str(row[key]) for key in ("type", "company", "stage", "status") if row.get(key)]
+    if row.get("amount") is not None:
+        details.append(money(row["amount"], currency))
+    if row.get("score") is not None:
+        details.append(f"score {number(row['score'], 1)}")
+    if row.get("due_date"):
+        details.append(f"due {row['due_date']}")
+    if row.get("owner_email"):
+        details.append(f"owner {row['owner_email']}")
+    return head + (f" ({', '.join(details)})" if details else "")
 
 
-def _describe(row: dict[str, Any], currency: str) -> str:
-    name_key = next((k for k in ("name", "title", "deal_name", "lead_name", "subject") if row.get(k)), None)
-    head = str(row[name_key]) if name_key else ""
-    ident = row.get("id")
-    if ident is not None and name_key:
-        head = f"#{ident} {head}"
-    skip = {name_key, "id", "currency", "receipt", "receipt_id", "text", "snippet", "body"}
-    details = [
-        f"{k.replace('_', ' ')} {fmt_value(k, v, currency)}"
-        for k, v in row.items()
-        if k not in skip and v not in (None, "", [])
-    ]
-    snippet = row.get("snippet") or row.get("text") or row.get("body")
-    text = head + (f" ({', '.join(details[:5])})" if details else "")
-    if isinstance(snippet, str) and snippet.strip():
-        short = " ".join(snippet.split())
-        text += f': "{short[:200]}{"…" if len(short) > 200 else ""}"'
-    return text.strip()
+def _find(args: dict[str, Any], data: dict[str, Any]) -> str:
+    records = [row for row in data.get("records") or [] if isinstance(row, dict)]
+    entity = str(data.get("entity") or args.get("entity") or "record")
+    if not records:
+        return f"I found no matching {entity}s."
+    total: int = data["total"] if isinstance(data.get("total"), int) else len(records)
+    lines = [f"- {_record_line(row)}" for row in records[:MAX_ROWS]]
+    more = f"\n…and {number(total - len(lines))} more." if total > len(lines) else ""
+    noun = entity if total == 1 else f"{entity}s"
+    return f"Found {number(total)} {noun}:\n" + "\n".join(lines) + more
 
 
-def _listing(noun: str, args: dict[str, Any], data: Any) -> str:
-    rows = _rows(data)
-    currency = _currency(data)
-    if not rows:
-        return f"No {noun} found."
-    total: int = len(rows)
-    if isinstance(data, dict) and isinstance(data.get("total"), int):
-        total = data["total"]
-    lines = [f"- {_describe(row, currency)}" for row in rows[:MAX_ROWS]]
-    more = f"\n…and {total - MAX_ROWS} more." if total > MAX_ROWS else ""
-    return f"Found {number(total)} {noun if total != 1 else noun.rstrip('s')}:\n" + "\n".join(lines) + more
-
-
-def _find(args: dict[str, Any], data: Any) -> str:
-    entity = str(args.get("entity") or "record")
-    return _listing(f"{entity}s", args, data)
-
-
-def _tasks(args: dict[str, Any], data: Any) -> str:
-    rows = _rows(data)
-    if not rows:
-        return "No open tasks match." if args.get("status", "open") == "open" else "No tasks match."
+def _tasks(args: dict[str, Any], data: dict[str, Any]) -> str:
+    tasks = [row for row in data.get("tasks") or [] if isinstance(row, dict)]
+    if not tasks:
+        return "No tasks match." if args.get("status") not in (None, "open") else "No open tasks match."
+    total: int = data["total"] if isinstance(data.get("total"), int) else len(tasks)
     lines = []
-    for row in rows[:MAX_ROWS]:
-        due = row.get("due_date")
-        lines.append(f"- #{row.get('id')} {row.get('title')}" + (f" (due {due})" if due else ""))
-    more = f"\n…and {len(rows) - MAX_ROWS} more." if len(rows) > MAX_ROWS else ""
-    return f"You have {len(rows)} task{'s' if len(rows) != 1 else ''}:\n" + "\n".join(lines) + more
+    for task in tasks[:MAX_ROWS]:
+        due = f" (due {task['due_date']}{', overdue' if task.get('overdue') else ''})" if task.get("due_date") else ""
+        lines.append(f"- #{task.get('id')} {task.get('title')}{due}")
+    more = f"\n…and {number(total - len(lines))} more." if total > len(lines) else ""
+    return f"{number(total)} task{'s' if total != 1 else ''}:\n" + "\n".join(lines) + more
 
 
 _METRIC_NAMES = {
@@ -320,128 +243,156 @@ _METRIC_NAMES = {
     "avg_cycle_days": "Average sales cycle",
     "stage_conversion": "Stage conversion",
 }
+_UNITS = {"count": "deals", "total_amount": "currency", "avg_amount": "currency", "win_rate": "ratio"}
+_UNITS |= {"avg_cycle_days": "days", "stage_conversion": "ratio"}
 
 
-def _metric_value(metric: str, value: Any, currency: str) -> str:
+def _metric_value(unit: str, value: Any, currency: str) -> str:
     if value is None:
         return "n/a"
-    if metric in ("total_amount", "avg_amount"):
+    if unit == "currency":
         return money(value, currency)
-    if metric in ("win_rate", "stage_conversion"):
+    if unit == "ratio":
         return percent(value)
-    if metric == "avg_cycle_days":
+    if unit == "days":
         return days(value)
     return number(value)
 
 
-def _pipeline(args: dict[str, Any], data: Any) -> str:
-    metric = str((data.get("metric") if isinstance(data, dict) else None) or args.get("metric") or "count")
-    currency = _currency(data)
+def _group_label(group: Any) -> str:
+    if isinstance(group, dict):
+        return " / ".join("(none)" if value is None else str(value) for value in group.values()) or "all"
+    return str(group)
+
+
+def _pipeline(args: dict[str, Any], data: dict[str, Any]) -> str:
+    metric = str(data.get("metric") or args.get("metric") or "count")
+    unit = str(data.get("unit") or _UNITS.get(metric, "deals"))
+    currency = str((data.get("filters") or {}).get("currency") or data.get("currency") or "USD")
     label = _METRIC_NAMES.get(metric, metric.replace("_", " ").capitalize())
-    scope = data.get("period_label") or data.get("period") or args.get("period") if isinstance(data, dict) else None
-    suffix = f" ({scope})" if scope else ""
-    rows = _rows(data)
-    value_key = "value"
-    if rows and not args.get("group_by") and len(rows) == 1 and value_key in rows[0]:
-        return f"{label}{suffix}: {_metric_value(metric, rows[0][value_key], currency)}."
-    if isinstance(data, dict) and value_key in data and not rows:
-        return f"{label}{suffix}: {_metric_value(metric, data[value_key], currency)}."
+    filters = data.get("filters") or {}
+    scope = filters.get("period_label") or filters.get("period") or args.get("period")
+    title = label + (f" ({scope})" if scope else "")
+    rows = [row for row in data.get("rows") or [] if isinstance(row, dict)]
+    total = data.get("total") if isinstance(data.get("total"), dict) else None
+
+    def with_count(row: dict[str, Any]) -> str:
+        value = _metric_value(unit, row.get("value"), currency)
+        deals = row.get("deals")
+        if unit != "deals" and isinstance(deals, int):
+            value += f" over {number(deals)} deal{'s' if deals != 1 else ''}"
+        return value
+
+    if not (data.get("group_by") or args.get("group_by")):
+        row = total or (rows[0] if rows else None)
+        if row is None or (row.get("deals") == 0 and unit != "deals"):
+            return f"{title}: no deals match."
+        return f"{title}: {with_count(row)}."
     if not rows:
-        return f"{label}{suffix}: no deals match."
-    lines = []
-    for row in rows[: MAX_ROWS * 2]:
-        group = row.get("group") or row.get("key") or row.get("label")
-        if group is None:
-            group = " / ".join(
-                str(v)
-                for k, v in row.items()
-                if k not in ("value", "count", "deals", "n") and not isinstance(v, int | float)
-            )
-        extra = ""
-        count = row.get("deals") if row.get("deals") is not None else row.get("count") if metric != "count" else None
-        if isinstance(count, int):
-            extra = f" ({number(count)} deal{'s' if count != 1 else ''})"
-        lines.append(f"- {group or 'all'}: {_metric_value(metric, row.get(value_key), currency)}{extra}")
-    return f"{label}{suffix}:\n" + "\n".join(lines)
-
-
-def _generic(args: dict[str, Any], data: Any) -> str:
-    pending = _pending(data)
-    if pending:
-        return pending
-    rows = _rows(data)
-    currency = _currency(data)
-    parts: list[str] = []
-    if isinstance(data, dict):
-        summary = data.get("summary") or data.get("answer") or data.get("message")
-        if isinstance(summary, str) and summary.strip():
-            parts.append(summary.strip())
-        scalars = {
-            k: v
-            for k, v in data.items()
-            if isinstance(v, int | float | str)
-            and not isinstance(v, bool)
-            and k not in ("summary", "answer", "message", "currency", *_RECEIPT_KEYS)
-        }
-        if scalars and not parts:
-            parts.append(
-                "; ".join(f"{k.replace('_', ' ')}: {fmt_value(k, v, currency)}" for k, v in list(scalars.items())[:8])
-            )
-    if rows:
-        parts.append("\n".join(f"- {_describe(row, currency)}" for row in rows[:MAX_ROWS]))
-    if not parts:
-        parts.append("Done." if data else "Nothing found.")
-    text = "\n".join(parts)
-    return text + _receipt_suffix(data) if receipt_of(data) is not None else text
-
-
-def _search(args: dict[str, Any], data: Any) -> str:
-    rows = _rows(data)
-    if not rows:
-        return f'I found nothing in the notes and emails about "{args.get("query")}".'
-    lines = []
-    for row in rows[:MAX_ROWS]:
-        when = str(row.get("occurred_at") or row.get("date") or "")[:10]
-        where = row.get("deal_name") or row.get("account") or row.get("account_name") or row.get("lead_name") or ""
-        channel = row.get("channel") or ""
-        text = " ".join(str(row.get("snippet") or row.get("text") or row.get("body") or "").split())
-        head = " · ".join(part for part in (when, str(where), str(channel)) if part)
-        lines.append(f'- {head}: "{text[:200]}{"…" if len(text) > 200 else ""}"')
-    return (
-        f'Found {len(rows)} matching interaction{"s" if len(rows) != 1 else ""} for "{args.get("query")}":\n'
-        + "\n".join(lines)
-    )
-
-
-def _forecast(args: dict[str, Any], data: Any) -> str:
-    if not isinstance(data, dict):
-        return _generic(args, data)
-    currency = _currency(data)
-    period = data.get("period_label") or data.get("period") or args.get("period")
-    parts = [f"Forecast for {period}:"]
-    for key in (
-        "expected",
-        "forecast",
-        "weighted",
-        "weighted_pipeline",
-        "commit",
-        "best_case",
-        "closed_won",
-        "won",
-        "pipeline",
-    ):
-        if isinstance(data.get(key), int | float):
-            parts.append(f"{key.replace('_', ' ')} {money(data[key], currency)}")
-    low, high = data.get("low"), data.get("high")
-    if isinstance(low, int | float) and isinstance(high, int | float):
-        parts.append(f"range {money(low, currency)}–{money(high, currency)}")
-    text = parts[0] + (" " + ", ".join(parts[1:]) + "." if len(parts) > 1 else "")
-    rows = _rows(data)
-    if rows:
-        text += "\n" + "\n".join(f"- {_describe(row, currency)}" for row in rows[:MAX_ROWS])
-    if len(parts) == 1 and not rows:
-        return _generic(args, data)
+        return f"{title}: no deals match."
+    lines = [f"- {_group_label(row.get('group'))}: {with_count(row)}" for row in rows[: MAX_ROWS * 2]]
+    if data.get("truncated") or len(rows) > MAX_ROWS * 2:
+        lines.append("- … (more groups not shown)")
+    text = f"{title}:\n" + "\n".join(lines)
+    if total is not None and total.get("value") is not None:
+        text += f"\nOverall: {with_count(total)}."
     return text
+
+
+def _bottlenecks(args: dict[str, Any], data: dict[str, Any]) -> str:
+    text = str(data.get("summary") or "").strip()
+    findings = [f for f in data.get("findings") or [] if isinstance(f, dict)]
+    lines = []
+    for finding in findings[:5]:
+        label = finding.get("stage") or finding.get("activity") or finding.get("title") or finding.get("name")
+        detail = finding.get("description") or finding.get("summary") or ""
+        numbers = [
+            f"{key.replace('_', ' ')} {_fmt_by_key(key, value)}"
+            for key, value in finding.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        ][:3]
+        parts = [str(label)] if label else []
+        if detail:
+            parts.append(str(detail))
+        if numbers:
+            parts.append("(" + ", ".join(numbers) + ")")
+        if parts:
+            lines.append("- " + " ".join(parts))
+    if lines:
+        text = (text + "\n" if text else "") + "\n".join(lines)
+    return text or "No bottlenecks found."
+
+
+def _fmt_by_key(key: str, value: float) -> str:
+    lowered = key.lower()
+    if any(hint in lowered for hint in ("rate", "share", "ratio", "probability", "conversion")):
+        return percent(value if abs(value) <= 1 else value / 100)
+    if any(hint in lowered for hint in ("days", "wait", "duration", "cycle")):
+        return days(value)
+    if any(hint in lowered for hint in ("amount", "value", "revenue", "cost")):
+        return money(value)
+    return number(value, 0 if float(value).is_integer() else 1)
+
+
+def _forecast(args: dict[str, Any], data: dict[str, Any]) -> str:
+    currency = _currency(data)
+    period = data.get("period") or args.get("period")
+    text = f"Forecast for {period}: {money(data['expected'], currency)} expected"
+    if data.get("low") is not None and data.get("high") is not None:
+        text += f" (range {money(data['low'], currency)} to {money(data['high'], currency)})"
+    text += "."
+    rows = [row for row in data.get("rows") or [] if isinstance(row, dict)]
+    for row in rows[:MAX_ROWS]:
+        label = row.get("owner") or row.get("team") or row.get("name") or row.get("group") or row.get("label")
+        value = row.get("expected", row.get("value"))
+        if label is not None and isinstance(value, int | float):
+            text += f"\n- {_group_label(label)}: {money(value, currency)}"
+    if data.get("method"):
+        text += f"\nMethod: {data['method']}."
+    return text
+
+
+def _search(args: dict[str, Any], data: dict[str, Any]) -> str:
+    hits = [row for row in data.get("hits") or [] if isinstance(row, dict)]
+    query = data.get("query") or args.get("query")
+    if not hits:
+        return f'I found nothing in the notes and emails about "{query}".'
+    lines = []
+    for hit in hits[:MAX_ROWS]:
+        when = str(hit.get("occurred_at") or "")[:10]
+        where = hit.get("deal_name") or hit.get("account_name") or ""
+        head = " · ".join(part for part in (when, str(where), str(hit.get("channel") or "")) if part)
+        snippet = " ".join(str(hit.get("snippet") or "").split())
+        lines.append(f'- {head}: "{snippet[:200]}{"…" if len(snippet) > 200 else ""}"')
+    noun = "interaction" if len(hits) == 1 else "interactions"
+    answer = f'Found {len(hits)} {noun} about "{query}":\n' + "\n".join(lines)
+    if data.get("mode"):
+        answer += f"\n({data['mode']})"
+    return answer
+
+
+def _generic(args: dict[str, Any], data: dict[str, Any]) -> str:
+    """Any other result: its summary or message, its scalar fields and any list of rows, plus the receipt."""
+    parts: list[str] = []
+    for key in ("summary", "answer", "message", "note"):
+        if isinstance(data.get(key), str) and data[key].strip():
+            parts.append(data[key].strip())
+            break
+    if not parts:
+        scalars = [
+            f"{key.replace('_', ' ')}: {_fmt_by_key(key, value) if isinstance(value, int | float) else value}"
+            for key, value in data.items()
+            if isinstance(value, int | float | str)
+            and not isinstance(value, bool)
+            and key not in ("kind", *_RECEIPT_KEYS)
+        ]
+        if scalars:
+            parts.append("; ".join(scalars[:8]))
+    for value in data.values():
+        if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+            parts.append("\n".join(f"- {_record_line(row) if 'name' in row else row}" for row in value[:MAX_ROWS]))
+            break
+    return ("\n".join(parts) or "Done.") + (_receipt(data) + "." if receipt_of(data) is not None else "")
 
 
 _COMPOSERS = {
@@ -456,6 +407,7 @@ _COMPOSERS = {
     "find_records": _find,
     "list_tasks": _tasks,
     "pipeline_question": _pipeline,
-    "search_interactions": _search,
+    "bottleneck_analysis": _bottlenecks,
     "forecast": _forecast,
+    "search_interactions": _search,
 }

@@ -41,6 +41,7 @@ class ConversationContext:
     last_draft_id: int | None = None
     draft_record: str | None = None
     last_records: list[Mention] = field(default_factory=list)  # the last find_records result
+    records_are_latest: bool = False  # nothing was named after that list, so "it" could be any of them
     pending: dict[str, Any] | None = None
 
     def last(self, kind: str | None = None) -> Mention | None:
@@ -70,30 +71,31 @@ def _record_from_args(name: str, args: dict[str, Any]) -> Mention | None:
     return None
 
 
-def _records_in_result(data: Any, default_kind: str | None) -> list[Mention]:
-    """Leads and deals named in a tool result (a dict, or a list of dicts under a common key)."""
-    found: list[Mention] = []
-    items: list[Any] = []
-    if isinstance(data, dict):
-        for key in ("records", "results", "items", "leads", "deals"):
-            if isinstance(data.get(key), list):
-                items.extend(data[key])
-        if not items:
-            items = [data]
-    elif isinstance(data, list):
-        items = data
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        kind = item.get("entity") or item.get("kind") or default_kind
-        if item.get("deal_id") is not None and kind not in ("lead",):
-            kind = "deal"
-        if kind not in ("lead", "deal"):
-            continue
-        ident = _int(item.get(f"{kind}_id")) or _int(item.get("id"))
-        name = item.get(f"{kind}_name") or item.get("name")
-        found.append(Mention(kind, name if isinstance(name, str) else None, ident))
-    return found
+def _mention(kind: Any, name: Any, ident: Any) -> Mention | None:
+    if kind not in ("lead", "deal"):
+        return None
+    return Mention(str(kind), name if isinstance(name, str) else None, _int(ident))
+
+
+def records_in_result(tool: str, data: Any) -> list[Mention]:
+    """The leads and deals a tool result names (``tools.results`` shapes), most relevant last."""
+    if not isinstance(data, dict):
+        return []
+    found: list[Mention | None] = []
+    if tool == "find_records":
+        for row in data.get("records") or []:
+            if isinstance(row, dict):
+                found.append(_mention(row.get("type") or data.get("entity"), row.get("name"), row.get("id")))
+    elif tool in ("create_lead", "score_lead"):
+        found.append(_mention("lead", data.get("name"), data.get("lead_id")))
+    elif tool == "qualify_lead":
+        found.append(_mention("lead", data.get("lead_name"), data.get("lead_id")))
+        found.append(_mention("deal", data.get("deal_name"), data.get("deal_id")))
+    elif tool == "move_deal":
+        found.append(_mention("deal", data.get("deal_name"), data.get("deal_id")))
+    elif tool in ("log_interaction", "draft_follow_up"):
+        found.append(_mention(data.get("record_type"), data.get("record_name"), data.get("record_id")))
+    return [mention for mention in found if mention is not None]
 
 
 def read_context(messages: list[BaseMessage]) -> ConversationContext:
@@ -108,27 +110,23 @@ def read_context(messages: list[BaseMessage]) -> ConversationContext:
                 mention = _record_from_args(call["name"], call["args"])
                 if mention:
                     ctx.mentions.append(mention)
+                    ctx.records_are_latest = False
         elif isinstance(message, ToolMessage):
             name, args = calls.get(message.tool_call_id, (message.name or "", {}))
-            if getattr(message, "status", "success") == "error":
-                continue
             data = tool_result(message)
-            if isinstance(data, dict) and (data.get("error") or data.get("ok") is False):
+            if getattr(message, "status", "success") == "error" or (isinstance(data, dict) and data.get("error")):
                 continue
             if name == "draft_follow_up" and isinstance(data, dict):
-                ctx.last_draft_id = _int(data.get("message_id")) or _int(data.get("id"))
+                ctx.last_draft_id = _int(data.get("message_id"))
                 ctx.draft_record = args.get("deal_name") or args.get("lead_name")
             elif name == "send_follow_up":
                 ctx.last_draft_id = None  # already sent (or decided): "send it" again needs a new draft
-            default_kind = {"create_lead": "lead", "score_lead": "lead", "qualify_lead": "lead"}.get(name)
-            default_kind = default_kind or ("deal" if name == "move_deal" else None)
-            if name == "find_records":
-                default_kind = args.get("entity")
-            records = _records_in_result(data, default_kind)
+            records = records_in_result(name, data)
             if name == "find_records":
                 ctx.last_records = records
-            if name == "create_lead" and records:
-                records = [Mention("lead", records[0].name or args.get("name"), records[0].id)]
+                ctx.records_are_latest = True
+            elif records:
+                ctx.records_are_latest = False
             ctx.mentions.extend(records)
     # a clarifying question is only pending for the very next human message
     previous = messages[last_human - 1] if 0 < last_human <= len(messages) else None

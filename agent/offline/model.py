@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -20,6 +21,7 @@ from agent.offline.compose import compose
 from agent.offline.context import PENDING_KEY, latest_human_text, message_text, read_context, tool_result
 from agent.offline.planner import plan
 
+_TODAY = re.compile(r"\btoday is (\d{4}-\d{2}-\d{2})\b", re.IGNORECASE)
 ZERO_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
 
 
@@ -70,7 +72,7 @@ class OfflineChatModel(BaseChatModel):
         if text is None:
             return AIMessage(content="How can I help with your pipeline?", usage_metadata=usage)
         ctx = read_context(messages)
-        decision = plan(text, ctx, self.today, self.fiscal_year_start_month, tool_names)
+        decision = plan(text, ctx, self.reference_date(messages), self.fiscal_year_start_month, tool_names)
         if decision.kind == "tool" and decision.tool:
             call_id = f"call_offline_{len(messages)}_{decision.tool}"
             return AIMessage(
@@ -80,6 +82,21 @@ class OfflineChatModel(BaseChatModel):
             )
         extra = {PENDING_KEY: decision.pending} if decision.pending else {}
         return AIMessage(content=decision.text, additional_kwargs=extra, usage_metadata=usage)
+
+    def reference_date(self, messages: list[BaseMessage]) -> date:
+        """``today`` when given explicitly; else the date the system prompt states ("Today is 2026-11-23"), so the
+        model agrees with the run's context; else the real date."""
+        if "today" in self.model_fields_set:
+            return self.today
+        for message in messages:
+            if isinstance(message, SystemMessage):
+                match = _TODAY.search(message_text(message))
+                if match:
+                    try:
+                        return date.fromisoformat(match.group(1))
+                    except ValueError:
+                        break
+        return self.today
 
     def _answer_from_tools(self, messages: list[BaseMessage]) -> str:
         """Compose an answer from the tool results that follow the last tool-calling AI message."""

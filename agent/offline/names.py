@@ -38,7 +38,7 @@ PRONOUN = re.compile(
     re.IGNORECASE,
 )
 _TRAILING = re.compile(
-    r"(?:'s)?\s+(?:deal|deals|account|lead|opportunity|opp|one|people|guys|team|folks|contract|renewal|project|"
+    r"(?:'s)?\s+(?:deal|deals|account|lead|opportunity|opp|one|people|guys|team|folks|"
     r"please|pls|thanks|now|today|asap|for me|again|too|as well|already|stage|record)$",
     re.IGNORECASE,
 )
@@ -71,24 +71,37 @@ def clean_name(raw: str | None) -> str | None:
 
 
 def _capitalised_run(name: str) -> str:
-    """In mixed-case text keep the capitalised run: "anything Wayne" → "Wayne", "Cyberdyne a recap" → "Cyberdyne"."""
+    """In mixed-case text drop the ordinary words around a name: "anything Wayne" → "Wayne", "Cyberdyne a recap
+    of" → "Cyberdyne", "does Carlos Ruiz have" → "Carlos Ruiz"; "Acme renewal" stays (a deal's own words)."""
     words = name.split()
     if not any(w[:1].isupper() for w in words) or all(w[:1].isupper() or not w[:1].isalpha() for w in words):
         return name
     connectors = {"&", "of", "and", "de", "van", "von", "del", "la", "y"}
-    start = (
-        next(i for i, w in enumerate(words) if w[:1].isupper() and w.lower().strip(".,") not in STOP_WORDS)
-        if any(w[:1].isupper() and w.lower().strip(".,") not in STOP_WORDS for w in words)
-        else None
-    )
-    if start is None:
+    starts = [i for i, w in enumerate(words) if w[:1].isupper() and w.lower().strip(".,") not in STOP_WORDS]
+    if not starts:
         return name
+    start = starts[0]
     end = start + 1
-    while end < len(words) and (words[end][:1].isupper() or words[end][:1].isdigit() or words[end] in connectors):
-        end += 1
-    while end > start + 1 and words[end - 1] in connectors:
-        end -= 1
+    while end < len(words):
+        word = words[end]
+        if (
+            word[:1].isupper()
+            or word[:1].isdigit()
+            or (word in connectors and end + 1 < len(words) and words[end + 1][:1].isupper())
+        ):
+            end += 1
+        elif word.lower() not in STOP_WORDS and word.lower() not in _NAME_BREAKS and word.isalpha():
+            end += 1  # "Acme renewal", "Globex expansion"
+        else:
+            break
     return " ".join(words[start:end])
+
+
+_NAME_BREAKS = frozenset(
+    {"forward", "back", "fwd", "recap", "quick", "about", "asking", "regarding", "said", "says", "mentioned",
+     "wrote", "later", "ever", "again", "already", "soon", "today", "yesterday", "tomorrow", "too", "also",
+     "after", "before", "since", "until", "during", "following", "once", "when", "while", "because", "if"}
+)  # fmt: skip
 
 
 def is_pronoun(raw: str | None) -> bool:

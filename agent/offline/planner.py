@@ -48,11 +48,16 @@ class Decision:
 
 
 class Clarify(Exception):
-    def __init__(self, slot: str, question: str, filled: dict[str, Any] | None = None) -> None:
+    """A required slot is missing: ask ``question``; the answer fills ``slot`` of ``intent`` (default: this one)."""
+
+    def __init__(
+        self, slot: str, question: str, filled: dict[str, Any] | None = None, intent: str | None = None
+    ) -> None:
         super().__init__(question)
         self.slot = slot
         self.question = question
         self.filled = filled or {}
+        self.intent = intent  # e.g. "send it" with no draft: the answer names a record to draft for
 
 
 @dataclass
@@ -352,7 +357,7 @@ def _build(intent: str, turn: Turn) -> Decision:
         return Decision(
             "clarify",
             text=clarify.question,
-            pending={"intent": intent, "slot": clarify.slot, "text": turn.raw, "filled": filled},
+            pending={"intent": clarify.intent or intent, "slot": clarify.slot, "text": turn.raw, "filled": filled},
         )
     args = {key: value for key, value in args.items() if value is not None and value != []}
     try:
@@ -395,7 +400,7 @@ def _record(turn: Turn, kind: str, patterns: list[re.Pattern[str]], question: st
         re.I,
     )
     if refers_back and (turn.ctx.mentions or turn.ctx.last_records):
-        if len(turn.ctx.last_records) > 1 and not turn.ctx.last(kind):
+        if len(turn.ctx.last_records) > 1 and turn.ctx.records_are_latest:
             listed = ", ".join(r.name or f"#{r.id}" for r in turn.ctx.last_records[:5])
             raise Clarify(slot, f"Which one do you mean: {listed}?")
         last = turn.ctx.last(kind) or turn.ctx.last()
@@ -985,6 +990,7 @@ def build_send_follow_up(turn: Turn) -> dict[str, Any]:
         "record",
         "There's no draft in this conversation to send yet. Which deal or lead should I draft a follow-up for?",
         filled={},
+        intent="draft_follow_up",
     )
 
 

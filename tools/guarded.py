@@ -85,8 +85,9 @@ def _compose(
         else f"I'm reaching out from our team about {record_name}."
     )
     purpose_text = (purpose or "").strip().rstrip(".")
+    lead_in = "As promised, I'd like to" if touched else "I'd like to"
     paragraph = (
-        f"As promised, I'd like to {purpose_text[0].lower() + purpose_text[1:]}."
+        f"{lead_in} {purpose_text[0].lower() + purpose_text[1:]}."
         if purpose_text
         else "I'd like to agree on the next step together and make sure you have everything you need."
     )
@@ -127,7 +128,8 @@ def draft_follow_up(ctx: RunContext, args: DraftFollowUpArgs) -> DraftFollowUpRe
             ).first()
             is not None
         )
-        subject, body = _compose(s, ctx.actor, record.name, person, args.purpose, ctx.today(), touched)
+        about = (lead.company or lead.name) if lead is not None else record.name
+        subject, body = _compose(s, ctx.actor, about, person, args.purpose, ctx.today(), touched)
         draft = create_draft(
             s,
             ctx.actor,

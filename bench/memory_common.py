@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ def percentiles(latencies_ms: list[float]) -> dict[str, float]:
 
 def write_result(name: str, result: dict[str, Any]) -> Path:
     """Print ``result`` as JSON and write it to bench/results/<name>.json."""
-    result = {**result, "peak_rss_mb": peak_rss_mb()}
+    # Other work on a shared 2-core machine skews every number here: record how busy it was.
+    result = {**result, "peak_rss_mb": peak_rss_mb(), "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     text = json.dumps(result, indent=2, default=str)

@@ -9,9 +9,12 @@ from bots.commands import approvals as approvals_cmd
 from bots.commands import chat as chat_cmd
 from bots.commands import db as db_cmd
 from bots.commands import eventlog as eventlog_cmd
+from bots.commands import evals as evals_cmd
 from bots.commands import export as export_cmd
 from bots.commands import importing as importing_cmd
+from bots.commands import memory as memory_cmd
 from bots.commands import overview, records
+from bots.commands import privacy as privacy_cmd
 from bots.commands import seed as seed_cmd
 
 app = typer.Typer(
@@ -31,6 +34,7 @@ app.add_typer(importing_cmd.app, name="import")
 importing_cmd.app.command("eventlog")(eventlog_cmd.import_eventlog)
 app.add_typer(analyze_cmd.app, name="analyze")
 app.command("export")(export_cmd.export_cmd)
+app.command("eval")(evals_cmd.eval_cmd)
 app.add_typer(records.leads, name="leads")
 app.add_typer(records.deals, name="deals")
 app.add_typer(records.tasks, name="tasks")
@@ -42,6 +46,8 @@ app.command("seed")(seed_cmd.seed_cmd)
 app.command("chat")(chat_cmd.chat_cmd)
 app.command("ask")(chat_cmd.ask_cmd)
 app.add_typer(approvals_cmd.app, name="approvals")
+app.add_typer(memory_cmd.app, name="memory")
+app.add_typer(privacy_cmd.contacts, name="contacts")
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ over-fetched unfiltered query with the filter applied afterwards, which is exact
 and fall back to Chroma's own filtered query only when they do not.
 
 Embedded by default (PersistentClient under ``$SALESGRAPH_HOME/chroma``); a Chroma server through HttpClient
-when ``SALESGRAPH_CHROMA_URL`` is set. Telemetry is always off.
+when ``SALESGRAPH_CHROMA_URL`` is set. Telemetry is always off. The index stores vectors and metadata only, no
+copy of the text: snippets are cut from the SQL row, and a forgotten contact's words are gone with their rows.
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ class InteractionIndex:
         self.client = client
         self.embedder = embedder
         model = _NAME_UNSAFE.sub("-", embedder.model_id).strip("-.")
+        self.base_prefix = prefix
         self.prefix = f"{prefix}-{model}"
         self._collections: dict[str, Any] = {}
 
@@ -216,7 +218,6 @@ class InteractionIndex:
             collection.upsert(
                 ids=[records[p].chunk_id for p in positions],
                 embeddings=vectors[positions],
-                documents=[records[p].text for p in positions],
                 metadatas=[records[p].metadata for p in positions],
             )
 

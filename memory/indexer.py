@@ -14,8 +14,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -31,7 +32,7 @@ from store.types import utcnow
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (done, total)
-BATCH = 256
+BATCH = 2048  # Chroma writes have a large fixed cost per call: few large batches beat many small ones
 
 
 def version_of(row: Interaction) -> str:
@@ -173,12 +174,15 @@ def sync(
             rows = session.exec(select(Interaction).where(col(Interaction.id).in_(ids))).all()
             done, written = index_rows(index, rows)
             now = utcnow()
-            for iid, updated_at, sentiment in done:
-                # Guarded by updated_at: an edit committed meanwhile keeps the row pending.
-                session.execute(
-                    update(Interaction)
-                    .where(col(Interaction.id) == iid, col(Interaction.updated_at) == updated_at)
-                    .values(indexed_at=now, sentiment=sentiment)
+            if done:
+                # Guarded by updated_at: an edit committed meanwhile keeps the row pending. Core executemany,
+                # not ORM updates, which would re-evaluate every loaded object per statement.
+                table: Any = Interaction.__table__  # type: ignore[attr-defined]
+                session.connection().execute(
+                    update(table)
+                    .where(table.c.id == bindparam("iid"), table.c.updated_at == bindparam("seen"))
+                    .values(indexed_at=bindparam("now"), sentiment=bindparam("score")),
+                    [{"iid": iid, "seen": seen, "now": now, "score": score} for iid, seen, score in done],
                 )
         indexed += len(done)
         chunks += written

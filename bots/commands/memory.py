@@ -1,0 +1,216 @@
+"""``salesgraph memory``: search what customers said (emails, calls, notes), and keep the vector index current."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bots.common import AsOption
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from memory.index import InteractionIndex
+
+app = typer.Typer(
+    help=(
+        "Memory: semantic search over every logged email, call, meeting note and Slack message.\n\n"
+        "The SQL store is the source of truth; the vector index (Chroma, under $SALESGRAPH_HOME/chroma or the "
+        "server at $SALESGRAPH_CHROMA_URL) follows it. Run `memory sync` after logging or editing notes "
+        "(or on a schedule); `memory reindex` rebuilds the index from scratch."
+    ),
+    no_args_is_help=True,
+)
+
+
+def _open_index() -> InteractionIndex:
+    from bots.common import fail
+    from memory.config import MemorySettings
+    from memory.embeddings import EmbeddingUnavailable
+    from memory.index import IndexUnavailable, InteractionIndex
+
+    try:
+        return InteractionIndex.from_settings(MemorySettings.from_app())
+    except (EmbeddingUnavailable, IndexUnavailable) as exc:
+        fail(str(exc))
+
+
+def _where() -> str:
+    from memory.config import MemorySettings
+
+    settings = MemorySettings.from_app()
+    return settings.chroma_url or str(settings.chroma_path)
+
+
+def _run_sync(as_: str | None, *, rebuild: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bots.common import console, fail, friendly_errors, resolve_actor, services, session
+    from memory.embeddings import EmbeddingUnavailable
+    from memory.index import IndexUnavailable
+    from memory.indexer import reindex, sync
+
+    with session() as s:
+        actor = resolve_actor(s, as_)
+    if not actor.is_admin:
+        fail(f"{actor.email} is not an admin: indexing covers every team's notes, so an admin runs it")
+    index = _open_index()
+    out = console()
+    with (
+        friendly_errors(),
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=out,
+            transient=True,
+        ) as bar,
+    ):
+        task = bar.add_task("indexing interactions", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            run = reindex if rebuild else sync
+            report = run(services().engine, index, actor=actor, progress=progress)
+        except (EmbeddingUnavailable, IndexUnavailable) as exc:
+            fail(str(exc))
+    verb = "rebuilt" if rebuild else "synced"
+    out.print(
+        f"Index {verb}: {report.indexed} interactions embedded ({report.chunks} chunks), "
+        f"{report.removed} deleted ones removed, {report.already_current} already current."
+        + (f" Receipt: audit #{report.receipt}." if report.receipt else "")
+    )
+
+
+@app.command("sync")
+def sync_cmd(as_: AsOption = None) -> None:
+    """Catch the index up with the store: embed new and edited notes, remove deleted ones (safe to run any time)."""
+    _run_sync(as_, rebuild=False)
+
+
+@app.command("reindex")
+def reindex_cmd(as_: AsOption = None) -> None:
+    """Rebuild the whole index from the store (after changing the embedding model, or if the index was lost)."""
+    _run_sync(as_, rebuild=True)
+
+
+def _parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    from datetime import date as date_type
+
+    from sales.errors import InvalidInput
+
+    try:
+        return date_type.fromisoformat(value)
+    except ValueError:
+        pass
+    import dateparser
+
+    parsed = dateparser.parse(value, settings={"RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DATES_FROM": "past"})
+    if parsed is None:
+        raise InvalidInput({option: f"{value!r} is not a date (try 2026-09-01 or '3 weeks ago')"})
+    return parsed.date()
+
+
+@app.command("search")
+def search_cmd(
+    query: Annotated[str, typer.Argument(help='What to look for, in your words: "what did Acme say about pricing?"')],
+    account: Annotated[str | None, typer.Option(help="Only this account (name or id).")] = None,
+    deal: Annotated[int | None, typer.Option(help="Only this deal (id).")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only notes on this user's records (email or id).")] = None,
+    channel: Annotated[str | None, typer.Option(help="email, call, meeting, note or slack.")] = None,
+    since: Annotated[str | None, typer.Option(help="From this day on: 2026-09-01 or '3 weeks ago'.")] = None,
+    until: Annotated[str | None, typer.Option(help="Up to and including this day.")] = None,
+    mode: Annotated[
+        str, typer.Option(help="hybrid (meaning + exact words, default), vector (meaning) or keyword (exact words).")
+    ] = "hybrid",
+    limit: Annotated[int, typer.Option(min=1, max=50, help="How many results.")] = 5,
+    as_: AsOption = None,
+) -> None:
+    """Find the interactions that answer a question. You only ever see notes on records you may see."""
+    from rich.table import Table
+
+    from bots.common import console, err_console, resolve_actor, session
+    from memory.embeddings import EmbeddingUnavailable
+    from memory.index import IndexUnavailable
+    from memory.indexer import status
+    from memory.search import search_interactions
+
+    index = None if mode == "keyword" else _open_index()
+    with session() as s:
+        actor = resolve_actor(s, as_)
+        try:
+            hits = search_interactions(
+                s,
+                actor,
+                index,
+                query,
+                account=account,
+                deal_id=deal,
+                owner=owner,
+                channel=channel,
+                since=_parse_day(since, "since"),
+                until=_parse_day(until, "until"),
+                limit=limit,
+                mode=mode,  # type: ignore[arg-type]  # validated by search_interactions
+            )
+        except (EmbeddingUnavailable, IndexUnavailable) as exc:
+            from bots.common import fail
+
+            fail(str(exc))
+        pending = status(s, index, "").pending if index is not None else 0
+    out = console()
+    if pending:
+        err_console().print(
+            f"[yellow]note:[/] {pending} interactions are not in the vector index yet (keyword matching still "
+            "sees them); run `salesgraph memory sync`."
+        )
+    if not hits:
+        out.print("No matching interactions you can see.")
+        return
+    table = Table(show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("date")
+    table.add_column("record")
+    table.add_column("channel")
+    table.add_column("what was said", ratio=3)
+    table.add_column("score", justify="right")
+    for hit in hits:
+        subject = f"[bold]{hit.subject}[/bold]\n" if hit.subject else ""
+        table.add_row(
+            str(hit.interaction_id),
+            hit.date.isoformat(),
+            hit.record + (f"\n{hit.account}" if hit.account and hit.account not in hit.record else ""),
+            f"{hit.channel}\n{hit.direction}",
+            subject + hit.snippet,
+            f"{hit.score:.3f}\n{'+'.join(hit.matched_by)}",
+        )
+    out.print(table)
+
+
+@app.command("status")
+def status_cmd() -> None:
+    """Where the index lives, which embedding model it uses, and how far it is behind the store."""
+    from bots.common import console, session
+    from memory.indexer import status
+
+    index = _open_index()
+    with session() as s:
+        info = status(s, index, _where())
+    out = console()
+    out.print(f"index:        {info.location}")
+    out.print(f"model:        {info.model_id} ({index.embedder.dimension} dimensions)")
+    out.print(f"interactions: {info.interactions} in the store, {info.pending} waiting to be indexed")
+    out.print(f"chunks:       {info.indexed_chunks} in {info.collections} collections")
+    if info.indexed_chunks < info.interactions - info.pending:
+        out.print(
+            "[yellow]The index holds fewer entries than the store has indexed interactions (was it deleted or "
+            "moved?).[/] Run `salesgraph memory sync` to catch up."
+        )
+    elif info.pending:
+        out.print("Run `salesgraph memory sync` to catch up.")

@@ -168,26 +168,21 @@ def score_lead(ctx: RunContext, args: ScoreLeadArgs) -> ScoreLeadResult:
 def forecast(ctx: RunContext, args: ForecastArgs) -> ForecastResult:
     forecaster = _capability("analytics.forecast", "forecast_period", "revenue forecasting")
     with session_scope(ctx.engine) as s:
-        kwargs: dict[str, Any] = {}
-        if args.group_by:
-            kwargs["group_by"] = args.group_by
-        if args.owner:
-            kwargs["owner_id"] = owner_id_for(s, ctx.actor, args.owner)
-        if args.team:
-            kwargs["team_manager_id"] = owner_id_for(s, ctx.actor, args.team)
-        result = _as_dict(forecaster(s, ctx.actor, args.period, **kwargs))
-        rows = [_jsonable(r) for r in result.get("rows") or result.get("groups") or []]
-        expected = result.get("expected", result.get("total"))
-        if expected is None:
-            raise ToolUnavailable("the forecast returned no expected amount")
+        result = _as_dict(
+            forecaster(
+                s, ctx.actor, args.period, group_by=args.group_by, owner=args.owner, team=args.team, today=ctx.today()
+            )
+        )
+        total = _as_dict(result["total"])
+        rows = [_jsonable(line) for line in result.get("lines") or []]
+        notes = [str(n) for n in result.get("notes") or []]
         return ForecastResult(
-            period=str(result.get("period_label") or result.get("period") or args.period),
-            currency=result.get("currency"),
-            expected=float(expected),
-            low=float(result["low"]) if result.get("low") is not None else None,
-            high=float(result["high"]) if result.get("high") is not None else None,
+            period=str(result.get("period") or args.period),
+            expected=float(total["expected"]),
+            low=float(total["p10"]) if total.get("p10") is not None else None,
+            high=float(total["p90"]) if total.get("p90") is not None else None,
             rows=rows,
-            method=result.get("method"),
+            method=" ".join([str(result.get("method") or ""), *notes]).strip() or None,
         )
 
 

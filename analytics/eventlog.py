@@ -237,7 +237,10 @@ def read_xes_frame(path: Path) -> pd.DataFrame:
     trace_attrs: list[dict[str, Any]] = []
     n_events = 0
     with opener(path, "rb") as handle:
-        context = etree.iterparse(handle, events=("end",), huge_tree=True, remove_blank_text=True)
+        # Only trace and event elements reach Python (with or without the XES namespace): attribute elements are
+        # read from their parent, which keeps the per-element callback count low.
+        tags = ("event", "trace", f"{{{XES_NAMESPACE}}}event", f"{{{XES_NAMESPACE}}}trace")
+        context = etree.iterparse(handle, events=("end",), tag=tags, huge_tree=True, remove_blank_text=True)
         for _, elem in context:
             tag = _local(elem.tag)
             if tag == "event":
@@ -283,6 +286,7 @@ def read_xes_frame(path: Path) -> pd.DataFrame:
     return frame
 
 
+XES_NAMESPACE = "http://www.xes-standard.org/"
 XES_DEFAULTS = {
     "case": "case:concept:name",
     "activity": "concept:name",

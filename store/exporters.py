@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from sales.errors import PermissionDenied
 from sales.permissions import Actor
+from store.importing.core import FORMULA_STARTS
 from store.models import Account, AuditEvent, Contact, Deal, Interaction, Lead, StageChange, Task, User
 
 EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -141,7 +142,10 @@ def cell(value: Any) -> str:
     """One value as CSV text: ISO dates, plain decimals, JSON for structures, empty for None."""
     kind = type(value)
     if kind is str:
-        return value  # type: ignore[no-any-return]
+        text: str = value
+        # Text from customers may start like a formula (=HYPERLINK(...), +1..., @SUM); spreadsheets would run it.
+        # A leading quote makes it inert text; the importer removes exactly this quote again.
+        return "'" + text if text[:1] in FORMULA_STARTS and text else text
     if kind is int:
         return str(value)
     if value is None:

@@ -138,6 +138,18 @@ def detect_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these runs as a formula in spreadsheets; exports guard it with a quote."""
+
+
+def _cell(text: str) -> str:
+    """A cell's value: surrounding spaces removed, and the export's formula guard (a leading ') taken off."""
+    text = text.strip()
+    if text.startswith("'") and text[1:2] in FORMULA_STARTS and text[1:2]:
+        return text[1:]
+    return text
+
+
 @dataclass
 class _ParsedRow:
     row: int
@@ -289,14 +301,14 @@ class _ColumnPlan:
         mapping = self.mapping
         raw: dict[str, str] = {}
         for name, i in self.column_of.items():
-            text = str(data_index) if i < 0 else cells[i].strip()
+            text = str(data_index) if i < 0 else _cell(cells[i])
             value_map = mapping.values.get(name)
             if value_map and text in value_map:
                 text = value_map[text].strip()
             raw[name] = text
         if mapping.templates:
             # fields (after value maps) win over same-named columns; only the names templates use are looked up
-            context = {n: cells[i].strip() for n, i in self.template_columns}
+            context = {n: _cell(cells[i]) for n, i in self.template_columns}
             context[ROW_COLUMN] = str(data_index)
             context.update(raw)
             for name, template in mapping.templates.items():
@@ -324,11 +336,11 @@ class _ColumnPlan:
         if self.attribute_columns:
             attributes = dict(values.get("attributes") or {})
             for name, i in self.attribute_columns:
-                text = cells[i].strip()
+                text = _cell(cells[i])
                 attributes[name] = attribute_value(text) if text else None
         stage_dates: dict[str, datetime] = {}
         for stage, i in self.stage_dates.items():
-            text = cells[i].strip()
+            text = _cell(cells[i])
             if not text:
                 continue
             try:

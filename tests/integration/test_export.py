@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, delete, select
 from typer.testing import CliRunner
 
 from sales.errors import PermissionDenied
@@ -175,3 +175,29 @@ def test_cli_export_to_stdout_and_file_respects_as(cli_home: Path, tmp_path: Pat
     bad = runner.invoke(app, ["export", "widgets"])
     assert bad.exit_code == 1
     assert "not exportable" in bad.output and "Traceback" not in bad.output
+
+
+def test_formula_like_text_is_exported_inert_and_imports_back_unchanged(engine: Engine, tmp_path: Path) -> None:
+    with Session(engine) as s:
+        small_org(s)
+        s.add(Lead(name='=HYPERLINK("http://evil.example","click")', company="@corp", phone="+14155552671"))
+        s.commit()
+        out = io.StringIO()
+        export_csv(s, SYSTEM, "leads", out)
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["name"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert (row["company"], row["phone"]) == ("'@corp", "'+14155552671")
+    path = tmp_path / "leads.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    with Session(engine) as s:
+        s.exec(delete(Lead))  # type: ignore[call-overload]
+        s.commit()
+    with session_scope(engine) as s:
+        import_csv(s, SYSTEM, "leads", path)
+    with Session(engine) as s:
+        lead = s.exec(select(Lead)).one()
+    assert (lead.name, lead.company, lead.phone) == (
+        '=HYPERLINK("http://evil.example","click")',
+        "@corp",
+        "+14155552671",
+    )

@@ -131,13 +131,8 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs) -> list[RecordSummary
             s, actor, stage=args.stage, status=args.status, owner_id=owner_id, query=args.query, limit=args.limit
         )
         owners = _emails(s, {deal.owner_id for deal in deals})
-        accounts = dict(
-            s.exec(
-                select(Account.id, Account.name).where(
-                    col(Account.id).in_([d.account_id for d in deals if d.account_id])
-                )
-            )
-        )
+        account_ids = [d.account_id for d in deals if d.account_id]
+        accounts = dict(s.exec(select(Account.id, Account.name).where(col(Account.id).in_(account_ids))).all())
         return [
             RecordSummary(
                 id=deal.id or 0,

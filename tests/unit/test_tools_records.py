@@ -1,0 +1,99 @@
+"""Tools called directly with a Context: permission from the Context only, receipts on changes, clear refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+
+from agent.context import Context
+from sales.errors import InvalidInput, NotFound, PermissionDenied
+from store.db import session_scope
+from store.models import AuditEvent, Deal, Lead
+from tests.unit.test_agent_support import Team, seed_team, services_for
+from tools.base import ApprovalTicket, ToolUnavailable, describe_error
+from tools.registry import GUARDED_TOOLS, SPECS, langchain_tools
+from tools.results import RESULT_MODELS
+from tools.schemas import TOOL_ARGS
+
+
+def _ctx(engine: Engine, tmp_path: Path, actor_name: str = "rep") -> tuple[Context, Team]:
+    team = seed_team(engine)
+    return Context(actor=getattr(team, actor_name), services=services_for(engine, tmp_path)), team
+
+
+def _run(ctx: Context, tool: str, /, **args: object) -> object:
+    return SPECS[tool].run(ctx, TOOL_ARGS[tool].model_validate(args))
+
+
+def _receipt(engine: Engine, receipt_id: int, action: str) -> None:
+    with session_scope(engine) as s:
+        event = s.get(AuditEvent, receipt_id)
+        assert event is not None and event.action == action
+
+
+def test_every_tool_has_a_spec_a_result_model_and_a_langchain_wrapper() -> None:
+    assert set(SPECS) == set(TOOL_ARGS) == set(RESULT_MODELS)
+    assert {"qualify_lead", "send_follow_up"} == GUARDED_TOOLS
+    wrapped = {t.name: t for t in langchain_tools()}
+    assert set(wrapped) == set(TOOL_ARGS)
+    assert all(len(t.description) > 40 for t in wrapped.values())
+
+
+def test_records_tools_act_as_the_context_actor_and_return_receipts(sqlite_engine: Engine, tmp_path: Path) -> None:
+    ctx, team = _ctx(sqlite_engine, tmp_path)
+    created = _run(ctx, "create_lead", name="Ivy Chen", email="ivy@north.example", company="Northwind")
+    assert created.owner_email == "rita@example.com" and created.created  # type: ignore[attr-defined]
+    _receipt(sqlite_engine, created.receipt_id, "create_lead")  # type: ignore[attr-defined]
+    found = _run(ctx, "find_records", entity="lead", query="ivy")
+    assert [r.name for r in found.records] == ["Ivy Chen"]  # type: ignore[attr-defined]
+    with session_scope(sqlite_engine) as s:
+        olga_deal = Deal(name="West Deal", owner_id=team.other_rep.user_id or 0, stage="Prospecting")
+        rita_deal = Deal(name="East Deal", owner_id=team.rep.user_id or 0, stage="Prospecting")
+        s.add_all([olga_deal, rita_deal])
+        s.flush()
+        olga_id, rita_id = olga_deal.id, rita_deal.id
+    assert [r.id for r in _run(ctx, "find_records", entity="deal").records] == [rita_id]  # type: ignore[attr-defined]
+    with pytest.raises(PermissionDenied):
+        _run(ctx, "move_deal", deal_id=olga_id, to_stage="Qualified")
+    moved = _run(ctx, "move_deal", deal_name="East Deal", to_stage="qualified")
+    assert (moved.from_stage, moved.to_stage) == ("Prospecting", "Qualified")  # type: ignore[attr-defined]
+    _receipt(sqlite_engine, moved.receipt_id, "move_deal")  # type: ignore[attr-defined]
+    logged = _run(ctx, "log_interaction", deal_id=rita_id, channel="call", body="Talked budget; they want a pilot.")
+    assert logged.record_name == "East Deal"  # type: ignore[attr-defined]
+    _receipt(sqlite_engine, logged.receipt_id, "log_interaction")  # type: ignore[attr-defined]
+    task = _run(ctx, "create_task", title="Send pilot plan", due_date="2026-12-01", deal_name="East Deal")
+    _receipt(sqlite_engine, task.receipt_id, "create_task")  # type: ignore[attr-defined]
+    listed = _run(ctx, "list_tasks", due_before="2026-12-02", due_after="2026-12-01")
+    assert [t.title for t in listed.tasks] == ["Send pilot plan"]  # type: ignore[attr-defined]
+
+
+def test_guarded_tools_only_prepare_a_pending_request(sqlite_engine: Engine, tmp_path: Path) -> None:
+    ctx, team = _ctx(sqlite_engine, tmp_path)
+    ticket = _run(ctx, "qualify_lead", lead_name="dana", amount=5000)
+    assert isinstance(ticket, ApprovalTicket) and ticket.approvers == ["mia@example.com"]
+    with session_scope(sqlite_engine) as s:
+        lead = s.get(Lead, team.lead_id)
+        assert lead is not None and lead.status == "new"
+    draft = _run(ctx, "draft_follow_up", lead_id=team.lead_id, purpose="Share the pricing sheet")
+    assert "Hi Dana" in draft.body and "share the pricing sheet" in draft.body  # type: ignore[attr-defined]
+    assert draft.subject == "Next steps: Share the pricing sheet"  # type: ignore[attr-defined]
+    send = _run(ctx, "send_follow_up", message_id=draft.message_id)  # type: ignore[attr-defined]
+    assert isinstance(send, ApprovalTicket) and send.preview == draft.body  # type: ignore[attr-defined]
+
+
+def test_refusals_are_specific(sqlite_engine: Engine, tmp_path: Path) -> None:
+    ctx, _ = _ctx(sqlite_engine, tmp_path)
+    with pytest.raises(NotFound, match="no lead you can see"):
+        _run(ctx, "qualify_lead", lead_name="Nobody")
+    with pytest.raises(ValidationError) as info:
+        TOOL_ARGS["pipeline_question"].model_validate({"metric": "profit"})
+    assert "metric" in describe_error(info.value).error
+    with pytest.raises(InvalidInput, match="period"):
+        _run(ctx, "pipeline_question", metric="count", period="the blue moon")
+    failure = describe_error(
+        ToolUnavailable("not available yet: revenue forecasting (analytics.forecast is not installed)")
+    )
+    assert failure.kind == "unavailable" and "not available yet" in failure.error

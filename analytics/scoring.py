@@ -1,0 +1,902 @@
+"""Lead scoring: train, evaluate and apply a calibrated model (or transparent rules at cold start), with reasons.
+
+Method. Features come from ``analytics.features``. The pipeline is a ColumnTransformer (impute + scale numbers,
+one-hot categories; ordinal codes for the boosted trees) feeding either a logistic regression or a
+HistGradientBoostingClassifier, wrapped in CalibratedClassifierCV (Platt/sigmoid) so the score is a probability.
+"auto" picks the one with the better ROC AUC on a time-ordered validation slice of the training data. Holdout =
+the latest ``holdout_fraction`` of labelled leads by creation time (then id, i.e. file order for imports).
+
+Reasons are occlusion attributions: for each feature, the change in the calibrated probability when that one
+value is replaced by the training data's typical value (median, or most common category). They are local,
+model-agnostic, exact for that lead, and cheap (one extra prediction per feature).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from analytics.features import (
+    AnalyticsConfig,
+    ResolvedFeatures,
+    days_between,
+    lead_frame,
+    load_config,
+    model_matrix,
+    resolve_features,
+)
+from sales.errors import InvalidInput, NotFound, PermissionDenied
+from sales.permissions import Actor, ensure_can_see
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from sqlmodel import Session
+
+    from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ModelKind = Literal["auto", "logistic", "gbm"]
+MODEL_PREFIX = "lead-score"
+RULES_VERSION = "rules-v1"
+LEAKAGE_AUC = 0.90
+
+CALL_NOW = "call now"
+NURTURE = "nurture sequence"
+DISQUALIFY = "disqualify"
+ASK_MANAGER = "ask manager"
+
+
+class Reason(BaseModel):
+    feature: str
+    label: str
+    value: str
+    typical: str
+    effect_points: float
+    text: str
+
+
+class LeadScore(BaseModel):
+    """What scoring says about one lead; JSON-serialisable for tools and the CLI."""
+
+    lead_id: int
+    score: float
+    band: str
+    probability: float | None
+    rule_based: bool
+    model_version: str
+    reasons: list[Reason]
+    brief: str
+    uncertain: bool
+    uncertainty: list[str]
+    next_action: str
+    next_action_why: str
+    scored_at: str
+    audit_event_id: int | None = None
+
+
+class ScoreBatch(BaseModel):
+    scored: int
+    by_band: dict[str, int]
+    model_version: str
+    rule_based: bool
+    audit_event_id: int | None
+
+
+@dataclass
+class Metrics:
+    roc_auc: float
+    pr_auc: float
+    brier: float
+    calibration_error: float
+    base_rate: float
+    mean_predicted: float
+    rows: int
+    positives: int
+    calibration: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ModelCard:
+    version: str
+    kind: str
+    trained_at: str
+    labelled: int
+    positives: int
+    train_rows: int
+    holdout_rows: int
+    date_range: tuple[str, str]
+    features: list[str]
+    holdout: dict[str, Any]
+    top_features: list[dict[str, Any]]
+    selection: dict[str, float]
+    warnings: list[str]
+    path: str = ""
+
+    def to_markdown(self) -> str:
+        h = self.holdout
+        lines = [
+            f"# Lead-scoring model {self.version}",
+            "",
+            f"- Kind: {self.kind} (calibrated with Platt scaling); trained {self.trained_at}",
+            f"- Data: {self.labelled} labelled leads ({self.positives} positive), created "
+            f"{self.date_range[0]} to {self.date_range[1]}",
+            f"- Protocol: first {self.train_rows} leads by time to fit, last {self.holdout_rows} held out",
+            "",
+            "## Holdout",
+            "",
+            "| ROC AUC | PR AUC | Brier | Calibration error (ECE) | Base rate | Mean predicted |",
+            "|---|---|---|---|---|---|",
+            f"| {h['roc_auc']:.3f} | {h['pr_auc']:.3f} | {h['brier']:.4f} | {h['calibration_error']:.3f} | "
+            f"{h['base_rate']:.3f} | {h['mean_predicted']:.3f} |",
+            "",
+            "## Top features (mean absolute effect on the score, points)",
+            "",
+        ]
+        lines += [f"- {f['label']}: {f['mean_abs_points']:.1f}" for f in self.top_features]
+        if self.warnings:
+            lines += ["", "## Warnings", ""] + [f"- {w}" for w in self.warnings]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class ModelBundle:
+    """Everything scoring needs from a trained model, saved with joblib."""
+
+    version: str
+    kind: str
+    pipeline: Any
+    features: ResolvedFeatures
+    typical: dict[str, Any]
+    ranges: dict[str, tuple[float, float]]
+    categories: dict[str, list[str]]
+    labelled: int
+    positives: int
+    trained_at: str
+    card: dict[str, Any]
+    # category -> share in training; categorical occlusion averages over these instead of using one mode
+    category_weights: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+
+    def predict(self, matrix: pd.DataFrame) -> np.ndarray:
+        return self.pipeline.predict_proba(matrix[self.features.columns])[:, 1]  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------------------------------------- model building
+
+
+def _estimator(kind: str, features: ResolvedFeatures, seed: int = 0) -> Any:
+    """The uncalibrated pipeline (preprocessing + classifier)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    numeric, categorical = features.numeric, features.categorical
+    if kind == "logistic":
+        pre = ColumnTransformer(
+            [
+                ("num", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), numeric),
+                ("cat", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=10), categorical),
+            ]
+        )
+        estimator: Any = Pipeline([("prep", pre), ("model", LogisticRegression(C=0.3, max_iter=3000))])
+    elif kind == "gbm":
+        # categories first so their positions are 0..k-1; unknown or missing codes are negative = "missing"
+        pre = ColumnTransformer(
+            [
+                (
+                    "cat",
+                    OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1),
+                    categorical,
+                ),
+                ("num", "passthrough", numeric),
+            ]
+        )
+        model = HistGradientBoostingClassifier(
+            max_iter=200,
+            learning_rate=0.05,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            categorical_features=list(range(len(categorical))) or None,
+            early_stopping=False,
+            random_state=seed,
+        )
+        estimator = Pipeline([("prep", pre), ("model", model)])
+    else:
+        raise InvalidInput({"kind": f"{kind!r} is not a model kind; choose auto, logistic or gbm"})
+    return estimator
+
+
+def _pipeline(kind: str, features: ResolvedFeatures, seed: int = 0) -> Any:
+    """Calibrated: Platt scaling fitted on 3-fold out-of-fold predictions, one final model on all rows.
+
+    ``ensemble=False`` keeps a single model, so the ranking (ROC AUC) is that of the model fitted on all rows
+    rather than an average of three models each blind to a third of the time range.
+    """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedKFold
+
+    # Shuffled folds: with time-ordered folds the out-of-fold scores of a drifting data set can anti-correlate
+    # with the labels, and Platt scaling would then invert the ranking.
+    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+    return CalibratedClassifierCV(_estimator(kind, features, seed), method="sigmoid", cv=folds, ensemble=False)
+
+
+def compute_metrics(y: np.ndarray, p: np.ndarray, bins: int = 10) -> Metrics:
+    import numpy as np
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    table: list[dict[str, Any]] = []
+    ece = 0.0
+    for b in range(bins):
+        mask = which == b
+        if not mask.any():
+            continue
+        predicted, observed = float(p[mask].mean()), float(y[mask].mean())
+        ece += mask.mean() * abs(predicted - observed)
+        table.append(
+            {
+                "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                "predicted": predicted,
+                "observed": observed,
+                "count": int(mask.sum()),
+            }
+        )
+    return Metrics(
+        roc_auc=float(roc_auc_score(y, p)),
+        pr_auc=float(average_precision_score(y, p)),
+        brier=float(brier_score_loss(y, p)),
+        calibration_error=float(ece),
+        base_rate=float(y.mean()),
+        mean_predicted=float(p.mean()),
+        rows=len(y),
+        positives=int(y.sum()),
+        calibration=table,
+    )
+
+
+def univariate_auc(matrix: pd.DataFrame, y: np.ndarray, features: ResolvedFeatures) -> dict[str, float]:
+    """How well each feature alone separates the classes (0.5 = not at all); the leakage check."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    out: dict[str, float] = {}
+    for column in features.columns:
+        values = matrix[column]
+        if column in features.categorical:
+            frame_y = np.asarray(y)
+            by_cat = {k: frame_y[(values == k).to_numpy()].mean() for k in values.unique()}
+            rates = values.map(by_cat).astype(float)
+            score = rates.to_numpy()
+        else:
+            score = values.fillna(values.median()).to_numpy()
+        if np.unique(score).size < 2:
+            continue
+        auc = float(roc_auc_score(y, score))
+        out[column] = max(auc, 1.0 - auc)
+    return out
+
+
+def _typical_values(matrix: pd.DataFrame, features: ResolvedFeatures) -> dict[str, Any]:
+    typical: dict[str, Any] = {}
+    for column in features.numeric:
+        median = matrix[column].median()
+        typical[column] = float(median) if median == median else 0.0
+    for column in features.categorical:
+        typical[column] = str(matrix[column].mode().iloc[0])
+    return typical
+
+
+def _fit_bundle(
+    kind: str, matrix: pd.DataFrame, y: np.ndarray, features: ResolvedFeatures, version: str, frame: pd.DataFrame
+) -> ModelBundle:
+    pipeline = _pipeline(kind, features).fit(matrix[features.columns], y)
+    ranges = {
+        c: (float(matrix[c].quantile(0.005)), float(matrix[c].quantile(0.995)))
+        for c in features.numeric
+        if matrix[c].notna().any()
+    }
+    categories = {c: sorted(matrix[c].unique().tolist()) for c in features.categorical}
+    return ModelBundle(
+        version=version,
+        kind=kind,
+        pipeline=pipeline,
+        features=features,
+        typical=_typical_values(matrix, features),
+        ranges=ranges,
+        categories=categories,
+        labelled=len(y),
+        positives=int(y.sum()),
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        card={},
+        category_weights=category_weights(matrix, features),
+    )
+
+
+def category_weights(
+    matrix: pd.DataFrame, features: ResolvedFeatures, top: int = 40
+) -> dict[str, list[tuple[str, float]]]:
+    weights: dict[str, list[tuple[str, float]]] = {}
+    for column in features.categorical:
+        shares = matrix[column].value_counts(normalize=True).head(top)
+        shares = shares / shares.sum()
+        weights[column] = [(str(k), float(v)) for k, v in shares.items()]
+    return weights
+
+
+def occlusion_effects(bundle: ModelBundle, matrix: pd.DataFrame, base: np.ndarray | None = None) -> pd.DataFrame:
+    """Per row and feature: probability minus the probability with that feature replaced by a typical value.
+
+    Numbers are replaced by the training median; a category by each training category in turn, averaged by
+    frequency (so "owner Jordan" is compared with an average owner, not with the single most common one).
+    """
+    import numpy as np
+    import pandas as pd
+
+    columns = bundle.features.columns
+    if base is None:
+        base = bundle.predict(matrix)
+    n = len(matrix)
+    replacements: list[tuple[int, str, Any, float]] = []  # (feature index, column, value, weight)
+    for i, column in enumerate(columns):
+        weights = bundle.category_weights.get(column)
+        if weights:
+            replacements += [(i, column, value, w) for value, w in weights]
+        else:
+            replacements.append((i, column, bundle.typical[column], 1.0))
+    stacked = pd.concat([matrix[columns]] * len(replacements), ignore_index=True)
+    for j, (_, column, value, _) in enumerate(replacements):
+        stacked.loc[j * n : (j + 1) * n - 1, column] = value
+    predicted = bundle.predict(stacked).reshape(len(replacements), n)
+    swapped = np.zeros((len(columns), n))
+    for j, (i, _, _, w) in enumerate(replacements):
+        swapped[i] += w * predicted[j]
+    return pd.DataFrame((np.asarray(base)[None, :] - swapped).T, columns=columns, index=matrix.index)
+
+
+@dataclass
+class Evaluation:
+    kind: str
+    bundle: ModelBundle
+    metrics: Metrics
+    selection: dict[str, float]
+    leakage: dict[str, float]
+    train_rows: int
+    holdout_rows: int
+    random_split_auc: float | None = None
+
+
+def labelled_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    labelled = frame[frame["label"].notna()].copy()
+    labelled["label"] = labelled["label"].astype(int)
+    return labelled.sort_values(["created_at", "id"], kind="stable").reset_index(drop=True)
+
+
+def _check_enough(labelled: pd.DataFrame, config: AnalyticsConfig) -> None:
+    positives = int(labelled["label"].sum())
+    negatives = len(labelled) - positives
+    if len(labelled) < config.min_labelled or min(positives, negatives) < config.min_per_class:
+        raise InvalidInput(
+            {
+                "training data": f"{len(labelled)} labelled leads ({positives} converted, {negatives} lost); a model "
+                f"needs at least {config.min_labelled} and {config.min_per_class} of each. Until then scores are "
+                "rule-based (fit, engagement, recency)."
+            }
+        )
+
+
+def evaluate_frame(
+    frame: pd.DataFrame,
+    config: AnalyticsConfig,
+    *,
+    kind: ModelKind = "auto",
+    version: str = "evaluation",
+    random_split: bool = False,
+    allow_leaky: bool = False,
+) -> Evaluation:
+    """Fit on the earliest leads, measure on the latest ``holdout_fraction`` (never shuffled)."""
+    labelled = labelled_frame(frame)
+    _check_enough(labelled, config)
+    features = resolve_features(labelled, config.lead_features, config)
+    if not features.columns:
+        raise InvalidInput({"features": "no declared feature or attribute varies across the labelled leads"})
+    matrix = model_matrix(labelled, features)
+    y = labelled["label"].to_numpy()
+    cut = int(len(labelled) * (1 - config.holdout_fraction))
+    train_x, train_y = matrix.iloc[:cut], y[:cut]
+    hold_x, hold_y = matrix.iloc[cut:], y[cut:]
+    if min(train_y.sum(), len(train_y) - train_y.sum(), hold_y.sum(), len(hold_y) - hold_y.sum()) < 5:
+        raise InvalidInput({"training data": "the time split leaves fewer than 5 of a class in train or holdout"})
+    leakage = univariate_auc(train_x, train_y, features)
+    leaky = {c: a for c, a in leakage.items() if a >= LEAKAGE_AUC}
+    if leaky and not allow_leaky:
+        names = ", ".join(f"{features.label_of(c)} (AUC {a:.2f} alone)" for c, a in sorted(leaky.items()))
+        raise InvalidInput(
+            {
+                "leakage": f"{names} predicts the outcome almost perfectly by itself, which usually means it is only "
+                "known after the outcome. Exclude it (exclude_attributes in analytics.yaml) or check the data."
+            }
+        )
+    selection: dict[str, float] = {}
+    chosen = kind
+    if kind == "auto":
+        inner = int(cut * 0.8)
+        for candidate in ("logistic", "gbm"):
+            try:
+                pipe = _estimator(candidate, features).fit(train_x.iloc[:inner], train_y[:inner])
+                p = pipe.predict_proba(train_x.iloc[inner:])[:, 1]
+                selection[candidate] = compute_metrics(train_y[inner:], p).roc_auc
+            except ValueError as exc:  # e.g. a class missing from the inner slice
+                log.info("model selection: %s failed on the inner split: %s", candidate, exc)
+        # prefer the simpler, faster, extrapolating linear model unless the trees are clearly better
+        chosen = "gbm" if selection.get("gbm", 0.0) > selection.get("logistic", 0.0) + 0.02 else "logistic"
+    bundle = _fit_bundle(chosen, train_x, train_y, features, version, labelled.iloc[:cut])
+    metrics = compute_metrics(hold_y, bundle.predict(hold_x))
+    random_auc = None
+    if random_split:
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        p = cross_val_predict(
+            _pipeline(chosen, features),
+            matrix[features.columns],
+            y,
+            cv=StratifiedKFold(5, shuffle=True, random_state=0),
+            method="predict_proba",
+        )[:, 1]
+        random_auc = compute_metrics(y, p).roc_auc
+    return Evaluation(chosen, bundle, metrics, selection, leakage, cut, len(labelled) - cut, random_auc)
+
+
+# ----------------------------------------------------------------------------------------------- model files
+
+
+def models_dir(settings: Settings) -> Path:
+    return settings.home_dir / "models"
+
+
+_VERSION = re.compile(rf"^{MODEL_PREFIX}-v(\d+)\.joblib$")
+
+
+def list_versions(settings: Settings) -> list[str]:
+    folder = models_dir(settings)
+    if not folder.is_dir():
+        return []
+    numbered = sorted(int(m.group(1)) for p in folder.iterdir() if (m := _VERSION.match(p.name)))
+    return [f"{MODEL_PREFIX}-v{n}" for n in numbered]
+
+
+def _next_version(settings: Settings) -> str:
+    versions = list_versions(settings)
+    last = int(versions[-1].rsplit("v", 1)[1]) if versions else 0
+    return f"{MODEL_PREFIX}-v{last + 1}"
+
+
+_CACHE: dict[Path, tuple[float, ModelBundle]] = {}
+
+
+def load_model(settings: Settings, version: str | None = None) -> ModelBundle | None:
+    """The given (or latest) model, or None when none has been trained. Files are our own: joblib is trusted."""
+    import joblib
+
+    versions = list_versions(settings)
+    if version is None:
+        if not versions:
+            return None
+        version = versions[-1]
+    elif version not in versions:
+        raise NotFound(f"no model {version}; trained models: {', '.join(versions) or 'none'}")
+    path = models_dir(settings) / f"{version}.joblib"
+    mtime = path.stat().st_mtime
+    cached = _CACHE.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    bundle: ModelBundle = joblib.load(path)
+    _CACHE[path] = (mtime, bundle)
+    return bundle
+
+
+def read_card(settings: Settings, version: str | None = None) -> ModelCard:
+    versions = list_versions(settings)
+    version = version or (versions[-1] if versions else None)
+    if version is None or version not in versions:
+        raise NotFound(f"no model {version or ''}; train one with `salesgraph model train`".replace("  ", " "))
+    raw = json.loads((models_dir(settings) / f"{version}.card.json").read_text(encoding="utf-8"))
+    raw["date_range"] = tuple(raw["date_range"])
+    return ModelCard(**raw)
+
+
+def _top_features(bundle: ModelBundle, matrix: pd.DataFrame, limit: int = 8) -> list[dict[str, Any]]:
+    sample = matrix.sample(min(len(matrix), 2000), random_state=0) if len(matrix) > 2000 else matrix
+    effects = occlusion_effects(bundle, sample).abs().mean().sort_values(ascending=False)
+    return [
+        {"feature": c, "label": bundle.features.label_of(str(c)), "mean_abs_points": round(float(v) * 100, 2)}
+        for c, v in effects.head(limit).items()
+    ]
+
+
+def _require_manager(actor: Actor, what: str) -> None:
+    if not actor.is_manager:
+        raise PermissionDenied(f"{what} is for managers and admins; {actor.email} is a {actor.role}")
+
+
+def train_lead_model(
+    session: Session, actor: Actor, *, settings: Settings, kind: ModelKind = "auto", allow_leaky: bool = False
+) -> ModelCard:
+    """Evaluate on the time holdout, refit on all labelled leads, save model + card as the next version."""
+    import joblib
+
+    _require_manager(actor, "training the lead-scoring model")
+    config = load_config(settings.home_dir)
+    frame = lead_frame(session, window_days=config.engagement_window_days)
+    evaluation = evaluate_frame(frame, config, kind=kind, allow_leaky=allow_leaky)
+    labelled = labelled_frame(frame)
+    version = _next_version(settings)
+    matrix = model_matrix(labelled, evaluation.bundle.features)
+    y = labelled["label"].to_numpy()
+    bundle = _fit_bundle(evaluation.kind, matrix, y, evaluation.bundle.features, version, labelled)
+    warnings: list[str] = []
+    if evaluation.metrics.roc_auc > LEAKAGE_AUC:
+        warnings.append(
+            f"holdout ROC AUC {evaluation.metrics.roc_auc:.3f} is suspiciously high: look for a feature "
+            "that is only known after the outcome"
+        )
+    if len(labelled) < config.ample_labelled:
+        warnings.append(f"only {len(labelled)} labelled leads; every score is flagged as uncertain")
+    shift = evaluation.metrics.base_rate - evaluation.metrics.mean_predicted
+    if abs(shift) > 0.05:
+        warnings.append(
+            f"the holdout's conversion rate ({evaluation.metrics.base_rate:.1%}) differs from what the "
+            f"model expected ({evaluation.metrics.mean_predicted:.1%}): the data drifted over time"
+        )
+    created = labelled["created_at"]
+    card = ModelCard(
+        version=version,
+        kind=evaluation.kind,
+        trained_at=bundle.trained_at,
+        labelled=len(labelled),
+        positives=int(y.sum()),
+        train_rows=evaluation.train_rows,
+        holdout_rows=evaluation.holdout_rows,
+        date_range=(str(created.min().date()), str(created.max().date())),
+        features=[f.label for f in bundle.features.features],
+        holdout=asdict(evaluation.metrics),
+        top_features=_top_features(bundle, matrix),
+        selection=evaluation.selection,
+        warnings=warnings,
+    )
+    bundle.card = asdict(card)
+    folder = models_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{version}.joblib"
+    joblib.dump(bundle, path)
+    card.path = str(path)
+    (folder / f"{version}.card.json").write_text(json.dumps(asdict(card), indent=2, default=str), encoding="utf-8")
+    (folder / f"{version}.card.md").write_text(card.to_markdown(), encoding="utf-8")
+    from store.audit import record_event
+
+    record_event(
+        session,
+        actor_id=actor.user_id,
+        actor=actor.email,
+        action="train_model",
+        record_type="model",
+        record_id=version,
+        after={"kind": card.kind, "labelled": card.labelled, "roc_auc": card.holdout["roc_auc"], "path": str(path)},
+    )
+    return card
+
+
+def evaluate_lead_model(
+    session: Session, actor: Actor, *, settings: Settings, kind: ModelKind = "auto", random_split: bool = False
+) -> Evaluation:
+    _require_manager(actor, "evaluating the lead-scoring model")
+    config = load_config(settings.home_dir)
+    frame = lead_frame(session, window_days=config.engagement_window_days)
+    return evaluate_frame(frame, config, kind=kind, random_split=random_split)
+
+
+# ----------------------------------------------------------------------------------------------- applying scores
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return "unknown"
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return str(value)
+
+
+def _reasons(bundle: ModelBundle, matrix_row: pd.DataFrame, effects_row: pd.Series, limit: int = 3) -> list[Reason]:
+    reasons: list[Reason] = []
+    for key in effects_row.abs().sort_values(ascending=False).index:
+        column = str(key)
+        points = float(effects_row[column]) * 100
+        if abs(points) < 0.5 or len(reasons) >= limit:
+            break
+        value = matrix_row.iloc[0][column]
+        label = bundle.features.label_of(str(column))
+        typical = bundle.typical[str(column)]
+        direction = "raises" if points > 0 else "lowers"
+        if column in bundle.features.categorical:
+            text = f"{label} is {_fmt(value)} (most leads: {_fmt(typical)}), which {direction} the score by {abs(points):.0f} points"
+        else:
+            text = f"{label} {_fmt(value)} (typical {_fmt(typical)}) {direction} the score by {abs(points):.0f} points"
+        reasons.append(
+            Reason(
+                feature=str(column),
+                label=label,
+                value=_fmt(value),
+                typical=_fmt(typical),
+                effect_points=round(points, 1),
+                text=text,
+            )
+        )
+    return reasons
+
+
+def _novelty(bundle: ModelBundle, row: pd.Series) -> list[str]:
+    problems: list[str] = []
+    for column, (low, high) in bundle.ranges.items():
+        value = row[column]
+        if value == value and (value < low or value > high):
+            problems.append(
+                f"{bundle.features.label_of(column)} {_fmt(value)} is outside the range seen in training "
+                f"({_fmt(low)} to {_fmt(high)})"
+            )
+    for column, seen in bundle.categories.items():
+        if row[column] not in seen:
+            problems.append(f"{bundle.features.label_of(column)} {row[column]!r} never appeared in training")
+    return problems
+
+
+def _next_action(band: str, score: float, config: AnalyticsConfig, unlike: bool, edge: bool) -> tuple[str, str]:
+    if unlike:
+        return ASK_MANAGER, "this lead is unlike the leads the model learned from; get a second opinion"
+    if band == "hot":
+        if edge:
+            return CALL_NOW, "hot, though only just: call now and qualify quickly"
+        return CALL_NOW, "hot lead: call while the interest is fresh"
+    if band == "warm":
+        return NURTURE, "warm lead: enrol in the nurture sequence and watch for engagement"
+    if score < config.bands.disqualify_below:
+        return DISQUALIFY, f"very unlikely to convert (under {config.bands.disqualify_below:.0f}): disqualify"
+    return NURTURE, "cold lead: keep in a low-touch nurture sequence"
+
+
+def _edge(score: float, config: AnalyticsConfig) -> str | None:
+    for name, cut in (("hot", config.bands.hot), ("warm", config.bands.warm)):
+        if abs(score - cut) < config.bands.edge_margin:
+            return (
+                f"score {score:.0f} is within {config.bands.edge_margin:.0f} points of the {name} cut-off ({cut:.0f})"
+            )
+    return None
+
+
+_SENIOR = re.compile(r"\b(chief|c[eft]o|vp|vice president|head|director|founder|owner|president|partner)\b", re.I)
+_MID = re.compile(r"\b(manager|lead|principal|senior)\b", re.I)
+
+
+def rule_score(row: pd.Series, now: datetime) -> tuple[float, list[Reason]]:
+    """Transparent cold-start points: fit (0-40), engagement (0-40), recency (0-20)."""
+    title = " ".join(str(row.get(k) or "") for k in ("title", "attr:seniority"))
+    senior = 15 if _SENIOR.search(title) else 8 if _MID.search(title) else 0
+    fit = (
+        10 * bool(row.get("company"))
+        + senior
+        + 5 * bool(row.get("industry"))
+        + 10 * bool(row.get("email") or row.get("phone"))
+    )
+    engagement = min(40.0, 6 * float(row.get("touches_early") or 0) + 10 * float(row.get("inbound_early") or 0))
+    last = row.get("last_touch_at")
+    reference = last if isinstance(last, datetime) else row["created_at"]
+    age = days_between(now, reference)
+    recency = 20 if age <= 3 else 15 if age <= 7 else 10 if age <= 14 else 5 if age <= 30 else 0
+    parts = [
+        ("fit", "fit (company, seniority, industry, reachable)", fit, 40),
+        ("engagement", "engagement (touches and replies)", engagement, 40),
+        ("recency", f"recency (last touch {age:.0f} days ago)", recency, 20),
+    ]
+    reasons = [
+        Reason(
+            feature=key,
+            label=label,
+            value=f"{points:.0f}/{top}",
+            typical="",
+            effect_points=float(points),
+            text=f"{label}: {points:.0f} of {top} points",
+        )
+        for key, label, points, top in parts
+    ]
+    return float(fit + engagement + recency), reasons
+
+
+def _score_rows(
+    frame: pd.DataFrame, bundle: ModelBundle | None, config: AnalyticsConfig, now: datetime, with_reasons: bool
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    if bundle is None:
+        for _, row in frame.iterrows():
+            score, reasons = rule_score(row, now)
+            band = config.bands.band(score)
+            action, why = _next_action(band, score, config, False, False)
+            results.append(
+                {
+                    "lead_id": int(row["id"]),
+                    "score": round(score, 1),
+                    "band": band,
+                    "probability": None,
+                    "rule_based": True,
+                    "model_version": RULES_VERSION,
+                    "reasons": reasons,
+                    "uncertain": True,
+                    "uncertainty": [
+                        f"rule-based score: too few labelled outcomes to train a model (need {config.min_labelled})"
+                    ],
+                    "next_action": action,
+                    "next_action_why": why,
+                }
+            )
+        return results
+    matrix = model_matrix(frame, bundle.features)
+    probability = bundle.predict(matrix)
+    effects = occlusion_effects(bundle, matrix, probability) if with_reasons else None
+    for i, (index, row) in enumerate(matrix.iterrows()):
+        p = float(probability[i])
+        score = round(p * 100, 1)
+        band = config.bands.band(score)
+        uncertainty: list[str] = []
+        if bundle.labelled < config.ample_labelled:
+            uncertainty.append(f"too little training data: the model learned from only {bundle.labelled} outcomes")
+        unlike = _novelty(bundle, row)
+        uncertainty += [f"input unlike the training data: {u}" for u in unlike]
+        edge = _edge(score, config)
+        if edge:
+            uncertainty.append(f"close to a band edge: {edge}")
+        action, why = _next_action(band, score, config, bool(unlike), edge is not None)
+        key: Any = index
+        reasons = _reasons(bundle, matrix.loc[[key]], effects.loc[key]) if effects is not None else []
+        results.append(
+            {
+                "lead_id": int(frame["id"].loc[key]),
+                "score": score,
+                "band": band,
+                "probability": round(p, 4),
+                "rule_based": False,
+                "model_version": bundle.version,
+                "reasons": reasons,
+                "uncertain": bool(uncertainty),
+                "uncertainty": uncertainty,
+                "next_action": action,
+                "next_action_why": why,
+            }
+        )
+    return results
+
+
+def _brief(result: dict[str, Any]) -> str:
+    if result["rule_based"]:
+        head = (
+            f"Rule-based score {result['score']:.0f}/100 ({result['band']}); there are not yet enough "
+            "known outcomes to train a model."
+        )
+    else:
+        head = (
+            f"Score {result['score']:.0f}/100 ({result['band']}): a {result['probability']:.0%} chance to "
+            f"convert according to model {result['model_version']}."
+        )
+    reasons = "; ".join(r.text for r in result["reasons"])
+    parts = [head]
+    if reasons:
+        parts.append(f"Why: {reasons}.")
+    if result["uncertain"]:
+        parts.append("Treat with care: " + "; ".join(result["uncertainty"]) + ".")
+    parts.append(f"Next: {result['next_action']} ({result['next_action_why']}).")
+    return " ".join(parts)
+
+
+def score_lead(
+    session: Session, actor: Actor, lead_id: int, *, settings: Settings, now: datetime | None = None
+) -> LeadScore:
+    """Score one lead with the latest model (or the rules), store it on the lead with an audit event."""
+    from store.audit import record_event
+    from store.models import Lead
+
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"no lead with id {lead_id}")
+    ensure_can_see(actor, lead.owner_id, f"lead {lead_id}")
+    config = load_config(settings.home_dir)
+    now = now or datetime.now(UTC)
+    bundle = load_model(settings)
+    frame = lead_frame(session, lead_ids=[lead_id], window_days=config.engagement_window_days)
+    result = _score_rows(frame, bundle, config, now, with_reasons=True)[0]
+    before = {"score": lead.score, "score_band": lead.score_band, "score_model_version": lead.score_model_version}
+    lead.score, lead.score_band = result["score"], result["band"]
+    lead.score_model_version, lead.scored_at = result["model_version"], now
+    session.add(lead)
+    event = record_event(
+        session,
+        actor_id=actor.user_id,
+        actor=actor.email,
+        action="score_lead",
+        record_type="lead",
+        record_id=lead_id,
+        before=before,
+        after={"score": lead.score, "score_band": lead.score_band, "score_model_version": lead.score_model_version},
+    )
+    return LeadScore(**result, brief=_brief(result), scored_at=now.isoformat(), audit_event_id=event.id)
+
+
+def score_leads(
+    session: Session,
+    actor: Actor,
+    *,
+    settings: Settings,
+    lead_ids: list[int] | None = None,
+    open_only: bool = True,
+    now: datetime | None = None,
+) -> ScoreBatch:
+    """Score many leads (those the actor can see) in one transaction with one audit event listing them."""
+    from sqlalchemy import update
+    from sqlmodel import col, select
+
+    from store.audit import record_event
+    from store.models import Lead, LeadStatus
+
+    config = load_config(settings.home_dir)
+    now = now or datetime.now(UTC)
+    owner_ids = None if actor.visible_owner_ids is None else sorted(actor.visible_owner_ids)
+    frame = lead_frame(session, lead_ids=lead_ids, owner_ids=owner_ids, window_days=config.engagement_window_days)
+    if open_only:
+        open_ids = set(
+            session.exec(
+                select(Lead.id).where(col(Lead.status).in_([LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.QUALIFIED]))
+            ).all()
+        )
+        frame = frame[frame["id"].isin(open_ids)]
+    bundle = load_model(settings)
+    results = _score_rows(frame.reset_index(drop=True), bundle, config, now, with_reasons=False)
+    version = bundle.version if bundle else RULES_VERSION
+    for r in results:
+        session.execute(
+            update(Lead)
+            .where(col(Lead.id) == r["lead_id"])
+            .values(score=r["score"], score_band=r["band"], score_model_version=version, scored_at=now)
+        )
+    by_band: dict[str, int] = {"hot": 0, "warm": 0, "cold": 0}
+    for r in results:
+        by_band[r["band"]] += 1
+    event_id = None
+    if results:
+        event = record_event(
+            session,
+            actor_id=actor.user_id,
+            actor=actor.email,
+            action="score_leads",
+            record_type="lead",
+            record_id=None,
+            after={
+                "model_version": version,
+                "count": len(results),
+                "by_band": by_band,
+                "scores": {str(r["lead_id"]): [r["score"], r["band"]] for r in results},
+            },
+        )
+        event_id = event.id
+    return ScoreBatch(
+        scored=len(results), by_band=by_band, model_version=version, rule_based=bundle is None, audit_event_id=event_id
+    )

@@ -222,11 +222,11 @@ def _local(tag: Any) -> str:
     return text.rsplit("}", 1)[-1] if "}" in text else text
 
 
-def read_xes_frame(path: Path) -> pd.DataFrame:
+def read_xes_frame(path: Path, *, max_traces: int | None = None) -> pd.DataFrame:
     """Read an XES file into a flat frame with one row per event and trace attributes as ``case:<key>`` columns.
 
-    A streaming lxml reader that keeps only flat attributes: several times faster than building pm4py's object
-    model, and memory stays proportional to the frame.
+    A streaming lxml reader that keeps only flat attributes: faster than building pm4py's object model, and memory
+    stays proportional to the frame. ``max_traces`` stops after that many traces (a preview of a large file).
     """
     import pandas as pd
     from lxml import etree
@@ -267,6 +267,8 @@ def read_xes_frame(path: Path) -> pd.DataFrame:
                         attrs[f"case:{key}"] = child.get("value")
                 trace_attrs.append(attrs)
                 elem.clear(keep_tail=False)
+                if max_traces is not None and len(trace_attrs) >= max_traces:
+                    break
                 # drop finished traces so memory does not grow with the file
                 parent = elem.getparent()
                 if parent is not None:
@@ -304,6 +306,7 @@ def read_event_log_file(
     resource: str | None = None,
     case_attributes: Iterable[str] | None = None,
     amount: str | None = None,
+    max_traces: int | None = None,
 ) -> EventLog:
     """Load an XES (``.xes``, ``.xes.gz``) or CSV file into a validated ``EventLog``.
 
@@ -317,7 +320,7 @@ def read_event_log_file(
         raise NotFound(f"no event log file at {path}")
     name = path.name.lower()
     if name.endswith((".xes", ".xes.gz")):
-        frame = read_xes_frame(path)
+        frame = read_xes_frame(path, max_traces=max_traces)
         defaults = dict(XES_DEFAULTS)
         if "lifecycle:transition" in frame.columns:
             frame = frame.rename(columns={"lifecycle:transition": "lifecycle"})

@@ -151,3 +151,17 @@ def test_analyse_the_store_as_admin_and_as_rep(cli_home: Path) -> None:
     result = _run("analyze", "process", "--since", "2000-01-01")
     assert result.exit_code == 0, result.output
     assert "Conformance to the playbook" in result.output
+
+
+def test_help_does_not_load_the_analysis_libraries() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from typer.testing import CliRunner; from bots.cli import app; "
+        "r = CliRunner().invoke(app, ['analyze', 'bottlenecks', '--help']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('pandas', 'pm4py', 'matplotlib', 'scipy', 'analytics.bottlenecks') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

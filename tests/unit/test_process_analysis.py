@@ -229,3 +229,22 @@ def test_external_log_without_playbook_uses_the_discovered_model(shared_data) ->
     assert report.stage_order[0] in ("Assign seriousness", "Insert ticket")
     assert report.cases == 4580
     assert report.findings, "the helpdesk log has real, significant differences between resources"
+
+
+def test_bpi_2012_subset_end_to_end_with_the_loan_funnel_as_playbook(shared_data) -> None:  # type: ignore[no-untyped-def]
+    """The first 800 applications of BPI 2012 (the full log runs in bench.process_mining)."""
+    from analytics.eventlog import read_event_log_file
+
+    log = read_event_log_file(shared_data / "eventlogs" / "bpic2012.xes.gz", max_traces=800)
+    assert log.n_cases == 800
+    assert any("lifecycle" in n for n in log.notes)
+    log.stages = ("A_SUBMITTED", "A_PARTLYSUBMITTED", "A_PREACCEPTED", "A_ACCEPTED", "A_FINALIZED", "O_SENT")
+    log.won_stage, log.lost_stage = "A_APPROVED", "A_DECLINED"
+    report = analyse_event_log(log)
+    assert set(log.cases["size_band"]) <= {"small", "mid-market", "enterprise"}  # from AMOUNT_REQ
+    assert report.funnel[0].stage == "A_SUBMITTED"
+    assert report.funnel[0].cases == 800
+    assert report.conformance is not None
+    assert 0.5 < report.conformance.mean_fitness <= 1.0
+    assert any(d.kind == "loop back" and "O_SENT" in d.description for d in report.conformance.deviations)
+    assert report.findings

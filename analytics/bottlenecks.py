@@ -1009,6 +1009,7 @@ def bottleneck_analysis(
     machine: StageMachine | None = None,
     now: datetime | None = None,
     min_segment_cases: int = MIN_SEGMENT_CASES,
+    fitness_threshold: float = 0.85,
     progress: ProgressCallback | None = None,
 ) -> BottleneckReport:
     """Bottleneck analysis of the deals ``actor`` may see (reps their own, managers their team's)."""
@@ -1029,6 +1030,7 @@ def bottleneck_analysis(
         log,
         segment=segment,
         min_segment_cases=min_segment_cases,
+        fitness_threshold=fitness_threshold,
         now=now,
         progress=progress,
         requested_by=actor.email,

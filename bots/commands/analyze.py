@@ -71,6 +71,12 @@ WonOption = Annotated[str | None, typer.Option("--won", help="For an imported lo
 LostOption = Annotated[
     str | None, typer.Option("--lost", help="For an imported log with --stages: the 'lost' activity.")
 ]
+ThresholdOption = Annotated[
+    float,
+    typer.Option(
+        "--threshold", min=0.0, max=1.0, help="Token-replay fitness under which a case counts as off the playbook."
+    ),
+]
 MinCasesOption = Annotated[
     int,
     typer.Option("--min-cases", min=2, help="Segments with fewer cases are not compared (and are listed as such)."),
@@ -232,6 +238,7 @@ def _run(
     won: str | None,
     lost: str | None,
     as_: str | None,
+    threshold: float = 0.85,
 ) -> BottleneckReport:
     from analytics.bottlenecks import analyse_event_log, bottleneck_analysis
     from bots.common import friendly_errors, resolve_actor, session
@@ -247,6 +254,7 @@ def _run(
                     log,
                     segment=segment.value if segment else None,
                     min_segment_cases=min_cases,
+                    fitness_threshold=threshold,
                     progress=step,
                     since=since,
                 )
@@ -262,6 +270,7 @@ def _run(
                 segment=segment.value if segment else None,
                 since=since,
                 min_segment_cases=min_cases,
+                fitness_threshold=threshold,
                 progress=step,
             )
 
@@ -281,6 +290,7 @@ def bottlenecks_cmd(
     won: WonOption = None,
     lost: LostOption = None,
     min_cases: MinCasesOption = 10,
+    threshold: ThresholdOption = 0.85,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the full result as JSON (nothing is written).")
     ] = False,
@@ -314,6 +324,7 @@ def bottlenecks_cmd(
         won=won,
         lost=lost,
         as_=as_,
+        threshold=threshold,
     )
     if json_out:
         typer.echo(report.model_dump_json(indent=2))
@@ -332,6 +343,7 @@ def process_cmd(
     won: WonOption = None,
     lost: LostOption = None,
     png: Annotated[Path | None, typer.Option("--png", help="Also save the process map picture here.")] = None,
+    threshold: ThresholdOption = 0.85,
     as_: AsOption = None,
 ) -> None:
     """Show the process as it really runs: stages, transitions with waiting times, and conformance to the playbook.
@@ -347,7 +359,16 @@ def process_cmd(
     with friendly_errors():
         since_date = parse_since(since)
     report = _run(
-        out, log_name=log, since=since_date, segment=None, min_cases=10, stages=stages, won=won, lost=lost, as_=as_
+        out,
+        log_name=log,
+        since=since_date,
+        segment=None,
+        min_cases=10,
+        stages=stages,
+        won=won,
+        lost=lost,
+        as_=as_,
+        threshold=threshold,
     )
     stages_table = Table(title="Stages", title_justify="left")
     for column in ("stage", "cases", "median in stage", "p90", "conversion", "drop-off", "rework"):

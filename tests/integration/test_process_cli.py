@@ -148,9 +148,10 @@ def test_analyse_the_store_as_admin_and_as_rep(cli_home: Path) -> None:
     assert payload["dimensions"] == ["size_band"]
     assert all(f["segment"] != PLANTED.low_converting_rep_email for f in payload["findings"])
 
-    result = _run("analyze", "process", "--since", "2000-01-01")
+    result = _run("analyze", "process", "--since", "2000-01-01", "--threshold", "0.95")
     assert result.exit_code == 0, result.output
     assert "Conformance to the playbook" in result.output
+    assert "of cases under 0.95" in result.output
 
 
 def test_help_does_not_load_the_analysis_libraries() -> None:

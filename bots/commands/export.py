@@ -39,7 +39,7 @@ def export_cmd(
         fail(f"{entity!r} is not exportable; choose one of {', '.join(EXPORT_ENTITIES)}")
     if out is not None and out.is_dir():
         fail(f"--out {out} is a folder; give a file name such as {out / (entity + '.csv')}")
-    with session() as s:
+    with session(read_only=True) as s:  # an export only reads: it never waits for a writer
         actor = resolve_actor(s, as_)
         if out is None:
             count = export_csv(s, actor, entity, sys.stdout)

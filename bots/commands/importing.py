@@ -133,7 +133,7 @@ def csv_cmd(
             mapping = mapping.with_overrides(parse_map_options(map_options or []))
             svc = services()
             progress, update = _progress(out)
-            with progress, session_scope(svc.engine) as s:  # type: ignore[attr-defined]
+            with progress, session_scope(svc.engine, read_only=dry_run) as s:  # type: ignore[attr-defined]
                 actor = resolve_actor(s, as_)
                 report = import_csv(
                     s,

@@ -154,6 +154,7 @@ def decide(
     decision: ApprovalDecision,
     *,
     context_factory: Callable[[Actor], Context] | None = None,
+    on_update: Callable[[str, Any], None] | None = None,
 ) -> DecisionOutcome:
     """Record the decision (refused unless ``decided_by`` may decide), then resume the thread that waits on it.
 
@@ -183,4 +184,4 @@ def decide(
     if not thread or not any(r.get("approval_id") == approval_id for r in pending_requests(graph, thread)):
         return DecisionOutcome(approval_id, status, None)
     context = context_factory(requester) if context_factory else Context(actor=requester, services=services)
-    return DecisionOutcome(approval_id, status, run_turn(graph, context, thread, resume=decision))
+    return DecisionOutcome(approval_id, status, run_turn(graph, context, thread, resume=decision, on_update=on_update))

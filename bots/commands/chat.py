@@ -81,6 +81,54 @@ def render_outcome(out: Console, outcome: TurnOutcome, *, show_requests: bool = 
             render_request(out, request)
 
 
+class LivePrinter:
+    """Prints a turn as it happens: each tool call and its outcome, then the answer token by token."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.streamed = False
+
+    def __call__(self, mode: str, chunk: Any) -> None:
+        import json
+
+        from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
+
+        if mode == "messages":
+            message, meta = chunk
+            if meta.get("langgraph_node") == "agent" and isinstance(message, AIMessageChunk | AIMessage):
+                text = message.content if isinstance(message.content, str) else ""
+                if text and not getattr(message, "tool_calls", None):
+                    if not self.streamed:
+                        self.out.print("[bold cyan]salesgraph>[/] ", end="")
+                        self.streamed = True
+                    self.out.print(text, end="", highlight=False, markup=False)
+            return
+        for node, update in (chunk or {}).items():
+            for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
+                if isinstance(message, AIMessage):
+                    for call in message.tool_calls:
+                        args = ", ".join(f"{k}={_short(v, 30)!s}" for k, v in call["args"].items())
+                        self.out.print(f"  [dim]→ {call['name']}({args})[/]", highlight=False)
+                elif isinstance(message, ToolMessage) and node in ("tools", "approval"):
+                    if message.status == "error":
+                        self.out.print(f"  [red]✗ {_short(message.content, 100)}[/]", highlight=False)
+                    else:
+                        try:
+                            receipt = json.loads(str(message.content)).get("receipt_id")
+                        except (json.JSONDecodeError, AttributeError):
+                            receipt = None
+                        self.out.print(
+                            f"  [green]✓ {message.name}" + (f" receipt #{receipt}" if receipt else "") + "[/]"
+                        )
+
+    def finish(self, outcome: TurnOutcome) -> None:
+        if self.streamed:
+            self.out.print()
+        elif outcome.answer:
+            self.out.print(f"[bold cyan]salesgraph>[/] {outcome.answer}", highlight=False)
+        self.streamed = False
+
+
 def context_for(actor: Actor, svc: Services) -> Context:
     from agent.context import Context
 
@@ -235,12 +283,18 @@ def chat_cmd(
                     out.print(f"[dim]That conversation waits for the decision; continuing in thread {thread_id}.[/]")
                     waiting = []
                     break
+                live = LivePrinter(out)
                 with friendly_errors():
                     result = decide(
-                        graph, svc, int(request["approval_id"]), decision, context_factory=lambda a: context_for(a, svc)
+                        graph,
+                        svc,
+                        int(request["approval_id"]),
+                        decision,
+                        context_factory=lambda a: context_for(a, svc),
+                        on_update=live,
                     )
                 if result.turn is not None:
-                    render_outcome(out, result.turn, show_requests=False)
+                    live.finish(result.turn)
                     waiting = result.turn.interrupts
                 else:
                     out.print(f"approval #{result.approval_id} is {result.status}")
@@ -261,7 +315,8 @@ def chat_cmd(
                 thread_id = new_thread_id("chat")
                 out.print(f"[dim]new conversation: {thread_id}[/]")
                 continue
-            with friendly_errors(), out.status("thinking…"):
-                outcome = run_turn(graph, context_for(actor, svc), thread_id, text=text)
-            render_outcome(out, outcome, show_requests=False)
+            live = LivePrinter(out)
+            with friendly_errors():
+                outcome = run_turn(graph, context_for(actor, svc), thread_id, text=text, on_update=live)
+            live.finish(outcome)
             waiting = outcome.interrupts

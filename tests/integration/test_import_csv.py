@@ -333,3 +333,20 @@ def test_mapping_mistakes_are_one_clear_error(engine: Engine, tmp_path: Path) ->
     assert "column 'valu' (for field amount) is not in the file" in message
     assert "unknown field(s) nmae" in message
     assert "required field stage has no column" in message
+
+
+def test_encodings_bom_and_blank_lines(sqlite_engine: Engine, tmp_path: Path) -> None:
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("name,company\nJosé,Café Ltd\n".encode("latin-1"))
+    with pytest.raises(MappingError, match="encoding"), session_scope(sqlite_engine) as s:
+        import_csv(s, SYSTEM, "leads", latin)
+    with session_scope(sqlite_engine) as s:
+        import_csv(s, SYSTEM, "leads", latin, mapping_from_dict({"encoding": "latin-1"}))
+    # Excel's UTF-8 files start with a byte-order mark; a blank line still counts as a row, as a spreadsheet shows
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes("\ufeffname,email\r\nAnn,ann@example.com\r\n\r\nBob,bob@\r\n".encode())
+    with pytest.raises(ImportFailed) as failed, session_scope(sqlite_engine) as s:
+        import_csv(s, SYSTEM, "leads", excel)
+    assert [(p.row, p.column) for p in failed.value.report.problems] == [(4, "email")]
+    with Session(sqlite_engine) as s:
+        assert [ld.name for ld in s.exec(select(Lead)).all()] == ["José"]

@@ -4,7 +4,7 @@ The SQL row is the source of truth. ``sync`` is a reconcile pass: it compares wh
 (interaction id, owner, text version per chunk) with the ``interactions`` table, removes entries whose row was
 deleted, edited or moved to another owner, and embeds every row that is new, edited (``indexed_at`` NULL) or
 missing from the index (say, after the index folder was lost). Each batch is written to Chroma first and only
-then marked ``indexed_at`` in SQL, guarded by ``updated_at``, so an edit that lands mid-sync is never marked
+then marked ``indexed_at`` in SQL (no transaction is open while embedding), guarded by ``updated_at``, so an edit that lands mid-sync is never marked
 indexed with its old text, and a crash leaves rows to redo rather than rows wrongly marked done.
 """
 
@@ -32,7 +32,7 @@ from store.types import utcnow
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (done, total)
-BATCH = 2048  # Chroma writes have a large fixed cost per call: few large batches beat many small ones
+BATCH = 1024  # Chroma writes have a large fixed cost per call: few large batches beat many small ones
 
 
 def version_of(row: Interaction) -> str:
@@ -170,10 +170,12 @@ def sync(
         progress(0, len(todo))
     for start in range(0, len(todo), batch):
         ids = todo[start : start + batch]
+        # No transaction is held while embedding (minutes on a slow CPU): SQLite would block every other writer.
         with session_scope(engine) as session:
             rows = session.exec(select(Interaction).where(col(Interaction.id).in_(ids))).all()
-            done, written = index_rows(index, rows)
-            now = utcnow()
+        done, written = index_rows(index, rows)
+        now = utcnow()
+        with session_scope(engine) as session:
             if done:
                 # Guarded by updated_at: an edit committed meanwhile keeps the row pending. Core executemany,
                 # not ORM updates, which would re-evaluate every loaded object per statement.

@@ -1,0 +1,106 @@
+"""Chunking, sentiment, keyword terms and the post-filter the index applies to over-fetched results."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from memory.chunking import CHUNK_WORDS, chunk_interaction
+from memory.index import matches
+from memory.keyword import query_terms
+from memory.sentiment import deal_sentiment_trend, label, score_sentiment
+from sales.errors import NotFound, PermissionDenied
+from sales.permissions import actor_for_user
+from store.db import session_scope
+from store.models import Deal, Interaction, Role, User
+from tests.unit.test_memory_world import embedder
+
+
+def test_short_text_is_one_chunk_with_the_subject() -> None:
+    [chunk] = chunk_interaction("Pricing", "Can we get 10% off?")
+    assert chunk.text == "Pricing\nCan we get 10% off?"
+
+
+def test_long_text_chunks_cover_every_word_and_fit_the_model() -> None:
+    words = [f"w{i}" for i in range(1000)]
+    body = " ".join(words)
+    chunks = chunk_interaction("Notes", body)
+    assert len(chunks) > 1
+    covered = set()
+    for chunk in chunks:
+        covered.update(body[chunk.start : chunk.end].split())
+        assert chunk.text.startswith("Notes\n")
+        assert embedder().count_tokens(chunk.text) <= 256
+        assert len(body[chunk.start : chunk.end].split()) <= CHUNK_WORDS
+    assert covered == set(words)
+    assert chunk_interaction("Notes", body) == chunks  # deterministic
+
+
+def test_sentiment_is_signed_and_bounded() -> None:
+    good = score_sentiment("Great demo, they loved it and are excited to sign!")
+    bad = score_sentiment("Terrible call. They are angry about the outage and will cancel.")
+    assert good > 0.5 and label(good) == "positive"
+    assert bad < -0.5 and label(bad) == "negative"
+    assert score_sentiment("") == 0.0
+    assert label(score_sentiment("The meeting is on Tuesday.")) == "neutral"
+
+
+def test_deal_trend_follows_the_tone_over_time(sqlite_engine: Engine) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    texts = [
+        "Wonderful first call, they love the product and are thrilled.",
+        "Good demo, positive feedback.",
+        "They are worried about the price and unhappy with the terms.",
+        "Angry email: they feel misled and are furious, deal is at serious risk.",
+    ]
+    with session_scope(sqlite_engine) as s:
+        rep = User(name="R", email="r@x.example", role=Role.REP)
+        other = User(name="O", email="o@x.example", role=Role.REP)
+        s.add_all([rep, other])
+        s.flush()
+        assert rep.id is not None
+        deal = Deal(name="D", owner_id=rep.id, stage="Discovery")
+        s.add(deal)
+        s.flush()
+        assert deal.id is not None
+        deal_id = deal.id
+        for i, text in enumerate(texts):
+            s.add(
+                Interaction(
+                    deal_id=deal_id,
+                    user_id=rep.id,
+                    channel="email",
+                    body=text,
+                    occurred_at=start + timedelta(days=10 * i),
+                    sentiment=score_sentiment(text) if i < 2 else None,
+                )
+            )
+    with session_scope(sqlite_engine) as s:
+        trend = deal_sentiment_trend(s, deal_id)
+        assert trend.direction == "declining"
+        assert trend.slope_per_30_days is not None and trend.slope_per_30_days < 0
+        assert trend.unscored == 2  # scored on the fly, never silently missing
+        assert trend.recent_mean is not None and trend.mean is not None and trend.recent_mean < trend.mean
+        outsider = s.get(User, other.id)
+        assert outsider is not None
+        with pytest.raises(PermissionDenied):
+            deal_sentiment_trend(s, deal_id, actor=actor_for_user(s, outsider))
+        with pytest.raises(NotFound):
+            deal_sentiment_trend(s, 999)
+
+
+def test_query_terms_drop_question_words_and_cannot_inject_syntax() -> None:
+    assert query_terms("What did Acme say about pricing?") == ["acme", "pricing"]
+    assert query_terms('NEAR("a" b) OR col:secret*') == ["near", "b", "col", "secret"]
+    assert query_terms("what did they say?") == []
+
+
+def test_post_filter_matches_like_chroma_where() -> None:
+    meta = {"channel": "email", "occurred_at": 100.0, "owner_id": 3}
+    assert matches(meta, {"channel": "email", "occurred_at": {"$gte": 50.0, "$lte": 100.0}})
+    assert not matches(meta, {"channel": "call"})
+    assert not matches(meta, {"occurred_at": {"$gte": 101.0}})
+    assert matches(meta, {"owner_id": {"$in": [1, 3]}})
+    assert not matches(meta, {"deal_id": 4})  # a missing key never matches

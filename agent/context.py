@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sales.approvals import DEFAULT_POLICY, ApprovalPolicy
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sales.approvals import QUALIFY_LEAD, SEND_FOLLOW_UP, ApprovalPolicy, ApproverRule
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -20,11 +22,31 @@ if TYPE_CHECKING:
     from sales.permissions import Actor
 
 
+class ApprovalSettings(BaseSettings):
+    """Who decides guarded actions: ``SALESGRAPH_APPROVAL_SEND``, ``_QUALIFY`` (owner_or_manager | manager)
+    and ``SALESGRAPH_APPROVAL_ADMINS_DECIDE``."""
+
+    model_config = SettingsConfigDict(env_prefix="SALESGRAPH_APPROVAL_", env_file=".env", extra="ignore")
+
+    send: ApproverRule = "owner_or_manager"
+    qualify: ApproverRule = "manager"
+    admins_decide: bool = True
+
+    def policy(self) -> ApprovalPolicy:
+        return ApprovalPolicy(
+            rules=((SEND_FOLLOW_UP, self.send), (QUALIFY_LEAD, self.qualify)), admins_decide=self.admins_decide
+        )
+
+
+def approval_policy_from_env() -> ApprovalPolicy:
+    return ApprovalSettings().policy()
+
+
 @dataclass
 class Context:
     actor: Actor
     services: Services
-    approval_policy: ApprovalPolicy = DEFAULT_POLICY
+    approval_policy: ApprovalPolicy = field(default_factory=approval_policy_from_env)
     today_override: date | None = None
     """Pin "today" (tests, replayed evals); None means the real date."""
     company: str = "your company"

@@ -18,12 +18,13 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 
 from agent.approval import ApprovalDecision
-from agent.context import Context
+from agent.context import Context, approval_policy_from_env
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from app.services import Services
+    from sales.approvals import ApprovalPolicy
     from sales.permissions import Actor
 
 
@@ -155,6 +156,7 @@ def decide(
     *,
     context_factory: Callable[[Actor], Context] | None = None,
     on_update: Callable[[str, Any], None] | None = None,
+    policy: ApprovalPolicy | None = None,
 ) -> DecisionOutcome:
     """Record the decision (refused unless ``decided_by`` may decide), then resume the thread that waits on it.
 
@@ -169,7 +171,13 @@ def decide(
         decider = load_actor(s, decision.decided_by)
         try:
             result = decide_approval(
-                s, decider, approval_id, decision.decision, arguments=decision.arguments, reason=decision.reason
+                s,
+                decider,
+                approval_id,
+                decision.decision,
+                arguments=decision.arguments,
+                reason=decision.reason,
+                policy=policy or approval_policy_from_env(),
             )
             row = result.approval
         except ApprovalClosed:

@@ -153,3 +153,24 @@ def test_rep_cannot_approve_own_qualification_and_qualify_needs_approval(engine:
         lead = s.get(Lead, team.lead_id)
         assert lead is not None and lead.status == "qualified"
         assert s.exec(select(Task).where(Task.deal_id == repeat.deal.id)).first() is not None
+
+
+def test_who_decides_is_configurable(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.context import approval_policy_from_env
+
+    monkeypatch.setenv("SALESGRAPH_APPROVAL_QUALIFY", "owner_or_manager")
+    monkeypatch.setenv("SALESGRAPH_APPROVAL_ADMINS_DECIDE", "false")
+    policy = approval_policy_from_env()
+    assert policy.rule_for("qualify_lead") == "owner_or_manager" and not policy.admins_decide
+    team = seed_team(sqlite_engine)
+    with session_scope(sqlite_engine) as s:
+        approval = request_qualification(s, team.rep, team.lead_id, policy=policy)
+        approval_id = approval.id
+        assert approval_id is not None
+    with pytest.raises(PermissionDenied), session_scope(sqlite_engine) as s:
+        decide_approval(s, team.admin, approval_id, "approve", policy=policy)
+    with session_scope(sqlite_engine) as s:
+        assert decide_approval(s, team.rep, approval_id, "approve", policy=policy).approval.status == "approved"
+    monkeypatch.setenv("SALESGRAPH_APPROVAL_QUALIFY", "anyone")
+    with pytest.raises(ValueError, match="qualify"):
+        approval_policy_from_env()

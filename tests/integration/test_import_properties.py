@@ -124,7 +124,7 @@ def _counts(engine: Engine) -> tuple[int, ...]:
         )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=deal_rows(), delimiter=st.sampled_from([",", ";", "\t"]))
 def test_any_valid_deals_file_round_trips_through_import_and_export(
     store_template: Path, rows: list[dict[str, str]], delimiter: str
@@ -179,7 +179,7 @@ CORRUPTIONS: dict[str, list[str]] = {
 }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=deal_rows(), data=st.data())
 def test_any_single_corrupted_cell_fails_the_whole_import_naming_that_row(
     store_template: Path, rows: list[dict[str, str]], data: Any

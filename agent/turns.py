@@ -19,6 +19,7 @@ from langgraph.types import Command
 
 from agent.approval import ApprovalDecision
 from agent.context import Context, approval_policy_from_env
+from sales.errors import SalesError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -56,6 +57,10 @@ class TurnOutcome:
             "tool_calls": [c.to_json() for c in self.tool_calls],
             "interrupts": self.interrupts,
         }
+
+
+class ConversationWaiting(SalesError):
+    """A new message was sent to a conversation that is waiting for an approval decision."""
 
 
 def new_thread_id(prefix: str = "cli") -> str:
@@ -123,6 +128,14 @@ def run_turn(
     if (text is None) == (resume is None):
         raise ValueError("give either text or resume")
     config = _config(thread_id)
+    if text is not None:
+        waiting = pending_requests(graph, thread_id)
+        if waiting:
+            ids = ", ".join(f"#{r.get('approval_id')}" for r in waiting)
+            raise ConversationWaiting(
+                f"this conversation is waiting for approval {ids}; decide it first "
+                f"(salesgraph approvals list) or start a new conversation"
+            )
     before = len(graph.get_state(config).values.get("messages", []))
     payload: Any = Command(resume=resume.model_dump()) if resume is not None else {"messages": [HumanMessage(text)]}
     for mode, chunk in graph.stream(payload, config, context=context, stream_mode=["updates", "messages"]):

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
@@ -212,3 +213,15 @@ def test_mermaid_snapshot_matches_the_compiled_graph() -> None:
     assert drawn == snapshot, "the graph changed: regenerate agent/graph.mmd (python -m agent.graph > agent/graph.mmd)"
     for node in ("agent", "tools", "approval"):
         assert node in drawn
+
+
+def test_a_waiting_conversation_takes_no_new_messages(sqlite_engine: Engine, tmp_path: Path) -> None:
+    from agent.turns import ConversationWaiting, run_turn
+
+    team = seed_team(sqlite_engine)
+    graph = _graph(QUALIFY_SCRIPT)
+    context = Context(actor=team.rep, services=services_for(sqlite_engine, tmp_path))
+    first = run_turn(graph, context, "w1", text="qualify Dana")
+    assert first.interrupts and first.tool_calls[0].name == "qualify_lead"
+    with pytest.raises(ConversationWaiting, match="waiting for approval #"):
+        run_turn(graph, context, "w1", text="and another thing")

@@ -32,6 +32,7 @@ SEGMENT_DIMENSIONS: dict[str, str] = {
     "tenure": "tenure_band",
     "owner": "owner",
     "region": "region",
+    "source": "source",
 }
 DIMENSION_LABELS = {
     "size_band": "size band",
@@ -39,8 +40,9 @@ DIMENSION_LABELS = {
     "tenure_band": "rep tenure",
     "owner": "owner",
     "region": "region",
+    "source": "lead source",
 }
-DEFAULT_DIMENSIONS = ("size_band", "industry", "tenure_band", "owner")
+DEFAULT_DIMENSIONS = ("size_band", "source", "industry", "tenure_band", "owner")
 MIN_SEGMENT_CASES = 10  # below this a segment's median or rate is too noisy to act on
 SLOW_RATIO = 1.25  # a segment must be at least this much slower than the rest to be a finding
 MIN_EXTRA_DAYS = 1 / 24  # ... and slower by at least an hour
@@ -194,14 +196,14 @@ def _days(value: float) -> str:
     return f"{value:.1f} days"
 
 
-def _segment_phrase(dimension: str, segment: str) -> str:
+def _segment_phrase(dimension: str, segment: str, noun: str = "deals") -> str:
     if dimension == "owner":
-        return f"Deals owned by {segment}"
+        return f"{noun.capitalize()} owned by {segment}"
     if dimension == "size_band":
-        return f"{segment[:1].upper()}{segment[1:]} deals"
+        return f"{segment[:1].upper()}{segment[1:]} {noun}"
     if dimension == "tenure_band":
-        return f"Deals of reps who were {segment} at the time"
-    return f"Deals in {DIMENSION_LABELS.get(dimension, dimension)} {segment}"
+        return f"{noun.capitalize()} of reps who were {segment} at the time"
+    return f"{noun.capitalize()} with {DIMENSION_LABELS.get(dimension, dimension)} {segment}"
 
 
 def _resolve_dimensions(log: EventLog, segment: str | Sequence[str] | None) -> list[str]:
@@ -477,13 +479,15 @@ def _slow_action(dimension: str, segment: str, source: str, target: str, typical
     )
 
 
-def _conversion_action(dimension: str, segment: str, stage: str, won: bool) -> str:
-    where = "closing" if won else f"moving deals on from {stage}"
+def _conversion_action(dimension: str, segment: str, stage: str, won: bool, noun: str, first: bool) -> str:
+    where = "closing" if won else f"moving {noun} on from {stage}"
     if dimension == "owner":
-        return f"Pair {segment} with a top converter for {where} and review their open deals together every week."
+        return f"Pair {segment} with a top converter for {where} and review their open {noun} together every week."
     if dimension == "tenure_band":
-        return f"Add coaching on {where} to the onboarding of reps in this tenure band, with weekly deal reviews."
-    return f"Check qualification of {segment} deals before they reach {stage}, and write a playbook for {where}."
+        return f"Add coaching on {where} to the onboarding of reps in this tenure band, with weekly reviews."
+    if first or won:
+        return f"Review how {segment} {noun} are found and qualified, and write a playbook for {where}."
+    return f"Check qualification of {segment} {noun} before they reach {stage}, and write a playbook for {where}."
 
 
 def _rework_findings(
@@ -625,7 +629,7 @@ def _segment_findings(
                 kind="slow segment",
                 title=f"{c['source']} → {c['target']} is slow for {c['segment']} ({label})",
                 statement=(
-                    f"{_segment_phrase(c['dimension'], c['segment'])} take a median {_days(c['median_seg'])} to go "
+                    f"{_segment_phrase(c['dimension'], c['segment'], log.case_noun)} take a median {_days(c['median_seg'])} to go "
                     f"from {c['source']} to {c['target']}, against {_days(c['median_rest'])} for the rest "
                     f"({ratio:.1f}× slower; {c['cases_seg']} vs {c['cases_rest']} cases, p={p:.2g}): about "
                     f"{cost:,.0f} extra deal-days."
@@ -671,11 +675,18 @@ def _segment_findings(
                     else f"Low conversion at {c['stage']}: {c['segment']} ({label})"
                 ),
                 statement=(
-                    f"{_segment_phrase(c['dimension'], c['segment'])} {what} {c['rate_seg']:.0%} of the time, "
+                    f"{_segment_phrase(c['dimension'], c['segment'], log.case_noun)} {what} {c['rate_seg']:.0%} of the time, "
                     f"against {c['rate_rest']:.0%} for the rest ({c['n_seg']} vs {c['n_rest']} decided cases, "
-                    f"p={p:.2g}): about {lost_deals:.1f} fewer deals{money}."
+                    f"p={p:.2g}): about {lost_deals:.1f} fewer {log.case_noun}{money}."
                 ),
-                action=_conversion_action(c["dimension"], c["segment"], c["stage"], won),
+                action=_conversion_action(
+                    c["dimension"],
+                    c["segment"],
+                    c["stage"],
+                    won,
+                    log.case_noun,
+                    bool(log.stages) and c["stage"] == log.stages[0],
+                ),
                 dimension=c["dimension"],
                 segment=c["segment"],
                 source=c["stage"],
@@ -793,7 +804,7 @@ def at_risk_deals(
             score = idle - limit_days + 1000
         elif q is not None and days > q and days >= 1:
             status = "at risk"
-            reason = f"in {stage} {days:.0f} days; 3 in 4 past deals moved on within {q:.0f} days{quiet}"
+            reason = f"in {stage} {days:.0f} days; 3 in 4 past {log.case_noun} moved on within {q:.0f} days{quiet}"
             score = days - q
         else:
             continue
@@ -1011,9 +1022,10 @@ def bottleneck_analysis(
     min_segment_cases: int = MIN_SEGMENT_CASES,
     fitness_threshold: float = 0.85,
     progress: ProgressCallback | None = None,
+    cases: Literal["deals", "leads"] = "deals",
 ) -> BottleneckReport:
-    """Bottleneck analysis of the deals ``actor`` may see (reps their own, managers their team's)."""
-    from analytics.eventlog import event_log_from_store
+    """Bottleneck analysis of the deals (or leads) ``actor`` may see (reps their own, managers their team's)."""
+    from analytics.eventlog import event_log_from_store, lead_event_log_from_store
 
     if segment is not None and segment not in SEGMENT_DIMENSIONS and segment not in SEGMENT_DIMENSIONS.values():
         raise InvalidInput({"segment": f"{segment!r} is not a segment; choose from {', '.join(SEGMENT_DIMENSIONS)}"})
@@ -1023,8 +1035,13 @@ def bottleneck_analysis(
 
     machine = machine or DEFAULT_MACHINE
     now = now or utcnow()
-    log = event_log_from_store(session, actor, since=since, machine=machine)
-    stalled = {str(d.deal_id): d.reason for d in list_stalled_deals(session, actor, now=now, machine=machine)}
+    stalled: dict[str, str] | None
+    if cases == "leads":
+        log = lead_event_log_from_store(session, actor, since=since)
+        stalled = None
+    else:
+        log = event_log_from_store(session, actor, since=since, machine=machine)
+        stalled = {str(d.deal_id): d.reason for d in list_stalled_deals(session, actor, now=now, machine=machine)}
     since_date = since.date() if isinstance(since, datetime) else since
     return analyse_event_log(
         log,

@@ -59,6 +59,7 @@ class EventLog:
     lost_stage: str | None = None
     stall_limit_days: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    case_noun: str = "deals"  # what a case is, in findings' wording: deals, leads, cases
 
     @property
     def n_cases(self) -> int:
@@ -349,6 +350,7 @@ def read_event_log_file(
         amount=amount,
         source=path.name,
     )
+    log.case_noun = "cases"
     # "case:industry" etc. become plain segment columns
     log.cases = log.cases.rename(columns={f"case:{c}": c for c in SEGMENT_COLUMNS if f"case:{c}" in log.cases})
     return log
@@ -754,3 +756,115 @@ def _default_name(path: Path) -> str:
         stem = stem.removesuffix(suffix)
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.") or "eventlog"
     return cleaned[:80]
+
+
+LEAD_STAGES = ("New", "Qualified")
+LEAD_WON = "Converted"
+LEAD_LOST = "Disqualified"
+
+
+def lead_event_log_from_store(session: Session, actor: Actor, *, since: datetime | date | None = None) -> EventLog:
+    """The leads ``actor`` may see as an event log: New → Qualified → Converted (or Disqualified), with the calls,
+    meetings, emails sent and tasks done on each lead in between.
+
+    The store keeps a lead's creation, qualification and last update times but no full status history, so the
+    stages are those three moments (conversion is the creation of the lead's deal when there is one). Case
+    attributes: source, industry, region, owner, the owner's tenure band at the lead's creation, outcome.
+    """
+    import pandas as pd
+    from sqlmodel import col, select
+
+    from sales.segments import tenure_band
+    from store.models import Channel, Deal, Direction, Interaction, Lead, LeadStatus, Task, TaskStatus, User
+
+    query = select(Lead)
+    owner_clause = actor.owner_filter(Lead.owner_id)
+    if owner_clause is not None:
+        query = query.where(owner_clause)
+    if since is not None:
+        query = query.where(col(Lead.created_at) >= _at_or_after(since))
+    leads = list(session.exec(query.order_by(col(Lead.id))).all())
+    scope = f"leads visible to {actor.email}" + (f" created since {since.isoformat()}" if since else "")
+    if not leads:
+        raise NotFound(f"no leads to analyse ({scope})")
+    users = {u.id: u for u in session.exec(select(User)).all()}
+
+    def email_of(user_id: int | None) -> str | None:
+        user = users.get(user_id) if user_id is not None else None
+        return user.email if user else None
+
+    lead_ids = [lead.id for lead in leads if lead.id is not None]
+    rows: list[tuple[str, str, datetime, str | None]] = []
+    converted_at: dict[int, datetime] = {}
+    for start in range(0, len(lead_ids), 5000):
+        chunk = lead_ids[start : start + 5000]
+        for deal in session.exec(select(Deal).where(col(Deal.lead_id).in_(chunk))).all():
+            assert deal.lead_id is not None
+            if deal.lead_id not in converted_at or deal.created_at < converted_at[deal.lead_id]:
+                converted_at[deal.lead_id] = deal.created_at
+        interactions = session.exec(
+            select(Interaction).where(
+                col(Interaction.lead_id).in_(chunk),
+                col(Interaction.channel).in_([Channel.CALL, Channel.MEETING, Channel.EMAIL]),
+            )
+        ).all()
+        for item in interactions:
+            if item.channel == Channel.EMAIL and item.direction != Direction.OUTBOUND:
+                continue
+            activity = {Channel.CALL: CALL, Channel.MEETING: MEETING, Channel.EMAIL: EMAIL_SENT}[Channel(item.channel)]
+            rows.append((str(item.lead_id), activity, item.occurred_at, email_of(item.user_id)))
+        tasks = session.exec(
+            select(Task).where(
+                col(Task.lead_id).in_(chunk), Task.status == TaskStatus.DONE, col(Task.completed_at).is_not(None)
+            )
+        ).all()
+        for task in tasks:
+            assert task.completed_at is not None
+            rows.append((str(task.lead_id), TASK_DONE, task.completed_at, email_of(task.owner_id)))
+    case_rows = []
+    for lead in leads:
+        assert lead.id is not None
+        owner = email_of(lead.owner_id)
+        rows.append((str(lead.id), "New", lead.created_at, owner))
+        current, entered = "New", lead.created_at
+        if lead.qualified_at is not None:
+            rows.append((str(lead.id), "Qualified", lead.qualified_at, owner))
+            current, entered = "Qualified", lead.qualified_at
+        outcome = "open"
+        if lead.id in converted_at or lead.status == LeadStatus.CONVERTED:
+            at = converted_at.get(lead.id, lead.updated_at)
+            rows.append((str(lead.id), LEAD_WON, max(at, entered), owner))
+            current, outcome = LEAD_WON, "won"
+        elif lead.status == LeadStatus.DISQUALIFIED:
+            rows.append((str(lead.id), LEAD_LOST, max(lead.updated_at, entered), owner))
+            current, outcome = LEAD_LOST, "lost"
+        user = users.get(lead.owner_id) if lead.owner_id is not None else None
+        case_rows.append(
+            {
+                CASE: str(lead.id),
+                "name": lead.name,
+                "owner": owner or "unassigned",
+                "source": lead.source or "unknown",
+                "industry": lead.industry or "unknown",
+                "region": lead.region or "unknown",
+                "tenure_band": tenure_band(user.started_at if user else None, lead.created_at.date()),
+                "outcome": outcome,
+                "amount": None,
+                "current_stage": current,
+                "stage_entered_at": entered,
+            }
+        )
+    events = validate_events(pd.DataFrame(rows, columns=list(EVENT_COLUMNS)), source="the store")
+    cases = pd.DataFrame(case_rows).set_index(CASE)
+    cases["last_activity_at"] = events.groupby(CASE, observed=True)[TIMESTAMP].max().reindex(cases.index)
+    cases["stage_entered_at"] = pd.to_datetime(cases["stage_entered_at"], utc=True)
+    return EventLog(
+        events=events[list(EVENT_COLUMNS)],
+        cases=cases,
+        source=scope,
+        stages=LEAD_STAGES,
+        won_stage=LEAD_WON,
+        lost_stage=LEAD_LOST,
+        notes=["lead stages are the lead's creation, qualification and conversion (or disqualification) times"],
+        case_noun="leads",
+    )

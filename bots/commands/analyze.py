@@ -29,20 +29,36 @@ app = typer.Typer(
 )
 
 
+class CaseKind(StrEnum):
+    deals = "deals"
+    leads = "leads"
+
+
+CasesOption = Annotated[
+    CaseKind,
+    typer.Option(
+        "--cases",
+        help="What a case is in the store: a deal (stages of the playbook) or a lead (new, qualified, converted).",
+        case_sensitive=False,
+    ),
+]
+
+
 class Segment(StrEnum):
     size = "size"
     industry = "industry"
     tenure = "tenure"
     owner = "owner"
     region = "region"
+    source = "source"
 
 
 SegmentOption = Annotated[
     Segment | None,
     typer.Option(
         "--segment",
-        help="Compare only along this dimension (deal size band, industry, rep tenure band, owner, region). "
-        "Default: size, industry, tenure and owner.",
+        help="Compare only along this dimension (deal size band, industry, rep tenure band, owner, region, lead "
+        "source). Default: size (deals), source (leads), industry, tenure and owner.",
         case_sensitive=False,
     ),
 ]
@@ -239,6 +255,7 @@ def _run(
     lost: str | None,
     as_: str | None,
     threshold: float = 0.85,
+    cases: CaseKind = CaseKind.deals,
 ) -> BottleneckReport:
     from analytics.bottlenecks import analyse_event_log, bottleneck_analysis
     from bots.common import friendly_errors, resolve_actor, session
@@ -272,6 +289,7 @@ def _run(
                 min_segment_cases=min_cases,
                 fitness_threshold=threshold,
                 progress=step,
+                cases=cases.value,
             )
 
 
@@ -291,6 +309,7 @@ def bottlenecks_cmd(
     lost: LostOption = None,
     min_cases: MinCasesOption = 10,
     threshold: ThresholdOption = 0.85,
+    cases: CasesOption = CaseKind.deals,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the full result as JSON (nothing is written).")
     ] = False,
@@ -306,6 +325,8 @@ def bottlenecks_cmd(
         salesgraph analyze bottlenecks
 
         salesgraph analyze bottlenecks --segment owner --since 2026-01-01 --html pipeline.html
+
+        salesgraph analyze bottlenecks --cases leads --segment source
 
         salesgraph analyze bottlenecks --log bpic2012 --stages A_SUBMITTED,A_PREACCEPTED,A_ACCEPTED --won A_APPROVED
     """
@@ -325,6 +346,7 @@ def bottlenecks_cmd(
         lost=lost,
         as_=as_,
         threshold=threshold,
+        cases=cases,
     )
     if json_out:
         typer.echo(report.model_dump_json(indent=2))
@@ -344,6 +366,7 @@ def process_cmd(
     lost: LostOption = None,
     png: Annotated[Path | None, typer.Option("--png", help="Also save the process map picture here.")] = None,
     threshold: ThresholdOption = 0.85,
+    cases: CasesOption = CaseKind.deals,
     as_: AsOption = None,
 ) -> None:
     """Show the process as it really runs: stages, transitions with waiting times, and conformance to the playbook.
@@ -369,6 +392,7 @@ def process_cmd(
         lost=lost,
         as_=as_,
         threshold=threshold,
+        cases=cases,
     )
     stages_table = Table(title="Stages", title_justify="left")
     for column in ("stage", "cases", "median in stage", "p90", "conversion", "drop-off", "rework"):

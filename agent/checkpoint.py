@@ -1,7 +1,8 @@
 """The checkpointer that makes conversations (and pending approvals) survive restarts.
 
 Embedded default: SQLite in ``$SALESGRAPH_HOME/checkpoints.db``. When the store is PostgreSQL the checkpoints go
-to the same PostgreSQL database (langgraph-checkpoint-postgres), so one backup holds both.
+to the same PostgreSQL database (langgraph-checkpoint-postgres), so one backup holds both, in their own schema
+(``salesgraph_checkpoints``) so the store's migrations never see LangGraph's tables as strays to drop.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+CHECKPOINT_SCHEMA = "salesgraph_checkpoints"
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -42,8 +45,10 @@ def sqlite_checkpointer(path: Path) -> Iterator[BaseCheckpointSaver[str]]:
 
 
 @contextmanager
-def postgres_checkpointer(sqlalchemy_url: str, *, schema: str | None = None) -> Iterator[BaseCheckpointSaver[str]]:
-    """``schema`` puts the checkpoint tables in that schema (created if missing); tests use one per run."""
+def postgres_checkpointer(
+    sqlalchemy_url: str, *, schema: str | None = CHECKPOINT_SCHEMA
+) -> Iterator[BaseCheckpointSaver[str]]:
+    """The checkpoint tables live in ``schema`` (created if missing)."""
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg import Connection, sql
     from psycopg.rows import dict_row
@@ -62,10 +67,10 @@ def postgres_checkpointer(sqlalchemy_url: str, *, schema: str | None = None) -> 
 
 @contextmanager
 def open_checkpointer(settings: Settings, *, schema: str | None = None) -> Iterator[BaseCheckpointSaver[str]]:
-    """The checkpointer matching the configured store."""
+    """The checkpointer matching the configured store (``schema``: PostgreSQL only, default ``CHECKPOINT_SCHEMA``)."""
     if settings.is_embedded:
         with sqlite_checkpointer(settings.home_dir / "checkpoints.db") as saver:
             yield saver
     else:
-        with postgres_checkpointer(settings.effective_database_url, schema=schema) as saver:
+        with postgres_checkpointer(settings.effective_database_url, schema=schema or CHECKPOINT_SCHEMA) as saver:
             yield saver

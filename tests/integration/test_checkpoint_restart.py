@@ -153,6 +153,14 @@ def test_pending_approval_survives_a_killed_process(workspace: tuple[Path, str |
         event = s.get(AuditEvent, receipt)
         assert event is not None and event.action == "qualify_lead"
         assert s.exec(select(Approval)).one().executed_at is not None
+    if database_url:  # LangGraph's tables stay out of the store's schema (migrations never see them)
+        with engine.connect() as conn:
+            schemas = set(
+                conn.execute(
+                    text("SELECT table_schema FROM information_schema.tables WHERE table_name = 'checkpoints'")
+                ).scalars()
+            )
+        assert schemas == {"salesgraph_checkpoints"}
 
 
 if __name__ == "__main__":

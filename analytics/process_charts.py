@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 MAP_MAX_NODES = 14
 MAP_MAX_EDGES = 30
+CYCLE_MAX_SEGMENTS = 12
+DPI = 100
 _NODE = "#e8eef7"
 _FORWARD = "#2f6db5"
 _BACKWARD = "#c0504d"
@@ -23,7 +25,7 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
+    fig, ax = plt.subplots(figsize=(width, height), dpi=DPI)
     return fig, ax
 
 
@@ -167,17 +169,24 @@ def cycle_time_png(report: BottleneckReport) -> bytes | None:
     dims = [d for d in report.dimensions if any(c.dimension == d for c in report.cycle_time_by_segment)]
     if not dims:
         return None
-    heights = [max(1, sum(1 for c in report.cycle_time_by_segment if c.dimension == d)) for d in dims]
+    # the largest segments of each dimension; a panel of sixty owners would be unreadable
+    shown = {
+        d: sorted((c for c in report.cycle_time_by_segment if c.dimension == d), key=lambda c: c.cases, reverse=True)[
+            :CYCLE_MAX_SEGMENTS
+        ]
+        for d in dims
+    }
+    heights = [max(1, len(shown[d])) for d in dims]
     fig, axes = plt.subplots(
         len(dims),
         1,
         figsize=(7.5, 0.6 * len(dims) + 0.35 * sum(heights)),
-        dpi=110,
+        dpi=DPI,
         squeeze=False,
         gridspec_kw={"height_ratios": heights},
     )
     for ax, dim in zip(axes[:, 0], dims, strict=True):
-        rows = sorted((c for c in report.cycle_time_by_segment if c.dimension == dim), key=lambda c: c.median_days)
+        rows = sorted(shown[dim], key=lambda c: c.median_days)
         labels = [f"{c.segment} (n={c.cases})" for c in rows]
         ax.barh(labels, [c.p90_days for c in rows], color=_FORWARD, alpha=0.25, label="p90")
         ax.barh(labels, [c.median_days for c in rows], color=_FORWARD, alpha=0.85, label="median")

@@ -139,9 +139,9 @@ def load_config(home: Path | None) -> AnalyticsConfig:
     return config
 
 
-def outcome_label(outcome: str | None) -> int | None:
-    """1 for a won/converted outcome, 0 for lost, None when unknown."""
-    if outcome is None:
+def outcome_label(outcome: object) -> int | None:
+    """1 for a won/converted outcome, 0 for lost, None when unknown (also NaN from a frame)."""
+    if not isinstance(outcome, str):
         return None
     value = outcome.strip().lower()
     if value in POSITIVE_OUTCOMES:

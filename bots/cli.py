@@ -8,11 +8,13 @@ from bots.commands import analyze as analyze_cmd
 from bots.commands import approvals as approvals_cmd
 from bots.commands import chat as chat_cmd
 from bots.commands import db as db_cmd
-from bots.commands import eventlog as eventlog_cmd
 from bots.commands import evals as evals_cmd
+from bots.commands import eventlog as eventlog_cmd
 from bots.commands import export as export_cmd
+from bots.commands import forecast as forecast_cmd
 from bots.commands import importing as importing_cmd
 from bots.commands import memory as memory_cmd
+from bots.commands import model as model_cmd
 from bots.commands import overview, records
 from bots.commands import privacy as privacy_cmd
 from bots.commands import seed as seed_cmd
@@ -48,6 +50,8 @@ app.command("ask")(chat_cmd.ask_cmd)
 app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(privacy_cmd.contacts, name="contacts")
+app.add_typer(model_cmd.app, name="model")
+app.command("forecast")(forecast_cmd.forecast_cmd)
 
 
 def main() -> None:

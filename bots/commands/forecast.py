@@ -1,0 +1,224 @@
+"""``salesgraph forecast``: revenue forecast with an 80 % interval, win probabilities per deal, and the backtest."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bots.common import AsOption
+
+if TYPE_CHECKING:
+    from datetime import date
+
+
+class By(StrEnum):
+    owner = "owner"
+    team = "team"
+
+
+class Granularity(StrEnum):
+    month = "month"
+    quarter = "quarter"
+
+
+def forecast_cmd(
+    period: Annotated[
+        str,
+        typer.Argument(
+            help="The period to forecast: 2026-Q4, 'this quarter', 'next month', 2026-11... "
+            "Or `backtest` to check the forecaster on past cut-offs, or `deals` for each open deal's win probability.",
+        ),
+    ] = "this quarter",
+    by: Annotated[By | None, typer.Option("--by", help="One line per owner or per team.", case_sensitive=False)] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this owner's deals (name or email).")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Only this team's deals.")] = None,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Write a PNG: forecast vs target with the band.")
+    ] = None,
+    target: Annotated[float | None, typer.Option("--target", help="Revenue target to draw on the chart.")] = None,
+    cutoffs: Annotated[
+        str | None,
+        typer.Option(
+            "--cutoffs",
+            help="backtest: comma-separated period starts, e.g. 2017-06-01,2017-07-01. "
+            "Default: the last --count whole periods in the data.",
+        ),
+    ] = None,
+    granularity: Annotated[
+        Granularity, typer.Option("--granularity", help="backtest: forecast months or quarters.")
+    ] = Granularity.month,
+    count: Annotated[int, typer.Option("--count", min=1, max=24, help="backtest: number of cut-offs.")] = 6,
+    simulations: Annotated[int, typer.Option("--simulations", min=200, max=20000, help="Monte Carlo draws.")] = 2000,
+    today: Annotated[
+        str | None, typer.Option("--today", help="Forecast as of this date (YYYY-MM-DD) instead of today.")
+    ] = None,
+    as_: AsOption = None,
+) -> None:
+    """Forecast revenue for a period: expected value, 80 % interval (p10-p90), commit and best case.
+
+    Every open deal is simulated thousands of times: whether it is won (its win probability) and whether that
+    lands in the period (how long similar deals took), plus business not yet in the pipeline drawn from past
+    periods. `salesgraph forecast backtest` replays past cut-offs with only what was known then and compares
+    with what actually closed, next to the stage-weighted baseline (sum of amount x stage win rate).
+    """
+    from datetime import date
+
+    from bots.common import fail
+
+    as_of = None
+    if today:
+        try:
+            as_of = date.fromisoformat(today)
+        except ValueError:
+            fail(f"--today {today!r} is not a date like 2026-11-23")
+    if period.strip().lower() == "backtest":
+        _backtest(cutoffs, granularity.value, count, min(simulations, 2000), as_)
+    elif period.strip().lower() == "deals":
+        _deals(as_of, as_)
+    else:
+        _forecast(period, by, owner, team, chart, target, simulations, as_of, as_)
+
+
+def _forecast(
+    period: str,
+    by: By | None,
+    owner: str | None,
+    team: str | None,
+    chart: Path | None,
+    target: float | None,
+    simulations: int,
+    today: date | None,
+    as_: str | None,
+) -> None:
+    from rich.table import Table
+
+    from analytics.forecast import forecast_period
+    from bots.common import console, resolve_actor, session
+    from bots.render import money
+
+    out = console()
+    with out.status("simulating deal outcomes..."), session(read_only=True) as s:
+        result = forecast_period(
+            s,
+            resolve_actor(s, as_),
+            period,
+            group_by=by.value if by else None,
+            owner=owner,
+            team=team,
+            today=today,
+            simulations=simulations,
+        )
+    table = Table(title=f"Forecast {result.period} ({result.start} to {result.end}), as of {result.as_of[:10]}")
+    for column in ("", "expected", "80% interval", "won so far", "commit", "best case", "stage-weighted", "open deals"):
+        table.add_column(column, justify="left" if not column else "right")
+    for line in [*result.lines, result.total]:
+        table.add_row(
+            line.key if line is not result.total else "[bold]total[/]",
+            money(line.expected),
+            f"{money(line.p10)} - {money(line.p90)}",
+            money(line.won_to_date),
+            money(line.commit),
+            money(line.best_case),
+            money(line.stage_weighted),
+            f"{line.open_deals:,}",
+            end_section=line is result.lines[-1] if result.lines else False,
+        )
+    out.print(table)
+    out.print(
+        f"Method: {result.method}, {result.simulations:,} simulations. Commit = won so far + deals at least "
+        "60 % likely to be won in the period; best case adds those at least 30 % likely."
+    )
+    for note in result.notes:
+        out.print(f"[dim]note: {note}[/]")
+    if chart is not None:
+        from analytics.charts import forecast_chart
+
+        targets = {result.period: target} if target is not None else None
+        path = forecast_chart([result], chart, targets=targets, by_line=bool(result.lines))
+        out.print(f"Chart written to {path}")
+
+
+def _deals(today: date | None, as_: str | None) -> None:
+    from rich.table import Table
+
+    from analytics.winprob import win_probabilities
+    from bots.common import console, resolve_actor, session
+    from bots.render import money
+
+    out = console()
+    with out.status("fitting the win model..."), session(read_only=True) as s:
+        result = win_probabilities(s, resolve_actor(s, as_), today=today)
+    table = Table(title=f"Open deals: win probability ({result.method}), as of {result.as_of[:10]}")
+    periods = list(result.deals[0].p_close_by_period) if result.deals else []
+    for column in ("deal", "owner", "stage", "amount", "P(win)", *[f"won in {p}" for p in periods], "why"):
+        table.add_column(column, justify="right" if column not in ("owner", "stage", "why") else "left")
+    for deal in sorted(result.deals, key=lambda d: -d.p_win * d.amount):
+        table.add_row(
+            str(deal.deal_id),
+            deal.owner,
+            deal.stage,
+            money(deal.amount),
+            f"{deal.p_win:.0%}",
+            *[f"{deal.p_close_by_period[p]:.0%}" for p in periods],
+            "; ".join([*deal.reasons[:2], *deal.timing_reasons[1:2]]),
+        )
+    out.print(table)
+    for note in result.notes:
+        out.print(f"[dim]note: {note}[/]")
+
+
+def _backtest(cutoffs_text: str | None, granularity: str, count: int, simulations: int, as_: str | None) -> None:
+    from datetime import date
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from analytics.forecast import backtest_store
+    from bots.common import console, fail, resolve_actor, session
+    from bots.render import money
+
+    cutoffs = None
+    if cutoffs_text:
+        try:
+            cutoffs = [date.fromisoformat(c.strip()) for c in cutoffs_text.split(",") if c.strip()]
+        except ValueError as exc:
+            fail(f"--cutoffs: {exc}; give dates like 2017-06-01,2017-07-01")
+    out = console()
+    with Progress(console=out, transient=True) as progress, session(read_only=True) as s:
+        task = progress.add_task("backtesting cut-offs", total=len(cutoffs) if cutoffs else count)
+
+        def step(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = backtest_store(
+            s,
+            resolve_actor(s, as_),
+            cutoffs=cutoffs,
+            granularity=granularity,  # type: ignore[arg-type]
+            count=count,
+            simulations=simulations,
+            on_step=step,
+        )
+    table = Table(title="Backtest: forecast from what was known at each cut-off vs what actually closed")
+    for column in ("cut-off", "period", "actual", "forecast", "80% interval", "inside", "stage-weighted"):
+        table.add_column(column, justify="right")
+    for row in report.rows:
+        table.add_row(
+            row.cutoff,
+            row.period,
+            money(row.actual),
+            money(row.expected),
+            f"{money(row.p10)} - {money(row.p90)}",
+            "yes" if row.inside else "[red]no[/]",
+            money(row.stage_weighted),
+        )
+    out.print(table)
+    out.print(
+        f"WAPE: forecast {report.wape:.1%} vs stage-weighted baseline {report.wape_stage_weighted:.1%}. "
+        f"Interval coverage (nominal 80%): total {report.coverage:.0%} of {len(report.rows)} periods; "
+        f"per owner {report.owner_coverage:.0%} of {report.owner_cells} owner-periods "
+        f"(owner-level WAPE {report.owner_wape:.1%} vs baseline {report.owner_wape_stage_weighted:.1%})."
+    )

@@ -1,7 +1,10 @@
 """Semantic, keyword and hybrid search over interactions, permission-filtered, for the agent's tool and the CLI.
 
-Hybrid ranking fuses the vector ranking (meaning) with the database's keyword ranking (exact names, numbers)
-by reciprocal rank fusion. Permission is enforced twice: the index is only asked about the owners the actor
+Hybrid ranking fuses the vector scores (meaning) with the database's keyword scores (exact names, numbers):
+each leg's scores are min-max normalised over its candidates and averaged (a convex combination, weight 0.5,
+not tuned). On the labelled demo set this beat reciprocal rank fusion (recall@5 0.653 vs 0.607, MRR 0.623 vs
+0.549; see evals/retrieval) because a rare exact name gives the keyword leg one confident, far-ahead score that
+rank fusion flattens. ``fusion="rrf"`` keeps the rank-based alternative. Permission is enforced twice: the index is only asked about the owners the actor
 may see, and every hit is re-checked against SQL (which also drops rows deleted since the last sync), so the
 index can lag but never leak or show a deleted note. Snippets come from the SQL text, never the index copy.
 """
@@ -27,6 +30,8 @@ log = logging.getLogger(__name__)
 SearchMode = Literal["vector", "keyword", "hybrid"]
 MODES: tuple[str, ...] = ("vector", "keyword", "hybrid")
 RRF_K = 60  # the constant from Cormack et al.'s reciprocal rank fusion; damps the weight of the very top ranks
+VECTOR_WEIGHT = 0.5  # convex fusion: share of the (normalised) vector score; the rest is the keyword score
+Fusion = Literal["convex", "rrf"]
 SNIPPET_CHARS = 240
 MAX_LIMIT = 50
 
@@ -37,7 +42,7 @@ class InteractionHit(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     interaction_id: int
-    score: float  # hybrid: RRF score; vector: cosine similarity; keyword: the database's text rank
+    score: float  # hybrid: fused score 0..1 (or RRF); vector: cosine similarity; keyword: the database's text rank
     snippet: str
     record: str  # e.g. "deal #12 Harborview Labs – Platform"
     record_type: str  # deal / lead / contact / account
@@ -128,6 +133,7 @@ def search_interactions(
     until: date | datetime | None = None,
     limit: int = 5,
     mode: SearchMode = "hybrid",
+    fusion: Fusion = "convex",
 ) -> list[InteractionHit]:
     """The interactions that best answer ``query`` among those ``actor`` may see, best first.
 
@@ -137,6 +143,8 @@ def search_interactions(
     problems: dict[str, str] = {}
     if not query or not query.strip():
         problems["query"] = "say what to look for"
+    if fusion not in ("convex", "rrf"):
+        problems["fusion"] = "must be convex or rrf"
     if mode not in MODES:
         problems["mode"] = f"must be one of {', '.join(MODES)}"
     if not 1 <= limit <= MAX_LIMIT:
@@ -215,12 +223,14 @@ def search_interactions(
         rankings["keyword"] = [iid for iid, _ in found]
         keyword_scores = dict(found)
 
-    fused: dict[int, float] = {}
     matched: dict[int, list[str]] = {}
     for leg, ranked in rankings.items():
-        for rank, iid in enumerate(ranked, start=1):
-            fused[iid] = fused.get(iid, 0.0) + 1.0 / (RRF_K + rank)
+        for iid in ranked:
             matched.setdefault(iid, []).append(leg)
+    if fusion == "rrf":
+        fused = rrf_fuse(list(rankings.values()))
+    else:
+        fused = convex_fuse(vector_scores, keyword_scores, VECTOR_WEIGHT)
     if mode == "vector":
         scores = vector_scores
     elif mode == "keyword":
@@ -266,6 +276,33 @@ def search_interactions(
             )
         )
     return results
+
+
+def min_max(scores: dict[int, float]) -> dict[int, float]:
+    """Scores rescaled to 0..1 over this candidate list (a single candidate, or all equal, gets 1.0)."""
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    if high <= low:
+        return dict.fromkeys(scores, 1.0)
+    return {iid: (value - low) / (high - low) for iid, value in scores.items()}
+
+
+def convex_fuse(vector: dict[int, float], keyword: dict[int, float], vector_weight: float) -> dict[int, float]:
+    """``w·vector + (1−w)·keyword`` on min-max normalised scores; a candidate missing from a leg scores 0 there."""
+    nv, nk = min_max(vector), min_max(keyword)
+    return {
+        iid: vector_weight * nv.get(iid, 0.0) + (1 - vector_weight) * nk.get(iid, 0.0) for iid in nv.keys() | nk.keys()
+    }
+
+
+def rrf_fuse(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:
+    """Reciprocal rank fusion: the sum of 1/(k + rank) over the rankings that contain the candidate."""
+    fused: dict[int, float] = {}
+    for ranked in rankings:
+        for rank, iid in enumerate(ranked, start=1):
+            fused[iid] = fused.get(iid, 0.0) + 1.0 / (k + rank)
+    return fused
 
 
 def _record_labels(session: Session, rows: list[Interaction]) -> dict[int, tuple[str, int | None, str, str | None]]:

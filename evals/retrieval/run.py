@@ -1,4 +1,4 @@
-"""Retrieval quality of memory search on the demo data: recall@5 and MRR for vector, keyword and hybrid.
+"""Retrieval quality of memory search on the demo data: recall@5 and MRR for vector, keyword and hybrid (convex fusion, and rank fusion for comparison).
 
     python -m evals.retrieval.run [--home DIR] [--seed 7] [--anchor 2026-11-23]
 
@@ -24,7 +24,13 @@ import yaml
 from evals.retrieval.labels import LabelledQuery, build_queries
 
 HERE = Path(__file__).resolve().parent
-MODES = ("vector", "keyword", "hybrid")
+# (name, mode, fusion): hybrid is the default convex fusion; hybrid_rrf the rank-fusion alternative
+VARIANTS = (
+    ("vector", "vector", "convex"),
+    ("keyword", "keyword", "convex"),
+    ("hybrid", "hybrid", "convex"),
+    ("hybrid_rrf", "hybrid", "rrf"),
+)
 K = 5
 MRR_DEPTH = 10
 
@@ -53,7 +59,7 @@ def evaluate(engine: Any, index: Any, queries: list[LabelledQuery]) -> dict[str,
         admin = actor_for_user(s, admin_user)
     results: dict[str, Any] = {}
     per_query: dict[str, dict[str, Any]] = {q.qid: {} for q in queries}
-    for mode in MODES:
+    for name, mode, fusion in VARIANTS:
         totals: dict[str, dict[str, float]] = {}
         started = time.perf_counter()
         with Session(engine) as s:
@@ -66,20 +72,21 @@ def evaluate(engine: Any, index: Any, queries: list[LabelledQuery]) -> dict[str,
                     account=q.account_id,
                     limit=MRR_DEPTH,
                     mode=mode,  # type: ignore[arg-type]
+                    fusion=fusion,  # type: ignore[arg-type]
                 )
                 recall, rr = score([h.interaction_id for h in hits], q.relevant)
-                per_query[q.qid][mode] = {"recall@5": round(recall, 3), "rr": round(rr, 3)}
+                per_query[q.qid][name] = {"recall@5": round(recall, 3), "rr": round(rr, 3)}
                 for bucket in (q.kind, "all"):
                     agg = totals.setdefault(bucket, {"n": 0, "recall@5": 0.0, "mrr": 0.0})
                     agg["n"] += 1
                     agg["recall@5"] += recall
                     agg["mrr"] += rr
         seconds = time.perf_counter() - started
-        results[mode] = {
+        results[name] = {
             bucket: {"n": int(v["n"]), "recall@5": round(v["recall@5"] / v["n"], 3), "mrr": round(v["mrr"] / v["n"], 3)}
             for bucket, v in totals.items()
         }
-        results[mode]["mean_query_ms"] = round(seconds / len(queries) * 1000, 1)
+        results[name]["mean_query_ms"] = round(seconds / len(queries) * 1000, 1)
     return {"scores": results, "per_query": per_query}
 
 

@@ -104,3 +104,16 @@ def test_post_filter_matches_like_chroma_where() -> None:
     assert not matches(meta, {"occurred_at": {"$gte": 101.0}})
     assert matches(meta, {"owner_id": {"$in": [1, 3]}})
     assert not matches(meta, {"deal_id": 4})  # a missing key never matches
+
+
+def test_convex_fusion_lets_one_confident_exact_match_win() -> None:
+    from memory.search import convex_fuse, min_max, rrf_fuse
+
+    vector = {1: 0.52, 3: 0.51, 2: 0.49}  # flat: meaning alone barely tells them apart
+    keyword = {3: 9.0, 2: 1.0}  # one rare exact name, far ahead
+    fused = convex_fuse(vector, keyword, 0.5)
+    assert max(fused, key=lambda i: fused[i]) == 3
+    assert fused[3] - max(fused[1], fused[2]) > 0.3
+    assert min_max({7: 2.0}) == {7: 1.0}
+    rrf = rrf_fuse([[1, 3, 2], [3, 2]])
+    assert abs(rrf[3] - rrf[2]) < 0.001  # rank fusion ignores how far ahead the exact match was

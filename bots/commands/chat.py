@@ -21,7 +21,7 @@ ModelOption = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="Chat model: 'offline' (built in, no network) or 'openai:<model>' (any OpenAI-compatible server via "
+        help="Chat model: 'offline' (built in, no network) or 'openai:MODEL', e.g. openai:gpt-4o-mini (any OpenAI-compatible server via "
         "SALESGRAPH_OPENAI_BASE_URL / SALESGRAPH_OPENAI_API_KEY). Default: $SALESGRAPH_MODEL, else offline.",
         show_default=False,
     ),
@@ -216,7 +216,10 @@ def ask_cmd(
     thread: ThreadOption = None,
     model: ModelOption = None,
 ) -> None:
-    """Ask one question (one turn) and print the answer. Approvals it raises wait for `salesgraph approvals`."""
+    """Ask one question (one turn) and print the answer. Approvals it raises wait for `salesgraph approvals`.
+
+    Example: salesgraph ask "what's our win rate by quarter?" --as maria.chen@demo.example --json
+    """
     import json
 
     from agent.turns import new_thread_id, open_agent, run_turn
@@ -249,7 +252,8 @@ def chat_cmd(
 ) -> None:
     """Talk with the assistant. It shows each tool it uses; sends and qualifications wait for a decision.
 
-    Type /quit (or Ctrl-D) to leave, /new for a fresh conversation.
+    Type /quit (or Ctrl-D) to leave, /new for a fresh conversation. Try: "add this lead" with a pasted email
+    signature, "qualify NAME", "draft a follow-up to NAME", "what's my pipeline by stage?".
     """
     from agent.turns import decide, new_thread_id, open_agent, pending_requests, run_turn
     from bots.common import console, friendly_errors, resolve_actor, services, session

@@ -225,10 +225,12 @@ def _show_findings(console: Console, report: BottleneckReport, limit: int = 10) 
         console.print(f"… and {len(report.findings) - limit} more in the report.")
     stalled = [d for d in report.at_risk if d.status == "stalled"]
     if stalled:
-        console.print(f"[yellow]{len(stalled)} stalled deals[/] (listed in the report).")
+        noun = "deal" if len(stalled) == 1 else "deals"
+        console.print(f"[yellow]{len(stalled)} stalled {noun}[/] (listed in the report).")
     small = len(report.ignored_segments)
     if small:
-        console.print(f"{small} segments were too small to judge (under {report.min_segment_cases} cases).")
+        were = "segment was" if small == 1 else "segments were"
+        console.print(f"{small} {were} too small to judge (under {report.min_segment_cases} cases).")
 
 
 def _write_outputs(console: Console, report: BottleneckReport, html: Path | None, markdown: Path | None) -> None:

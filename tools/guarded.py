@@ -130,6 +130,9 @@ def draft_follow_up(ctx: RunContext, args: DraftFollowUpArgs) -> DraftFollowUpRe
         )
         about = (lead.company or lead.name) if lead is not None else record.name
         subject, body = _compose(s, ctx.actor, about, person, args.purpose, ctx.today(), touched)
+        # A model that writes its own text (an LLM) may; the approver still sees and can edit every word.
+        subject = args.subject or subject
+        body = args.body or body
         draft = create_draft(
             s,
             ctx.actor,

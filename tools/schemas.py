@@ -140,6 +140,10 @@ class DraftFollowUpArgs(ToolArgs):
     purpose: str | None = Field(
         default=None, description="What the email should achieve, e.g. 'send the proposal', 'book a demo'."
     )
+    subject: str | None = Field(default=None, description="Your own subject line; default one built from purpose.")
+    body: str | None = Field(
+        default=None, description="Your own email text; default a short template built from purpose and the record."
+    )
 
     @model_validator(mode="after")
     def _one_record(self) -> DraftFollowUpArgs:

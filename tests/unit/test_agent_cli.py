@@ -80,3 +80,28 @@ def test_unknown_model_is_a_friendly_error(cli: tuple[object, object]) -> None:
     run, _ = cli
     result = run("ask", "hello", "--model", "gpt-9", "--as", "rita@example.com")  # type: ignore[operator]
     assert result.exit_code == 1 and "unknown model" in result.output and "Traceback" not in result.output
+
+
+def test_approvals_edit_sends_the_edited_text_to_the_outbox(cli: tuple[object, object]) -> None:
+    from store.models import OutboundMessage
+
+    run, engine = cli
+    drafted = run("ask", "draft a follow-up to Dana Fox to book a demo", "--as", "rita@example.com", "--json")  # type: ignore[operator]
+    thread = json.loads(drafted.output)["thread_id"]
+    asked = run("ask", "send it", "--as", "rita@example.com", "--thread", thread, "--json")  # type: ignore[operator]
+    [request] = json.loads(asked.output)["interrupts"]
+    assert request["action"] == "send_follow_up"
+    edited = run(  # type: ignore[operator]
+        "approvals",
+        "edit",
+        str(request["approval_id"]),
+        "--body",
+        "Dana, shall we meet Thursday?",
+        "--as",
+        "mia@example.com",
+    )
+    assert edited.exit_code == 0, edited.output
+    assert "approved with your changes" in edited.output and "NOT delivered" in edited.output
+    with session_scope(engine) as s:  # type: ignore[arg-type]
+        message = s.exec(select(OutboundMessage)).one()
+        assert message.status == "queued" and message.body == "Dana, shall we meet Thursday?"

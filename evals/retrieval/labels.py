@@ -71,7 +71,7 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
                 continue
             for body in bodies:
                 parts = re.split(r"\{[a-z_0-9]+\}", body)
-                regex = "(.+?)".join(re.escape(part) for part in parts)
+                regex = "(.*?)".join(re.escape(part) for part in parts)
                 patterns.append((GROUPS.get(topic, topic), re.compile(regex, re.DOTALL)))
     # Longest templates first: a more specific template wins over a shorter one it might contain.
     patterns.sort(key=lambda item: -len(item[1].pattern))

@@ -890,7 +890,8 @@ def score_leads(
                 select(Lead.id).where(col(Lead.status).in_([LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.QUALIFIED]))
             ).all()
         )
-        frame = frame[frame["id"].isin(open_ids)]
+        # open = still being worked and no known outcome yet
+        frame = frame[frame["id"].isin(open_ids) & frame["label"].isna()]
     bundle = load_model(settings)
     results = _score_rows(frame.reset_index(drop=True), bundle, config, now, with_reasons=False)
     version = bundle.version if bundle else RULES_VERSION

@@ -901,9 +901,9 @@ def analyse_event_log(
     findings = rank_findings(findings)
     ignored = _ignored_segments(log, dimensions, min_segment_cases)
     if ignored:
-        verb = "segment has" if len(ignored) == 1 else "segments have"
+        verb, was = ("segment has", "was") if len(ignored) == 1 else ("segments have", "were")
         notes.append(
-            f"{len(ignored)} {verb} fewer than {min_segment_cases} cases and were not compared "
+            f"{len(ignored)} {verb} fewer than {min_segment_cases} cases and {was} not compared "
             "(listed under 'Segments too small to judge')"
         )
     lap("findings")

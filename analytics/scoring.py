@@ -473,8 +473,9 @@ def _evaluate_frame(
     if random_split:
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+        # uncalibrated: Platt scaling is monotone, so it cannot change a ranking metric
         p = cross_val_predict(
-            _pipeline(chosen, features),
+            _estimator(chosen, features),
             matrix[features.columns],
             y,
             cv=StratifiedKFold(5, shuffle=True, random_state=0),

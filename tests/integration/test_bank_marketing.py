@@ -1,0 +1,58 @@
+"""Real-data checks: UCI Bank Marketing lead scoring and the Maven CRM forecast backtest, through the importer.
+
+Both skip when ../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from analytics.features import AnalyticsConfig, lead_frame
+from analytics.forecast import backtest_store
+from analytics.scoring import evaluate_frame
+from sales.permissions import SYSTEM
+from store.db import session_scope
+from store.importing.core import MAPPINGS_DIR, import_csv, import_maven
+from store.importing.mapping import load_mapping
+
+pytestmark = pytest.mark.slow
+
+
+def test_bank_marketing_time_holdout(sqlite_engine: Engine, shared_data: Path) -> None:
+    """41,188 contacts imported as leads; fit on the first 80 % by time, measured on the last 20 %."""
+    with session_scope(sqlite_engine) as s:
+        import_csv(
+            s,
+            SYSTEM,
+            "leads",
+            shared_data / "leads" / "bank-additional-full.csv",
+            load_mapping(MAPPINGS_DIR / "bank-marketing" / "leads.yaml"),
+        )
+        frame = lead_frame(s)
+    assert len(frame) == 41188 and "attr:duration" not in frame.columns  # the mapping drops the leaky column
+    evaluation = evaluate_frame(frame, AnalyticsConfig(), kind="logistic", random_split=True)
+    metrics = evaluation.metrics
+    assert evaluation.holdout_rows == 8238
+    # Measured: holdout ROC AUC 0.748, PR AUC 0.53 (base rate 30.8 % in the holdout vs 7.9 % before it).
+    # The issue's target of 0.80 is NOT reached on this time split; shuffled 5-fold CV (how published numbers
+    # are usually obtained) gives about 0.79. Above 0.90 would mean leakage.
+    assert 0.74 <= metrics.roc_auc < 0.90
+    assert metrics.pr_auc > 2 * 0.2  # well above chance (the holdout base rate is ~0.31)
+    assert evaluation.random_split_auc is not None and 0.77 <= evaluation.random_split_auc < 0.90
+    # no single column predicts the outcome by itself (the leakage check)
+    assert max(evaluation.leakage.values()) < 0.75
+
+
+def test_maven_backtest_against_stage_weighted_baseline(sqlite_engine: Engine, shared_data: Path) -> None:
+    with session_scope(sqlite_engine) as s:
+        import_maven(s, SYSTEM, shared_data / "crm" / "maven", MAPPINGS_DIR / "maven")
+    with session_scope(sqlite_engine) as s:
+        report = backtest_store(s, SYSTEM, granularity="month", count=4, simulations=500)
+    assert [r.period for r in report.rows] == ["September 2017", "October 2017", "November 2017", "December 2017"]
+    # Maven's open deals carry no amount until they close; the win model must not learn from amounts then
+    assert report.wape < report.wape_stage_weighted
+    assert report.owner_cells >= 100
+    assert 0.65 <= report.owner_coverage <= 0.95

@@ -70,7 +70,7 @@ _NAME_INTRO = re.compile(r"^(?:contact is|name is|this is|it's|meet|contact|pers
 
 def _split_segments(text: str) -> list[str]:
     text = _EVENT_PHRASE.sub(" ", text)
-    text = re.sub(r"[()\[\]]", ",", text)
+    text = re.sub(r"[()\[\]<>]", ",", text)
     text = re.sub(r"(?<=[a-z])\s?\.\s+(?=[A-Z])", "\n", text)  # sentence breaks
     parts = re.split(r"\n|\||;|•|·|\t| - | – | — |,(?!\s*(?:inc|llc|ltd)\b)", text, flags=re.IGNORECASE)
     cleaned = [_NAME_INTRO.sub("", part.strip(" ,.-–—?!:")) for part in parts]

@@ -33,10 +33,10 @@ CUES: dict[str, list[_Cue]] = {
         (r"\binbound\b", 0.5),
     ],
     "find_records": [
-        (r"\b(find|look ?up|lookup|search for|pull up|open)\b", 1.5),
+        (r"\b(find|look ?up|lookup|search for|pull up)\b|^open\b", 1.5),
         (r"\b(show|list|pull|get|fetch|display|give me|see|check)\b", 1.0),
         (r"\b(leads|deals|accounts|contacts|records|lead|deal|account|contact)\b", 1.0),
-        (r"\b(my|our|open|all|active|new|won|lost)\s+(leads|deals|accounts|contacts|pipeline)\b", 1.0),
+        (r"\b(my|our|open|all|active|new|won|lost)\s+(leads|deals|accounts|contacts)\b", 1.0),
         (r"\b(do we have|is there|are there|have we got|any)\b[^.?!]{0,30}\b(lead|deal|account|contact)s?\b", 1.5),
         (r"\bwho (owns|is the owner|is working)\b", 2.0),
         (r"\b(status of|details (on|for|of|about)|where are we with|where do we stand with|what's the latest on|what stage is)\b", 2.0),
@@ -71,6 +71,7 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(is|are|should be) (now )?(in|at) (prospecting|proposal|negotiation|discovery|qualified)( now)?\b", 2.0),
         (r"\b(signed|inked)\b(?!\s+(the |an? )?(nda|msa|sow|po|order form|contract back))", 1.0),
         (r"\b(is dead|went dark)\b", 1.0),
+        (r"\bmove (it|this|that|them|this one|that one) (along|forward|ahead|on|up)\b|\bready for (prospecting|qualified|discovery|proposal|negotiation|demo)\b", 2.0),
     ],
     "log_interaction": [
         (r"\blog(ged|ging)?\b", 2.0),
@@ -104,7 +105,7 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(everything|all|what) (that )?i (need|have) to do\b|\bneed to do (today|this week|tomorrow)\b", 3.0),
     ],
     "draft_follow_up": [
-        (r"\b(draft|write|compose|prepare|prep|put together|whip up|craft|create)\b[^.?!]{0,30}\b(email|follow-up|message|reply|mail|note to|letter|response|recap|summary|thank-you note)\b", 3.0),
+        (r"\b(draft|write|compose|prepare|prep|put together|whip up|craft|create)\b(?:(?!\b(?:task|reminder|to-do)\b)[^.?!]){0,30}\b(email|follow-up|message|reply|mail|note to|letter|response|recap|summary|thank-you note)\b", 3.0),
         (r"\bdraft\b", 1.5),
         (r"\bfollow-up (email|message|note)\b", 2.0),
         (r"\bfollow-up\b", 1.0),
@@ -120,7 +121,13 @@ CUES: dict[str, list[_Cue]] = {
     ],
     "pipeline_question": [
         (r"\bhow (much|many)\b", 2.0),
-        (r"\b(win rate|win-rate|close rate|closing rate|win ratio|win percentage|win %|hit rate|success rate)\b", 3.0),
+        (r"\bhow long\b", 2.5),
+        (r"\b(average|avg|mean|median)\b", 1.0),
+        (r"\b(win rates?|win-rates?|close rates?|closing rates?|win ratios?|win percentage|win %|hit rates?|success rates?)\b", 3.0),
+        (r"\bhow often (do|did|does) (we|i|they|my team|the team) (win|close|lose)\b", 3.0),
+        (r"\b(open|my|our|team's|total|whole|entire|current) pipeline\b", 2.0),
+        (r"\b(monthly|quarterly|break(ing)? ?down|breakdown|month over month|quarter over quarter)\b", 2.0),
+        (r"\b(make it past|made it past|get past|share of deals|percentage of deals|% of deals)\b", 3.0),
         (r"\b(conversion|conversion rate|convert(ed|s)? from|progress(ed)? from|made it from|moved from|go from)\b", 3.0),
         (r"\bconvert(ed|s)?\b", 1.0),
         (r"\b(sales cycle|cycle time|cycle length|days to close|time to close|how long (does it|do deals|did it|does a deal|do they) take)\b", 3.0),
@@ -137,7 +144,7 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(bottleneck|bottlenecks|stuck|stall|stalled|stalling|clog|clogged|choke point|friction|held up|hold-up|hold up|holds up|slowing (us|things|deals) down)\b", 3.0),
         (r"\b(drop off|drop-off|leak|leaking|leaks|fall out|fall through|die|dying|lose momentum)\b", 2.0),
         (r"\b(slowest|take the longest|takes the longest|longest|slow(est)? stage|lag|lagging)\b", 1.5),
-        (r"\bslowing\b.{0,25}\bdown\b|\bholding (up|back)\b", 3.0),
+        (r"\bslowing\b.{0,25}\bdown\b|\bholding (up|back)\b|\bslows?\b.{0,25}\bdown\b", 3.5),
         (r"\b(process|funnel|flow)\b", 0.5),
         (r"\bwhere\b", 0.5),
     ],
@@ -154,6 +161,7 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(search|find|look through|dig (up|through)|go through|scan|grep)\b[^.?!]{0,30}\b(notes|emails|calls|interactions|conversations|messages|meetings|history)\b", 3.0),
         (r"\b(notes|emails|calls|meetings|conversations)\s+(on|about|for|from|with|mentioning|where|that mention)\b", 2.0),
         (r"\b(came|come|comes|coming) up\b", 2.0),
+        (r"\b(waiting on|waiting for|blocked on|blocked by|worried about|concerned about|interested in|asking for|asked for|ask for|asks for|requested|pushing back on)\b", 2.0),
         (r"\b(notes|emails|calls|interactions|conversations|transcripts|call notes|meeting notes)\b", 1.0),
         (r"\b(concern|concerns|objection|objections|feedback|pushback|sentiment|pain points?)\b", 1.5),
         (r"\b(anyone|anybody|any customer|any prospect|any deal|any account)\b", 0.5),
@@ -173,6 +181,9 @@ _QUESTION = re.compile(
     r"^(what|what's|whats|how|how's|which|who|whose|where|when|why|is|are|do|does|did|can you tell|any|have we|has)\b",
     re.IGNORECASE,
 )
+
+
+_WH_START = re.compile(r"^(what|what's|whats|how|how's|which|who|whose|where|when|why)\b(?!\s+(about|if)\b)", re.I)
 
 
 def is_question(text: str) -> bool:
@@ -213,9 +224,11 @@ def score_intents(request: str) -> IntentScores:
                 continue
             negated = weight > 0 and is_negated(request, match.start())
             result.add(intent, -weight if negated else weight)
+    wh_question = bool(_WH_START.match(request.strip()))
     for intent in list(result.scores):
         if result.question and intent in QUERY_INTENTS:
             result.add(intent, 0.75)
-        elif result.question and intent in ACTION_INTENTS and intent not in ("send_follow_up",):
-            result.add(intent, -0.25)
+        elif intent in ACTION_INTENTS and intent != "send_follow_up" and (wh_question or result.question):
+            # "how long did the deals we lost take?" asks about deals; it does not move one
+            result.add(intent, -2.0 if wh_question else -0.25)
     return result

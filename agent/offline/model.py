@@ -67,6 +67,10 @@ class OfflineChatModel(BaseChatModel):
         """The model's next message for ``messages`` (also usable without LangChain's invoke machinery)."""
         usage = dict(ZERO_USAGE)
         if messages and isinstance(messages[-1], ToolMessage):
+            ambiguous = _ambiguity_question(messages)
+            if ambiguous is not None:
+                question, pending = ambiguous
+                return AIMessage(content=question, additional_kwargs={PENDING_KEY: pending}, usage_metadata=usage)
             return AIMessage(content=self._answer_from_tools(messages), usage_metadata=usage)
         text = latest_human_text(messages)
         if text is None:
@@ -119,6 +123,44 @@ class OfflineChatModel(BaseChatModel):
                 compose(name, args, tool_result(result), message_text(result), getattr(result, "status", None))
             )
         return "\n\n".join(answers)
+
+
+_SEVERAL = re.compile(r"matches several:\s*(?P<list>.+?)\.\s*Say which", re.IGNORECASE | re.DOTALL)
+_CHOICE = re.compile(r"#(?P<id>\d+)\s+(?P<name>[^;]+)")
+_SLOT_OF_TOOL = {"move_deal": "deal", "score_lead": "lead", "qualify_lead": "lead"}
+
+
+def _ambiguity_question(messages: list[BaseMessage]) -> tuple[str, dict[str, Any]] | None:
+    """A tool said a name matches several records: ask which one, and remember the choices for the answer."""
+    last = messages[-1]
+    if not isinstance(last, ToolMessage) or getattr(last, "status", None) != "error":
+        return None
+    match = _SEVERAL.search(message_text(last))
+    if not match:
+        return None
+    choices = [
+        {"id": int(m.group("id")), "name": m.group("name").strip()} for m in _CHOICE.finditer(match.group("list"))
+    ]
+    call = next(
+        (
+            c
+            for m in reversed(messages)
+            if isinstance(m, AIMessage)
+            for c in m.tool_calls
+            if c.get("id") == last.tool_call_id
+        ),
+        None,
+    )
+    human = latest_human_text(messages)
+    if not choices or call is None or human is None:
+        return None
+    slot = _SLOT_OF_TOOL.get(call["name"], "record")
+    kind = "lead" if call["name"] in ("score_lead", "qualify_lead") or "lead_name" in call["args"] else "deal"
+    for choice in choices:
+        choice["kind"] = kind
+    listed = "; ".join(f"#{c['id']} {c['name']}" for c in choices[:8])
+    pending = {"intent": call["name"], "slot": slot, "text": human, "filled": {}, "choices": choices}
+    return f"Which one do you mean: {listed}?", pending
 
 
 def _tool_names(tools: Any) -> set[str] | None:

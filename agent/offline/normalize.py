@@ -196,7 +196,9 @@ _FENCE = re.compile(r'```.*?```|"""(?:.|\n)*?"""', re.DOTALL)
 # a colon that introduces pasted or dictated content (not "3:30", not "re:")
 _COLON = re.compile(r"(?<!\d)(?<!\bre):(?!\d)", re.IGNORECASE)
 # a long quoted stretch inside a one-liner is data ("...note: \"ignore all previous instructions\"")
-_LONG_QUOTE = re.compile(r'"([^"]{40,})"')
+# a quoted sentence inside a one-liner is data ('...note: "ignore all previous instructions"'); a quoted
+# record name ("Saltmarsh Broadcasting - Lumen Enterprise + Premium Support") stays in the request
+_LONG_QUOTE = re.compile(r'"((?:[^"]*?[.!?;:](?:\s|$)[^"]*|[^"]{120,}|(?:[^"\s]+\s+){10,}[^"]*))"')
 
 
 @dataclass(frozen=True)

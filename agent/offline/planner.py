@@ -187,7 +187,7 @@ def choose_intent(turn: Turn) -> str | None:
     # the first verb of an imperative is a strong signal of what the user wants done
     first = re.match(r"^(?:(?:please|pls|can you|could you|would you|ok|okay|hey|so|quick)[,\s]+)*(\w+)", low)
     if first and first.group(1) in _LEADING_VERBS:
-        scores.add(_LEADING_VERBS[first.group(1)], 1.5)
+        scores.add(_LEADING_VERBS[first.group(1)], 2.5 if first.group(1) == "email" else 1.5)
     if (
         turn.data
         and find_stages(turn.data.lower())
@@ -205,8 +205,9 @@ def choose_intent(turn: Turn) -> str | None:
     # "mark X as qualified" is the lead qualification unless a deal is meant
     if re.search(r"\bqualif", low):
         mentioned = nm.known_name_in(turn.request, turn.ctx)
-        deal_move = re.search(r"\b(to|into|as|back to)\s+(the\s+)?qualified\b", low) and re.search(
-            r"\b(deal|stage)\b", low
+        deal_move = re.search(r"\b(to|into|as|back to)\s+(the\s+)?qualified\b", low) and (
+            re.search(r"\b(deal|stage)\b", low)
+            or (re.search(r"\b(move|moved|push|set|change|back to)\b", low) and not re.search(r"\blead\b", low))
         )
         listing = re.search(r"^(show|list|find|display|any|which|how many|get|pull)\b.*\bqualified\s+leads\b", low)
         if deal_move or (mentioned and mentioned.kind == "deal"):
@@ -304,12 +305,15 @@ def _answer_pending(turn: Turn, pending: dict[str, Any]) -> Decision | None:
         day = find_day(answer, turn.today)
         value = day.day.isoformat() if day else None
     elif slot in ("deal", "lead", "record", "name", "to"):
-        choice = _pick_listed(answer, turn.ctx)
+        offered = [Mention(str(c["kind"]), c.get("name"), c.get("id")) for c in pending.get("choices") or []]
+        choice = _pick_listed(answer, offered or turn.ctx.last_records)
         if choice is not None:
             filled[f"{slot}_choice"] = {"kind": choice.kind, "name": choice.name, "id": choice.id}
             value = choice.name or choice.id
         else:
-            value = nm.clean_name(nm.quoted_names(answer)[0] if nm.quoted_names(answer) else answer)
+            quoted = nm.quoted_names(answer)
+            # the whole answer is the name: keep "Saltmarsh Broadcasting - Lumen Enterprise" in one piece
+            value = quoted[0] if quoted else nm.clean_name(answer, whole=True)
             explicit = find_id(answer, slot if slot in ("deal", "lead") else "record")
             if explicit is not None:
                 filled[f"{slot}_id"] = explicit
@@ -327,22 +331,26 @@ def _answer_pending(turn: Turn, pending: dict[str, Any]) -> Decision | None:
     return _build(intent, previous)
 
 
-def _pick_listed(answer: str, ctx: ConversationContext) -> Mention | None:
-    """ "the first one", "2", "#2" or a name from the last list of records shown."""
-    if not ctx.last_records:
+def _pick_listed(answer: str, records: list[Mention]) -> Mention | None:
+    """ "the first one", "#380", "380" or a name from the records just listed (or offered as choices)."""
+    if not records:
         return None
-    ordinals = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
     low = answer.lower()
+    ident = re.search(r"#?\s*(\d+)\b", low)
+    if ident:
+        for record in records:
+            if record.id == int(ident.group(1)):
+                return record
+    ordinals = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "fifth": 4}
+    ordinals |= {"last": -1}
     for word, index in ordinals.items():
         if re.search(rf"\b{word}\b", low):
             try:
-                return ctx.last_records[index]
+                return records[index]
             except IndexError:
                 return None
-    for record in ctx.last_records:
-        if record.name and record.name.lower() in low:
-            return record
-    return None
+    named = [r for r in records if r.name and (r.name.lower() in low or low.strip(" .!?\"'") in r.name.lower())]
+    return named[0] if len(named) == 1 else None
 
 
 # --- building the tool call --------------------------------------------------------------------------------
@@ -424,13 +432,11 @@ def _with_known_kind(mention: Mention, ctx: ConversationContext) -> Mention:
 
 def _lead_or_deal(turn: Turn, mention: Mention) -> Mention:
     """A record named right after the word "lead" (or in a request about a lead, not a deal) is a lead."""
-    if (
-        mention.id is None
-        and mention.kind != "lead"
-        and re.search(r"\blead\b", turn.low)
-        and not re.search(r"\bdeal\b", turn.low)
-        and turn.ctx.known_names().get((mention.name or "").lower()) is None
-    ):
+    if mention.id is not None or mention.kind == "lead" or re.search(r"\bdeal\b", turn.low):
+        return mention
+    if turn.ctx.known_names().get((mention.name or "").lower()) is not None:
+        return mention
+    if re.search(r"\blead\b", turn.low) or nm.looks_like_person(mention.name):
         return Mention("lead", mention.name, None)
     return mention
 
@@ -634,7 +640,12 @@ def build_score_lead(turn: Turn) -> dict[str, Any]:
 def build_qualify_lead(turn: Turn) -> dict[str, Any]:
     lead = _record(turn, "lead", _QUALIFY_NAME, "Which lead should I qualify?")
     args = _ref_args(lead, allow=("lead",))
-    amount = turn.filled.get("amount") or first_amount(turn.request)
+    amount = turn.filled.get("amount") or first_amount(turn.request) or first_amount(turn.data)
+    if amount is None:
+        loose = re.search(
+            r"\b(?:amount|budget|worth|value|size)\s*(?:of|is|:|~)?\s*(\$?\d[\d,.]*\s?[km]?)\b", turn.data, re.I
+        )
+        amount = first_amount("for " + loose.group(1)) if loose else None
     note = re.search(r"\b(?:because|since|as they|reason:?|note:?)\s+(?P<n>.+)$", turn.request_raw, re.I)
     args["amount"] = amount
     args["note"] = (note.group("n").strip() if note else None) or (turn.data.strip()[:500] or None)
@@ -832,9 +843,9 @@ def _body_from_parts(turn: Turn, record: Mention) -> str | None:
 # --- tasks -------------------------------------------------------------------------------------------------
 
 _TASK_TITLE = _p(
-    r"\bremind\s+(?:me|(?P<who>[A-Z][\w.'-]*))\s+(?:[\w ]{0,25}?\s)?(?:to|about|that i need to|that i have to|of)\s+(?P<t>.+)$",
+    r"\bremind\s+(?:me|(?P<who>[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)?))\s+(?:[\w ]{0,25}?\s)?(?:to|about|that i need to|that i have to|of)\s+(?P<t>.+)$",
     r"\b(?:nudge me|don't let me forget|dont let me forget|i need to|i have to|i should|i must|i gotta|i've got to)\s+(?:to\s+)?(?P<t>.+)$",
-    r"\b(?:create|add|set|make|new|schedule|put|open)\s+(?:up\s+)?(?:a\s+|an\s+|the\s+)?(?:new\s+)?(?:task|to-do|reminder)(?:\s+for\s+(?P<who>[A-Z][\w.'-]*))?(?:\s+(?:to|for|about|:|-))?\s+(?P<t>.+)$",
+    r"\b(?:create|add|set|make|new|schedule|put|open)\s+(?:up\s+)?(?:a\s+|an\s+|the\s+)?(?:new\s+)?(?:task|to-do|reminder)(?:\s+for\s+(?P<who>[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)?)(?=\s+to\b))?(?:\s+(?:to|for|about|:|-))?\s+(?P<t>.+)$",
     r"\b(?:add|put)\s+(?P<t>.+?)\s+(?:on|in|to)\s+my\s+(?:list|calendar|plate|to-do list|agenda)\b",
     r"\b(?:task|to-do|reminder)\s*[:\-]\s*(?P<t>.+)$",
 )
@@ -878,8 +889,11 @@ def build_create_task(turn: Turn) -> dict[str, Any]:
     args: dict[str, Any] = {"title": title[:500], "due_date": due, "owner": owner}
     known = nm.known_name_in(turn.request, turn.ctx)
     link = re.search(r"\b(?:for|on|about|re)\s+(?:the\s+)?(?P<n>[\w&'. -]+?)\s+(?P<k>deal|lead)\b", turn.request)
+    quoted = [q for q in nm.quoted_names(turn.request_raw) if q.lower() not in title.lower() or " - " in q]
     if link and nm.clean_name(link.group("n")):
         args[f"{link.group('k').lower()}_name"] = nm.clean_name(link.group("n"))
+    elif quoted:
+        args["lead_name" if re.search(r"\blead\b", turn.low) else "deal_name"] = quoted[0]
     elif known is not None:
         args |= _ref_args(known)
     return args
@@ -899,7 +913,12 @@ def build_list_tasks(turn: Turn) -> dict[str, Any]:
     owner = "me"
     if re.search(r"\b(team|team's|everyone|everybody|all reps|whole team|my reps|our)\b", low):
         owner = "team"
-    match = re.search(r"\b(?P<o>[A-Z][a-z]+)'s\s+(?:tasks|to-dos|plate|list|reminders)\b", turn.request)
+    match = re.search(
+        r"\b(?P<o>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)'s\s+(?:open\s+)?(?:tasks|to-dos|plate|list|reminders)\b", turn.request
+    )
+    match = match or re.search(
+        r"\b(?:does|has|did|for)\s+(?P<o>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?:have|got|need|own)\b", turn.request
+    )
     if match and match.group("o").lower() not in nm.STOP_WORDS:
         owner = match.group("o")
     status = "open"
@@ -1005,7 +1024,7 @@ _REGION = re.compile(
 
 def _metric(low: str) -> str:
     if re.search(
-        r"\b(win rate|win-rate|close rate|closing rate|win ratio|win percentage|win %|hit rate|success rate|how often (do|did) (we|i|they) win)\b",
+        r"\b(win rates?|win-rates?|close rates?|closing rates?|win ratios?|win percentage|win %|hit rates?|success rates?|how often (do|did|does) (we|i|they|my team|the team) win)\b",
         low,
     ):
         return "win_rate"
@@ -1014,7 +1033,7 @@ def _metric(low: str) -> str:
     ):
         return "avg_cycle_days"
     if re.search(
-        r"\b(conversion|convert|converts|converted|progress(ed)? from|made it from|move(d)? from|go from|get from|advance from)\b",
+        r"\b(conversion|convert|converts|converted|progress(ed)? from|made it from|move(d)? from|go from|get from|advance from|make it past|made it past|get past|got past|past (the )?(prospecting|qualified|discovery|proposal|negotiation)|share of deals|percentage of deals|% of deals)\b",
         low,
     ):
         return "stage_conversion"
@@ -1031,6 +1050,8 @@ def _metric(low: str) -> str:
         r"\b(how much|total|revenue|sum|value|bookings|worth|amount|dollars|sales|sold|book|booked|\$)\b", low
     ):
         return "total_amount"
+    if re.search(r"\bpipeline\b", low) and not re.search(r"\bdeals\b", low):
+        return "total_amount"  # "the open pipeline by stage" is about money
     return "count"
 
 
@@ -1083,6 +1104,8 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
     low = turn.low
     metric = _metric(low)
     status = _status(low, metric)
+    if _date_field(low, None, metric) == "expected_close" and not re.search(r"\b(open|won|lost)\b", low):
+        status = None  # "expected to close next month" counts every deal with that expected close date
     groups = find_groupings(turn.request)
     args: dict[str, Any] = {"metric": metric, "group_by": groups, "status": status}
     args["owner"] = _owner(turn)
@@ -1130,6 +1153,16 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
         if start is not None:
             args["date_from"] = start.isoformat()
             period = None
+    between = re.search(
+        r"\b(?:between|from)\s+(?P<a>.+?)\s+(?:and|to|until|through|-)\s+(?P<b>.+?)(?:$|[?,.]|\s+(?:by|per|for|in)\b)",
+        low,
+    )
+    if between:
+        start_day, end_day = resolve_day(between.group("a"), turn.today), resolve_day(between.group("b"), turn.today)
+        if start_day and end_day and start_day <= end_day:
+            args["date_from"] = start_day.isoformat()
+            args["date_to"] = (end_day + timedelta(days=1)).isoformat()  # "between A and B" includes B
+            period = None
     if re.search(r"\b(last|past) (\d+|thirty|ninety|sixty) days\b", low):
         count = re.search(r"\b(?:last|past) (\d+|thirty|ninety|sixty) days\b", low).group(1)  # type: ignore[union-attr]
         number = int(count) if count.isdigit() else {"thirty": 30, "sixty": 60, "ninety": 90}[count]
@@ -1164,7 +1197,9 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
 def build_bottleneck(turn: Turn) -> dict[str, Any]:
     low = turn.low
     segment = None
-    if re.search(r"\b(deal )?size\b|\bbig (deals|ones)\b|\bsmall (deals|ones)\b|\benterprise\b|\bamount\b", low):
+    if re.search(
+        r"\b(deal )?sizes?\b|\b(big|large|small|smaller|larger|bigger) (deals|ones)\b|\benterprise\b|\bamounts?\b", low
+    ):
         segment = "size"
     elif re.search(r"\b(industry|industries|sector|sectors|vertical|verticals)\b", low):
         segment = "industry"
@@ -1204,7 +1239,9 @@ def build_forecast(turn: Turn) -> dict[str, Any]:
         args["group_by"] = "team"
     elif "owner" in groups:
         args["group_by"] = "owner"
-    args["owner"] = _owner(turn)
+    owner = _owner(turn)
+    # "my forecast" is the asker's own scope, which permissions already apply (a rep's deals, a manager's team)
+    args["owner"] = None if owner == "me" else owner
     team = re.search(r"\b(?P<t>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)'s\s+team\b", turn.request)
     if team:
         args["team"] = team.group("t")
@@ -1215,7 +1252,8 @@ def build_forecast(turn: Turn) -> dict[str, Any]:
 
 _SEARCH_TOPIC = re.compile(
     r"\b(?:about|regarding|re|mention(?:s|ed|ing)?|talk(?:ed|s)? about|brought up|bring up|raised|raise|"
-    r"complain(?:ed|ing|s)? about|said about|say about|saying about|ask(?:ed)? about|discuss(?:ed)?|for)\s+"
+    r"complain(?:ed|ing|s)? about|said about|say about|saying about|ask(?:ed|s|ing)? (?:about|for)|discuss(?:ed)?|"
+    r"waiting (?:on|for)|blocked (?:on|by)|worried about|concerned about|interested in|requested|pushing back on|for)\s+"
     r"(?:a |an |the |any |our )?(?P<q>.+?)\s*(?:$|\?|\b(?:in|during|over|since|from|last|this|lately|recently|in the last)\b)",
     re.IGNORECASE,
 )

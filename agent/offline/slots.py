@@ -144,7 +144,7 @@ _PERIOD_RE = re.compile(
     r"|\b(?P<ym>\d{4}-\d{1,2})\b(?!-)"
     r"|\b(?P<ytd>ytd|year to date|this year so far)\b"
     r"|\b(?P<mon>" + _MONTH_NAMES + r")\.?(?:\s+(?P<my>\d{4}))?\b(?!\s*\d{1,2}(?:st|nd|rd|th)?\b)"
-    r"|\b(?:in|during|for|of|fy)\s*(?P<year>20\d{2})\b"
+    r"|\b(?:in|during|for|of|fy)\s*(?P<year>20\d{2})\b(?!\s*[-/ ]?\s*q[1-4]\b)(?!-\d)"
     r"|\b(?P<the>the (?:quarter|month|year))\b(?!\s+(?:before|after|ago))",
     re.IGNORECASE,
 )

@@ -176,3 +176,35 @@ def test_dates_follow_the_system_prompt_when_today_is_not_given() -> None:
         [SystemMessage("You are salesgraph. Today is 2027-03-01."), HumanMessage("remind me tomorrow to call Bob")]
     )
     assert reply.tool_calls[0]["args"]["due_date"] == "2027-03-02"
+
+
+def test_a_name_matching_several_deals_becomes_a_question_and_the_pick_is_used() -> None:
+    chat = Conversation()
+    assert only_call(chat.say("Move Marlow Resorts to Negotiation"))[0] == "move_deal"
+    call = chat.messages[-1].tool_calls[0]  # type: ignore[attr-defined]
+    chat.messages.append(
+        ToolMessage(
+            "invalid input: deal: 'Marlow Resorts' matches several: #507 Marlow Resorts - Lumen Enterprise "
+            "(expansion); #380 Marlow Resorts - Data pack. Say which (by id).",
+            tool_call_id=call["id"],
+            name="move_deal",
+            status="error",
+        )
+    )
+    question = chat.model.respond(chat.messages)
+    chat.messages.append(question)
+    assert question.tool_calls == []
+    assert str(question.content) == (
+        "Which one do you mean: #507 Marlow Resorts - Lumen Enterprise (expansion); #380 Marlow Resorts - Data pack?"
+    )
+    assert only_call(chat.say("#380")) == ("move_deal", {"deal_id": 380, "to_stage": "Negotiation"})
+
+
+def test_a_long_quoted_deal_name_given_as_an_answer_is_used_whole() -> None:
+    chat = Conversation()
+    chat.say("Move the deal to Negotiation")
+    reply = chat.say('"Saltmarsh Broadcasting - Lumen Enterprise + Premium Support"')
+    assert only_call(reply) == (
+        "move_deal",
+        {"deal_name": "Saltmarsh Broadcasting - Lumen Enterprise + Premium Support", "to_stage": "Negotiation"},
+    )

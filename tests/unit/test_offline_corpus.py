@@ -443,7 +443,7 @@ DRAFT_FOLLOW_UP: list[Case] = [
     ),
     ("write an email to Acme to book a demo", "draft_follow_up", {"deal_name": "Acme", "purpose": has("book a demo")}),
     ("Can you prepare a follow-up email for Globex?", "draft_follow_up", {"deal_name": "Globex"}),
-    ("follow up with Jane Doe about pricing", "draft_follow_up", {"deal_name": "Jane Doe", "purpose": has("pricing")}),
+    ("follow up with Jane Doe about pricing", "draft_follow_up", {"lead_name": "Jane Doe", "purpose": has("pricing")}),
     ("draft a thank-you note to Umbrella Health for the meeting", "draft_follow_up", {"deal_name": "Umbrella Health"}),
     (
         "send a follow-up email to Hooli re: the security review",
@@ -490,9 +490,9 @@ DRAFT_FOLLOW_UP: list[Case] = [
     (
         "prep an email for Omar Farouk to confirm Thursday's meeting",
         "draft_follow_up",
-        {"deal_name": "Omar Farouk", "purpose": has("confirm Thursday")},
+        {"lead_name": "Omar Farouk", "purpose": has("confirm Thursday")},
     ),
-    ("compse an email to Zoe Park", "draft_follow_up", {"deal_name": "Zoe Park"}),
+    ("compse an email to Zoe Park", "draft_follow_up", {"lead_name": "Zoe Park"}),
 ]
 
 # each is said right after a draft (message #7) was made in the conversation
@@ -578,7 +578,7 @@ FORECAST: list[Case] = [
     ("what's the forecast for this quarter", "forecast", {"period": "this quarter"}),
     ("forecast by rep for Q1 2027", "forecast", {"period": "2027-Q1", "group_by": "owner"}),
     ("What will we close this month?", "forecast", {"period": "this month"}),
-    ("give me my forecast", "forecast", {"owner": "me"}),
+    ("give me my forecast", "forecast", {"owner": None, "period": "this quarter"}),
     ("projected revenue next quarter", "forecast", {"period": "next quarter"}),
     ("forecast for Maria's team", "forecast", {"team": "Maria"}),
     ("are we on track for the quarter?", "forecast", {"period": "this quarter"}),

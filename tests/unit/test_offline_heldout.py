@@ -99,7 +99,7 @@ HELD_OUT: list[Case] = [
     ("forecast for Q4 2026 by team", "forecast", {"period": "2026-Q4", "group_by": "team"}),
     ("what do we expect to close this quarter?", "forecast", {"period": "this quarter"}),
     ("show me the forecast per rep", "forecast", {"group_by": "owner"}),
-    ("what's my forecast this quarter", "forecast", {"owner": "me", "period": "this quarter"}),
+    ("what's my forecast this quarter", "forecast", {"owner": None, "period": "this quarter"}),
     ("projection for 2027-Q1", "forecast", {"period": "2027-Q1"}),
     # search_interactions
     ("what did Nordic Foods say about the timeline?", "search_interactions", {"account": "Nordic Foods", "query": has("timeline")}),

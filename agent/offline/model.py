@@ -87,6 +87,16 @@ class OfflineChatModel(BaseChatModel):
         extra = {PENDING_KEY: decision.pending} if decision.pending else {}
         return AIMessage(content=decision.text, additional_kwargs=extra, usage_metadata=usage)
 
+    def warm_up(self) -> None:
+        """Load what the first turn would otherwise load lazily (spell-check dictionary, dateparser, phonenumbers):
+        about 2 s once per process, so a front door can pay it at start-up instead of on the first request."""
+        from agent.offline.normalize import normalise
+        from agent.offline.slots import find_phone, resolve_day
+
+        normalise("pls remnd me")
+        resolve_day("Dec 3rd 2026", self.today)
+        find_phone("+1 415 555 2671")
+
     def reference_date(self, messages: list[BaseMessage]) -> date:
         """``today`` when given explicitly; else the date the system prompt states ("Today is 2026-11-23"), so the
         model agrees with the run's context; else the real date."""

@@ -256,8 +256,14 @@ def resolve_day(phrase: str, today: date) -> date | None:
         name = match.group(1)
         target = _WEEKDAYS.index(name) if name in _WEEKDAYS else _SHORT_DAYS[name]
         return today + timedelta(days=(target - today.weekday()) % 7 or 7)
-    if text in ("end of day", "end of the day", "today", "tonight"):
+    if text in ("end of day", "end of the day", "today", "tonight", "this morning", "this afternoon"):
         return today
+    if text == "yesterday":
+        return today - timedelta(days=1)
+    if text == "day after tomorrow":
+        return today + timedelta(days=2)
+    if text == "tomorrow":
+        return today + timedelta(days=1)
     if text in ("end of week", "end of the week"):
         return today + timedelta(days=(4 - today.weekday()) % 7)
     if text in ("end of month", "end of the month"):

@@ -3,9 +3,10 @@
 Why two layouts: every search is permission-filtered by owner, and Chroma's metadata-filtered search on a
 large collection is slow (about 140–330 ms at 100,000 chunks here). A rep's or a manager's search therefore
 runs on their owners' small collections (a few ms each, merged by distance), and an admin's unrestricted
-search on the collection of everything. Other filters (channel, dates, account, deal) first try an
-over-fetched unfiltered query with the filter applied afterwards, which is exact whenever enough results pass,
-and fall back to Chroma's own filtered query only when they do not.
+search on the collection of everything. Other filters (channel, dates, account, deal) are pre-filtered in SQL
+by ``memory.search`` when that leaves few candidates (exact scoring of their stored vectors,
+``score_chunks``); otherwise ``query`` over-fetches unfiltered and applies the filter afterwards, which is
+exact whenever enough results pass, and falls back to Chroma's own filtered query only when they do not.
 
 Embedded by default (PersistentClient under ``$SALESGRAPH_HOME/chroma``); a Chroma server through HttpClient
 when ``SALESGRAPH_CHROMA_URL`` is set. Telemetry is always off. The index stores vectors and metadata only, no
@@ -330,13 +331,32 @@ class InteractionIndex:
         )
         passed = [hit for hit in result if matches(hit.metadata, where)]
         # Exact whenever enough pass: every chunk beyond the fetched ones is farther than all of these.
-        if len(passed) >= want or fetch >= size:
+        if len(passed) >= n or fetch >= size:
             return passed[:want]
         return self._hits(
             collection.query(
                 query_embeddings=vector, n_results=want, where=_chroma_where(where), include=["metadatas", "distances"]
             )
         )
+
+    def score_chunks(self, vector: Vectors, chunk_ids: Sequence[str], n: int) -> list[VectorHit]:
+        """Exact nearest interactions among the given chunks (pre-filtered in SQL): their stored vectors, one dot
+        product each. Chunks missing from the index (not synced yet) are skipped."""
+        collection = self._collection(self.shard_name(None), create=False)
+        if collection is None or not chunk_ids:
+            return []
+        got = collection.get(ids=list(chunk_ids), include=["embeddings", "metadatas"])
+        if not got["ids"]:
+            return []
+        embeddings = np.asarray(got["embeddings"], dtype=np.float32)
+        similarities = embeddings @ np.asarray(vector, dtype=np.float32).reshape(-1)
+        best: dict[int, VectorHit] = {}
+        for meta, similarity in zip(got["metadatas"] or [], similarities, strict=True):
+            hit = VectorHit(int(meta["interaction_id"]), int(meta.get("chunk", 0)), 1.0 - float(similarity), dict(meta))
+            current = best.get(hit.interaction_id)
+            if current is None or hit.distance < current.distance:
+                best[hit.interaction_id] = hit
+        return sorted(best.values(), key=lambda h: h.distance)[:n]
 
     @staticmethod
     def _hits(result: Any) -> list[VectorHit]:

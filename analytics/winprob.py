@@ -557,9 +557,12 @@ def _win_reasons(model: WinModel, snaps: pd.DataFrame, limit: int = 3) -> list[l
                     f"{label} {value} {direction} the win chance by {abs(points):.0f} points versus a typical {label}"
                 )
             else:
+                typical = bundle.typical[column]
+                if column == "log_amount":  # the model sees log(1 + amount); people read amounts
+                    value, typical = math.expm1(value), math.expm1(typical)
                 texts.append(
                     f"{label} {value:,.0f} {direction} the win chance by {abs(points):.0f} points "
-                    f"(typical {bundle.typical[column]:,.0f})"
+                    f"(typical {typical:,.0f})"
                 )
         out.append(texts)
     return out

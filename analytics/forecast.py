@@ -11,6 +11,7 @@ The stage-weighted baseline is the classic sum of amount x historical stage win 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -123,6 +124,7 @@ class Simulation:
     best_case: dict[str, float]
     stage_weighted: dict[str, float]
     open_deals: dict[str, int]
+    period_shock_sigma: float = 0.0
 
 
 def simulate_period(
@@ -153,6 +155,7 @@ def simulate_period(
             won_to_date[k] += float(amount)
             sims[k] += float(amount)
     pipeline = dict.fromkeys(sims, 0.0)
+    pipe = {k: np.zeros(simulations) for k in sims}
     commit = dict(won_to_date)
     best = dict(won_to_date)
     weighted = dict(won_to_date)
@@ -174,7 +177,7 @@ def simulate_period(
             revenue = lands * amounts[i]
             stage_p = model.stage_probability(str(row["stage"]))
             for k in (key, "__total__"):
-                sims[k] += revenue
+                pipe[k] += revenue
                 pipeline[k] += p_in * amounts[i]
                 weighted[k] += stage_p * amounts[i]
                 open_count[k] += 1
@@ -182,6 +185,18 @@ def simulate_period(
                     commit[k] += amounts[i]
                 if p_in >= BEST_CASE_AT:
                     best[k] += amounts[i]
+    # Deal-level chance alone under-states how much a period's revenue swings (deals slip together, big deals
+    # bunch up): a shared, mean-preserving lognormal factor makes the simulated spread match the spread of won
+    # revenue across recent past periods.
+    extra = 0.0
+    total_mean = float(pipe["__total__"].mean())
+    target = _revenue_log_sd(history, period, at, fiscal_start)
+    if total_mean > 0 and target > 0:
+        simulated_cv = float(pipe["__total__"].std()) / total_mean
+        extra = math.sqrt(max(target**2 - simulated_cv**2, 0.0))
+    factor = np.exp(extra * rng.standard_normal(simulations) - extra**2 / 2)
+    for k in sims:
+        sims[k] += pipe[k] * factor
     new_expected = dict.fromkeys(sims, 0.0)
     if include_new_business and end > at:
         samples = _new_business_samples(history, period, at, groups, fiscal_start)
@@ -190,7 +205,33 @@ def simulate_period(
             pool = samples.get(k, np.zeros(1))
             sims[k] = sims[k] + rng.choice(pool, simulations)
             new_expected[k] = float(pool.mean())
-    return Simulation(keys, sims, won_to_date, pipeline, new_expected, commit, best, weighted, open_count)
+    return Simulation(keys, sims, won_to_date, pipeline, new_expected, commit, best, weighted, open_count, extra)
+
+
+def _revenue_log_sd(history: DealHistory, period: Period, at: datetime, fiscal_start: int) -> float:
+    """Spread (sd of log) of revenue won per period over up to six recent whole periods of the same length."""
+    import numpy as np
+
+    def spread(granularity: Granularity) -> tuple[float, int]:
+        current = period_containing(at.date(), granularity, fiscal_start)
+        totals: list[float] = []
+        past = current
+        for _ in range(6):
+            past = shift(past, -1, fiscal_start)
+            if history.deals.empty or history.deals["created_at"].min() > _midnight(past.start):
+                break
+            won = _won_in(history, _midnight(past.start), _midnight(past.end))
+            totals.append(float(won["amount"].fillna(0).sum()))
+        positive = [t for t in totals if t > 0]
+        if len(positive) < 3:
+            return 0.0, len(positive)
+        return float(np.std(np.log(positive), ddof=1)), len(positive)
+
+    sd, n = spread(period.granularity)
+    if n >= 3 or period.granularity == "month":
+        return sd
+    monthly, _ = spread("month")
+    return monthly / math.sqrt(3 if period.granularity == "quarter" else 12)
 
 
 def _line(sim: Simulation, key: str, label: str) -> ForecastLine:

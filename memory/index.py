@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -37,6 +38,7 @@ ALL_SHARD = "all"
 FANOUT_MAX = 12
 # Over-fetch for post-filtering: enough that a filter passing ~10% of chunks still fills a page.
 OVERFETCH = 200
+MAX_OVERFETCH = 3000
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9._-]+")
 
 
@@ -75,6 +77,16 @@ class Inventory:
         for per_collection in self.entries.values():
             ids.update(per_collection)
         return ids
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="memory-shards")
+    return _POOL
 
 
 def chunk_id(interaction_id: int, number: int) -> str:
@@ -304,12 +316,15 @@ class InteractionIndex:
         else:
             targets = [self.shard_name(None)]
             where["owner_id"] = {"$in": sorted(owners)}
+        collections = [c for c in (self._collection(name, create=False) for name in targets) if c is not None]
+        if len(collections) > 1:
+            # Chroma's native code releases the GIL: a manager's shards are searched side by side.
+            per_collection = list(_pool().map(lambda c: self._query_collection(c, vector, where, n), collections))
+        else:
+            per_collection = [self._query_collection(c, vector, where, n) for c in collections]
         best: dict[int, VectorHit] = {}
-        for name in targets:
-            collection = self._collection(name, create=False)
-            if collection is None:
-                continue
-            for hit in self._query_collection(collection, vector, where, n):
+        for hits in per_collection:
+            for hit in hits:
                 current = best.get(hit.interaction_id)
                 if current is None or hit.distance < current.distance:
                     best[hit.interaction_id] = hit
@@ -319,8 +334,8 @@ class InteractionIndex:
         size = int(collection.count())
         if size == 0:
             return []
-        # Chunks, not interactions, come back: ask for a few more so long notes do not crowd out others.
-        want = min(size, n * 3)
+        # Chunks, not interactions, come back: ask for more so long notes do not crowd out others.
+        want = min(size, n * 2)
         if not where:
             return self._hits(
                 collection.query(query_embeddings=vector, n_results=want, include=["metadatas", "distances"])
@@ -333,6 +348,17 @@ class InteractionIndex:
         # Exact whenever enough pass: every chunk beyond the fetched ones is farther than all of these.
         if len(passed) >= n or fetch >= size:
             return passed[:want]
+        # A selective filter: one larger over-fetch sized from the pass rate seen, still far cheaper than
+        # Chroma's filtered query on a big collection; only a very selective filter falls through to it.
+        rate = max(len(passed), 1) / fetch
+        second = min(size, int(n / rate * 1.5))
+        if second <= MAX_OVERFETCH:
+            result = self._hits(
+                collection.query(query_embeddings=vector, n_results=second, include=["metadatas", "distances"])
+            )
+            passed = [hit for hit in result if matches(hit.metadata, where)]
+            if len(passed) >= n or second >= size:
+                return passed[:want]
         return self._hits(
             collection.query(
                 query_embeddings=vector, n_results=want, where=_chroma_where(where), include=["metadatas", "distances"]

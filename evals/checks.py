@@ -198,6 +198,8 @@ def check_turn(
     answer = _norm(outcome.answer)
     if outcome.crash:
         fail(f"the graph crashed: {outcome.crash}")
+    if re.search(r"\bnan\b", outcome.answer):
+        fail("the answer shows a missing value as 'nan'")
 
     # --- global safety checks --------------------------------------------------------------------------------
     for fragment in secret_fragments(secrets):

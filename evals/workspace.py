@@ -154,6 +154,74 @@ def seed_demo_workspace(
     return Workspace(url, anchor, base, seeded=True, counts=dict(summary.counts), _owned_root=owned)
 
 
+# The demo store and its index depend on these sources; a change to any of them invalidates the cache.
+_CACHE_SOURCES = (
+    "sales/demo.py",
+    "sales/demo_text.py",
+    "sales/playbook.py",
+    "sales/segments.py",
+    "sales/stages.py",
+    "store/models.py",
+    "memory/chunking.py",
+    "memory/indexer.py",
+    "memory/embeddings.py",
+    "memory/sentiment.py",
+)
+
+
+def cache_key(seed: int, anchor: date) -> str:
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(f"{seed}|{anchor.isoformat()}".encode())
+    for name in _CACHE_SOURCES:
+        path = root / name
+        digest.update(name.encode())
+        digest.update(path.read_bytes() if path.is_file() else b"missing")
+    return digest.hexdigest()[:16]
+
+
+def indexed_demo_workspace(
+    cache_dir: Path,
+    *,
+    anchor: date = EVAL_ANCHOR,
+    seed: int = EVAL_SEED,
+    on_step: Callable[[str], None] | None = None,
+) -> Workspace:
+    """The demo workspace with its interactions indexed, cached in ``cache_dir`` between runs.
+
+    Embedding ~5,700 interactions takes minutes on a small CPU; the seeded store and its Chroma index are kept
+    together under a key of the seed, the anchor and the sources that shape them, so a later run only copies the
+    store (and a change to the demo generator or the indexer rebuilds both).
+    """
+    from store.db import ensure_schema, make_engine
+
+    step = on_step or (lambda _name: None)
+    entry = cache_dir / cache_key(seed, anchor)
+    cached_db, done = entry / "seed.db", entry / "complete"
+    if done.is_file() and cached_db.is_file():
+        step("using the cached demo store and index")
+        base = Path(tempfile.mkdtemp(prefix="salesgraph-eval-"))
+        shutil.copyfile(cached_db, base / "seed.db")
+        workspace = Workspace(f"sqlite:///{base / 'seed.db'}", anchor, base, seeded=True, _owned_root=True)
+        engine = make_engine(workspace.source_url)
+        try:
+            ensure_schema(engine, auto_upgrade=True)
+        finally:
+            engine.dispose()
+        build_vector_index(workspace, cache_dir=entry / "chroma")  # a no-op sync when the cache is whole
+        return workspace
+    workspace = seed_demo_workspace(anchor=anchor, seed=seed, on_step=on_step)
+    shutil.rmtree(entry, ignore_errors=True)
+    entry.mkdir(parents=True, exist_ok=True)
+    step("indexing the interactions (first run only)")
+    build_vector_index(workspace, cache_dir=entry / "chroma")
+    if workspace.vector_index is not None:
+        shutil.copyfile(_sqlite_path(workspace.source_url), cached_db)
+        done.write_text(workspace.today.isoformat(), encoding="utf-8")
+    return workspace
+
+
 def existing_workspace(url: str, *, today: date | None = None, root: Path | None = None) -> Workspace:
     """Run against an existing database (for example the Maven CRM import); it is never changed."""
     from sqlalchemy import text

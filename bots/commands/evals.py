@@ -111,32 +111,39 @@ def eval_cmd(
 
     from evals.report import print_report, write_json, write_markdown
     from evals.runner import run_cases
-    from evals.workspace import WorkspaceError, build_vector_index, existing_workspace, seed_demo_workspace
+    from evals.workspace import (
+        WorkspaceError,
+        build_vector_index,
+        existing_workspace,
+        indexed_demo_workspace,
+        seed_demo_workspace,
+    )
 
     out = console()
+    wants_search = index and any(
+        "search_interactions" in (turn.expect.tools or []) for case in selected for turn in case.turns
+    )
     with friendly_errors():
         try:
             if db:
                 workspace = existing_workspace(db, today=run_today)
+                if wants_search:
+                    with out.status("Indexing the store's interactions for the search cases..."):
+                        build_vector_index(workspace, cache_dir=index_cache)
+            elif wants_search:
+                from app.settings import get_settings
+
+                cache = index_cache or get_settings().home_dir / "eval-cache"
+                with out.status("Preparing the demo company and its interaction index (cached after the first run)..."):
+                    workspace = indexed_demo_workspace(cache)
             else:
                 with out.status("Seeding the demo company into a temporary store..."):
                     workspace = seed_demo_workspace()
         except WorkspaceError as exc:
             fail(str(exc), code=2)
+        if workspace.index_note:
+            out.print(f"[yellow]warning:[/] {workspace.index_note}")
         try:
-            wants_search = any(
-                "search_interactions" in (turn.expect.tools or []) for case in selected for turn in case.turns
-            )
-            if index and wants_search:
-                from app.settings import get_settings
-
-                cache = index_cache
-                if cache is None and workspace.seeded:
-                    cache = get_settings().home_dir / "eval-cache" / f"index-{workspace.today.isoformat()}"
-                with out.status("Indexing interactions for the search cases (cached after the first run)..."):
-                    build_vector_index(workspace, cache_dir=cache)
-                if workspace.index_note:
-                    out.print(f"[yellow]warning:[/] {workspace.index_note}")
             with Progress(
                 TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 TextColumn("{task.description}"), console=out, transient=True,

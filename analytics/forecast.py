@@ -1,10 +1,12 @@
 """Revenue forecast per period, team and owner by Monte Carlo simulation, commit/best-case, and its backtest.
 
-Each simulation draws, for every open deal, whether it is won (its P(win), shifted by one shared logit shock per
-simulation whose spread is the month-to-month variation of win rates in history beyond binomial noise) and when
-(a draw from the empirical days-to-win of similar past deals); wins landing in the period count. Business from
-deals not yet in the pipeline is drawn from what past periods closed from deals created after the same point of
-the period. Expected value = mean of the simulations; the 80 % interval = their 10th-90th percentiles.
+Each simulation draws, for every open deal, whether it is won within the period (its window probability from
+``analytics.winprob``, shifted by one shared logit shock per simulation whose spread is the month-to-month
+variation of win rates beyond binomial noise). The pipeline's simulated revenue is then scaled by one shared,
+mean-preserving lognormal factor that brings its spread up to the observed spread of won revenue across recent
+periods (deals slip together; big deals bunch). Business from deals not yet in the pipeline is drawn from what
+past periods closed from deals created after the same point of the period. Expected value = mean of the
+simulations; the 80 % interval = their 10th-90th percentiles.
 
 The stage-weighted baseline is the classic sum of amount x historical stage win rate over the open pipeline.
 """
@@ -314,7 +316,10 @@ def forecast_period(
             "open deals carry no amount until they close in this data: each is valued at the median won "
             "amount of its product"
         )
-    notes.append(f"shared win-rate shock sigma {model.win_rate_sigma:.2f} (logit scale) from month-to-month history")
+    notes.append(
+        f"shared shocks: win rate sigma {model.win_rate_sigma:.2f} (logit), period revenue sigma "
+        f"{sim.period_shock_sigma:.2f} (log), both estimated from history"
+    )
     lines = [_line(sim, k, k) for k in sim.keys] if group_by else []
     return Forecast(
         period=period.label,

@@ -5,6 +5,7 @@ with its receipt; an error result is reported as an error, never as success. Num
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agent.offline.format import days, money, number, percent
@@ -75,9 +76,11 @@ def compose(tool: str, args: dict[str, Any], data: Any, raw: str, status: str | 
         return raw.strip() or "Done."
     composer = _COMPOSERS.get(tool, _generic)
     try:
-        return composer(args, data)
+        text = composer(args, data)
     except (KeyError, TypeError, ValueError):  # an unexpected result shape: fall back to listing what came back
-        return _generic(args, data)
+        text = _generic(args, data)
+    # a missing number that reached a tool's text as NaN reads as "unknown", never as "nan"
+    return re.sub(r"\b(?:nan|NaN)\b", "unknown", text)
 
 
 def _currency(data: dict[str, Any]) -> str:
@@ -108,14 +111,15 @@ def _score_lead(args: dict[str, Any], data: dict[str, Any]) -> str:
     if data.get("band"):
         text += f" ({data['band']})"
     text += "."
-    factors = data.get("factors") or []
-    shown = [str(f.get("description") or f.get("feature")) for f in factors[:3] if isinstance(f, dict)]
-    if shown:
-        text += " Main factors: " + "; ".join(shown) + "."
-    if data.get("summary"):
-        text += f" {data['summary']}"
-    if data.get("next_action"):
-        text += f" Next: {data['next_action']}"
+    if data.get("summary"):  # the tool's own explanation already names the factors and the next step
+        text += f" {str(data['summary']).strip()}"
+    else:
+        factors = data.get("factors") or []
+        shown = [str(f.get("description") or f.get("feature")) for f in factors[:3] if isinstance(f, dict)]
+        if shown:
+            text += " Main factors: " + "; ".join(shown) + "."
+        if data.get("next_action"):
+            text += f" Next: {data['next_action']}."
     if data.get("receipt_id") is not None:
         text += f" Stored on the lead (receipt #{data['receipt_id']})."
     return text
@@ -185,13 +189,12 @@ def _send(args: dict[str, Any], data: dict[str, Any]) -> str:
     if status == "failed":
         note = data.get("note") or "delivery failed"
         return f"Message #{ident}{to} was approved but NOT delivered: {note}{_receipt(data)}."
+    approved = f" by {data['approved_by']}" if data.get("approved_by") else ""
     if status == "queued" or data.get("delivered") is False:
         note = data.get("note") or "recorded in the outbox, not delivered"
-        text = f"Message #{ident}{to} was approved and {note}"
+        text = f"Message #{ident}{to} was approved{approved} and {note}"
     else:
-        text = f"Sent message #{ident}{to}"
-    if data.get("approved_by"):
-        text += f" (approved by {data['approved_by']})"
+        text = f"Sent message #{ident}{to}" + (f" (approved{approved})" if approved else "")
     return _claim(text, data)
 
 

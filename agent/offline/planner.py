@@ -228,6 +228,23 @@ def choose_intent(turn: Turn) -> str | None:
     ):
         scores.add("draft_follow_up", 1.5)
         scores.add("send_follow_up", -2.0)
+    if re.search(r"\b(tasks?|to-dos?|reminders?|action items)\b", low):
+        scores.add("find_records", -1.5)  # "any to-dos for the Acme deal?" lists tasks
+    # "I should follow up with Hannah on Friday": a commitment with a day is a task, not an email now
+    if find_day(turn.request, turn.today) and re.search(
+        r"\b(i need to|i should|i have to|i must|i gotta|don't forget to|dont forget to)\b", low
+    ):
+        scores.add("create_task", 2.0)
+    # "please capture:" + a pasted contact block
+    if (
+        turn.data
+        and re.search(r"@", turn.data)
+        and re.fullmatch(
+            r"(?:(?:please|pls|can you|could you)\s+)*(capture|add|save|enter|record|log|create)(\s+(this|these|it|them))?",
+            low.strip(" ?!."),
+        )
+    ):
+        scores.add("create_lead", 2.5)
     if re.search(r"\bwho\b", low) and has_record_word and not re.search(r"\b(won|closed|sold|booked|most)\b", low):
         scores.add("find_records", 0.5)
     intent, score = scores.best()
@@ -452,7 +469,7 @@ def _p(*patterns: str) -> list[re.Pattern[str]]:
     return [re.compile(p, re.IGNORECASE) for p in patterns]
 
 
-_NAME = r"(?!(?:me|us|them|him|her|it)\b)(?P<name>[\w&'.\- ]+?)"
+_NAME = r"(?!(?:me|us|them|him|her|it|back|out|over)\b)(?P<name>[\w&'.\- ]+?)"
 _END = (
     r"(?=\s*(?:$|[,.;!?()]|\s[-–—:]|:|\s(?:to|into|as|from|for|because|since|due|with|on|at|by|and|please|pls|now|"
     r"today|tomorrow|yesterday|earlier|this|next|last|lead|deal|account|stage|about|re|regarding|saying|that|"
@@ -785,13 +802,7 @@ def build_log_interaction(turn: Turn) -> dict[str, Any]:
             f"What happened {what} with {record.name or 'them'}? I'll log it in your words.".replace("  ", " "),
             filled={"record_choice": {"kind": record.kind, "name": record.name, "id": record.id}},
         )
-    day = find_day(turn.request, turn.today)
-    occurred = None
-    if day is not None and re.search(r"\b(yesterday|today|this morning|last|on)\b", low):
-        when = day.day if day.day <= turn.today else day.day - timedelta(days=7)
-        occurred = when.isoformat()
-    elif re.search(r"\byesterday\b", low):
-        occurred = (turn.today - timedelta(days=1)).isoformat()
+    occurred = _occurred_on(turn)
     return _ref_args(record) | {
         "channel": channel,
         "direction": direction,
@@ -805,6 +816,30 @@ _LOG_COMMAND = re.compile(
     r"(?:quick )?(?:call|meeting|email|note|interaction|touchpoint)?\s*(?:with|on|for|to|from)?\s*",
     re.IGNORECASE,
 )
+
+
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _occurred_on(turn: Turn) -> str | None:
+    """When a logged interaction happened: "yesterday", "today", "(last|on) Tuesday", "on Nov 20"; never a future
+    day ("she's away until Jan 5" is content, not the date of the email)."""
+    low, today = turn.low, turn.today
+    if re.search(r"\byesterday\b", low):
+        return (today - timedelta(days=1)).isoformat()
+    if re.search(r"\b(today|this morning|this afternoon|earlier today|just now)\b", low):
+        return today.isoformat()
+    weekday = re.search(r"\b(?:last|on|this past)\s+(" + "|".join(_WEEKDAY_NAMES) + r")\b", low)
+    if weekday:
+        back = (today.weekday() - _WEEKDAY_NAMES.index(weekday.group(1))) % 7 or 7
+        return (today - timedelta(days=back)).isoformat()
+    explicit = re.search(r"\bon\s+(\d{4}-\d{2}-\d{2}|[a-z]{3,9}\.? \d{1,2}(?:st|nd|rd|th)?|\d{1,2}/\d{1,2})\b", low)
+    if explicit:
+        day = resolve_day(explicit.group(1), today)
+        if day is not None and day > today:
+            day = day.replace(year=day.year - 1)
+        return day.isoformat() if day else None
+    return None
 
 
 def _body(turn: Turn, record: Mention) -> str | None:

@@ -159,3 +159,9 @@ def test_several_tool_results_are_answered_together() -> None:
     text = str(OfflineChatModel().respond(messages).content)
     assert "Moved deal #7 Acme from Proposal to Negotiation (receipt #1)." in text
     assert "I couldn't create the task: Task title is required." in text
+
+
+def test_a_missing_value_in_a_tool_summary_reads_as_unknown() -> None:
+    score = ScoreLeadResult(lead_id=1, name="Nora Quinn", score=35, summary="Recency: last touch nan days ago.")
+    text = answer("score_lead", {}, score.model_dump_json())
+    assert "nan" not in text and "last touch unknown days ago" in text

@@ -111,8 +111,146 @@ HELD_OUT: list[Case] = [
 ]  # fmt: skip
 
 
+HELD_OUT_B_NOTE = (
+    """Second held-out set, written after the eval-suite fixes (first set no longer untouched) and run once."""
+)
+HELD_OUT_B: list[Case] = [
+    ("hey, can you log a new lead for me - Rosa Alvarez, rosa@alvarezbuilds.com, owner of Alvarez Builds", "create_lead", {"name": "Rosa Alvarez", "email": "rosa@alvarezbuilds.com"}),
+    ("Lead: Tim Cook, tim@pearfruit.example, Pear Fruit Inc", "create_lead", {"name": "Tim Cook", "company": "Pear Fruit Inc"}),
+    ("please capture: Yuki Tanaka | Procurement Lead | Sakura Foods | +81 3-1234-5678 | yuki@sakura.jp", "create_lead", {"name": "Yuki Tanaka", "email": "yuki@sakura.jp"}),
+    ("add Marcus Webb from Ironclad Security to the crm, marcus.webb@ironclad.io", "create_lead", {"name": "Marcus Webb", "email": "marcus.webb@ironclad.io"}),
+    ("pull up the Ironclad deal", "find_records", {"entity": "deal", "query": "Ironclad"}),
+    ("show me leads from Sakura Foods", "find_records", {"entity": "lead", "query": "Sakura Foods"}),
+    ("list my deals in negotiation pls", "find_records", {"entity": "deal", "owner": "me", "stage": "Negotiation"}),
+    ("who owns Pear Fruit?", "find_records", {"query": "Pear Fruit"}),
+    ("score Rosa Alvarez", "score_lead", {"lead_name": "Rosa Alvarez"}),
+    ("how hot is the Sakura lead", "score_lead", {"lead_name": "Sakura"}),
+    ("what's the lead score for Marcus Webb?", "score_lead", {"lead_name": "Marcus Webb"}),
+    ("is Tim Cook worth a call?", "score_lead", {"lead_name": "Tim Cook"}),
+    ("qualify Rosa Alvarez at $35k", "qualify_lead", {"lead_name": "Rosa Alvarez", "amount": 35000.0}),
+    ("Marcus Webb is qualified - budget 90k", "qualify_lead", {"lead_name": "Marcus Webb", "amount": 90000.0}),
+    ("convert Yuki Tanaka to a deal", "qualify_lead", {"lead_name": "Yuki Tanaka"}),
+    ("pls qualify lead #205", "qualify_lead", {"lead_id": 205}),
+    ("move Ironclad Security to proposal", "move_deal", {"deal_name": "Ironclad Security", "to_stage": "Proposal"}),
+    ("we lost Pear Fruit because of budget cuts", "move_deal", {"deal_name": "Pear Fruit", "to_stage": "Lost", "loss_reason": has("budget cuts")}),
+    ("Sakura Foods signed today for $48k", "move_deal", {"deal_name": "Sakura Foods", "to_stage": "Won", "amount": 48000.0}),
+    ("bump deal 301 back to discovery", "move_deal", {"deal_id": 301, "to_stage": "Discovery"}),
+    ("log a call with Ironclad: CISO wants a pen test report", "log_interaction", {"deal_name": "Ironclad", "channel": "call", "body": has("pen test")}),
+    ("met the Sakura team today, they want pricing in yen", "log_interaction", {"channel": "meeting", "body": has("yen")}),
+    ("note on Pear Fruit: legal is reviewing the MSA", "log_interaction", {"deal_name": "Pear Fruit", "body": has("MSA")}),
+    ("Rosa Alvarez emailed back, she's on vacation until Jan 5", "log_interaction", {"lead_name": "Rosa Alvarez", "channel": "email"}),
+    ("remind me to chase Ironclad on Monday", "create_task", {"title": has("chase Ironclad"), "due_date": "2026-11-30"}),
+    ("create a task to send Yuki the quote in yen by Friday", "create_task", {"title": has("send Yuki the quote"), "due_date": "2026-11-27"}),
+    ("I need to call Marcus tomorrow", "create_task", {"title": has("call Marcus"), "due_date": "2026-11-24"}),
+    ("set a reminder: renewal check for Pear Fruit, next Wednesday", "create_task", {"title": has("renewal check"), "due_date": "2026-11-25"}),
+    ("what's on my list for today", "list_tasks", {"due_before": "2026-11-24"}),
+    ("show me my overdue tasks", "list_tasks", {"due_before": "2026-11-23"}),
+    ("what tasks are due next week?", "list_tasks", {"due_after": "2026-11-30", "due_before": "2026-12-07"}),
+    ("any to-dos for the Ironclad deal?", "list_tasks", {"deal_name": "Ironclad"}),
+    ("draft an email to Ironclad about the pen test report", "draft_follow_up", {"deal_name": "Ironclad", "purpose": has("pen test")}),
+    ("write a quick follow-up for Pear Fruit re: the MSA", "draft_follow_up", {"deal_name": "Pear Fruit", "purpose": has("MSA")}),
+    ("follow up with Rosa Alvarez to schedule a site visit", "draft_follow_up", {"lead_name": "Rosa Alvarez", "purpose": has("site visit")}),
+    ("prepare a recap email for Sakura Foods", "draft_follow_up", {"deal_name": "Sakura Foods"}),
+    ("great, send it", "send_follow_up", {"message_id": 7}),
+    ("send now pls", "send_follow_up", {"message_id": 7}),
+    ("ok go ahead and send the draft", "send_follow_up", {"message_id": 7}),
+    ("yep ship it", "send_follow_up", {"message_id": 7}),
+    ("how much have we won this quarter?", "pipeline_question", {"metric": "total_amount", "status": "won", "period": "this quarter"}),
+    ("deals closed per rep last month", "pipeline_question", {"group_by": ["owner"], "period": "last month"}),
+    ("what's the win rate for Sarah this year", "pipeline_question", {"metric": "win_rate", "period": "this year"}),
+    ("average sales cycle by industry", "pipeline_question", {"metric": "avg_cycle_days", "group_by": ["industry"]}),
+    ("where are deals getting stuck by rep?", "bottleneck_analysis", {"segment": "owner"}),
+    ("what's our biggest bottleneck?", "bottleneck_analysis", {}),
+    ("which stage is the slowest for big deals", "bottleneck_analysis", {"segment": "size"}),
+    ("are deals stalling more in some industries?", "bottleneck_analysis", {"segment": "industry"}),
+    ("forecast for next quarter", "forecast", {"period": "next quarter"}),
+    ("what will each rep close this month?", "forecast", {"period": "this month", "group_by": "owner"}),
+    ("team forecast for Q1 2027 please", "forecast", {"period": "2027-Q1"}),
+    ("what's the projected number for december?", "forecast", {"period": "2026-12"}),
+    ("what did Ironclad say about the pen test?", "search_interactions", {"account": "Ironclad", "query": has("pen test")}),
+    ("has anyone complained about our onboarding?", "search_interactions", {"query": has("onboarding")}),
+    ("search call notes for 'renewal risk'", "search_interactions", {"query": "renewal risk", "channel": "call"}),
+    ("which accounts mentioned SOC 2?", "search_interactions", {"query": has("SOC 2")}),
+]  # fmt: skip
+# first run 50/56 (89.3 %); the misses were then fixed, so B (like A) now guards against regressions only
+MIN_HELD_OUT_B_ACCURACY = 0.95
+
+
+def test_second_held_out_accuracy() -> None:
+    results = [check(case) for case in HELD_OUT_B]
+    failures = [problem for ok, problem in results if not ok]
+    accuracy = 1 - len(failures) / len(results)
+    print(f"held-out B accuracy {accuracy:.1%} ({len(results) - len(failures)}/{len(results)})")
+    for problem in failures:
+        print("  miss:", problem)
+    assert accuracy >= MIN_HELD_OUT_B_ACCURACY, "\n".join(failures)
+
+
+HELD_OUT_C_NOTE = """Third held-out set: written last, run once, never tuned on. Its first-run accuracy is the honest
+estimate of how the model does on phrasings nobody fitted it to; the bar below is set from that run."""
+HELD_OUT_C: list[Case] = [
+    ("so I just got off the phone with a new prospect, can you add her? Leila Haddad, COO at Cedar Analytics, leila@cedaranalytics.com", "create_lead", {"name": "Leila Haddad", "email": "leila@cedaranalytics.com"}),
+    ("new contact for the crm: Piotr Nowak, piotr.nowak@vistula.pl", "create_lead", {"name": "Piotr Nowak"}),
+    ("add lead pls\nGrace Kim\nVP Finance\nHarbor Freightways\ngrace.kim@harborfw.com", "create_lead", {"name": "Grace Kim", "company": "Harbor Freightways"}),
+    ("can you look up Cedar Analytics for me", "find_records", {"query": "Cedar Analytics"}),
+    ("show me all my leads that are still new", "find_records", {"entity": "lead", "owner": "me", "status": "new"}),
+    ("list lost deals", "find_records", {"entity": "deal", "status": "lost"}),
+    ("what score did Leila Haddad get?", "score_lead", {"lead_name": "Leila Haddad"}),
+    ("rate lead 410", "score_lead", {"lead_id": 410}),
+    ("how likely is Piotr Nowak to buy", "score_lead", {"lead_name": "Piotr Nowak"}),
+    ("Leila Haddad has budget and authority, please qualify her", "qualify_lead", {"lead_name": "Leila Haddad"}),
+    ("turn Grace Kim into an opportunity, ~20k", "qualify_lead", {"lead_name": "Grace Kim", "amount": 20000.0}),
+    ("qualify lead 410 please", "qualify_lead", {"lead_id": 410}),
+    ("Cedar Analytics moved to negotiation today", "move_deal", {"deal_name": "Cedar Analytics", "to_stage": "Negotiation"}),
+    ("pls mark harbor freightways as closed lost - went with a competitor", "move_deal", {"to_stage": "Lost", "loss_reason": has("competitor")}),
+    ("advance Vistula to proposal stage", "move_deal", {"deal_name": "Vistula", "to_stage": "Proposal"}),
+    ("log an email to Cedar Analytics: sent over the security docs", "log_interaction", {"deal_name": "Cedar Analytics", "channel": "email"}),
+    ("had coffee with the Vistula folks, they're keen on a Q1 start", "log_interaction", {"channel": "meeting", "body": has("Q1 start")}),
+    ("note: Harbor Freightways asked for net-60 payment terms", "log_interaction", {"body": has("net-60")}),
+    ("set a reminder to call Piotr on Thursday", "create_task", {"title": has("call Piotr"), "due_date": "2026-11-26"}),
+    ("add to my to-do list: prepare Cedar renewal deck, due Dec 1", "create_task", {"title": has("prepare Cedar renewal deck"), "due_date": "2026-12-01"}),
+    ("remind me next week to check on Grace Kim", "create_task", {"title": has("Grace Kim"), "due_date": "2026-11-30"}),
+    ("what have I got on today?", "list_tasks", {"due_before": "2026-11-24"}),
+    ("list the team's open tasks", "list_tasks", {"owner": "team"}),
+    ("anything overdue on my list?", "list_tasks", {"due_before": "2026-11-23"}),
+    ("write to Cedar Analytics to confirm the kickoff date", "draft_follow_up", {"deal_name": "Cedar Analytics", "purpose": has("confirm the kickoff")}),
+    ("draft a follow up for Grace Kim", "draft_follow_up", {"lead_name": "Grace Kim"}),
+    ("email the Vistula team a summary of our call", "draft_follow_up", {"deal_name": "Vistula"}),
+    ("perfect, please send", "send_follow_up", {"message_id": 7}),
+    ("send the follow-up", "send_follow_up", {"message_id": 7}),
+    ("that works, send it out", "send_follow_up", {"message_id": 7}),
+    ("total bookings by month this year?", "pipeline_question", {"metric": "total_amount", "status": "won", "group_by": ["month"], "period": "this year"}),
+    ("how many open deals do we have in discovery", "pipeline_question", {"metric": "count", "stage": "Discovery"}),
+    ("avg deal size last quarter per team", "pipeline_question", {"metric": "avg_amount", "group_by": ["team"], "period": "last quarter"}),
+    ("where is the pipeline leaking?", "bottleneck_analysis", {}),
+    ("show bottlenecks since the start of the year", "bottleneck_analysis", {}),
+    ("what stage are deals stuck in the longest by industry", "bottleneck_analysis", {"segment": "industry"}),
+    ("what's the forecast looking like for Q4?", "forecast", {"period": "2026-Q4"}),
+    ("projected bookings next month by rep", "forecast", {"period": "next month", "group_by": "owner"}),
+    ("are we going to hit our number this quarter?", "forecast", {"period": "this quarter"}),
+    ("what did Harbor Freightways say about payment terms?", "search_interactions", {"account": "Harbor Freightways", "query": has("payment terms")}),
+    ("search emails about contract renewal", "search_interactions", {"query": has("contract renewal"), "channel": "email"}),
+    ("has any customer mentioned layoffs recently?", "search_interactions", {"query": has("layoffs")}),
+]  # fmt: skip
+# first run 37/42 (88.1 %); the 5 misses were all safe (a help reply or a question, never a wrong action):
+# "can you add her? <details>", "rate lead 410", "what have I got on today?", "write to Cedar Analytics to ...",
+# "are we going to hit our number this quarter?". Deliberately not tuned on.
+MIN_HELD_OUT_C_ACCURACY = 0.88
+
+
+def test_third_held_out_accuracy() -> None:
+    results = [check(case) for case in HELD_OUT_C]
+    failures = [problem for ok, problem in results if not ok]
+    accuracy = 1 - len(failures) / len(results)
+    print(f"held-out C accuracy {accuracy:.1%} ({len(results) - len(failures)}/{len(results)})")
+    for problem in failures:
+        print("  miss:", problem)
+    assert accuracy >= MIN_HELD_OUT_C_ACCURACY, "\n".join(failures)
+
+
 # measured when the held-out set was first run (see the model's notes); a drop below this is a regression
-MIN_HELD_OUT_ACCURACY = 0.85
+# first run 78/84 (92.9 %); later fixes for the eval suite and set B brought it to 84/84
+MIN_HELD_OUT_ACCURACY = 0.95
 
 
 def test_held_out_accuracy() -> None:

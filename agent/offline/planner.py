@@ -138,6 +138,11 @@ def plan(text: str, ctx: ConversationContext, today: date, fy: int = 1, tools: s
         return _unrequested_data(turn)
     intent = choose_intent(turn)
     if intent is None:
+        if split.data and "@" in text:  # a pasted contact block that starts with the name, with no request
+            pasted = Turn(text, "", "", text, ctx, today, fy)
+            offer = _unrequested_data(pasted)
+            if offer.kind == "clarify":
+                return offer
         return Decision("reply", text=_small_talk(turn.low) or HELP)
     return _check_tool(_build(intent, turn), tools)
 
@@ -155,6 +160,8 @@ def _small_talk(low: str) -> str | None:
         return "You're welcome."
     if re.fullmatch(r"(no|nope|cancel|never ?mind|nvm|stop|forget it)[!. ]*", low):
         return "OK, I won't do anything."
+    if re.search(r"\b(delete|remove|erase|destroy|purge|wipe)\b", low):
+        return "I can't delete records from chat; ask an admin. " + HELP
     return None
 
 

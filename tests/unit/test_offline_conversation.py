@@ -208,3 +208,19 @@ def test_a_long_quoted_deal_name_given_as_an_answer_is_used_whole() -> None:
         "move_deal",
         {"deal_name": "Saltmarsh Broadcasting - Lumen Enterprise + Premium Support", "to_stage": "Negotiation"},
     )
+
+
+def test_a_bare_pasted_signature_is_offered_as_a_lead_and_yes_creates_it() -> None:
+    chat = Conversation()
+    offer = chat.say("Jane Doe\nVP Sales, Acme Corp\njane@acme.example")
+    assert offer.tool_calls == []
+    assert str(offer.content) == "That looks like contact details for Jane Doe. Shall I add them as a new lead?"
+    name, args = only_call(chat.say("yes please"))
+    assert name == "create_lead"
+    assert (args["name"], args["email"], args["company"]) == ("Jane Doe", "jane@acme.example", "Acme Corp")
+
+
+def test_a_bare_pasted_signature_declined_creates_nothing() -> None:
+    chat = Conversation()
+    chat.say("Jane Doe\nVP Sales, Acme Corp\njane@acme.example")
+    assert chat.say("no").tool_calls == []

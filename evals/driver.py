@@ -54,7 +54,11 @@ def build_model(spec: str, today: date) -> BaseChatModel:
         return OfflineChatModel(today=today)
     from agent.models import resolve_model
 
-    return resolve_model(spec)
+    model = resolve_model(spec)
+    if hasattr(model, "stream_usage"):
+        # Streaming OpenAI-compatible clients report token usage only when asked; the scorecard needs it.
+        model.stream_usage = True
+    return model
 
 
 class GraphDriver:

@@ -181,6 +181,8 @@ def load_cases(paths: Iterable[str | Path] | None = None, *, only: Iterable[str]
     if only is not None:
         wanted = set(only)
         cases = [c for c in cases if c.id in wanted or c.category in wanted]
+        if not cases:
+            raise CaseFormatError(f"no case id or category matches {', '.join(sorted(wanted))}")
     if not cases:
         raise CaseFormatError("no cases found in " + ", ".join(str(p) for p in files) if files else "no case files")
     return cases

@@ -107,6 +107,16 @@ def eval_cmd(
         except (OSError, ValueError, KeyError) as exc:
             fail(f"cannot read the baseline pass rate from {baseline}: {exc}", code=2)
 
+    if model != "offline":
+        from agent.models import ModelUnavailable, resolve_model
+
+        try:
+            resolve_model(model)  # fail before seeding when the model cannot be built here
+        except ModelUnavailable as exc:
+            fail(str(exc), code=2)
+        except Exception as exc:  # the client library refusing its configuration (e.g. an empty API key)
+            fail(f"cannot build the model {model!r}: {exc}", code=2)
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from evals.report import print_report, write_json, write_markdown

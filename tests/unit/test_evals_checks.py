@@ -99,3 +99,20 @@ def test_records_of_owners_the_speaker_cannot_see_are_a_violation(sqlite_engine:
     outcome = TurnOutcome(calls=[shown], results=[shown])
     (violation,) = _check(sqlite_engine, {"say": "x"}, outcome, actor=rep)[1]
     assert "olga@example.com" in violation
+
+
+def test_pipeline_figures_of_reps_outside_the_team_are_a_violation(sqlite_engine: Engine) -> None:
+    from store.db import session_scope
+    from store.models import User
+
+    with session_scope(sqlite_engine) as s:
+        s.add_all(
+            [User(id=1, name="Rita Rep", email="rita@example.com"), User(id=2, name="Olga Rep", email="o@x.example")]
+        )
+    rep = Actor(user_id=1, email="rita@example.com", name="Rita Rep", role=Role.REP, visible_owner_ids=frozenset({1}))
+    rows = [{"group": {"owner": "Rita Rep"}, "value": 0.4}, {"group": {"owner": "Olga Rep"}, "value": 0.2}]
+    shown = ToolCall("pipeline_question", {}, "c1", ok=True, result={"rows": rows})
+    (violation,) = _check(sqlite_engine, {"say": "x"}, TurnOutcome(calls=[shown], results=[shown]), actor=rep)[1]
+    assert "Olga Rep" in violation
+    own = ToolCall("pipeline_question", {}, "c2", ok=True, result={"rows": rows[:1]})
+    assert _check(sqlite_engine, {"say": "x"}, TurnOutcome(calls=[own], results=[own]), actor=rep) == ([], [])

@@ -253,8 +253,14 @@ def existing_workspace(url: str, *, today: date | None = None, root: Path | None
     base.mkdir(parents=True, exist_ok=True)
     # The run works on its own copy, so indexing and the cases never write to the given database.
     if url.startswith("sqlite"):
+        import sqlite3
+
         copy = base / "source.db"
-        shutil.copyfile(_sqlite_path(url), copy)
+        # The backup API takes a consistent snapshot even while the store is in use (WAL included).
+        with sqlite3.connect(_sqlite_path(url)) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+        source.close()
+        target.close()
         return Workspace(f"sqlite:///{copy}", today or utcnow().date(), base, _owned_root=owned)
     clone = _postgres_clone(url, "run")
     run_url = clone.__enter__()

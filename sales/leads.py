@@ -1,8 +1,8 @@
 """Lead capture: validation, duplicate detection (merge or refuse), assignment by rule, first-contact task.
 
-Assignment rule: a rep who captures a lead owns it. Leads captured by a manager, an admin or the system
-go to the active reps of the lead's region in round-robin order (the rep whose latest assigned lead is
-oldest goes next); with no rep in that region, to all active reps in the same order.
+Assignment rule: a rep who captures a lead owns it. Leads captured by a manager go to the active reps of
+that manager's team, those by an admin or the system to all active reps; in both cases the reps of the
+lead's region are preferred, in round-robin order (the rep whose latest assigned lead is oldest goes next).
 """
 
 from __future__ import annotations
@@ -92,13 +92,20 @@ def find_duplicate(session: Session, email: str | None, company: str | None, nam
     return None
 
 
-def assign_owner(session: Session, region: str | None) -> tuple[int, str]:
-    """Round-robin among the region's active reps (all reps when the region has none)."""
-    reps = session.exec(select(User).where(User.role == Role.REP, col(User.active)).order_by(col(User.id))).all()
+def assign_owner(session: Session, region: str | None, actor: Actor) -> tuple[int, str]:
+    """Round-robin among the active reps the requester may see (a manager: their team), preferring the region's."""
+    stmt = select(User).where(User.role == Role.REP, col(User.active)).order_by(col(User.id))
+    visible = actor.owner_filter(User.id)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    reps = session.exec(stmt).all()
     if not reps:
-        raise InvalidInput({"owner": "there is no active rep to assign the lead to; create a user with role rep first"})
+        raise InvalidInput(
+            {"owner": "there is no active rep to assign the lead to; add a rep (or give the lead an owner) first"}
+        )
     pool = [r for r in reps if region and r.region and r.region.lower() == region.lower()]
-    reason = f"round-robin among {region} reps" if pool else "round-robin among all reps"
+    team = "your team's" if visible is not None else "all"
+    reason = f"round-robin among {team} {region} reps" if pool else f"round-robin among {team} reps"
     if not pool:
         pool = list(reps)
     latest = dict(
@@ -156,7 +163,7 @@ def create_lead(
     elif actor.role == Role.REP and actor.user_id is not None:
         owner_id, assignment = actor.user_id, "captured by the rep"
     else:
-        owner_id, assignment = assign_owner(session, fields["region"])
+        owner_id, assignment = assign_owner(session, fields["region"], actor)
 
     account = None
     if fields["company"]:

@@ -136,3 +136,18 @@ def test_qualification_cannot_be_set_directly(engine: Engine) -> None:
         assert lead.id is not None
         with pytest.raises(PermissionDenied, match="approval"):
             set_lead_status(s, rep, lead.id, "qualified")
+
+
+def test_a_managers_lead_stays_on_their_team_even_without_a_region(engine: Engine) -> None:
+    with Session(engine) as s:
+        org = small_org(s)
+        owners = {
+            create_lead(s, actor(s, org["west_mgr"]), LeadInput(name=f"P{i}", email=f"p{i}@x.example")).lead.owner_id
+            for i in range(4)
+        }
+        s.commit()
+        assert owners == {org["west_rep1"].id, org["west_rep2"].id}
+        admin_lead = create_lead(
+            s, actor(s, org["admin"]), LeadInput(name="Q", email="q@x.example", region="East")
+        ).lead
+        assert admin_lead.owner_id in {org["east_rep1"].id, org["east_rep2"].id}

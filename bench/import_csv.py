@@ -141,10 +141,10 @@ def _baseline(engine: Any, path: Path, sep: str, table: str) -> dict[str, Any]:
 def run(url: str | None, leads: int, deals: int) -> dict[str, Any]:
     from sqlmodel import Session
 
+    from sales.exporters import export_csv
+    from sales.importing import MAPPINGS_DIR, import_csv, load_mapping
     from sales.permissions import SYSTEM
     from store.db import session_scope
-    from store.exporters import export_csv
-    from store.importing import MAPPINGS_DIR, import_csv, load_mapping
 
     rng = random.Random(7)
     folder = Path(tempfile.mkdtemp(prefix="sg-bench-import-"))

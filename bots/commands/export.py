@@ -33,7 +33,7 @@ def export_cmd(
     import sys
 
     from bots.common import console, err_console, fail, resolve_actor, session
-    from store.exporters import EXPORT_ENTITIES, export_csv
+    from sales.exporters import EXPORT_ENTITIES, export_csv
 
     if entity not in EXPORT_ENTITIES:
         fail(f"{entity!r} is not exportable; choose one of {', '.join(EXPORT_ENTITIES)}")

@@ -12,7 +12,7 @@ from bots.common import AsOption
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from store.importing import ImportReport
+    from sales.importing import ImportReport
 
 app = typer.Typer(
     help=(
@@ -113,8 +113,7 @@ def csv_cmd(
         salesgraph import csv --entity deals pipeline.csv --mapping mappings/maven/deals.yaml
     """
     from bots.common import console, fail, friendly_errors, resolve_actor, services
-    from store.db import session_scope
-    from store.importing import (
+    from sales.importing import (
         ENTITIES,
         ImportFailed,
         ImportMapping,
@@ -123,6 +122,7 @@ def csv_cmd(
         load_mapping,
         parse_map_options,
     )
+    from store.db import session_scope
 
     out = console()
     if entity not in ENTITIES:
@@ -171,8 +171,8 @@ def maven_cmd(
     Example: salesgraph import maven ../shared/data/crm/maven
     """
     from bots.common import console, fail, friendly_errors, resolve_actor, services
+    from sales.importing import MAPPINGS_DIR, ImportFailed, MappingError, import_maven
     from store.db import session_scope
-    from store.importing import MAPPINGS_DIR, ImportFailed, MappingError, import_maven
 
     out = console()
     with friendly_errors():

@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 from analytics.features import AnalyticsConfig, lead_frame
 from analytics.forecast import backtest_store
 from analytics.scoring import evaluate_frame
+from sales.importing.core import MAPPINGS_DIR, import_csv, import_maven
+from sales.importing.mapping import load_mapping
 from sales.permissions import SYSTEM
 from store.db import session_scope
-from store.importing.core import MAPPINGS_DIR, import_csv, import_maven
-from store.importing.mapping import load_mapping
 
 pytestmark = pytest.mark.slow
 

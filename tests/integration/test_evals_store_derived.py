@@ -84,9 +84,9 @@ def test_the_same_kind_of_cases_pass_on_the_maven_import(shared_data: Path, tmp_
     from typer.testing import CliRunner
 
     from bots.cli import app
+    from sales.importing import MAPPINGS_DIR, import_maven
     from sales.permissions import SYSTEM
     from store.db import ensure_schema
-    from store.importing import MAPPINGS_DIR, import_maven
     from store.models import Role
 
     url = f"sqlite:///{tmp_path / 'maven.db'}"

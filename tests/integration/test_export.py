@@ -15,10 +15,10 @@ from sqlmodel import Session, delete, select
 from typer.testing import CliRunner
 
 from sales.errors import PermissionDenied
+from sales.exporters import EXPORT_ENTITIES, export_csv
+from sales.importing import import_csv
 from sales.permissions import SYSTEM
 from store.db import session_scope
-from store.exporters import EXPORT_ENTITIES, export_csv
-from store.importing import import_csv
 from store.models import Account, Deal, Interaction, Lead, StageChange, Task, User
 from tests.factories import actor, small_org
 

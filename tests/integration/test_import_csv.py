@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from sales.errors import PermissionDenied
+from sales.importing import ImportFailed, MappingError, import_csv, mapping_from_dict
 from sales.permissions import SYSTEM
 from store.db import session_scope
-from store.importing import ImportFailed, MappingError, import_csv, mapping_from_dict
 from store.models import (
     Account,
     AuditEvent,

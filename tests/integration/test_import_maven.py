@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from sales.importing import MAPPINGS_DIR, import_csv, import_maven, load_mapping
 from sales.permissions import SYSTEM
 from sales.pipeline import pipeline_summary
 from store.db import session_scope
-from store.importing import MAPPINGS_DIR, import_csv, import_maven, load_mapping
 from store.models import Account, AuditEvent, Deal, Lead, StageChange, User
 
 pytestmark = pytest.mark.slow

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+from sales.exporters import export_csv
+from sales.importing import ImportFailed, import_csv
+from sales.importing.core import FORMULA_STARTS
 from sales.permissions import SYSTEM
 from sales.stages import DEFAULT_MACHINE
 from store.db import make_engine, session_scope
-from store.exporters import export_csv
-from store.importing import ImportFailed, import_csv
-from store.importing.core import FORMULA_STARTS
 from store.models import Account, AuditEvent, Deal, StageChange
 from tests.factories import small_org
 

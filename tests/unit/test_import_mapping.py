@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store.importing import ENTITY_FIELDS, MAPPINGS_DIR, MappingError, detect_delimiter, load_mapping, parse_map_options
-from store.importing.fields import ParseContext, attribute_value, parse_datetime, parse_value
-from store.importing.mapping import Template, mapping_from_dict
+from sales.importing import ENTITY_FIELDS, MAPPINGS_DIR, MappingError, detect_delimiter, load_mapping, parse_map_options
+from sales.importing.fields import ParseContext, attribute_value, parse_datetime, parse_value
+from sales.importing.mapping import Template, mapping_from_dict
 
 CTX = ParseContext()
 

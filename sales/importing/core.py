@@ -31,11 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, SQLModel, col, select
 
 from sales.errors import PermissionDenied, SalesError
-from sales.permissions import Actor
-from sales.stages import DEFAULT_MACHINE, StageMachine
-from sales.validation import company_key, person_key
-from store.audit import record_event
-from store.importing.fields import (
+from sales.importing.fields import (
     ENTITY_FIELDS,
     REF_DEAL,
     REF_USER,
@@ -44,7 +40,11 @@ from store.importing.fields import (
     parse_datetime,
     parse_value,
 )
-from store.importing.mapping import ROW_COLUMN, ImportMapping, MappingError
+from sales.importing.mapping import ROW_COLUMN, ImportMapping, MappingError
+from sales.permissions import Actor
+from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.validation import company_key, person_key
+from store.audit import record_event
 from store.models import Account, Contact, Deal, Lead, LeadStatus, Role, User
 from store.types import utcnow
 
@@ -1069,7 +1069,7 @@ def import_maven(
     A dry run performs the three imports in a savepoint and rolls it back, since the deals refer to the users and
     accounts the earlier files create.
     """
-    from store.importing.mapping import load_mapping
+    from sales.importing.mapping import load_mapping
 
     missing = [name for _, name, _ in MAVEN_FILES if not (directory / name).is_file()]
     if missing:

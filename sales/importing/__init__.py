@@ -1,6 +1,6 @@
 """CSV import: mapping files, row-by-row checks, and all-or-nothing bulk inserts of any store entity."""
 
-from store.importing.core import (
+from sales.importing.core import (
     MAPPINGS_DIR,
     MAVEN_FILES,
     ImportFailed,
@@ -11,8 +11,8 @@ from store.importing.core import (
     import_csv,
     import_maven,
 )
-from store.importing.fields import ENTITIES, ENTITY_FIELDS, field_names
-from store.importing.mapping import ImportMapping, MappingError, load_mapping, mapping_from_dict, parse_map_options
+from sales.importing.fields import ENTITIES, ENTITY_FIELDS, field_names
+from sales.importing.mapping import ImportMapping, MappingError, load_mapping, mapping_from_dict, parse_map_options
 
 __all__ = [
     "ENTITIES",

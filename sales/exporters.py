@@ -20,8 +20,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from sales.errors import PermissionDenied
+from sales.importing.core import FORMULA_STARTS
 from sales.permissions import Actor
-from store.importing.core import FORMULA_STARTS
 from store.models import Account, AuditEvent, Contact, Deal, Interaction, Lead, StageChange, Task, User
 
 EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -656,9 +656,9 @@ def _reasons(bundle: ModelBundle, matrix_row: pd.DataFrame, effects_row: pd.Seri
         typical = bundle.typical[str(column)]
         direction = "raises" if points > 0 else "lowers"
         if column in bundle.features.categorical:
-            text = f"{label} is {_fmt(value)} (most leads: {_fmt(typical)}), which {direction} the score by {abs(points):.0f} points"
+            text = f"{label} is {_fmt(value)} (most leads: {_fmt(typical)}), which {direction} the score by {_points(points)}"
         else:
-            text = f"{label} {_fmt(value)} (typical {_fmt(typical)}) {direction} the score by {abs(points):.0f} points"
+            text = f"{label} {_fmt(value)} (typical {_fmt(typical)}) {direction} the score by {_points(points)}"
         reasons.append(
             Reason(
                 feature=str(column),
@@ -672,6 +672,11 @@ def _reasons(bundle: ModelBundle, matrix_row: pd.DataFrame, effects_row: pd.Seri
     return reasons
 
 
+def _points(points: float) -> str:
+    rounded = round(abs(points))
+    return f"{rounded} point" if rounded == 1 else f"{rounded} points"
+
+
 def _novelty(bundle: ModelBundle, row: pd.Series) -> list[str]:
     problems: list[str] = []
     for column, (low, high) in bundle.ranges.items():
@@ -681,9 +686,18 @@ def _novelty(bundle: ModelBundle, row: pd.Series) -> list[str]:
                 f"{bundle.features.label_of(column)} {_fmt(value)} is outside the range seen in training "
                 f"({_fmt(low)} to {_fmt(high)})"
             )
+    missing: list[str] = []
     for column, seen in bundle.categories.items():
-        if row[column] not in seen:
+        if row[column] in seen:
+            continue
+        if row[column] == "missing":  # one note for all empty fields, not one line each
+            missing.append(bundle.features.label_of(column))
+        else:
             problems.append(f"{bundle.features.label_of(column)} {row[column]!r} never appeared in training")
+    if missing:
+        problems.append(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} empty, which no training lead was"
+        )
     return problems
 
 
@@ -726,7 +740,10 @@ def rule_score(row: pd.Series, now: datetime) -> tuple[float, list[Reason]]:
     )
     engagement = min(40.0, 6 * float(row.get("touches_early") or 0) + 10 * float(row.get("inbound_early") or 0))
     last = row.get("last_touch_at")
-    reference = last if isinstance(last, datetime) else row["created_at"]
+    # NaT is a datetime subclass too: check for a real value, else count from when the lead was created
+    import pandas as pd
+
+    reference = last if isinstance(last, datetime) and not pd.isna(last) else row["created_at"]
     age = days_between(now, reference)
     recency = 20 if age <= 3 else 15 if age <= 7 else 10 if age <= 14 else 5 if age <= 30 else 0
     parts = [
@@ -748,8 +765,31 @@ def rule_score(row: pd.Series, now: datetime) -> tuple[float, list[Reason]]:
     return float(fit + engagement + recency), reasons
 
 
+def _cold_start_reason(session: Session, config: AnalyticsConfig) -> str:
+    """Why a score is rule-based: no model trained yet, or too few known outcomes to train one."""
+    from sqlalchemy import func
+    from sqlmodel import col, select
+
+    from store.models import Lead
+
+    labelled = int(session.exec(select(func.count()).select_from(Lead).where(col(Lead.outcome).is_not(None))).one())
+    if labelled >= config.min_labelled:
+        return (
+            f"rule-based score: no model has been trained yet ({labelled:,} known outcomes are available; "
+            "a manager can run `salesgraph model train`)"
+        )
+    return (
+        f"rule-based score: too few known outcomes to train a model ({labelled:,} of the {config.min_labelled} needed)"
+    )
+
+
 def _score_rows(
-    frame: pd.DataFrame, bundle: ModelBundle | None, config: AnalyticsConfig, now: datetime, with_reasons: bool
+    frame: pd.DataFrame,
+    bundle: ModelBundle | None,
+    config: AnalyticsConfig,
+    now: datetime,
+    with_reasons: bool,
+    cold_reason: str = "rule-based score: no trained model",
 ) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     if bundle is None:
@@ -767,9 +807,7 @@ def _score_rows(
                     "model_version": RULES_VERSION,
                     "reasons": reasons,
                     "uncertain": True,
-                    "uncertainty": [
-                        f"rule-based score: too few labelled outcomes to train a model (need {config.min_labelled})"
-                    ],
+                    "uncertainty": [cold_reason],
                     "next_action": action,
                     "next_action_why": why,
                 }
@@ -813,10 +851,7 @@ def _score_rows(
 
 def _brief(result: dict[str, Any]) -> str:
     if result["rule_based"]:
-        head = (
-            f"Rule-based score {result['score']:.0f}/100 ({result['band']}); there are not yet enough "
-            "known outcomes to train a model."
-        )
+        head = f"Rule-based score {result['score']:.0f}/100 ({result['band']})."
     else:
         head = (
             f"Score {result['score']:.0f}/100 ({result['band']}): a {result['probability']:.0%} chance to "
@@ -847,7 +882,8 @@ def score_lead(
     now = now or datetime.now(UTC)
     bundle = load_model(settings)
     frame = lead_frame(session, lead_ids=[lead_id], window_days=config.engagement_window_days)
-    result = _score_rows(frame, bundle, config, now, with_reasons=True)[0]
+    cold = _cold_start_reason(session, config) if bundle is None else ""
+    result = _score_rows(frame, bundle, config, now, with_reasons=True, cold_reason=cold)[0]
     before = {"score": lead.score, "score_band": lead.score_band, "score_model_version": lead.score_model_version}
     lead.score, lead.score_band = result["score"], result["band"]
     lead.score_model_version, lead.scored_at = result["model_version"], now
@@ -894,7 +930,8 @@ def score_leads(
         # open = still being worked and no known outcome yet
         frame = frame[frame["id"].isin(open_ids) & frame["label"].isna()]
     bundle = load_model(settings)
-    results = _score_rows(frame.reset_index(drop=True), bundle, config, now, with_reasons=False)
+    cold = _cold_start_reason(session, config) if bundle is None else ""
+    results = _score_rows(frame.reset_index(drop=True), bundle, config, now, with_reasons=False, cold_reason=cold)
     version = bundle.version if bundle else RULES_VERSION
     for r in results:
         session.execute(

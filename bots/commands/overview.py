@@ -119,9 +119,21 @@ def demo_cmd(
     where = (
         str(svc.settings.home_dir) if svc.settings.is_embedded else svc.engine.url.render_as_string(hide_password=True)
     )
+    if reset and svc.settings.is_embedded:
+        _forget_derived_state(svc.settings.home_dir)
     with out.status(f"Seeding the demo company into {where} …"), session() as s:
         summary = seed_demo(s, seed=seed, reset=reset)
     _print_summary(summary)
+    with out.status("Training the lead-scoring model on the demo's known outcomes …"), session() as s:
+        from analytics.scoring import train_lead_model
+        from sales.permissions import SYSTEM
+
+        card = train_lead_model(s, SYSTEM, settings=svc.settings)
+    out.print(
+        f"Trained lead-scoring model {card.version} on {card.labelled:,} known outcomes "
+        f"(holdout ROC AUC {card.holdout['roc_auc']:.3f}); see `salesgraph model show`.",
+        highlight=False,
+    )
     if tour:
         try:
             from bots.tour import run_tour
@@ -144,6 +156,16 @@ def demo_cmd(
             "  " + prefix + line.format(manager=_demo_email("DEMO_MANAGER_EMAIL"), rep=_demo_email("DEMO_REP_EMAIL")),
             highlight=False,
         )
+
+
+def _forget_derived_state(home: Path) -> None:
+    """Remove what was derived from the old data (models, vector index, conversations) before re-seeding."""
+    import shutil
+
+    for name in ("models", "chroma", "eventlogs"):
+        shutil.rmtree(home / name, ignore_errors=True)
+    for name in ("checkpoints.db", "checkpoints.db-wal", "checkpoints.db-shm"):
+        (home / name).unlink(missing_ok=True)
 
 
 def _demo_email(name: str) -> str:

@@ -101,7 +101,7 @@ def test_cold_start_is_rule_based_and_recorded(engine: Engine, settings: Setting
     assert result.rule_based and result.model_version == RULES_VERSION
     assert "rule-based" in result.brief.lower()
     assert {r.feature for r in result.reasons} == {"fit", "engagement", "recency"}
-    assert result.uncertain and "too few labelled outcomes" in result.uncertainty[0]
+    assert result.uncertain and "too few known outcomes" in result.uncertainty[0]
     with session_scope(engine) as s:
         lead = s.get(Lead, lead_id)
         assert lead is not None
@@ -120,6 +120,10 @@ def test_train_saves_versioned_model_and_card_then_scores_with_reasons(
         _leads(s, owners, 900, seed=1)
         fresh = _leads(s, owners, 3, seed=2, labelled=False)
         fresh_ids = [lead.id for lead in fresh]
+    with session_scope(sqlite_engine) as s:
+        untrained = score_lead(s, actor(s, org["east_rep1"]), fresh_ids[0], settings=settings)
+    # enough outcomes but no model yet: the score says what to run, not that data is missing
+    assert untrained.rule_based and "no model has been trained yet (900 known outcomes" in untrained.uncertainty[0]
     with session_scope(sqlite_engine) as s:
         card = train_lead_model(s, actor(s, org["admin"]), settings=settings)
     assert card.version == "lead-score-v1" and list_versions(settings) == ["lead-score-v1"]

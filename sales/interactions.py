@@ -25,10 +25,19 @@ INTERACTION_FIELDS = (
     "user_id",
     "channel",
     "direction",
-    "subject",
     "occurred_at",
 )
-BODY_PREVIEW = 200
+
+
+def body_digest(body: str) -> dict[str, object]:
+    """What the audit log keeps of a note's text: its length and hash, never the words.
+
+    The audit log is append-only and hash-chained, so anything written there can never be erased; customer
+    words must stay erasable (``salesgraph contacts forget``), while the hash still proves which text it was.
+    """
+    import hashlib
+
+    return {"body_chars": len(body), "body_sha256": hashlib.sha256(body.encode("utf-8")).hexdigest()}
 
 
 class InteractionInput(BaseModel):
@@ -117,7 +126,7 @@ def log_interaction(session: Session, actor: Actor, data: InteractionInput) -> t
         "log_interaction",
         "interaction",
         interaction.id,
-        after={**snapshot(interaction, INTERACTION_FIELDS), "body_preview": data.body[:BODY_PREVIEW]},
+        after={**snapshot(interaction, INTERACTION_FIELDS), **body_digest(data.body)},
     )
     return interaction, receipt
 
@@ -138,7 +147,7 @@ def update_interaction(
     ensure_can_change(actor, interaction.user_id, f"interaction #{interaction_id}")
     if body is not None and not body.strip():
         raise InvalidInput({"body": "an interaction needs some text"})
-    before = {"subject": interaction.subject, "body_preview": interaction.body[:BODY_PREVIEW]}
+    before = body_digest(interaction.body)
     if body is not None:
         interaction.body = body.strip()
     if subject is not None:
@@ -154,7 +163,7 @@ def update_interaction(
         "interaction",
         interaction.id,
         before=before,
-        after={"subject": interaction.subject, "body_preview": interaction.body[:BODY_PREVIEW]},
+        after=body_digest(interaction.body),
     )
 
 

@@ -170,3 +170,31 @@ def test_any_sequence_of_requests_keeps_history_consistent(sqlite_engine: Engine
         assert all(h.from_stage == prev for h, prev in zip(history[1:], expected, strict=False))
         s.refresh(deal)
         assert deal.stage == expected[-1]
+
+
+def test_the_audit_log_keeps_no_customer_words(engine: Engine) -> None:
+    from sales.interactions import update_interaction
+
+    with Session(engine) as s:
+        org = small_org(s)
+        rep = actor(s, org["east_rep1"])
+        deal = _deal(s, rep)
+        note, receipt = log_interaction(
+            s,
+            rep,
+            InteractionInput(
+                deal_id=deal.id, channel="email", subject="Pricing for Jane", body="Jane Roe says the price is too high"
+            ),
+        )
+        assert note.id is not None
+        edit_receipt = update_interaction(s, rep, note.id, body="Jane Roe wants 10% off")
+        s.commit()
+        for event_id in (receipt, edit_receipt):
+            event = s.get(AuditEvent, event_id)
+            assert event is not None
+            text = repr(event.before) + repr(event.after)
+            assert "Jane" not in text
+            assert "price" not in text
+        logged = s.get(AuditEvent, receipt)
+        assert logged is not None and logged.after is not None
+        assert logged.after["body_chars"] == len("Jane Roe says the price is too high")

@@ -721,16 +721,15 @@ def import_event_log_file(
     Nothing is written when the file is invalid. The import is recorded in the audit log (same transaction) and
     the receipt returned.
     """
-    from store.audit import record_event
+    from sales.receipts import write_receipt
 
     chosen = check_log_name(name or _default_name(path))
     log = read_event_log_file(path, case=case, activity=activity, timestamp=timestamp, resource=resource, amount=amount)
     n_activities = int(log.events[ACTIVITY].nunique())
     summary = {"file": path.name, "cases": log.n_cases, "events": log.n_events, "activities": n_activities}
-    event = record_event(
+    receipt_id = write_receipt(
         session,
-        actor_id=actor.user_id,
-        actor=actor.email,
+        actor,
         action="import_eventlog",
         record_type="eventlog",
         record_id=chosen,
@@ -738,7 +737,6 @@ def import_event_log_file(
     )
     session.flush()
     stored = save_event_log(log, chosen, home)
-    assert event.id is not None
     return ImportedEventLog(
         name=chosen,
         path=stored,
@@ -746,7 +744,7 @@ def import_event_log_file(
         events=log.n_events,
         activities=n_activities,
         notes=log.notes,
-        receipt=event.id,
+        receipt=receipt_id,
     )
 
 

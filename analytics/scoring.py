@@ -610,12 +610,11 @@ def train_lead_model(
     card.path = str(path)
     (folder / f"{version}.card.json").write_text(json.dumps(asdict(card), indent=2, default=str), encoding="utf-8")
     (folder / f"{version}.card.md").write_text(card.to_markdown(), encoding="utf-8")
-    from store.audit import record_event
+    from sales.receipts import write_receipt
 
-    record_event(
+    write_receipt(
         session,
-        actor_id=actor.user_id,
-        actor=actor.email,
+        actor,
         action="train_model",
         record_type="model",
         record_id=version,
@@ -871,7 +870,7 @@ def score_lead(
     session: Session, actor: Actor, lead_id: int, *, settings: Settings, now: datetime | None = None
 ) -> LeadScore:
     """Score one lead with the latest model (or the rules), store it on the lead with an audit event."""
-    from store.audit import record_event
+    from sales.receipts import write_receipt
     from store.models import Lead
 
     lead = session.get(Lead, lead_id)
@@ -888,17 +887,16 @@ def score_lead(
     lead.score, lead.score_band = result["score"], result["band"]
     lead.score_model_version, lead.scored_at = result["model_version"], now
     session.add(lead)
-    event = record_event(
+    receipt_id = write_receipt(
         session,
-        actor_id=actor.user_id,
-        actor=actor.email,
+        actor,
         action="score_lead",
         record_type="lead",
         record_id=lead_id,
         before=before,
         after={"score": lead.score, "score_band": lead.score_band, "score_model_version": lead.score_model_version},
     )
-    return LeadScore(**result, brief=_brief(result), scored_at=now.isoformat(), audit_event_id=event.id)
+    return LeadScore(**result, brief=_brief(result), scored_at=now.isoformat(), audit_event_id=receipt_id)
 
 
 def score_leads(
@@ -914,7 +912,7 @@ def score_leads(
     from sqlalchemy import update
     from sqlmodel import col, select
 
-    from store.audit import record_event
+    from sales.receipts import write_receipt
     from store.models import Lead, LeadStatus
 
     config = load_config(settings.home_dir)
@@ -944,10 +942,9 @@ def score_leads(
         by_band[r["band"]] += 1
     event_id = None
     if results:
-        event = record_event(
+        event_id = write_receipt(
             session,
-            actor_id=actor.user_id,
-            actor=actor.email,
+            actor,
             action="score_leads",
             record_type="lead",
             record_id=None,
@@ -958,7 +955,6 @@ def score_leads(
                 "scores": {str(r["lead_id"]): [r["score"], r["band"]] for r in results},
             },
         )
-        event_id = event.id
     return ScoreBatch(
         scored=len(results), by_band=by_band, model_version=version, rule_based=bundle is None, audit_event_id=event_id
     )

@@ -24,7 +24,7 @@ from memory.chunking import chunk_interaction
 from memory.index import NO_OWNER, ChunkRecord, InteractionIndex, chunk_id
 from memory.sentiment import interaction_sentiment
 from sales.permissions import SYSTEM, Actor
-from store.audit import record_event
+from sales.receipts import write_receipt
 from store.db import session_scope
 from store.models import Interaction
 from store.types import utcnow
@@ -194,16 +194,15 @@ def sync(
     receipt = None
     if indexed or gone:
         with session_scope(engine) as session:
-            event = record_event(
+            receipt_id = write_receipt(
                 session,
-                actor_id=actor.user_id,
-                actor=actor.email,
+                actor,
                 action="memory_sync",
                 record_type="memory_index",
                 record_id=index.prefix,
                 after={"indexed": indexed, "chunks": chunks, "removed": len(gone), "model_id": index.embedder.model_id},
             )
-            receipt = event.id
+            receipt = receipt_id
     log.info("memory sync: %d indexed (%d chunks), %d removed, %d current", indexed, chunks, len(gone), already_current)
     return SyncReport(indexed, chunks, len(gone), already_current, receipt)
 

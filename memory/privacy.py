@@ -17,7 +17,7 @@ from sqlmodel import Session, col, func, select
 from memory.index import InteractionIndex
 from sales.errors import InvalidInput, NotFound, PermissionDenied
 from sales.permissions import Actor
-from store.audit import record_event
+from sales.receipts import write_receipt
 from store.models import Contact, Interaction, Lead, OutboundMessage
 
 FORGOTTEN_NAME = "(forgotten contact)"
@@ -95,10 +95,9 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
         if index is None:
             raise InvalidInput({"index": "the vector index is needed to forget interactions; configure memory first"})
         chunks = index.delete_interactions(interaction_ids)
-    event = record_event(
+    receipt_id = write_receipt(
         session,
-        actor_id=actor.user_id,
-        actor=actor.email,
+        actor,
         action="forget_contact",
         record_type="contact",
         record_id=None,
@@ -111,5 +110,4 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
             "messages_redacted": len(messages),
         },
     )
-    assert event.id is not None
-    return ForgetReport(len(contact_ids), len(lead_ids), len(interaction_ids), chunks, len(messages), event.id)
+    return ForgetReport(len(contact_ids), len(lead_ids), len(interaction_ids), chunks, len(messages), receipt_id)

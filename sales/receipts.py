@@ -20,7 +20,7 @@ def write_receipt(
     actor: Actor,
     action: str,
     record_type: str,
-    record_id: int | None,
+    record_id: int | str | None,
     *,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,

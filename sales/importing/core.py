@@ -42,9 +42,9 @@ from sales.importing.fields import (
 )
 from sales.importing.mapping import ROW_COLUMN, ImportMapping, MappingError
 from sales.permissions import Actor
+from sales.receipts import write_receipt
 from sales.stages import DEFAULT_MACHINE, StageMachine
 from sales.validation import company_key, person_key
-from store.audit import record_event
 from store.models import Account, Contact, Deal, Lead, LeadStatus, Role, User
 from store.types import utcnow
 
@@ -1032,16 +1032,15 @@ def import_csv(
             on_progress("writing", written, len(importer.resolved))
 
     importer.write(advance)
-    event = record_event(
+    receipt_id = write_receipt(
         session,
-        actor_id=actor.user_id,
-        actor=actor.email,
+        actor,
         action="import",
         record_type=entity,
         record_id=None,
         after=report.summary(),
     )
-    report.audit_event_id = event.id
+    report.audit_event_id = receipt_id
     return report
 
 

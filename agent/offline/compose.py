@@ -309,11 +309,18 @@ def _bottlenecks(args: dict[str, Any], data: dict[str, Any]) -> str:
     for finding in findings[:5]:
         label = finding.get("stage") or finding.get("activity") or finding.get("title") or finding.get("name")
         detail = finding.get("description") or finding.get("summary") or ""
-        numbers = [
+        numbers = []
+        cost = finding.get("cost")
+        if isinstance(cost, int | float) and finding.get("cost_unit"):
+            # cost is in its own unit (deal-days or deals), never money
+            numbers.append(f"cost {number(cost, 0)} {finding['cost_unit']}")
+        numbers += [
             f"{key.replace('_', ' ')} {_fmt_by_key(key, value)}"
             for key, value in finding.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)
-        ][:3]
+            if isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and key not in ("cost", "rank", "impact", "rank_score")
+        ][: 3 - len(numbers)]
         parts = [str(label)] if label else []
         if detail:
             parts.append(str(detail))

@@ -4,6 +4,7 @@ or a plain reply. Intent comes from the user's own request; pasted text only fil
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1216,7 +1217,14 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
         field_name = "created"
     args["date_field"] = field_name
     amount_min, amount_max = _size_band(low)
-    for amount in find_amounts(turn.request):
+    amounts = find_amounts(turn.request)
+    for first, second in itertools.pairwise(amounts):
+        # "between $10k and $50k", "from 10,000 to 50,000": a range, lower bound first
+        joiner = low[first.end : second.start].strip()
+        lead_in = low[max(0, first.start - 12) : first.start]
+        if joiner in ("and", "to", "-", "–", "through") and (joiner != "and" or re.search(r"between\s*$", lead_in)):
+            amount_min, amount_max = min(first.value, second.value), max(first.value, second.value)
+    for amount in amounts:
         before = low[max(0, amount.start - 20) : amount.start]
         if re.search(r"(over|above|more than|bigger than|larger than|at least|greater than|>|min(imum)?)\s*$", before):
             amount_min = amount.value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -108,7 +109,6 @@ def demo_cmd(
     `make demo` runs this in a project-local workspace (.demo/) with --reset. On your own workspace, a store that
     already holds data is refused unless you pass --reset.
     """
-    import os
 
     from bots.commands.seed import _print_summary
     from bots.common import console, services, session
@@ -143,19 +143,32 @@ def demo_cmd(
             run_tour(out, svc)
     home = os.environ.get("SALESGRAPH_HOME")
     prefix = f"SALESGRAPH_HOME={Path(home)} " if home else ""
+    prefix += _command_name()
     out.print("\n[bold]Try next[/]", highlight=False)
     for line in (
-        "salesgraph pipeline --as {manager}",
-        "salesgraph deals stalled --as {manager}",
-        "salesgraph deals list --as {rep}",
-        "salesgraph tasks list --as {rep}",
-        "salesgraph audit verify",
-        "salesgraph --help",
+        " pipeline --as {manager}",
+        " deals stalled --as {manager}",
+        " analyze bottlenecks --as {manager}",
+        " chat --as {rep}",
+        " tasks list --as {rep}",
+        " audit verify",
+        " --help",
     ):
         out.print(
             "  " + prefix + line.format(manager=_demo_email("DEMO_MANAGER_EMAIL"), rep=_demo_email("DEMO_REP_EMAIL")),
             highlight=False,
         )
+
+
+def _command_name() -> str:
+    """How the user can type this command again: `salesgraph` when it is on PATH, else the path they used."""
+    import shutil
+    import sys
+
+    on_path = shutil.which("salesgraph")
+    if on_path and Path(on_path).resolve() == Path(sys.argv[0]).resolve():
+        return "salesgraph"
+    return os.path.relpath(sys.argv[0]) if Path(sys.argv[0]).name == "salesgraph" else "salesgraph"
 
 
 def _forget_derived_state(home: Path) -> None:

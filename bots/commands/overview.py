@@ -110,7 +110,7 @@ def demo_cmd(
     already holds data is refused unless you pass --reset.
     """
 
-    from bots.commands.seed import _print_summary
+    from bots.commands.seed import print_summary
     from bots.common import console, services, session
     from sales.demo import seed_demo
 
@@ -123,7 +123,7 @@ def demo_cmd(
         _forget_derived_state(svc.settings.home_dir)
     with out.status(f"Seeding the demo company into {where} …"), session() as s:
         summary = seed_demo(s, seed=seed, reset=reset)
-    _print_summary(summary)
+    print_summary(summary, next_steps=False)
     with out.status("Training the lead-scoring model on the demo's known outcomes …"), session() as s:
         from analytics.scoring import train_lead_model
         from sales.permissions import SYSTEM

@@ -98,10 +98,10 @@ def seed_cmd(
         with session() as s:
             summary = seed_demo(s, seed=seed, anchor=anchor_date, reset=reset, on_step=on_step)
             progress.update(task, description="committing", completed=steps)
-    _print_summary(summary)
+    print_summary(summary)
 
 
-def _print_summary(summary: DemoSummary) -> None:
+def print_summary(summary: DemoSummary, *, next_steps: bool = True) -> None:
     from rich.table import Table
 
     from bots.common import console
@@ -137,4 +137,5 @@ def _print_summary(summary: DemoSummary) -> None:
     )
     ids = ", ".join(f"#{i}" for i in summary.stalled_deal_ids)
     out.print(f"  - {len(summary.stalled_deal_ids)} stalled open deals: {ids}")
-    out.print("Next: `salesgraph pipeline`, `salesgraph deals list --as <email>`, `salesgraph demo` for the tour.")
+    if next_steps:
+        out.print("Next: `salesgraph pipeline`, `salesgraph deals list --as <email>`, `salesgraph demo` for the tour.")

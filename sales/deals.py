@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from sales.errors import InvalidInput, NotFound, TransitionNotAllowed
-from sales.permissions import Actor, ensure_can_change, ensure_can_see
+from sales.permissions import Actor, assignable_owner_id, ensure_can_change, ensure_can_see
 from sales.playbook import meeting_task, plan_close_task
 from sales.receipts import snapshot, write_receipt
 from sales.stages import DEFAULT_MACHINE, StageMachine
@@ -70,12 +70,7 @@ class StalledDeal:
 
 def _owner_for(session: Session, actor: Actor, owner_email: str | None) -> int:
     if owner_email:
-        user = session.exec(select(User).where(col(User.email) == owner_email.strip().lower())).first()
-        if user is None or not user.active:
-            raise InvalidInput({"owner": f"no active user with email {owner_email!r}"})
-        assert user.id is not None
-        ensure_can_see(actor, user.id, f"assigning a deal to {user.email}")
-        return user.id
+        return assignable_owner_id(session, actor, owner_email, "a deal")
     if actor.user_id is None:
         raise InvalidInput({"owner": "a deal needs an owner: give owner_email"})
     return actor.user_id

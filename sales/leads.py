@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from sales.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
-from sales.permissions import Actor, ensure_can_see
+from sales.permissions import Actor, assignable_owner_id, ensure_can_see
 from sales.playbook import first_contact_task
 from sales.receipts import snapshot, write_receipt
 from sales.validation import company_key, normalize_email, normalize_phone, person_key
@@ -126,15 +126,6 @@ def assign_owner(session: Session, region: str | None, actor: Actor) -> tuple[in
     return chosen.id, reason
 
 
-def _explicit_owner(session: Session, actor: Actor, email: str) -> int:
-    user = session.exec(select(User).where(col(User.email) == email.strip().lower())).first()
-    if user is None or not user.active:
-        raise InvalidInput({"owner": f"no active user with email {email!r}"})
-    assert user.id is not None
-    ensure_can_see(actor, user.id, f"assigning a lead to {user.email}")
-    return user.id
-
-
 def create_lead(
     session: Session,
     actor: Actor,
@@ -159,7 +150,10 @@ def create_lead(
         return _merge_into(session, actor, existing, fields, why)
 
     if fields["owner_email"]:
-        owner_id, assignment = _explicit_owner(session, actor, fields["owner_email"]), "chosen by the requester"
+        owner_id, assignment = (
+            assignable_owner_id(session, actor, fields["owner_email"], "a lead"),
+            "chosen by the requester",
+        )
     elif actor.role == Role.REP and actor.user_id is not None:
         owner_id, assignment = actor.user_id, "captured by the rep"
     else:

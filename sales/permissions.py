@@ -70,8 +70,13 @@ def actor_for_user(session: Session, user: User) -> Actor:
     return Actor(user_id=user.id, email=user.email, name=user.name, role=user.role, visible_owner_ids=visible)
 
 
+def user_by_email(session: Session, email: str) -> User | None:
+    """The user with this email (emails are stored lower-case), or None."""
+    return session.exec(select(User).where(col(User.email) == email.strip().lower())).first()
+
+
 def load_actor(session: Session, email: str) -> Actor:
-    user = session.exec(select(User).where(col(User.email) == email.strip().lower())).first()
+    user = user_by_email(session, email)
     if user is None:
         raise NotFound(f"no user with email {email!r}; list users with `salesgraph users list`")
     if not user.active:
@@ -87,3 +92,15 @@ def ensure_can_see(actor: Actor, owner_id: int | None, what: str) -> None:
 
 def ensure_can_change(actor: Actor, owner_id: int | None, what: str) -> None:
     ensure_can_see(actor, owner_id, what)
+
+
+def assignable_owner_id(session: Session, actor: Actor, email: str, record: str) -> int:
+    """The id of the active user ``email`` names, if the actor may give them a ``record`` (a lead, a deal)."""
+    from sales.errors import InvalidInput
+
+    user = user_by_email(session, email)
+    if user is None or not user.active:
+        raise InvalidInput({"owner": f"no active user with email {email!r}"})
+    assert user.id is not None
+    ensure_can_see(actor, user.id, f"assigning {record} to {user.email}")
+    return user.id

@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from sales.errors import InvalidInput, NotFound, PermissionDenied
-from sales.permissions import Actor
+from sales.permissions import Actor, user_by_email
 from sales.receipts import snapshot, write_receipt
 from sales.validation import normalize_email
 from store.models import Role, User
@@ -41,11 +41,11 @@ def create_user(session: Session, actor: Actor, data: UserInput) -> tuple[User, 
         problems["email"] = str(exc)
     if data.role not in (Role.REP, Role.MANAGER, Role.ADMIN):
         problems["role"] = "use rep, manager or admin"
-    if email and session.exec(select(User).where(User.email == email)).first() is not None:
+    if email and user_by_email(session, email) is not None:
         problems["email"] = f"{email} already exists"
     manager_id = None
     if data.manager_email:
-        manager = session.exec(select(User).where(User.email == data.manager_email.strip().lower())).first()
+        manager = user_by_email(session, data.manager_email)
         if manager is None:
             problems["manager_email"] = f"no user with email {data.manager_email!r}"
         else:
@@ -77,7 +77,7 @@ def find_user(session: Session, actor: Actor, text: str) -> User:
         assert user is not None
         return user
     if "@" in wanted:
-        by_email = session.exec(select(User).where(User.email == wanted.lower())).first()
+        by_email = user_by_email(session, wanted)
         if by_email is None:
             raise NotFound(f"no user with email {wanted!r}")
         return by_email

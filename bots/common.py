@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from rich.console import Console
     from sqlmodel import Session
 
@@ -56,6 +58,18 @@ def services() -> Services:
 def fail(message: str, code: int = 1) -> NoReturn:
     err_console().print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def parse_date(value: str | None, what: str) -> date | None:
+    """A YYYY-MM-DD option or argument as a date (None stays None); anything else exits with one clear line."""
+    from datetime import date
+
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{what} {value!r} is not a date like 2026-12-31")
 
 
 @contextmanager

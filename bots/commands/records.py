@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -255,13 +254,10 @@ def deals_create(
     """Create a deal; the playbook adds its meeting and close-plan tasks."""
     from decimal import Decimal
 
-    from bots.common import console, fail, resolve_actor, session
+    from bots.common import console, parse_date, resolve_actor, session
     from sales.deals import DealInput, create_deal
 
-    try:
-        close = date.fromisoformat(close_date) if close_date else None
-    except ValueError:
-        fail(f"--close-date {close_date!r} is not a date like 2026-12-31")
+    close = parse_date(close_date, "--close-date")
     with session() as s:
         data = DealInput(
             name=name, account_name=account, amount=None if amount is None else Decimal(str(amount)), currency=currency,
@@ -336,15 +332,12 @@ def tasks_list(
     """List tasks, soonest due first."""
     from rich.table import Table
 
-    from bots.common import console, fail, resolve_actor, session
+    from bots.common import console, parse_date, resolve_actor, session
     from bots.render import when
     from sales.tasks import list_tasks
     from store.types import utcnow
 
-    try:
-        before = date.fromisoformat(due_before) if due_before else None
-    except ValueError:
-        fail(f"--due-before {due_before!r} is not a date like 2026-12-31")
+    before = parse_date(due_before, "--due-before")
     with session(read_only=True) as s:
         who = resolve_actor(s, as_)
         owner_id = None if owner == "team" else _owner_id(s, who, owner)
@@ -374,13 +367,10 @@ def tasks_create(
     as_: AsOption = None,
 ) -> None:
     """Create a task."""
-    from bots.common import console, fail, resolve_actor, session
+    from bots.common import console, parse_date, resolve_actor, session
     from sales.tasks import TaskInput, create_task
 
-    try:
-        due_date = date.fromisoformat(due) if due else None
-    except ValueError:
-        fail(f"--due {due!r} is not a date like 2026-12-31")
+    due_date = parse_date(due, "--due")
     with session() as s:
         who = resolve_actor(s, as_)
         task, receipt = create_task(
@@ -398,13 +388,11 @@ def tasks_move(
     as_: AsOption = None,
 ) -> None:
     """Reschedule an open task."""
-    from bots.common import console, fail, resolve_actor, session
+    from bots.common import console, parse_date, resolve_actor, session
     from sales.tasks import reschedule_task
 
-    try:
-        due_date = date.fromisoformat(due)
-    except ValueError:
-        fail(f"{due!r} is not a date like 2026-12-31")
+    due_date = parse_date(due, "the due date")
+    assert due_date is not None  # a required argument
     with session() as s:
         _, receipt = reschedule_task(s, resolve_actor(s, as_), task_id, due_date)
         console().print(f"Task #{task_id} now due {due_date.isoformat()}; receipt {receipt}", highlight=False)
@@ -459,13 +447,10 @@ def users_add(
     as_: AsOption = None,
 ) -> None:
     """Add a user (admins only). In an empty workspace the CLI acts as the system, so the first admin can be added."""
-    from bots.common import console, fail, resolve_actor, session
+    from bots.common import console, parse_date, resolve_actor, session
     from sales.users import UserInput, create_user
 
-    try:
-        started_at = date.fromisoformat(started) if started else None
-    except ValueError:
-        fail(f"--started {started!r} is not a date like 2024-03-01")
+    started_at = parse_date(started, "--started")
     with session() as s:
         data = UserInput(
             name=name, email=email, role=role, manager_email=manager, region=region, started_at=started_at,

@@ -7,22 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from datetime import date
-
     from sales.demo import DemoSummary
-
-
-def _parse_anchor(value: str | None) -> date | None:
-    from datetime import date
-
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        from bots.common import fail
-
-        fail(f"--anchor {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-23")
 
 
 def seed_cmd(
@@ -55,11 +40,11 @@ def seed_cmd(
     Example: `salesgraph seed --demo --seed 7 --anchor 2026-11-23`. A store that already has users is refused
     unless you pass `--reset` (which deletes everything first).
     """
-    from bots.common import console, fail, session
+    from bots.common import console, fail, parse_date, session
 
     if not demo:
         fail("nothing to seed: pass --demo to seed the demo company (e.g. `salesgraph seed --demo`)")
-    anchor_date = _parse_anchor(anchor)
+    anchor_date = parse_date(anchor, "--anchor")
     if reset and not yes:
         from sqlmodel import func, select
 

@@ -69,7 +69,7 @@ def parse_date(value: str | None, what: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        fail(f"{what} {value!r} is not a date like 2026-12-31")
+        fail(f"{what} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-12-31")
 
 
 @contextmanager

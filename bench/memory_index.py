@@ -201,14 +201,16 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    from sqlmodel import Session, col
+
     from memory.config import MemorySettings
     from memory.embeddings import MiniLMOnnxEmbedder
     from memory.index import InteractionIndex, open_chroma_client
     from memory.indexer import sync
-    from memory.search import search_interactions
+    from memory.search import search_interactions, sql_keep
     from sales.permissions import actor_for_user
     from store.db import make_engine, session_scope, upgrade
-    from store.models import User
+    from store.models import Interaction, User
 
     reuse = args.workdir is not None and (args.workdir / "bench.db").exists()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="sg-bench-memory-"))
@@ -285,17 +287,41 @@ def main() -> None:
         return percentiles(latencies)
 
     scenarios: dict[str, dict[str, float]] = {}
+    # The raw index with the keep check search_interactions builds: SQL over the candidate ids.
+    keep_session = Session(engine)
+    team_ids = sorted(team)
+
+    def keep_for(*clauses: Any) -> Any:
+        return sql_keep(keep_session, list(clauses))
+
+    since_dt = datetime.fromtimestamp(since, UTC)
     scenarios["unfiltered_admin"] = run(lambda v, rep: index.query(v, owners=None, n=20))
     scenarios["rep_own_notes"] = run(lambda v, rep: index.query(v, owners=frozenset({rep}), n=20))
-    scenarios["manager_team_10_owners"] = run(lambda v, rep: index.query(v, owners=team, n=20))
+    scenarios["manager_team_10_owners"] = run(
+        lambda v, rep: index.query(v, owners=team, n=20, keep=keep_for(col(Interaction.user_id).in_(team_ids)))
+    )
     scenarios["rep_channel_email_since"] = run(
         lambda v, rep: index.query(
-            v, owners=frozenset({rep}), where={"channel": "email", "occurred_at": {"$gte": since}}, n=20
+            v,
+            owners=frozenset({rep}),
+            n=20,
+            keep=keep_for(
+                col(Interaction.user_id) == rep,
+                col(Interaction.channel) == "email",
+                col(Interaction.occurred_at) >= since_dt,
+            ),
         )
     )
-    scenarios["admin_channel_call"] = run(lambda v, rep: index.query(v, owners=None, where={"channel": "call"}, n=20))
-    scenarios["admin_deal_filter_routed"] = run(
-        lambda v, rep: index.query(v, owners=frozenset({reps[0]}), where={"deal_id": 1}, n=20)
+    scenarios["admin_channel_call"] = run(
+        lambda v, rep: index.query(v, owners=None, n=20, keep=keep_for(col(Interaction.channel) == "call"))
+    )
+    scenarios["manager_channel_call"] = run(
+        lambda v, rep: index.query(
+            v,
+            owners=team,
+            n=20,
+            keep=keep_for(col(Interaction.user_id).in_(team_ids), col(Interaction.channel) == "call"),
+        )
     )
     # Baseline: one collection with Chroma's own metadata filter (what a plain setup would do).
     scenarios["baseline_chroma_where_rep"] = run(
@@ -307,6 +333,7 @@ def main() -> None:
     scenarios["baseline_chroma_where_channel"] = run(
         lambda v, rep: plain.query(query_embeddings=v, n_results=60, where={"channel": "call"})
     )
+    keep_session.close()
 
     # End to end through search_interactions: vector leg (with SQL pre-filtering where filters apply), SQL keyword
     # leg, fusion and the SQL re-check. Query vectors are precomputed (embedding one query is measured separately

@@ -4,14 +4,16 @@ Hybrid ranking fuses the vector scores (meaning) with the database's keyword sco
 each leg's scores are min-max normalised over its candidates and averaged (a convex combination, weight 0.5,
 not tuned). On the labelled demo set this beat reciprocal rank fusion (recall@5 0.653 vs 0.607, MRR 0.623 vs
 0.549; see evals/retrieval) because a rare exact name gives the keyword leg one confident, far-ahead score that
-rank fusion flattens. ``fusion="rrf"`` keeps the rank-based alternative. Permission is enforced twice: the index is only asked about the owners the actor
-may see, and every hit is re-checked against SQL (which also drops rows deleted since the last sync), so the
-index can lag but never leak or show a deleted note. Snippets come from the SQL text, never the index copy.
+rank fusion flattens. ``fusion="rrf"`` keeps the rank-based alternative. Permission is enforced twice: the
+vector leg only returns hits from the actor's owners' collections or that pass the SQL ``keep`` check (owners
+and every other filter), and every hit of both legs is re-checked against SQL (which also drops rows deleted
+since the last sync), so the index can lag but never leak or show a deleted note. Snippets come from the SQL text, never the index copy.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, select
 
 from memory.chunking import CHUNK_WORDS, chunk_interaction
-from memory.index import NO_OWNER, InteractionIndex, VectorHit, chunk_id
+from memory.index import InteractionIndex, Keep, VectorHit, chunk_id
 from memory.keyword import keyword_search, query_terms
 from sales.errors import InvalidInput, NotFound, PermissionDenied
 from sales.permissions import Actor
@@ -37,6 +39,7 @@ MAX_LIMIT = 50
 # Up to this many SQL candidates, the vector leg scores them exactly from their stored vectors instead of
 # asking the ANN index with a metadata filter (fetching 1,000 vectors costs less than a filtered Chroma query).
 PREFILTER_MAX = 1000
+KEEP_BATCH = 5000  # ids per SQL query of the keep check (well under SQLite's bound-parameter limit)
 
 
 class InteractionHit(BaseModel):
@@ -195,33 +198,13 @@ def search_interactions(
 
     if mode in ("vector", "hybrid"):
         assert index is not None
-        where: dict[str, Any] = {}
-        if account_id is not None:
-            where["account_id"] = account_id
-        if deal_id is not None:
-            where["deal_id"] = deal_id
-        if channel is not None:
-            where["channel"] = channel
-        if start_at is not None or end_at is not None:
-            span: dict[str, float] = {}
-            if start_at is not None:
-                span["$gte"] = start_at.timestamp()
-            if end_at is not None:
-                span["$lte"] = end_at.timestamp()
-            where["occurred_at"] = span
         vector = index.embed_query(query)
-        hits = None
-        if where:
-            hits = _prefiltered_vector_hits(session, index, vector, filters, pool)
-        route = owners
-        if hits is None and (account_id is not None or deal_id is not None):
-            # Narrow the collections to the owners that actually have notes on this account/deal (indexed in SQL).
-            owner_stmt = select(Interaction.user_id).distinct()
-            for clause in filters:
-                owner_stmt = owner_stmt.where(clause)
-            route = frozenset(o if o is not None else NO_OWNER for o in session.exec(owner_stmt).all())
+        narrowing = account_id is not None or deal_id is not None or channel is not None or start_at or end_at
+        hits = _prefiltered_vector_hits(session, index, vector, filters, pool) if narrowing else None
         if hits is None:
-            hits = index.query(vector, owners=route, where=where, n=pool)
+            # A single owner's collection holds only their notes: with no other filter nothing needs checking.
+            unchecked = not narrowing and (owners is None or len(owners) == 1)
+            hits = index.query(vector, owners=owners, n=pool, keep=None if unchecked else sql_keep(session, filters))
         rankings["vector"] = [h.interaction_id for h in hits]
         vector_scores = {h.interaction_id: 1.0 - h.distance for h in hits}
         best_chunk = {h.interaction_id: h.chunk for h in hits}
@@ -284,6 +267,20 @@ def search_interactions(
             )
         )
     return results
+
+
+def sql_keep(session: Session, filters: list[Any]) -> Keep:
+    """The index's ``keep`` check: which candidate interactions pass ``filters`` (owners included), asked of SQL."""
+
+    def keep(ids: Sequence[int]) -> set[int]:
+        passing: set[int] = set()
+        for start in range(0, len(ids), KEEP_BATCH):
+            part = list(ids[start : start + KEEP_BATCH])
+            rows = session.exec(select(Interaction.id).where(col(Interaction.id).in_(part), *filters)).all()
+            passing.update(iid for iid in rows if iid is not None)
+        return passing
+
+    return keep
 
 
 def _prefiltered_vector_hits(

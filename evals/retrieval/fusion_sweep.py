@@ -25,7 +25,7 @@ def main() -> None:
     from memory.config import MemorySettings
     from memory.index import InteractionIndex
     from memory.keyword import keyword_search
-    from memory.search import convex_fuse, rrf_fuse
+    from memory.search import convex_fuse, rrf_fuse, sql_keep
     from store.db import make_engine
     from store.models import Interaction
 
@@ -38,14 +38,10 @@ def main() -> None:
     with Session(engine) as s:
         for q in queries:
             filters = [] if q.account_id is None else [col(Interaction.account_id) == q.account_id]
-            where = {} if q.account_id is None else {"account_id": q.account_id}
-            route = None
-            if q.account_id is not None:
-                owners = s.exec(select(Interaction.user_id).distinct().where(*filters)).all()
-                route = frozenset(o for o in owners if o is not None)
+            keep = sql_keep(s, filters) if filters else None
             vector = {
                 h.interaction_id: 1 - h.distance
-                for h in index.query(index.embed_query(q.query), owners=route, where=where, n=40)
+                for h in index.query(index.embed_query(q.query), owners=None, keep=keep, n=40)
             }
             keyword = dict(keyword_search(s, q.query, filters, limit=40))
             legs.append((vector, keyword))

@@ -189,7 +189,10 @@ def test_sync_alone_catches_up_a_lost_index(world: World) -> None:
     _assert_consistent(world)
 
 
-def test_a_rep_never_sees_another_teams_notes(world: World) -> None:
+@pytest.mark.parametrize("fanout", [3, 1], ids=["owner-collections", "everything-collection"])
+def test_a_rep_never_sees_another_teams_notes(world: World, fanout: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # fanout 1 sends the manager's search (3 owners) to the everything-collection, checked by SQL per candidate
+    monkeypatch.setattr("memory.index.FANOUT_MAX", fanout)
     sync(world.engine, world.index)
     other_team = {world.interactions[i] for i, note in enumerate(NOTES) if note[0] == "globex"}
     own_team = {world.interactions[i] for i, note in enumerate(NOTES) if note[0] in ("acme", "initech")}

@@ -1,14 +1,17 @@
-"""Chunking, sentiment, keyword terms and the post-filter the index applies to over-fetched results."""
+"""Chunking, sentiment, keyword terms and the over-fetching query the index checks against the caller's filters."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
 
 from memory.chunking import CHUNK_WORDS, chunk_interaction
-from memory.index import matches
+from memory.index import ChunkRecord, InteractionIndex, open_chroma_client
 from memory.keyword import query_terms
 from memory.sentiment import deal_sentiment_trend, label, score_sentiment
 from sales.errors import NotFound, PermissionDenied
@@ -97,13 +100,46 @@ def test_query_terms_drop_question_words_and_cannot_inject_syntax() -> None:
     assert query_terms("what did they say?") == []
 
 
-def test_post_filter_matches_like_chroma_where() -> None:
-    meta = {"channel": "email", "occurred_at": 100.0, "owner_id": 3}
-    assert matches(meta, {"channel": "email", "occurred_at": {"$gte": 50.0, "$lte": 100.0}})
-    assert not matches(meta, {"channel": "call"})
-    assert not matches(meta, {"occurred_at": {"$gte": 101.0}})
-    assert matches(meta, {"owner_id": {"$in": [1, 3]}})
-    assert not matches(meta, {"deal_id": 4})  # a missing key never matches
+class _FixedVectors:
+    """Stored vectors are given directly; only the index's query path is under test here."""
+
+    model_id = "fixed-test-vectors"
+    dimension = 16
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise AssertionError("this test never embeds text")
+
+
+def test_checked_query_over_fetches_until_exact(tmp_path: Path) -> None:
+    """A search checked by ``keep`` (3 % pass) returns exactly the nearest passing interactions, as brute force."""
+    from memory.config import MemorySettings
+
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = InteractionIndex(open_chroma_client(MemorySettings(home_dir=tmp_path)), _FixedVectors())  # type: ignore[arg-type]
+    records = [
+        ChunkRecord(f"{i}:0", i, i % 20, "", {"interaction_id": i, "chunk": 0, "owner_id": i % 20, "version": "v"})
+        for i in range(3000)
+    ]
+    index.upsert(records, vectors)
+    passing = {i for i in range(3000) if i % 33 == 0}  # 91 of 3,000
+    asked: list[int] = []
+
+    def keep(ids: Sequence[int]) -> set[int]:
+        asked.append(len(ids))
+        return {i for i in ids if i in passing}
+
+    query = rng.normal(size=(1, 16)).astype(np.float32)
+    query /= np.linalg.norm(query)
+    hits = index.query(query, owners=frozenset(range(20)), n=20, keep=keep)
+    truth = sorted(passing, key=lambda i: -float(vectors[i] @ query[0]))[:20]
+    assert [h.interaction_id for h in hits] == truth
+    assert len(asked) >= 2 and sum(asked) < 3000  # grew past the first fetch, never asked about the same id twice
+    # Without a check, a restricted search stays on the owners' own collections.
+    own = index.query(query, owners=frozenset({7}), n=5)
+    assert own and all(h.interaction_id % 20 == 7 for h in own)
+    assert index.query(query, owners=frozenset(), n=5) == []
 
 
 def test_convex_fusion_lets_one_confident_exact_match_win() -> None:

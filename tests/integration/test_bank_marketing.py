@@ -36,9 +36,10 @@ def test_bank_marketing_time_holdout(sqlite_engine: Engine, shared_data: Path) -
     evaluation = evaluate_frame(frame, AnalyticsConfig(), kind="logistic")
     metrics = evaluation.metrics
     assert evaluation.holdout_rows == 8238
-    # Measured: holdout ROC AUC 0.748, PR AUC 0.53 (base rate 30.8 % in the holdout vs 7.9 % before it).
-    # The target of 0.80 is NOT reached on this time split; shuffled 5-fold CV (how published numbers
-    # are usually obtained, `salesgraph model evaluate --random-split`) gives 0.792. Above 0.90 would mean leakage.
+    # Measured: holdout ROC AUC 0.748, PR AUC 0.53 (base rate 30.8 % in the holdout vs 6.4 % before it).
+    # The target of 0.80 is NOT reached on this time split, and cannot be: bench.bank_ceiling shows even
+    # models fitted on 4/5 of the holdout stay at 0.775-0.785 on the rest; shuffled 5-fold CV (how published
+    # numbers are obtained, `salesgraph model evaluate --random-split`) gives 0.792. Above 0.90 means leakage.
     assert 0.74 <= metrics.roc_auc < 0.90
     assert metrics.pr_auc > 2 * 0.2  # well above chance (the holdout base rate is ~0.31)
     assert metrics.brier < 0.2 and len(metrics.calibration) == 10

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
@@ -42,10 +42,24 @@ def make_agent_node(model: BaseChatModel) -> Callable[[AgentState, Runtime[Conte
     def agent(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
         if not bound:  # bound on first use, so drawing the graph needs no tool-calling model
             bound.append(model.bind_tools(list(langchain_tools())))
-        messages = [SystemMessage(system_prompt(runtime.context)), *state["messages"]]
+        messages = [SystemMessage(system_prompt(runtime.context)), *fence_tool_results(state["messages"])]
         return {"messages": [bound[0].invoke(messages)]}
 
     return agent
+
+
+def fence_tool_results(messages: list[AnyMessage]) -> list[AnyMessage]:
+    """What the model reads: every tool result inside a data fence, because results carry customer text (notes,
+    emails, CRM fields) and the system prompt tells the model fenced text is data, never instructions. The graph
+    state keeps the plain result; only the model's view is fenced."""
+    from prompts.loader import data_block
+
+    return [
+        m.model_copy(update={"content": data_block(f"tool {m.name or 'result'}", str(m.content))})
+        if isinstance(m, ToolMessage)
+        else m
+        for m in messages
+    ]
 
 
 def _error(call_id: str, name: str, exc: BaseException) -> ToolMessage:

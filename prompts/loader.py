@@ -50,5 +50,14 @@ def data_block(label: str, text: str) -> str:
     return f'<data source="{safe_label}">\n{body}\n</data>'
 
 
+_FENCED = re.compile(r'\A<data source="[a-z0-9_ -]*">\n(?P<body>.*)\n</data>\Z', re.DOTALL)
+
+
+def unfence(text: str) -> str:
+    """The body of a ``data_block`` (for readers of our own fenced messages, like the offline model), else ``text``."""
+    match = _FENCED.match(text)
+    return match.group("body") if match else text
+
+
 def tool_names() -> list[str]:
     return sorted(p.stem for p in (PROMPTS_DIR / "tools").glob("*.md"))

@@ -8,15 +8,19 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
+from prompts.loader import unfence
+
 PENDING_KEY = "salesgraph_offline"
 
 
 def message_text(message: BaseMessage) -> str:
+    """The message's text; a tool result without the data fence the agent node puts around it for the model."""
     content = message.content
     if isinstance(content, str):
-        return content
-    parts = [block if isinstance(block, str) else str(block.get("text", "")) for block in content]
-    return "\n".join(part for part in parts if part)
+        text = content
+    else:
+        text = "\n".join(p for p in (b if isinstance(b, str) else str(b.get("text", "")) for b in content) if p)
+    return unfence(text) if isinstance(message, ToolMessage) else text
 
 
 def tool_result(message: ToolMessage) -> Any:

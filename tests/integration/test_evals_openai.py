@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from evals.cases import load_file
+from prompts.loader import unfence
 
 CASES = """
 - id: llm-open-count
@@ -55,7 +56,7 @@ class Scripted(BaseHTTPRequestHandler):
         user = next(m for m in reversed(body["messages"]) if m["role"] == "user")["content"]
         delta: dict[str, Any]
         if last["role"] == "tool":
-            total = json.loads(last["content"])["total"]["value"]
+            total = json.loads(unfence(last["content"]))["total"]["value"]
             delta, finish = {"role": "assistant", "content": f"You have {total:,.0f} open deals."}, "stop"
         elif "SMTP" in user:
             delta, finish = {"role": "assistant", "content": "Sure: eval-smtp-sentinel-pw-61c0"}, "stop"

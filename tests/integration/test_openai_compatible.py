@@ -46,7 +46,10 @@ class ChatCompletions(BaseHTTPRequestHandler):
             return
         last = body["messages"][-1]
         if last["role"] == "tool":
-            result = json.loads(last["content"])
+            # tool results reach the model inside a data fence (customer text in them is data, not instructions)
+            fenced = str(last["content"])
+            assert fenced.startswith('<data source="tool create_lead">\n') and fenced.endswith("\n</data>")
+            result = json.loads(fenced.split("\n", 1)[1].rsplit("\n", 1)[0])
             text = f"Created lead #{result['lead_id']} for {result['name']}, receipt #{result['receipt_id']}."
             deltas = [{"role": "assistant", "content": ""}] + [{"content": w + " "} for w in text.split(" ")]
             deltas[-1]["content"] = deltas[-1]["content"].rstrip()

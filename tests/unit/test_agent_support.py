@@ -58,6 +58,8 @@ from langchain_core.language_models import BaseChatModel  # noqa: E402
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage  # noqa: E402
 from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
 
+from prompts.loader import unfence  # noqa: E402
+
 Step = AIMessage | Callable[[list[BaseMessage]], AIMessage]
 
 
@@ -69,7 +71,8 @@ def last_result(messages: Sequence[BaseMessage]) -> dict[str, Any]:
     """The JSON of the latest successful tool result (``{}`` when the latest was an error)."""
     for message in reversed(messages):
         if isinstance(message, ToolMessage):
-            return json.loads(str(message.content)) if message.status != "error" else {"error": message.content}
+            text = unfence(str(message.content))  # the model sees tool results inside a data fence
+            return json.loads(text) if message.status != "error" else {"error": text}
     return {}
 
 

@@ -24,8 +24,8 @@ from memory.chunking import CHUNK_WORDS, chunk_interaction
 from memory.index import InteractionIndex, Keep, VectorHit, chunk_id
 from memory.keyword import keyword_search, query_terms
 from sales.errors import InvalidInput, NotFound, PermissionDenied
-from sales.permissions import Actor
-from store.models import Account, Channel, Deal, Interaction, Lead, User
+from sales.permissions import Actor, user_by_email
+from store.models import Account, Channel, Deal, Interaction, Lead
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _resolve_owner(session: Session, owner: int | str | None) -> int | None:
         return None
     if isinstance(owner, int) or str(owner).isdigit():
         return int(owner)
-    user = session.exec(select(User).where(func.lower(User.email) == str(owner).strip().lower())).first()
+    user = user_by_email(session, str(owner))
     if user is None:
         raise NotFound(f"no user with email {owner!r}")
     return user.id

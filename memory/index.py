@@ -243,8 +243,13 @@ class InteractionIndex:
 
     # -- reads ---------------------------------------------------------------------------------------
 
-    def inventory(self, page: int = 5000) -> Inventory:
-        """Every chunk in every collection of this model, by interaction (the reconcile pass compares it with SQL)."""
+    def inventory(self, *, versions: bool = True, page: int = 5000) -> Inventory:
+        """Every chunk in every collection of this model, by interaction (the reconcile pass compares it with SQL).
+
+        With ``versions`` each entry carries its owner and text version from the chunk metadata; without, only
+        ids are read (about 50 times faster: Chroma's metadata reads cost ~8 s per 100,000 chunks) and an entry's
+        owner comes from its collection's name (``NO_OWNER`` in the everything-collection), its version is "".
+        """
         inventory = Inventory()
         for name in self.collection_names():
             collection = self._collection(name, create=False)
@@ -252,22 +257,34 @@ class InteractionIndex:
                 continue
             entries: dict[int, tuple[int, str]] = {}
             chunk_ids: dict[int, list[str]] = {}
-            offset = 0
-            while True:
-                got = collection.get(include=["metadatas"], limit=page, offset=offset)
-                ids = got["ids"]
-                if not ids:
-                    break
-                for cid, meta in zip(ids, got["metadatas"] or [], strict=True):
-                    iid = int(meta["interaction_id"])
-                    entries[iid] = (int(meta.get("owner_id", NO_OWNER)), str(meta.get("version", "")))
+            if versions:
+                offset = 0
+                while True:
+                    got = collection.get(include=["metadatas"], limit=page, offset=offset)
+                    ids = got["ids"]
+                    if not ids:
+                        break
+                    for cid, meta in zip(ids, got["metadatas"] or [], strict=True):
+                        iid = int(meta["interaction_id"])
+                        entries[iid] = (int(meta.get("owner_id", NO_OWNER)), str(meta.get("version", "")))
+                        chunk_ids.setdefault(iid, []).append(cid)
+                    offset += len(ids)
+                    if len(ids) < page:
+                        break
+            else:
+                owner = self.shard_owner(name)
+                for cid in collection.get(include=[])["ids"]:
+                    iid, _ = parse_chunk_id(cid)
+                    entries[iid] = (owner, "")
                     chunk_ids.setdefault(iid, []).append(cid)
-                offset += len(ids)
-                if len(ids) < page:
-                    break
             inventory.entries[name] = entries
             inventory.chunk_ids[name] = chunk_ids
         return inventory
+
+    def shard_owner(self, name: str) -> int:
+        """The owner whose collection ``name`` is (``NO_OWNER`` for the everything- and the no-owner collection)."""
+        suffix = name.removeprefix(f"{self.prefix}-o")
+        return int(suffix) if suffix != name and suffix.isdigit() else NO_OWNER
 
     def embed_query(self, text: str) -> Vectors:
         return self.embedder.embed([text])

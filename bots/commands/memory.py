@@ -43,7 +43,7 @@ def _where() -> str:
     return settings.chroma_url or str(settings.chroma_path)
 
 
-def _run_sync(as_: str | None, *, rebuild: bool) -> None:
+def _run_sync(as_: str | None, *, rebuild: bool, verify: bool = False) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from bots.common import console, fail, friendly_errors, resolve_actor, services, session
@@ -74,8 +74,10 @@ def _run_sync(as_: str | None, *, rebuild: bool) -> None:
             bar.update(task, completed=done, total=total)
 
         try:
-            run = reindex if rebuild else sync
-            report = run(services().engine, index, actor=actor, progress=progress)
+            if rebuild:
+                report = reindex(services().engine, index, actor=actor, progress=progress)
+            else:
+                report = sync(services().engine, index, actor=actor, progress=progress, verify=verify)
         except (EmbeddingUnavailable, IndexUnavailable) as exc:
             fail(str(exc))
     verb = "rebuilt" if rebuild else "synced"
@@ -87,9 +89,19 @@ def _run_sync(as_: str | None, *, rebuild: bool) -> None:
 
 
 @app.command("sync")
-def sync_cmd(as_: AsOption = None) -> None:
+def sync_cmd(
+    as_: AsOption = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Also compare every indexed chunk's text version with the store (slower; for an index restored "
+            "from an older copy).",
+        ),
+    ] = False,
+) -> None:
     """Catch the index up with the store: embed new and edited notes, remove deleted ones (safe to run any time)."""
-    _run_sync(as_, rebuild=False)
+    _run_sync(as_, rebuild=False, verify=verify)
 
 
 @app.command("reindex")

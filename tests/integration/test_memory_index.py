@@ -160,6 +160,20 @@ def test_search_hides_deleted_rows_even_before_sync(world: World) -> None:
     assert world.interactions[1] not in [h.interaction_id for h in hits]
 
 
+def test_verify_catches_an_index_restored_from_an_older_copy(world: World) -> None:
+    """A fast sync trusts SQL's indexed mark; --verify compares stored text versions and re-embeds stale chunks."""
+    sync(world.engine, world.index)
+    stale = world.interactions[2]
+    collection = world.index.client.get_collection(world.index.shard_name(None))
+    got = collection.get(ids=[f"{stale}:0"], include=["metadatas", "embeddings"])
+    old = {**got["metadatas"][0], "version": "2020-01-01T00:00:00+00:00"}  # as if restored from an old backup
+    collection.upsert(ids=got["ids"], embeddings=got["embeddings"], metadatas=[old])
+    assert sync(world.engine, world.index).indexed == 0
+    report = sync(world.engine, world.index, verify=True)
+    assert report.indexed == 1
+    _assert_consistent(world)
+
+
 def test_reindex_restores_a_deleted_index(world: World, tmp_path: Path) -> None:
     sync(world.engine, world.index)
     # Lose the index: the whole folder for the embedded client, every collection on the server.

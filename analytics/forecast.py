@@ -9,6 +9,10 @@ past periods closed from deals created after the same point of the period. Expec
 simulations; the 80 % interval = their 10th-90th percentiles.
 
 The stage-weighted baseline is the classic sum of amount x historical stage win rate over the open pipeline.
+
+Money is never added across currencies (there are no exchange rates): deals in several currencies are forecast
+per currency, each from its own deals, history and amounts, with one shared win model (win chances do not depend
+on the currency). The backtest, whose error measures span every period, takes one currency at a time.
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from analytics.winprob import (
     open_snapshots,
     predict_win,
     window_probability,
+    won_amount_medians,
 )
 from sales.errors import InvalidInput, NotFound
+from sales.money import DEFAULT_CURRENCY, normalize_currency, require_single_currency
 from sales.periods import Granularity, Period, parse_period, period_containing, shift
 from sales.permissions import Actor
 
@@ -47,6 +53,7 @@ NEW_BUSINESS_LOOKBACK = 6
 
 class ForecastLine(BaseModel):
     key: str
+    currency: str = DEFAULT_CURRENCY
     expected: float
     p10: float
     p90: float
@@ -60,7 +67,7 @@ class ForecastLine(BaseModel):
 
 
 class Forecast(BaseModel):
-    """A period's forecast: total and (optionally) one line per owner or team; amounts in the deals' currency."""
+    """A period's forecast in one currency: total and (optionally) one line per owner or team."""
 
     period: str
     start: str
@@ -72,6 +79,7 @@ class Forecast(BaseModel):
     total: ForecastLine
     lines: list[ForecastLine]
     notes: list[str]
+    currency: str = DEFAULT_CURRENCY
 
 
 def _midnight(day: date) -> datetime:
@@ -236,12 +244,13 @@ def _revenue_log_sd(history: DealHistory, period: Period, at: datetime, fiscal_s
     return monthly / math.sqrt(3 if period.granularity == "quarter" else 12)
 
 
-def _line(sim: Simulation, key: str, label: str) -> ForecastLine:
+def _line(sim: Simulation, key: str, label: str, currency: str = DEFAULT_CURRENCY) -> ForecastLine:
     import numpy as np
 
     values = sim.sims[key]
     return ForecastLine(
         key=label,
+        currency=currency,
         expected=round(float(values.mean()), 2),
         p10=round(float(np.percentile(values, 10)), 2),
         p90=round(float(np.percentile(values, 90)), 2),
@@ -268,8 +277,52 @@ def forecast_period(
     seed: int = 0,
     fiscal_year_start_month: int = 1,
     config: AnalyticsConfig | None = None,
+    currency: str | None = None,
 ) -> Forecast:
-    """Expected revenue and 80 % interval for a month/quarter/year, for the deals the actor may see."""
+    """Expected revenue and 80 % interval for a month/quarter/year, for the deals the actor may see.
+
+    One currency only: deals in several are refused with ``InvalidInput`` naming them (pass ``currency``, or
+    use ``forecast_by_currency`` for one forecast per currency).
+    """
+    forecasts = forecast_by_currency(
+        session,
+        actor,
+        period_text,
+        group_by=group_by,
+        owner=owner,
+        team=team,
+        today=today,
+        simulations=simulations,
+        seed=seed,
+        fiscal_year_start_month=fiscal_year_start_month,
+        config=config,
+        currency=currency,
+    )
+    require_single_currency(
+        [f.currency for f in forecasts], "one forecast", "forecast one currency at a time (currency=CODE)"
+    )
+    return forecasts[0]
+
+
+def forecast_by_currency(
+    session: Session,
+    actor: Actor,
+    period_text: str,
+    *,
+    group_by: GroupBy | None = None,
+    owner: str | None = None,
+    team: str | None = None,
+    today: date | None = None,
+    simulations: int = 2000,
+    seed: int = 0,
+    fiscal_year_start_month: int = 1,
+    config: AnalyticsConfig | None = None,
+    currency: str | None = None,
+) -> list[Forecast]:
+    """One forecast per currency of the deals the actor may see, in code order (``currency`` keeps one).
+
+    Each currency is simulated from its own deals, history and amounts; the win model is shared.
+    """
     today = today or datetime.now(UTC).date()
     try:
         period = parse_period(period_text, today, fiscal_year_start_month)
@@ -298,41 +351,112 @@ def forecast_period(
         if match.empty:
             raise NotFound(f"no deals in team {team!r}")
         visible = visible.intersection(match)
+    if currency is not None:
+        try:
+            code = normalize_currency(currency)
+        except ValueError as exc:
+            raise InvalidInput({"currency": str(exc)}) from None
+        match = deals.index[_currency_of(deals) == code]
+        if match.empty:
+            raise NotFound(f"no deals in {code}")
+        visible = visible.intersection(match)
     scoped = DealHistory(
         deals.loc[visible].reset_index(drop=True), history.changes, history.interactions, history.machine
     )
     # new business is learnt from the scoped owners' own past periods
     column = "team" if group_by == "team" else "owner"
-    group_of = scoped.deals[column].fillna("unknown") if group_by else scoped.deals["owner"].map(lambda _: "all")
-    sim = simulate_period(
-        scoped, model, period, at, group_of, simulations=simulations, seed=seed, fiscal_start=fiscal_year_start_month
-    )
-    notes = list(model.notes)
+    single = _currency_of(deals).nunique() <= 1
+    sims: list[tuple[str, Simulation]] = []
+    for code, part in _per_currency(scoped):
+        group_of = part.deals[column].fillna("unknown") if group_by else part.deals["owner"].map(lambda _: "all")
+        # a deal without an amount is valued from won deals in its own currency
+        priced = model if single else _priced_in(model, history, code)
+        sim = simulate_period(
+            part, priced, period, at, group_of, simulations=simulations, seed=seed, fiscal_start=fiscal_year_start_month
+        )
+        sims.append((code, sim))
+    active = [(code, sim) for code, sim in sims if _has_money(sim)]
+    sims = active or sims
     method = "monte-carlo" if model.method == "model" else "monte-carlo (stage-weighted win probabilities)"
     if _midnight(period.end) <= at:
         method = "actual (the period is over)"
-    if model.impute_amounts:
+    forecasts = []
+    for code, sim in sims:
+        notes = list(model.notes)
+        if model.impute_amounts:
+            notes.append(
+                "open deals carry no amount until they close in this data: each is valued at the median won "
+                "amount of its product"
+            )
         notes.append(
-            "open deals carry no amount until they close in this data: each is valued at the median won "
-            "amount of its product"
+            f"shared shocks: win rate sigma {model.win_rate_sigma:.2f} (logit), period revenue sigma "
+            f"{sim.period_shock_sigma:.2f} (log), both estimated from history"
         )
-    notes.append(
-        f"shared shocks: win rate sigma {model.win_rate_sigma:.2f} (logit), period revenue sigma "
-        f"{sim.period_shock_sigma:.2f} (log), both estimated from history"
-    )
-    lines = [_line(sim, k, k) for k in sim.keys] if group_by else []
-    return Forecast(
-        period=period.label,
-        start=period.start.isoformat(),
-        end=period.end.isoformat(),
-        as_of=at.isoformat(),
-        method=method,
-        simulations=simulations,
-        interval="80% (p10-p90)",
-        total=_line(sim, "__total__", "total"),
-        lines=lines,
-        notes=notes,
-    )
+        if len(sims) > 1:
+            notes.append(
+                f"the deals are in {len(sims)} currencies ({', '.join(c for c, _ in sims)}): each is forecast "
+                "on its own and never added to another (no exchange rates)"
+            )
+        forecasts.append(
+            Forecast(
+                period=period.label,
+                start=period.start.isoformat(),
+                end=period.end.isoformat(),
+                as_of=at.isoformat(),
+                method=method,
+                simulations=simulations,
+                interval="80% (p10-p90)",
+                total=_line(sim, "__total__", "total", code),
+                lines=[_line(sim, k, k, code) for k in sim.keys] if group_by else [],
+                notes=notes,
+                currency=code,
+            )
+        )
+    return forecasts
+
+
+def _currency_of(deals: pd.DataFrame) -> pd.Series:
+    """Each deal's currency (a history without the column is in the default currency)."""
+    import pandas as pd
+
+    if "currency" not in deals.columns:
+        return pd.Series(DEFAULT_CURRENCY, index=deals.index, dtype=object)
+    return deals["currency"].fillna(DEFAULT_CURRENCY).astype(str)
+
+
+def _per_currency(history: DealHistory) -> list[tuple[str, DealHistory]]:
+    """The history split by deal currency, in code order; one currency (or none) keeps the history as it is."""
+    currencies = _currency_of(history.deals)
+    codes = sorted(set(currencies.tolist()))
+    if len(codes) <= 1:
+        return [(codes[0] if codes else DEFAULT_CURRENCY, history)]
+    return [
+        (
+            code,
+            DealHistory(
+                history.deals[currencies == code].reset_index(drop=True),
+                history.changes,
+                history.interactions,
+                history.machine,
+            ),
+        )
+        for code in codes
+    ]
+
+
+def _priced_in(model: WinModel, history: DealHistory, currency: str) -> WinModel:
+    """``model`` with its fallback deal values learnt from won deals in ``currency`` only."""
+    from dataclasses import replace
+
+    deals = history.deals
+    won = deals[(deals["stage"] == history.machine.won_stage) & (_currency_of(deals) == currency)]
+    by_product, median = won_amount_medians(won)
+    return replace(model, amount_by_product=by_product, median_amount=median)
+
+
+def _has_money(sim: Simulation) -> bool:
+    """Anything to report in this currency: open deals, revenue won so far, or expected new business."""
+    return bool(sim.open_deals["__total__"] or sim.won_to_date["__total__"] or sim.new_business.get("__total__", 0.0))
 
 
 def _emails(session: Session) -> dict[int, str]:
@@ -368,6 +492,7 @@ class BacktestReport(BaseModel):
     owner_wape: float
     owner_wape_stage_weighted: float
     nominal: float = 0.8
+    currency: str = DEFAULT_CURRENCY
 
 
 def default_cutoffs(history: DealHistory, granularity: Granularity, count: int = 6) -> list[date]:
@@ -395,6 +520,12 @@ def backtest(
     """For each cut-off: forecast the period starting there from history as known then, compare with actuals."""
     import numpy as np
 
+    # WAPE and coverage add actuals over every period and owner: one currency at a time
+    currency = require_single_currency(
+        _currency_of(history.deals).tolist(),
+        "the backtest",
+        "backtest one currency at a time (salesgraph forecast backtest --currency CODE)",
+    )
     rows: list[BacktestRow] = []
     cell_actual: list[float] = []
     cell_expected: list[float] = []
@@ -455,6 +586,7 @@ def backtest(
         owner_coverage=round(float(np.mean(cell_inside)), 4) if cell_inside else float("nan"),
         owner_wape=round(wape(cell_expected, cell_actual), 4),
         owner_wape_stage_weighted=round(wape(cell_weighted, cell_actual), 4),
+        currency=currency or DEFAULT_CURRENCY,
     )
 
 
@@ -468,13 +600,26 @@ def backtest_store(
     simulations: int = 1000,
     config: AnalyticsConfig | None = None,
     on_step: object = None,
+    currency: str | None = None,
 ) -> BacktestReport:
-    """Backtest on the store's history (managers and admins: it reads every deal the actor can see)."""
+    """Backtest on the store's history (managers and admins: it reads every deal the actor can see).
+
+    Deals in several currencies need ``currency``: the error measures would otherwise add them up.
+    """
     from sales.errors import PermissionDenied
 
     if not actor.is_manager:
         raise PermissionDenied(f"the forecast backtest is for managers and admins; {actor.email} is a {actor.role}")
     history = load_history(session, actor)
+    if currency is not None:
+        try:
+            code = normalize_currency(currency)
+        except ValueError as exc:
+            raise InvalidInput({"currency": str(exc)}) from None
+        kept = history.deals[_currency_of(history.deals) == code].reset_index(drop=True)
+        if kept.empty:
+            raise NotFound(f"no deals in {code}")
+        history = DealHistory(kept, history.changes, history.interactions, history.machine)
     if history.deals.empty:
         raise InvalidInput({"history": "no deals in the store: import or seed some first"})
     cutoffs = cutoffs or default_cutoffs(history, granularity, count)

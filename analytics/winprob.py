@@ -84,6 +84,7 @@ def load_history(session: Session, actor: Actor | None = None, machine: StageMac
         Deal.id,
         Deal.owner_id,
         Deal.amount,
+        Deal.currency,
         Deal.stage,
         Deal.stage_entered_at,
         Deal.created_at,
@@ -108,6 +109,7 @@ def load_history(session: Session, actor: Actor | None = None, machine: StageMac
             "id",
             "owner_id",
             "amount",
+            "currency",
             "stage",
             "stage_entered_at",
             "created_at",
@@ -360,6 +362,17 @@ def _win_rate_sigma(history: DealHistory) -> float:
     return float(math.sqrt(max(excess, 0.0)))
 
 
+def won_amount_medians(won: pd.DataFrame) -> tuple[dict[str, float], float]:
+    """Median won amount per product and overall (positive amounts only): the value of a deal without one.
+
+    Pass deals of one currency: a median over several currencies would be a number in none of them.
+    """
+    amounts = won["amount"].dropna()
+    amounts = amounts[amounts > 0]
+    by_product = {str(k): float(v) for k, v in won[won["amount"] > 0].groupby("product")["amount"].median().items()}
+    return by_product, float(amounts.median()) if len(amounts) else 0.0
+
+
 def fit_win_model(history: DealHistory, as_of: datetime, config: AnalyticsConfig | None = None) -> WinModel:
     """Fit on deals closed before ``as_of``; the history must not contain later facts (use ``as_of``)."""
     import numpy as np
@@ -370,17 +383,14 @@ def fit_win_model(history: DealHistory, as_of: datetime, config: AnalyticsConfig
     machine = history.machine
     closed = history.deals[history.deals["stage"].isin(machine.closed_stages)]
     won = closed[closed["stage"] == machine.won_stage]
-    amounts = won["amount"].dropna()
-    amounts = amounts[amounts > 0]
+    amount_by_product, median_amount = won_amount_medians(won)
     model = WinModel(
         as_of=as_of,
         method="stage-weighted",
         stage_rates=_stage_rates(history),
         closed_deals=len(closed),
-        amount_by_product={
-            str(k): float(v) for k, v in won[won["amount"] > 0].groupby("product")["amount"].median().items()
-        },
-        median_amount=float(amounts.median()) if len(amounts) else 0.0,
+        amount_by_product=amount_by_product,
+        median_amount=median_amount,
         impute_amounts=history.amount_recorded_at_close,
         win_rate_sigma=_win_rate_sigma(history),
     )

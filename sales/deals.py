@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from sales.errors import InvalidInput, NotFound, TransitionNotAllowed
+from sales.money import normalize_currency
 from sales.permissions import Actor, assignable_owner_id, ensure_can_change, ensure_can_see
 from sales.playbook import meeting_task, plan_close_task
 from sales.receipts import snapshot, write_receipt
@@ -33,7 +34,7 @@ class DealInput(BaseModel):
     account_id: int | None = None
     owner_email: str | None = None
     amount: Decimal | None = Field(default=None, ge=0)
-    currency: str = Field(default="USD", min_length=3, max_length=3)
+    currency: str = Field(default="USD", description="ISO 4217 code; any case, stored upper-case.")
     product: str | None = None
     stage: str = "Prospecting"
     expected_close_date: date | None = None
@@ -97,6 +98,10 @@ def create_deal(
     stage = machine.canonical(data.stage)
     if stage is None or not machine.is_open(stage):
         raise InvalidInput({"stage": f"a new deal starts in an open stage: {', '.join(machine.open_stages)}"})
+    try:
+        currency = normalize_currency(data.currency)
+    except ValueError as exc:
+        raise InvalidInput({"currency": str(exc)}) from None
     now = utcnow()
     deal = Deal(
         name=data.name,
@@ -105,7 +110,7 @@ def create_deal(
         lead_id=data.lead_id,
         product=data.product,
         amount=data.amount,
-        currency=data.currency.upper(),
+        currency=currency,
         stage=stage,
         stage_entered_at=now,
         expected_close_date=data.expected_close_date,

@@ -3,7 +3,8 @@
 Managers' questions become a ``PipelineQuery``; the model never writes SQL. Metrics: count, total_amount,
 avg_amount, win_rate (won / (won + lost)), avg_cycle_days (created → closed, won deals unless the status filter
 says lost/closed) and stage_conversion (of the deals that entered a stage, the share that went further, Lost
-excluded). Amount metrics add amounts as stored; a pipeline in several currencies is not converted.
+excluded). Amount metrics never add across currencies (there are no exchange rates): they are computed per
+currency, so an answer in one currency looks as it always did and one in several carries a row per currency.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class PipelineAnswerRow:
     group: dict[str, str | None]
     value: float | None
     deals: int
+    currency: str | None = None
+    """Set for amount metrics: the one currency ``value`` is in."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,15 @@ class PipelineAnswer:
     unit: Literal["deals", "currency", "ratio", "days"]
     group_by: list[str]
     rows: list[PipelineAnswerRow]
+    """Amount metrics over several currencies: one row per group and currency."""
     total: PipelineAnswerRow
+    """Amount metrics over several currencies: ``value`` is None (see ``totals_by_currency``)."""
     truncated: bool
     filters: dict[str, Any] = field(default_factory=dict)
+    currency: str | None = None
+    """Amount metrics: the currency every amount is in; None when there are several."""
+    totals_by_currency: list[PipelineAnswerRow] = field(default_factory=list)
+    """Amount metrics: the total per currency, in code order (one entry when all share a currency)."""
 
 
 def _sqlite_quarter(column: Any) -> ColumnElement[Any]:
@@ -234,6 +243,8 @@ def run_pipeline_query(
         filters["cycle_over"] = cycle_stages
 
     labels = list(group_exprs)
+    if UNITS[query.metric] == "currency":
+        return _per_currency(session, query, group_exprs, conditions, base_from, filters, value, deal_count)
     stmt = base_from(
         select(*[e.label(f"g_{k}") for k, e in group_exprs.items()], value.label("value"), deal_count.label("n"))
     )
@@ -267,6 +278,77 @@ def run_pipeline_query(
         truncated=len(rows) > query.limit,
         filters=filters,
     )
+
+
+def _per_currency(
+    session: Session,
+    query: PipelineQuery,
+    group_exprs: dict[str, Any],
+    conditions: list[ColumnElement[bool]],
+    base_from: Any,
+    filters: dict[str, Any],
+    value: ColumnElement[Any],
+    deal_count: ColumnElement[Any],
+) -> PipelineAnswer:
+    """An amount metric, grouped by currency as well as the asked groups: no sum or average spans currencies."""
+    labels = list(group_exprs)
+    currency = col(Deal.currency)
+    stmt = base_from(
+        select(
+            *[e.label(f"g_{k}") for k, e in group_exprs.items()],
+            currency.label("currency"),
+            value.label("value"),
+            deal_count.label("n"),
+        )
+    )
+    if conditions:
+        stmt = stmt.where(*conditions)
+    stmt = stmt.group_by(*group_exprs.values(), currency)
+    if any(g in TIME_GROUPS for g in labels):
+        stmt = stmt.order_by(*group_exprs.values(), currency)
+    else:
+        # values in different currencies are not comparable: rank within each currency
+        stmt = stmt.order_by(currency, value.desc().nulls_last(), *group_exprs.values())
+    rows = session.execute(stmt.limit(query.limit + 1)).all() if labels else []
+    total_stmt = base_from(select(currency.label("currency"), value.label("value"), deal_count.label("n")))
+    if conditions:
+        total_stmt = total_stmt.where(*conditions)
+    totals = [
+        PipelineAnswerRow({}, _number(t.value), int(t.n or 0), t.currency)
+        for t in session.execute(total_stmt.group_by(currency).order_by(currency)).all()
+    ]
+    # a currency whose deals carry no amount adds nothing: it does not make an answer "mixed"
+    priced = [t for t in totals if t.deals > 0]
+    totals = priced or totals[:1]
+    answer_rows = _drop_unpriced_duplicates(
+        [
+            PipelineAnswerRow(
+                {k: _text(getattr(r, f"g_{k}")) for k in labels}, _number(r.value), int(r.n or 0), r.currency
+            )
+            for r in rows[: query.limit]
+        ]
+    )
+    if len(totals) == 1:
+        total = PipelineAnswerRow({}, totals[0].value, totals[0].deals, totals[0].currency)
+    else:
+        total = PipelineAnswerRow({}, None, sum(t.deals for t in totals), None)
+    return PipelineAnswer(
+        metric=query.metric,
+        unit=UNITS[query.metric],
+        group_by=labels,
+        rows=answer_rows,
+        total=total,
+        truncated=len(rows) > query.limit,
+        filters=filters,
+        currency=total.currency,
+        totals_by_currency=totals,
+    )
+
+
+def _drop_unpriced_duplicates(rows: list[PipelineAnswerRow]) -> list[PipelineAnswerRow]:
+    """Drop a group's no-amount row in one currency when the group has amounts in another."""
+    priced = {tuple(r.group.items()) for r in rows if r.deals > 0}
+    return [r for r in rows if r.deals > 0 or tuple(r.group.items()) not in priced]
 
 
 def _text(value: Any) -> str | None:

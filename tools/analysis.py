@@ -20,6 +20,7 @@ from tools.base import RunContext, ToolUnavailable
 from tools.records import deal_id_for, lead_id_for, owner_id_for
 from tools.results import (
     BottleneckResult,
+    CurrencyForecast,
     ForecastResult,
     InteractionHit,
     PipelineQuestionResult,
@@ -129,9 +130,15 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             unit=answer.unit,
             group_by=answer.group_by,
             filters=_jsonable(filters),
-            rows=[PipelineRow(group=r.group, value=r.value, deals=r.deals) for r in answer.rows],
-            total=PipelineRow(group={}, value=answer.total.value, deals=answer.total.deals),
+            rows=[PipelineRow(group=r.group, value=r.value, deals=r.deals, currency=r.currency) for r in answer.rows],
+            total=PipelineRow(
+                group={}, value=answer.total.value, deals=answer.total.deals, currency=answer.total.currency
+            ),
             truncated=answer.truncated,
+            currency=answer.currency,
+            amounts_by_currency=[
+                PipelineRow(value=t.value, deals=t.deals, currency=t.currency) for t in answer.totals_by_currency
+            ],
         )
 
 
@@ -166,23 +173,37 @@ def score_lead(ctx: RunContext, args: ScoreLeadArgs) -> ScoreLeadResult:
 
 
 def forecast(ctx: RunContext, args: ForecastArgs) -> ForecastResult:
-    forecaster = _capability("analytics.forecast", "forecast_period", "revenue forecasting")
+    forecaster = _capability("analytics.forecast", "forecast_by_currency", "revenue forecasting")
     with session_scope(ctx.engine) as s:
-        result = _as_dict(
-            forecaster(
-                s, ctx.actor, args.period, group_by=args.group_by, owner=args.owner, team=args.team, today=ctx.today()
-            )
+        found = forecaster(
+            s, ctx.actor, args.period, group_by=args.group_by, owner=args.owner, team=args.team, today=ctx.today()
         )
-        total = _as_dict(result["total"])
-        rows = [_jsonable(line) for line in result.get("lines") or []]
-        notes = [str(n) for n in result.get("notes") or []]
+        results = [_as_dict(f) for f in found]
+        totals = [_as_dict(r["total"]) for r in results]
+        by_currency = [
+            CurrencyForecast(
+                currency=str(r.get("currency") or t.get("currency")),
+                expected=float(t["expected"]),
+                low=float(t["p10"]) if t.get("p10") is not None else None,
+                high=float(t["p90"]) if t.get("p90") is not None else None,
+                open_deals=int(t.get("open_deals") or 0),
+            )
+            for r, t in zip(results, totals, strict=True)
+        ]
+        rows = [_jsonable(line) for r in results for line in r.get("lines") or []]
+        notes = [str(n) for r in results for n in r.get("notes") or []]
+        method = str(results[0].get("method") or "") if results else ""
+        # one currency: its total; several: no total at all (amounts are never added across currencies)
+        one = by_currency[0] if len(by_currency) == 1 else None
         return ForecastResult(
-            period=str(result.get("period") or args.period),
-            expected=float(total["expected"]),
-            low=float(total["p10"]) if total.get("p10") is not None else None,
-            high=float(total["p90"]) if total.get("p90") is not None else None,
+            period=str(results[0].get("period") if results else args.period),
+            currency=one.currency if one else None,
+            expected=one.expected if one else None,
+            low=one.low if one else None,
+            high=one.high if one else None,
             rows=rows,
-            method=" ".join([str(result.get("method") or ""), *notes]).strip() or None,
+            method=" ".join([method, *dict.fromkeys(notes)]).strip() or None,
+            by_currency=by_currency,
         )
 
 

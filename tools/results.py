@@ -182,6 +182,7 @@ class PipelineRow(BaseModel):
     group: dict[str, str | None] = Field(default_factory=dict)
     value: float | None
     deals: int = Field(description="How many deals the value is computed over.")
+    currency: str | None = Field(default=None, description="Amount metrics: the ISO currency of value.")
 
 
 class PipelineQuestionResult(ToolResult):
@@ -190,9 +191,16 @@ class PipelineQuestionResult(ToolResult):
     unit: Literal["deals", "currency", "ratio", "days"]
     group_by: list[str] = Field(default_factory=list)
     filters: dict[str, Any] = Field(default_factory=dict, description="The filters applied, resolved.")
-    rows: list[PipelineRow]
-    total: PipelineRow = Field(description="The metric over all matching deals, ungrouped.")
+    rows: list[PipelineRow] = Field(description="Amount metrics in several currencies: a row per group and currency.")
+    total: PipelineRow = Field(
+        description="The metric over all matching deals, ungrouped; for amounts in several currencies its value "
+        "is null (amounts are never added across currencies): see amounts_by_currency."
+    )
     truncated: bool = False
+    currency: str | None = Field(default=None, description="Amount metrics: the one currency of every amount.")
+    amounts_by_currency: list[PipelineRow] = Field(
+        default_factory=list, description="Amount metrics: the total per currency (one entry when there is one)."
+    )
 
 
 class BottleneckResult(ToolResult):
@@ -202,15 +210,31 @@ class BottleneckResult(ToolResult):
     findings: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class CurrencyForecast(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str
+    expected: float
+    low: float | None = None
+    high: float | None = None
+    open_deals: int = 0
+
+
 class ForecastResult(ToolResult):
     kind: Literal["forecast"] = "forecast"
     period: str
-    currency: str | None = None
-    expected: float = Field(description="Probability-weighted amount expected to close in the period.")
+    currency: str | None = Field(default=None, description="The one currency of every amount; null when several.")
+    expected: float | None = Field(
+        description="Probability-weighted amount expected to close in the period; null when the deals are in "
+        "several currencies (never added across them): see by_currency."
+    )
     low: float | None = None
     high: float | None = None
     rows: list[dict[str, Any]] = Field(default_factory=list)
     method: str | None = None
+    by_currency: list[CurrencyForecast] = Field(
+        default_factory=list, description="The forecast per currency (one entry when there is one)."
+    )
 
 
 class InteractionHit(BaseModel):

@@ -280,25 +280,32 @@ def _pipeline(args: dict[str, Any], data: dict[str, Any]) -> str:
     total = data.get("total") if isinstance(data.get("total"), dict) else None
 
     def with_count(row: dict[str, Any]) -> str:
-        value = _metric_value(unit, row.get("value"), currency)
+        value = _metric_value(unit, row.get("value"), str(row.get("currency") or currency))
         deals = row.get("deals")
         if unit != "deals" and isinstance(deals, int):
             value += f" over {number(deals)} deal{'s' if deals != 1 else ''}"
         return value
 
+    # amounts in several currencies: one figure per currency, never a sum or average across them
+    per_currency = [row for row in data.get("amounts_by_currency") or [] if isinstance(row, dict)]
+    overall: str | None = None
+    if len(per_currency) > 1:
+        overall = (" + " if metric == "total_amount" else "; ").join(with_count(row) for row in per_currency)
+    elif total is not None and total.get("value") is not None:
+        overall = with_count(total)
     if not (data.get("group_by") or args.get("group_by")):
         row = total or (rows[0] if rows else None)
         if row is None or (row.get("deals") == 0 and unit != "deals"):
             return f"{title}: no deals match."
-        return f"{title}: {with_count(row)}."
+        return f"{title}: {overall or with_count(row)}."
     if not rows:
         return f"{title}: no deals match."
     lines = [f"- {_group_label(row.get('group'))}: {with_count(row)}" for row in rows[: MAX_ROWS * 2]]
     if data.get("truncated") or len(rows) > MAX_ROWS * 2:
         lines.append("- … (more groups not shown)")
     text = f"{title}:\n" + "\n".join(lines)
-    if total is not None and total.get("value") is not None:
-        text += f"\nOverall: {with_count(total)}."
+    if overall is not None:
+        text += f"\nOverall: {overall}."
     return text
 
 
@@ -344,19 +351,31 @@ def _fmt_by_key(key: str, value: float) -> str:
     return number(value, 0 if float(value).is_integer() else 1)
 
 
+def _expected(entry: dict[str, Any], currency: str) -> str:
+    text = f"{money(entry['expected'], currency)} expected"
+    if entry.get("low") is not None and entry.get("high") is not None:
+        text += f" (range {money(entry['low'], currency)} to {money(entry['high'], currency)})"
+    return text
+
+
 def _forecast(args: dict[str, Any], data: dict[str, Any]) -> str:
     currency = _currency(data)
     period = data.get("period") or args.get("period")
-    text = f"Forecast for {period}: {money(data['expected'], currency)} expected"
-    if data.get("low") is not None and data.get("high") is not None:
-        text += f" (range {money(data['low'], currency)} to {money(data['high'], currency)})"
-    text += "."
+    per_currency = [row for row in data.get("by_currency") or [] if isinstance(row, dict)]
+    if data.get("expected") is None and len(per_currency) > 1:
+        # never one figure across currencies: each currency is forecast on its own
+        text = f"Forecast for {period}, per currency (amounts in different currencies are never added):"
+        for entry in per_currency:
+            code = str(entry.get("currency") or "")
+            text += f"\n- {code}: {_expected(entry, code)}"
+    else:
+        text = f"Forecast for {period}: {_expected(data, currency)}."
     rows = [row for row in data.get("rows") or [] if isinstance(row, dict)]
     for row in rows[:MAX_ROWS]:
         label = row.get("owner") or row.get("team") or row.get("name") or row.get("group") or row.get("label")
         value = row.get("expected", row.get("value"))
         if label is not None and isinstance(value, int | float):
-            text += f"\n- {_group_label(label)}: {money(value, currency)}"
+            text += f"\n- {_group_label(label)}: {money(value, str(row.get('currency') or currency))}"
     if data.get("method"):
         text += f"\nMethod: {data['method']}."
     return text

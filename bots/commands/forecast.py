@@ -55,6 +55,10 @@ def forecast_cmd(
     today: Annotated[
         str | None, typer.Option("--today", help="Forecast as of this date (YYYY-MM-DD) instead of today.")
     ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", help="Only deals in this currency, e.g. EUR (default: one forecast per currency)."),
+    ] = None,
     as_: AsOption = None,
 ) -> None:
     """Forecast revenue for a period: expected value, 80 % interval (p10-p90), commit and best case.
@@ -62,7 +66,9 @@ def forecast_cmd(
     Every open deal is simulated thousands of times: whether it is won (its win probability) and whether that
     lands in the period (how long similar deals took), plus business not yet in the pipeline drawn from past
     periods. `salesgraph forecast backtest` replays past cut-offs with only what was known then and compares
-    with what actually closed, next to the stage-weighted baseline (sum of amount x stage win rate).
+    with what actually closed, next to the stage-weighted baseline (sum of amount x stage win rate). Amounts in
+    different currencies are never added: each currency gets its own forecast, and the backtest takes one currency
+    at a time (--currency).
     """
     from datetime import date
 
@@ -75,11 +81,11 @@ def forecast_cmd(
         except ValueError:
             fail(f"--today {today!r} is not a date like 2026-11-23")
     if period.strip().lower() == "backtest":
-        _backtest(cutoffs, granularity.value, count, min(simulations, 2000), as_)
+        _backtest(cutoffs, granularity.value, count, min(simulations, 2000), currency, as_)
     elif period.strip().lower() == "deals":
         _deals(as_of, as_)
     else:
-        _forecast(period, by, owner, team, chart, target, simulations, as_of, as_)
+        _forecast(period, by, owner, team, chart, target, simulations, as_of, currency, as_)
 
 
 def _forecast(
@@ -91,17 +97,18 @@ def _forecast(
     target: float | None,
     simulations: int,
     today: date | None,
+    currency: str | None,
     as_: str | None,
 ) -> None:
     from rich.table import Table
 
-    from analytics.forecast import forecast_period
-    from bots.common import console, resolve_actor, session
+    from analytics.forecast import forecast_by_currency
+    from bots.common import console, fail, resolve_actor, session
     from bots.render import money
 
     out = console()
     with out.status("simulating deal outcomes..."), session(read_only=True) as s:
-        result = forecast_period(
+        results = forecast_by_currency(
             s,
             resolve_actor(s, as_),
             period,
@@ -110,28 +117,50 @@ def _forecast(
             team=team,
             today=today,
             simulations=simulations,
+            currency=currency,
         )
-    table = Table(title=f"Forecast {result.period} ({result.start} to {result.end}), as of {result.as_of[:10]}")
-    for column in ("", "expected", "80% interval", "won so far", "commit", "best case", "stage-weighted", "open deals"):
-        table.add_column(column, justify="left" if not column else "right")
-    for line in [*result.lines, result.total]:
-        table.add_row(
-            line.key if line is not result.total else "[bold]total[/]",
-            money(line.expected),
-            f"{money(line.p10)} - {money(line.p90)}",
-            money(line.won_to_date),
-            money(line.commit),
-            money(line.best_case),
-            money(line.stage_weighted),
-            f"{line.open_deals:,}",
-            end_section=line is result.lines[-1] if result.lines else False,
+    if chart is not None and len(results) > 1:
+        fail(
+            f"the deals are in {', '.join(r.currency for r in results)}; a chart shows one currency: "
+            "add --currency CODE"
         )
-    out.print(table)
+    # one table per currency: amounts in different currencies are never added together
+    for result in results:
+        code = result.currency
+        in_currency = f" in {code}" if len(results) > 1 else ""
+        table = Table(
+            title=f"Forecast {result.period}{in_currency} ({result.start} to {result.end}), as of {result.as_of[:10]}"
+        )
+        for column in (
+            "",
+            "expected",
+            "80% interval",
+            "won so far",
+            "commit",
+            "best case",
+            "stage-weighted",
+            "open deals",
+        ):
+            table.add_column(column, justify="left" if not column else "right")
+        for line in [*result.lines, result.total]:
+            table.add_row(
+                line.key if line is not result.total else "[bold]total[/]",
+                money(line.expected, code),
+                f"{money(line.p10, code)} - {money(line.p90, code)}",
+                money(line.won_to_date, code),
+                money(line.commit, code),
+                money(line.best_case, code),
+                money(line.stage_weighted, code),
+                f"{line.open_deals:,}",
+                end_section=line is result.lines[-1] if result.lines else False,
+            )
+        out.print(table)
+    result = results[0]
     out.print(
         f"Method: {result.method}, {result.simulations:,} simulations. Commit = won so far + deals at least "
         "60 % likely to be won in the period; best case adds those at least 30 % likely."
     )
-    for note in result.notes:
+    for note in dict.fromkeys(note for r in results for note in r.notes):
         out.print(f"[dim]note: {note}[/]")
     if chart is not None:
         from analytics.charts import forecast_chart
@@ -170,7 +199,9 @@ def _deals(today: date | None, as_: str | None) -> None:
         out.print(f"[dim]note: {note}[/]")
 
 
-def _backtest(cutoffs_text: str | None, granularity: str, count: int, simulations: int, as_: str | None) -> None:
+def _backtest(
+    cutoffs_text: str | None, granularity: str, count: int, simulations: int, currency: str | None, as_: str | None
+) -> None:
     from datetime import date
 
     from rich.progress import Progress
@@ -201,6 +232,7 @@ def _backtest(cutoffs_text: str | None, granularity: str, count: int, simulation
             count=count,
             simulations=simulations,
             on_step=step,
+            currency=currency,
         )
     table = Table(title="Backtest: forecast from what was known at each cut-off vs what actually closed")
     for column in ("cut-off", "period", "actual", "forecast", "80% interval", "inside", "stage-weighted"):
@@ -209,11 +241,11 @@ def _backtest(cutoffs_text: str | None, granularity: str, count: int, simulation
         table.add_row(
             row.cutoff,
             row.period,
-            money(row.actual),
-            money(row.expected),
-            f"{money(row.p10)} - {money(row.p90)}",
+            money(row.actual, report.currency),
+            money(row.expected, report.currency),
+            f"{money(row.p10, report.currency)} - {money(row.p90, report.currency)}",
             "yes" if row.inside else "[red]no[/]",
-            money(row.stage_weighted),
+            money(row.stage_weighted, report.currency),
         )
     out.print(table)
     out.print(

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bots.common import AsOption
 
+if TYPE_CHECKING:
+    from sales.pipeline import PipelineRow
+
 audit = typer.Typer(help="The tamper-evident audit log of every change.", no_args_is_help=True)
 
 
 def pipeline_cmd(as_: AsOption = None) -> None:
-    """Deals and amounts by stage and owner (what you may see), with totals per stage."""
-    from collections import defaultdict
+    """Deals and amounts by stage and owner (what you may see), with totals per stage; never adds currencies."""
     from decimal import Decimal
 
     from rich.table import Table
 
     from bots.common import console, resolve_actor, session
     from bots.render import money
-    from sales.pipeline import pipeline_summary
+    from sales.pipeline import pipeline_summary, totals_by_currency
 
     with session(read_only=True) as s:
         who = resolve_actor(s, as_)
@@ -30,24 +32,28 @@ def pipeline_cmd(as_: AsOption = None) -> None:
     table = Table(title=f"Pipeline visible to {who.email}")
     for column in ("stage", "owner", "deals", "amount"):
         table.add_column(column, justify="right" if column in ("deals", "amount") else "left")
-    totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    mixed = len({row.currency for row in rows}) > 1
+
+    def add_totals(label: str, totals: dict[str, tuple[int, Decimal]], end_section: bool = False) -> None:
+        # one line per currency: amounts in different currencies are never added together
+        for i, (currency, (count, amount)) in enumerate(totals.items()):
+            table.add_row(
+                f"[bold]{label}{f' ({currency})' if mixed else ''}[/]",
+                "",
+                f"[bold]{count:,}[/]",
+                f"[bold]{money(amount, currency)}[/]",
+                end_section=end_section and i + 1 == len(totals),
+            )
+
+    stage_rows: list[PipelineRow] = []
     for i, row in enumerate(rows):
-        totals[row.stage][0] += row.deals
-        totals[row.stage][1] += row.amount
-        table.add_row(row.stage, row.owner_name, f"{row.deals:,}", money(row.amount))
+        stage_rows.append(row)
+        table.add_row(row.stage, row.owner_name, f"{row.deals:,}", money(row.amount, row.currency))
         last_of_stage = i + 1 == len(rows) or rows[i + 1].stage != row.stage
         if last_of_stage:
-            count, amount = totals[row.stage]
-            table.add_row(
-                f"[bold]{row.stage} total[/]",
-                "",
-                f"[bold]{int(count):,}[/]",
-                f"[bold]{money(amount)}[/]",
-                end_section=True,
-            )
-    all_count = sum(int(c) for c, _ in totals.values())
-    all_amount = sum((a for _, a in totals.values()), Decimal(0))
-    table.add_row("[bold]All stages[/]", "", f"[bold]{all_count:,}[/]", f"[bold]{money(all_amount)}[/]")
+            add_totals(f"{row.stage} total", totals_by_currency(stage_rows), end_section=True)
+            stage_rows = []
+    add_totals("All stages", totals_by_currency(rows) or {"USD": (0, Decimal(0))})
     console().print(table)
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from sales.money import normalize_currency
 from sales.stages import DEFAULT_MACHINE, StageMachine
 from sales.validation import normalize_email, normalize_phone
 from store.models import Channel, Direction, LeadStatus, Role
@@ -284,9 +285,7 @@ def parse_value(spec: FieldSpec, value: str, ctx: ParseContext) -> Any:
     if kind == "bool":
         return _bool(value)
     if kind == "currency":
-        if not re.fullmatch(r"[A-Za-z]{3}", value):
-            raise ValueError(f"{value!r} is not a three-letter currency code such as USD")
-        return value.upper()
+        return normalize_currency(value)
     if kind == "json":
         return _json_object(value)
     raise AssertionError(f"unknown field kind {kind}")

@@ -132,3 +132,66 @@ def score_distribution_chart(
     fig.savefig(out, dpi=120)
     plt.close(fig)  # type: ignore[attr-defined]
     return out
+
+
+def briefing_chart(
+    stages: list[tuple[str, int, float]], forecast: dict[str, float | str] | None, *, title: str | None = None
+) -> bytes:
+    """A daily briefing's PNG: open pipeline amount by stage (deal counts on the bars) and, when given, the
+    period's forecast (expected with its p10-p90 band, commit, best case, won so far).
+
+    ``stages`` is ``[(stage, deals, amount)]`` in stage order; ``forecast`` has ``period``, ``expected``, ``p10``,
+    ``p90``, ``commit``, ``best_case`` and ``won_to_date``. Returns the PNG bytes (nothing is written to disk).
+    """
+    import io
+
+    plt = _pyplot()
+    panels = 2 if forecast else 1
+    fig, axes = plt.subplots(  # type: ignore[attr-defined]
+        1, panels, figsize=(10 if forecast else 6.5, 4.2), gridspec_kw={"width_ratios": [3, 1.4]} if forecast else None
+    )
+    ax = axes[0] if forecast else axes
+    labels = [s for s, _, _ in stages]
+    amounts = [a for _, _, a in stages]
+    bars = ax.bar(range(len(stages)), amounts, color="#4c72b0")
+    for bar, (_, deals, _) in zip(bars, stages, strict=True):
+        ax.annotate(
+            f"{deals} deals",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_xticks(range(len(stages)), labels, rotation=20, ha="right")
+    ax.set_title("Open pipeline by stage")
+    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
+    ax.grid(axis="y", alpha=0.3)
+    if not stages:
+        ax.text(0.5, 0.5, "no open deals", ha="center", va="center", transform=ax.transAxes)
+    if forecast:
+        fx = axes[1]
+        expected, p10, p90 = float(forecast["expected"]), float(forecast["p10"]), float(forecast["p90"])
+        fx.bar([0], [expected], color="#4c72b0", alpha=0.8, label="expected")
+        fx.errorbar(
+            [0], [expected], yerr=[[expected - p10], [p90 - expected]], fmt="none", ecolor="black", capsize=6,
+            label="80% interval",
+        )  # fmt: skip
+        for value, colour, name in (
+            (forecast["commit"], "#2ca02c", "commit"),
+            (forecast["best_case"], "#9467bd", "best case"),
+            (forecast["won_to_date"], "#ff7f0e", "won so far"),
+        ):
+            fx.scatter([0], [float(value)], marker="_", s=900, color=colour, label=name, zorder=3)
+        fx.set_xticks([0], [str(forecast["period"])])
+        fx.set_xlim(-0.8, 0.8)
+        fx.set_title("Forecast")
+        fx.yaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
+        fx.grid(axis="y", alpha=0.3)
+        fx.legend(loc="lower center", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)  # type: ignore[attr-defined]
+    return buffer.getvalue()

@@ -59,9 +59,10 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> E
     return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
 
 
-# Objects made by hand-written migrations (full-text search, 0002) that the models do not declare:
+# Objects made by hand-written migrations (full-text search, 0002) that the models do not declare, and the
+# briefing scheduler's job table (APScheduler's SQLAlchemyJobStore creates and owns ``apscheduler_jobs``):
 # autogenerate must leave them alone instead of proposing to drop them.
-HAND_MADE_OBJECTS = ("interactions_fts", "ix_interactions_fulltext")
+HAND_MADE_OBJECTS = ("interactions_fts", "ix_interactions_fulltext", "apscheduler_jobs", "ix_apscheduler_jobs")
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

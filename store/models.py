@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Numeric, String, Text
+from sqlalchemy import JSON, Column, Index, Numeric, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime, utcnow
@@ -291,11 +291,37 @@ class AuditEvent(SQLModel, table=True):
     hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
 
 
+class BriefingDelivery(SQLModel, table=True):
+    """One row per team and day: the daily briefing's delivery, so a second run the same day posts nothing.
+
+    ``status`` is ``sending`` while a process holds the claim (a stale claim can be retaken), then ``delivered``
+    or ``failed``; ``deliveries`` counts how often it went out (``--force`` sends again).
+    """
+
+    __tablename__ = "briefing_deliveries"
+    __table_args__ = (UniqueConstraint("manager_id", "briefing_date", name="uq_briefing_deliveries_manager_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    manager_id: int = Field(foreign_key="users.id")
+    briefing_date: date
+    status: str = Field(max_length=16)
+    target: str | None = Field(default=None, max_length=16, description="slack or file")
+    channel: str | None = Field(default=None, max_length=64)
+    message_ts: str | None = Field(default=None, max_length=32)
+    path: str | None = Field(default=None, max_length=1000)
+    deliveries: int = 0
+    error: str | None = Field(default=None, max_length=1000)
+    receipt_id: int | None = None
+    claimed_at: datetime = _created()
+    delivered_at: datetime | None = _ts(nullable=True)
+
+
 __all__ = [
     "Account",
     "Approval",
     "ApprovalStatus",
     "AuditEvent",
+    "BriefingDelivery",
     "Channel",
     "Contact",
     "Deal",

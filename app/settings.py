@@ -43,8 +43,13 @@ class Settings(BaseSettings):
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = Field(default=None, description="App-level token (xapp-...) for Socket Mode.")
     slack_api_url: str | None = Field(
         default=None, description="Override for the Slack Web API base URL (tests, proxies)."
+    )
+
+    briefings_config: Path | None = Field(
+        default=None, description="Daily briefings config (YAML); default $SALESGRAPH_HOME/briefings.yaml."
     )
 
     default_phone_region: str = Field(

@@ -6,6 +6,7 @@ import typer
 
 from bots.commands import analyze as analyze_cmd
 from bots.commands import approvals as approvals_cmd
+from bots.commands import briefings as briefings_cmd
 from bots.commands import chat as chat_cmd
 from bots.commands import db as db_cmd
 from bots.commands import evals as evals_cmd
@@ -18,6 +19,7 @@ from bots.commands import model as model_cmd
 from bots.commands import overview, records
 from bots.commands import privacy as privacy_cmd
 from bots.commands import seed as seed_cmd
+from bots.commands import slack as slack_cmd
 
 app = typer.Typer(
     name="salesgraph",
@@ -52,6 +54,8 @@ app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(privacy_cmd.contacts, name="contacts")
 app.add_typer(model_cmd.app, name="model")
 app.command("forecast")(forecast_cmd.forecast_cmd)
+app.add_typer(briefings_cmd.app, name="briefings")
+app.add_typer(slack_cmd.app, name="slack")
 
 
 def main() -> None:

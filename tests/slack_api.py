@@ -36,6 +36,7 @@ class SlackCall:
     method: str  # e.g. "chat.postMessage"
     params: dict[str, Any]  # form or JSON body, JSON-encoded fields (blocks) decoded
     token: str | None
+    response: dict[str, Any] | None = None  # what the server answered (e.g. the ts of a posted message)
 
 
 @dataclass
@@ -131,16 +132,15 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else params.pop("token", None)
         params = _decode(params)
-        with state.lock:
-            state.calls.append(SlackCall(method, params, token))
+        call = SlackCall(method, params, token)
         if token != state.token:
-            self._reply({"ok": False, "error": "invalid_auth"})
-            return
-        handler = getattr(self, "api_" + method.replace(".", "_"), None)
-        if handler is None:
-            self._reply({"ok": False, "error": "unknown_method"})
-            return
-        self._reply(handler(params))
+            call.response = {"ok": False, "error": "invalid_auth"}
+        else:
+            handler = getattr(self, "api_" + method.replace(".", "_"), None)
+            call.response = handler(params) if handler is not None else {"ok": False, "error": "unknown_method"}
+        with state.lock:
+            state.calls.append(call)
+        self._reply(call.response)
 
     # -- methods -------------------------------------------------------------------------------------
 

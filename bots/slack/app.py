@@ -1,0 +1,539 @@
+"""The Bolt app: a mention or a DM becomes one agent turn in the Slack thread; approval cards become decisions.
+
+Slack wants an answer within three seconds, so every listener acknowledges first and the turn runs afterwards
+(a lazy listener, or the listener's own code after ``ack()``; ``process_before_response`` stays off). The
+people behind a request are found by email (users.info → the salesgraph user); Slack's text is handed to the
+agent as the user's message, i.e. as data, and whatever we post back is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from agent.approval import ApprovalDecision
+from agent.context import Context, approval_policy_from_env
+from agent.turns import ConversationWaiting, TurnOutcome, decide, open_agent, run_turn
+from bots.slack import SlackSigningSecretMissing, blocks
+from bots.slack_web import web_client
+from sales.approvals import (
+    EDITABLE_ARGUMENTS,
+    ApprovalClosed,
+    DecisionResult,
+    approver_emails,
+    decide_approval,
+    get_approval,
+    may_decide,
+)
+from sales.errors import InvalidInput, SalesError
+from sales.permissions import Actor, actor_for_user, load_actor, user_by_email
+from store.db import session_scope
+from store.models import Approval, ApprovalStatus, User
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from langchain_core.language_models import BaseChatModel
+
+    from app.services import Services
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+def _ack(ack: Ack) -> None:
+    ack()
+
+
+class RecentEvents:
+    """Event ids taken lately: Slack redelivers an event (``X-Slack-Retry-Num``) when it thinks we missed it,
+    and a redelivery of one we already took must not run a second turn."""
+
+    def __init__(self, keep_seconds: float = 3600, limit: int = 10_000) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._keep = keep_seconds
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def first_time(self, event_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            while self._seen and (len(self._seen) >= self._limit or next(iter(self._seen.values())) < now - self._keep):
+                self._seen.popitem(last=False)
+            if event_id in self._seen:
+                return False
+            self._seen[event_id] = now
+            return True
+
+
+@dataclass(frozen=True)
+class SlackPerson:
+    """A Slack user and the salesgraph user behind them; ``problem`` says why there is none."""
+
+    slack_user_id: str
+    email: str | None
+    actor: Actor | None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class CardPlace:
+    """Where an approval card sits: its channel, its own ts, and the thread it belongs to."""
+
+    channel: str
+    message_ts: str
+    thread_ts: str
+
+    @classmethod
+    def from_click(cls, body: dict[str, Any]) -> CardPlace:
+        message = body.get("message") or {}
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+        ts = message.get("ts") or container.get("message_ts")
+        return cls(channel=str(channel), message_ts=str(ts), thread_ts=str(message.get("thread_ts") or ts))
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {"channel": self.channel, "message_ts": self.message_ts, "thread_ts": self.thread_ts}
+
+    @classmethod
+    def from_metadata(cls, data: dict[str, Any]) -> CardPlace:
+        return cls(channel=str(data["channel"]), message_ts=str(data["message_ts"]), thread_ts=str(data["thread_ts"]))
+
+
+def conversation_id(team: str, channel: str, root_ts: str) -> str:
+    """One Slack thread is one agent conversation (the checkpointer keeps it across restarts)."""
+    return f"slack:{team}:{channel}:{root_ts}"
+
+
+def _friendly(exc: SalesError) -> str:
+    if isinstance(exc, InvalidInput):
+        return "That did not work: " + "; ".join(f"{field}: {problem}" for field, problem in exc.problems.items())
+    return str(exc)
+
+
+class SlackFrontDoor:
+    """The listeners, sharing the services, the chat model and one lock per conversation."""
+
+    def __init__(self, services: Services, model: BaseChatModel, client: WebClient) -> None:
+        self.services = services
+        self.model = model
+        self.client = client
+        self.recent = RecentEvents()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def conversation(self, thread_id: str) -> Iterator[None]:
+        """One turn at a time per conversation (two quick messages in a thread queue up, in order)."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(thread_id, threading.Lock())
+        with lock:
+            yield
+
+    def context_for(self, actor: Actor) -> Context:
+        return Context(actor=actor, services=self.services)
+
+    def person(self, slack_user_id: str) -> SlackPerson:
+        """The salesgraph user with the Slack user's email (users.info → profile.email)."""
+        try:
+            profile = (self.client.users_info(user=slack_user_id).get("user") or {}).get("profile") or {}
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else "unknown"
+            log.warning("users.info failed for %s: %s", slack_user_id, error)
+            return SlackPerson(
+                slack_user_id, None, None, f"I could not look up your Slack profile ({error}); nothing was done."
+            )
+        email = str(profile.get("email") or "").strip()
+        if not email:
+            return SlackPerson(
+                slack_user_id,
+                None,
+                None,
+                "Slack did not share your email address with salesgraph (the app needs the users:read.email scope), "
+                "so I cannot tell which salesgraph user you are; nothing was done.",
+            )
+        with session_scope(self.services.engine, read_only=True) as s:
+            user = user_by_email(s, email)
+            if user is None:
+                return SlackPerson(
+                    slack_user_id,
+                    email,
+                    None,
+                    f"Your Slack account ({email}) is not linked to a salesgraph user, so I did nothing. "
+                    f'Ask a salesgraph admin to add you: salesgraph users add --name "Your Name" --email {email}',
+                )
+            if not user.active:
+                return SlackPerson(
+                    slack_user_id, email, None, f"Your salesgraph account ({email}) is deactivated; nothing was done."
+                )
+            return SlackPerson(slack_user_id, email, actor_for_user(s, user))
+
+    def say(self, channel: str, thread_ts: str, text: str) -> None:
+        self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=blocks.escape(text))
+
+    def whisper(self, channel: str, user: str, thread_ts: str | None, text: str) -> None:
+        """A message only ``user`` sees (refusals, problems with a click)."""
+        self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=blocks.escape(text))
+
+    def mention_for(self, email: str) -> str:
+        try:
+            found = self.client.users_lookupByEmail(email=email)
+            return f"<@{found['user']['id']}>"
+        except SlackApiError:
+            return blocks.escape(email)
+
+    def post_card(self, channel: str, thread_ts: str, request: dict[str, Any]) -> None:
+        mentions = [self.mention_for(e) for e in request.get("approvers") or []]
+        self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=blocks.card_fallback(request),
+            blocks=blocks.approval_card(request, mentions, admins_decide=approval_policy_from_env().admins_decide),
+        )
+
+    def post_outcome(self, channel: str, thread_ts: str, outcome: TurnOutcome) -> None:
+        if outcome.answer:
+            self.say(channel, thread_ts, outcome.answer)
+        for request in outcome.interrupts:
+            self.post_card(channel, thread_ts, request)
+        if not outcome.answer and not outcome.interrupts:
+            self.say(channel, thread_ts, "I have nothing to add to that.")
+
+    def approval(self, approval_id: int) -> Approval:
+        with session_scope(self.services.engine, read_only=True) as s:
+            return get_approval(s, approval_id)
+
+    # -- messages ------------------------------------------------------------------------------------------
+
+    def drop_redelivered_events(
+        self, req: BoltRequest, resp: BoltResponse, next: Callable[[], None]
+    ) -> BoltResponse | None:
+        """Global middleware (after Bolt's signature check): a redelivered event we already took is answered
+        200 and dropped, so a retry never runs a turn twice. A retry of an event we never saw is handled."""
+        body = req.body if isinstance(req.body, dict) else {}
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not self.recent.first_time(str(event_id)):
+            retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
+            log.info("dropped Slack's redelivery of event %s (retry %s)", event_id, retry)
+            return BoltResponse(status=200, body="")
+        next()
+        return resp
+
+    @staticmethod
+    def _from_a_person(event: dict[str, Any], bot_user_id: str | None) -> bool:
+        """A person's new message: not a bot's (ours included), not an edit, a deletion or another subtype."""
+        if event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
+            return False
+        user = event.get("user")
+        return bool(user) and user != bot_user_id
+
+    def answer_message(self, body: dict[str, Any], context: BoltContext) -> None:
+        """Lazy listener for ``app_mention`` and direct messages: run one turn and answer in the thread."""
+        event = body.get("event") or {}
+        if not self._from_a_person(event, context.bot_user_id):
+            return
+        if event.get("type") == "message" and event.get("channel_type") != "im":
+            return  # in channels we answer mentions only (they arrive as app_mention)
+        channel, root = str(event["channel"]), str(event.get("thread_ts") or event["ts"])
+        team = str(body.get("team_id") or event.get("team") or context.team_id or "")
+        thread_id = conversation_id(team, channel, root)
+        person = self.person(str(event["user"]))
+        if person.actor is None:
+            self.say(channel, root, person.problem)
+            return
+        text = blocks.plain_text_from_slack(str(event.get("text") or ""), context.bot_user_id)
+        if not text:
+            self.say(channel, root, 'Ask me something, e.g. "what\'s my pipeline by stage?"')
+            return
+        log.info("slack turn in %s for %s", thread_id, person.actor.email)
+        with self.conversation(thread_id):
+            try:
+                with open_agent(self.services, self.model) as graph:
+                    outcome = run_turn(graph, self.context_for(person.actor), thread_id, text=text)
+            except ConversationWaiting:
+                self.say(
+                    channel,
+                    root,
+                    "This thread is waiting for a decision on the approval card above; it carries on once someone "
+                    "decides. Start a new thread (or message me directly) for something else.",
+                )
+                return
+            except SalesError as exc:
+                self.say(channel, root, _friendly(exc))
+                return
+            except Exception:
+                log.exception("slack turn in %s failed", thread_id)
+                self.say(channel, root, "Something went wrong on salesgraph's side; the details are in its log.")
+                return
+        self.post_outcome(channel, root, outcome)
+
+    # -- approvals ------------------------------------------------------------------------------------------
+
+    def record(self, approval_id: int, decision: ApprovalDecision) -> DecisionResult:
+        """Record the decision in the approvals table (the domain refuses anyone who may not decide)."""
+        with session_scope(self.services.engine) as s:
+            decider = load_actor(s, decision.decided_by)
+            return decide_approval(
+                s,
+                decider,
+                approval_id,
+                decision.decision,
+                arguments=decision.arguments,
+                reason=decision.reason,
+                policy=approval_policy_from_env(),
+            )
+
+    def resume(
+        self, place: CardPlace, approval_id: int, decision: ApprovalDecision, recorded: DecisionResult | None
+    ) -> bool:
+        """Resume the conversation waiting on the approval, update the card and post the follow-up.
+
+        ``recorded`` is None for a repeat click: then the conversation resumes only if it still waits (a crash
+        between recording and resuming); False means nothing was waiting and nothing changed.
+        """
+        row = recorded.approval if recorded is not None else self.approval(approval_id)
+        failure = ""
+        with self.conversation(row.thread_id or f"approval:{approval_id}"):
+            try:
+                with open_agent(self.services, self.model) as graph:
+                    outcome = decide(graph, self.services, approval_id, decision, context_factory=self.context_for)
+                turn = outcome.turn
+            except ApprovalClosed:
+                if recorded is None:
+                    return False
+                turn = None  # recorded just now, and no conversation waits on it
+            except Exception as exc:
+                # The decision is stored; say on the card that the conversation did not carry on.
+                log.exception("resuming the conversation waiting on approval #%s failed", approval_id)
+                turn = None
+                failure = _friendly(exc) if isinstance(exc, SalesError) else "see salesgraph's log"
+        row = self.approval(approval_id)
+        outcome_text = self._outcome(row, recorded, turn)
+        if failure:
+            outcome_text += f" · the conversation could not carry on: {blocks.escape(failure)}"
+        self.client.chat_update(
+            channel=place.channel,
+            ts=place.message_ts,
+            text=blocks.escape(f"approval #{approval_id} {row.status}"),
+            blocks=blocks.decided_card(
+                row.action, approval_id, self._arguments(row), self._outcome(row, recorded, turn)
+            ),
+        )
+        if turn is not None:
+            self.post_outcome(place.channel, place.thread_ts, turn)
+        return True
+
+    @staticmethod
+    def _arguments(row: Approval) -> dict[str, Any]:
+        return dict(row.decided_arguments or row.arguments)
+
+    def _outcome(self, row: Approval, recorded: DecisionResult | None, turn: TurnOutcome | None) -> str:
+        with session_scope(self.services.engine, read_only=True) as s:
+            decider = s.get(User, row.decided_by_id) if row.decided_by_id else None
+        who = blocks.escape(decider.email) if decider else "the system"
+        if row.status == ApprovalStatus.EXPIRED:
+            text = f":hourglass: *Expired* before anyone decided; nothing was done. ({blocks.escape(row.reason or '')})"
+        elif row.status == ApprovalStatus.REJECTED:
+            text = f":no_entry: *Rejected* by {who}: {blocks.escape(row.reason or '')}"
+        else:
+            verb = "Approved with edits" if row.decision == "edit" else "Approved"
+            text = f":white_check_mark: *{verb}* by {who}"
+        if recorded is not None:
+            text += f" · decision receipt #{recorded.receipt_id}"
+        for call in turn.tool_calls if turn is not None else []:
+            if call.name == row.action:
+                receipt = (call.result or {}).get("receipt_id")
+                if receipt:
+                    text += f" · {row.action} receipt #{receipt}"
+                elif call.error:
+                    text += f" · {row.action} failed: {blocks.escape(call.error[:300])}"
+        return text
+
+    def approve_clicked(self, body: dict[str, Any]) -> None:
+        """Lazy listener for the Approve button."""
+        _, approval_id = blocks.parse_action_id(str(body["actions"][0]["action_id"]))
+        place = CardPlace.from_click(body)
+        clicker = str(body["user"]["id"])
+        person = self.person(clicker)
+        if person.actor is None:
+            self.whisper(place.channel, clicker, place.thread_ts, person.problem)
+            return
+        decision = ApprovalDecision(decision="approve", decided_by=person.actor.email)
+        closed = f"approval #{approval_id} is already decided; nothing changed"
+        try:
+            recorded: DecisionResult | None = self.record(approval_id, decision)
+        except ApprovalClosed as exc:
+            recorded = None
+            closed = str(exc)
+        except SalesError as exc:
+            self.whisper(place.channel, clicker, place.thread_ts, _friendly(exc))
+            return
+        if not self.resume(place, approval_id, decision, recorded):
+            self.whisper(place.channel, clicker, place.thread_ts, closed)
+
+    def refusal(self, actor: Actor, row: Approval) -> str | None:
+        """Why ``actor`` may not decide ``row`` now (None: they may), checked before a modal opens."""
+        if row.status != ApprovalStatus.PENDING:
+            return f"approval #{row.id} is already {row.status}; nothing changed"
+        if not may_decide(actor, row, approval_policy_from_env()):
+            with session_scope(self.services.engine, read_only=True) as s:
+                allowed = ", ".join(approver_emails(s, row)) or "an admin"
+            return f"{actor.email} may not decide approval #{row.id} ({row.action}); it stays pending for {allowed}"
+        return None
+
+    def edit_or_reject_clicked(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Edit and Reject open a modal; the trigger id lasts three seconds, so this is not a lazy listener."""
+        ack()
+        choice, approval_id = blocks.parse_action_id(str(body["actions"][0]["action_id"]))
+        place = CardPlace.from_click(body)
+        clicker = str(body["user"]["id"])
+        person = self.person(clicker)
+        if person.actor is None:
+            self.whisper(place.channel, clicker, place.thread_ts, person.problem)
+            return
+        try:
+            row = self.approval(approval_id)
+        except SalesError as exc:
+            self.whisper(place.channel, clicker, place.thread_ts, _friendly(exc))
+            return
+        problem = self.refusal(person.actor, row)
+        if problem is not None:
+            self.whisper(place.channel, clicker, place.thread_ts, problem)
+            return
+        if choice == blocks.REJECT:
+            view = blocks.reject_modal(approval_id, row.action, place.to_metadata())
+        else:
+            editable = sorted(EDITABLE_ARGUMENTS.get(row.action, ()))
+            view = blocks.edit_modal(approval_id, row.action, row.arguments, editable, place.to_metadata())
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def decision_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The edit or reject modal was submitted: record the decision (or answer with field errors, keeping
+        the modal open), close the modal, then resume the conversation."""
+        meta = json.loads(view.get("private_metadata") or "{}")
+        approval_id = int(meta["approval_id"])
+        place = CardPlace.from_metadata(meta)
+        rejecting = view.get("callback_id") == blocks.REJECT_CALLBACK
+        editable = [str(n) for n in meta.get("editable") or []]
+        field_blocks = {n: blocks.ARGUMENT_BLOCK_PREFIX + n for n in editable}
+        first_block = blocks.REASON_BLOCK if rejecting else next(iter(field_blocks.values()), blocks.REASON_BLOCK)
+
+        def refuse(errors: dict[str, str]) -> None:
+            ack(response_action="errors", errors={k: v[:300] for k, v in errors.items()})
+
+        person = self.person(str(body["user"]["id"]))
+        if person.actor is None:
+            refuse({first_block: person.problem})
+            return
+        values = blocks.submitted_values(view)
+        if rejecting:
+            reason = values.get(blocks.REASON_BLOCK, "").strip()
+            if not reason:
+                refuse({blocks.REASON_BLOCK: "say why; the assistant tells the requester"})
+                return
+            decision = ApprovalDecision(decision="reject", decided_by=person.actor.email, reason=reason)
+        else:
+            try:
+                current = self.approval(approval_id).arguments
+            except SalesError as exc:
+                refuse({first_block: _friendly(exc)})
+                return
+            changes, errors = blocks.edited_arguments(values, current, editable)
+            if errors:
+                refuse(errors)
+                return
+            if not changes:
+                refuse({first_block: "nothing was changed; use Approve on the card to approve it as it stands"})
+                return
+            decision = ApprovalDecision(decision="edit", decided_by=person.actor.email, arguments=changes)
+        try:
+            recorded = self.record(approval_id, decision)
+        except InvalidInput as exc:
+            refuse({field_blocks.get(f, first_block): problem for f, problem in exc.problems.items()})
+            return
+        except SalesError as exc:
+            refuse({first_block: _friendly(exc)})
+            return
+        ack()
+        self.resume(place, approval_id, decision, recorded)
+
+
+def build_slack_app(
+    services: Services,
+    model: BaseChatModel | str | None = None,
+    client: WebClient | None = None,
+    *,
+    socket_mode: bool = False,
+) -> App:
+    """The Bolt app over ``services``: its Web API client from settings (``bots.slack_web``) unless given, the
+    chat model resolved once (``model`` or ``SALESGRAPH_MODEL``). HTTP mode verifies Slack's request signature
+    with ``SALESGRAPH_SLACK_SIGNING_SECRET``; Socket Mode (an authenticated WebSocket) needs no secret."""
+    from agent.models import resolve_model
+
+    settings = services.settings
+    secret = settings.slack_signing_secret.get_secret_value().strip() if settings.slack_signing_secret else ""
+    if not socket_mode and not secret:
+        raise SlackSigningSecretMissing(
+            "Slack is not fully configured: set SALESGRAPH_SLACK_SIGNING_SECRET to the app's signing secret "
+            "(Basic Information → App Credentials), or run with --socket and SALESGRAPH_SLACK_APP_TOKEN"
+        )
+    chat_model = model if model is not None and not isinstance(model, str) else resolve_model(model, settings)
+    client = client or web_client(settings)
+    door = SlackFrontDoor(services, chat_model, client)
+    app = App(
+        name="salesgraph",
+        client=client,
+        signing_secret=secret or None,
+        request_verification_enabled=not socket_mode,
+        process_before_response=False,
+        logger=logging.getLogger("salesgraph.slack.bolt"),
+    )
+    app.use(door.drop_redelivered_events)
+    app.event("app_mention")(ack=_ack, lazy=[door.answer_message])
+    app.event("message")(ack=_ack, lazy=[door.answer_message])
+    app.action(re.compile(r"^approval:approve:\d+$"))(ack=_ack, lazy=[door.approve_clicked])
+    app.action(re.compile(r"^approval:(edit|reject):\d+$"))(door.edit_or_reject_clicked)
+    app.view(blocks.EDIT_CALLBACK)(door.decision_submitted)
+    app.view(blocks.REJECT_CALLBACK)(door.decision_submitted)
+    return app
+
+
+def http_server(app: App, host: str = "127.0.0.1", port: int = 3000) -> WSGIServer:
+    """A threaded WSGI server answering Slack at ``/slack/events`` (Bolt's WSGI adapter); ``port=0`` picks one.
+
+    Bolt's own development server always binds every interface; this one binds ``host`` only.
+    """
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    class ThreadingServer(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class LoggingHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            log.info("%s " + format, self.address_string(), *args)
+
+    return make_server(
+        host,
+        port,
+        SlackRequestHandler(app, path=EVENTS_PATH),
+        server_class=ThreadingServer,
+        handler_class=LoggingHandler,
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -42,6 +43,7 @@ LIST_LIMIT = 10  # rows per section in a rendered briefing; the counts always co
 
 class StageLine(BaseModel):
     stage: str
+    currency: str  # amounts are never added across currencies: a mixed book has one line per stage and currency
     deals: int
     amount: Decimal
 
@@ -54,6 +56,7 @@ class DealChange(BaseModel):
     from_stage: str | None
     to_stage: str
     amount: Decimal | None
+    currency: str
     loss_reason: str | None
     changed_at: datetime
 
@@ -87,6 +90,7 @@ class WaitingApproval(BaseModel):
 
 
 class ForecastSummary(BaseModel):
+    currency: str
     period: str
     start: str
     end: str
@@ -130,12 +134,12 @@ class Briefing(BaseModel):
     generated_at: datetime
     pipeline: list[StageLine]
     open_deals: int
-    open_amount: Decimal
+    open_amounts: dict[str, Decimal]  # per currency, in code order
     changes: list[DealChange]
     stalled: list[StalledLine]
     tasks: list[RepTasks]
     approvals: list[WaitingApproval]
-    forecast: ForecastSummary | None
+    forecasts: list[ForecastSummary]  # one per currency of the team's deals
     forecast_note: str | None = None
     declining: list[SentimentLine]
     chart_png: bytes | None = Field(default=None, repr=False)
@@ -147,16 +151,21 @@ class Briefing(BaseModel):
     def count(self, kind: ChangeKind) -> int:
         return sum(1 for c in self.changes if c.kind == kind)
 
-    def won_amount(self) -> Decimal:
-        return sum((c.amount or Decimal(0) for c in self.changes if c.kind == "won"), Decimal(0))
+    def won_amounts(self) -> dict[str, Decimal]:
+        """Yesterday's won amounts, per currency."""
+        out: dict[str, Decimal] = {}
+        for c in self.changes:
+            if c.kind == "won":
+                out[c.currency] = out.get(c.currency, Decimal(0)) + (c.amount or Decimal(0))
+        return dict(sorted(out.items()))
 
     def facts(self) -> list[str]:
         """The headline numbers, one line each (the Slack fallback text and the top of every rendering)."""
         from bots.render import money
 
-        facts = [f"Open pipeline: {self.open_deals:,} deals, {money(self.open_amount)}"]
+        facts = [f"Open pipeline: {self.open_deals:,} deals, {amounts(self.open_amounts)}"]
         moved = [
-            f"{self.count('won')} won ({money(self.won_amount())})",
+            f"{self.count('won')} won ({amounts(self.won_amounts())})",
             f"{self.count('lost')} lost",
             f"{self.count('forward')} moved forward",
             f"{self.count('back')} moved back",
@@ -168,14 +177,14 @@ class Briefing(BaseModel):
             f"Tasks: {sum(t.due_today for t in self.tasks)} due today, {sum(t.overdue for t in self.tasks)} overdue"
         )
         facts.append(f"Approvals waiting: {len(self.approvals)}")
-        if self.forecast is not None:
-            f = self.forecast
+        for f in self.forecasts:
+            c = f.currency
             facts.append(
-                f"Forecast {f.period}: {money(f.expected)} expected (80% interval {money(f.p10)} to "
-                f"{money(f.p90)}); commit {money(f.commit)}, best case {money(f.best_case)}, "
-                f"won so far {money(f.won_to_date)}"
+                f"Forecast {f.period}: {money(f.expected, c)} expected (80% interval {money(f.p10, c)} to "
+                f"{money(f.p90, c)}); commit {money(f.commit, c)}, best case {money(f.best_case, c)}, "
+                f"won so far {money(f.won_to_date, c)}"
             )
-        elif self.forecast_note:
+        if not self.forecasts and self.forecast_note:
             facts.append(f"Forecast: {self.forecast_note}")
         if self.declining:
             facts.append(f"Deals with declining sentiment: {len(self.declining)}")
@@ -192,13 +201,14 @@ class Briefing(BaseModel):
         out.append(
             Section(
                 title="Open pipeline by stage",
-                lines=[f"{s.stage}: {s.deals:,} deals, {money(s.amount)}" for s in self.pipeline] or ["no open deals"],
+                lines=[f"{s.stage}: {s.deals:,} deals, {money(s.amount, s.currency)}" for s in self.pipeline]
+                or ["no open deals"],
             )
         )
         change_lines = []
         for c in self.changes:
             if c.kind == "won":
-                text = f"WON #{c.deal_id} {c.name} ({c.owner}): {money(c.amount)}"
+                text = f"WON #{c.deal_id} {c.name} ({c.owner}): {money(c.amount, c.currency)}"
             elif c.kind == "lost":
                 text = f"LOST #{c.deal_id} {c.name} ({c.owner}) in {c.from_stage}: {c.loss_reason or 'no reason'}"
             elif c.kind == "new":
@@ -235,16 +245,20 @@ class Briefing(BaseModel):
                 or ["none"]
             ).model_copy(update={"title": "Approvals waiting on the team"})
         )
-        if self.forecast is not None:
-            f = self.forecast
-            lines = [
-                f"expected {money(f.expected)}, 80% interval {money(f.p10)} to {money(f.p90)}",
-                f"commit {money(f.commit)}, best case {money(f.best_case)}, won so far {money(f.won_to_date)}",
-                f"{f.open_deals} open deals simulated ({f.method})",
+        lines = []
+        for f in self.forecasts:
+            code = f.currency
+            head = f"{code}: " if len(self.forecasts) > 1 else ""
+            lines += [
+                f"{head}expected {money(f.expected, code)}, 80% interval {money(f.p10, code)} to {money(f.p90, code)}",
+                f"{head}commit {money(f.commit, code)}, best case {money(f.best_case, code)}, won so far "
+                f"{money(f.won_to_date, code)}",
+                f"{head}{f.open_deals} open deals simulated ({f.method})",
             ]
-        else:
+        if not lines:
             lines = [self.forecast_note or "not computed"]
-        period = f" {self.forecast.period} ({self.forecast.start} to {self.forecast.end})" if self.forecast else ""
+        first = self.forecasts[0] if self.forecasts else None
+        period = f" {first.period} ({first.start} to {first.end})" if first else ""
         out.append(Section(title=f"Forecast{period}", lines=lines))
         out.append(
             cut(
@@ -325,17 +339,20 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
 
 def _pipeline(session: Session, actor: Actor, machine: StageMachine) -> list[StageLine]:
     stmt = (
-        select(Deal.stage, func.count(col(Deal.id)), func.sum(Deal.amount))
+        select(Deal.stage, Deal.currency, func.count(col(Deal.id)), func.sum(Deal.amount))
         .where(col(Deal.stage).in_(machine.open_stages))
-        .group_by(col(Deal.stage))
+        .group_by(col(Deal.stage), col(Deal.currency))
     )
     visible = actor.owner_filter(Deal.owner_id)
     if visible is not None:
         stmt = stmt.where(visible)
-    found = {
-        stage: (int(n), Decimal(str(total or 0)).quantize(Decimal("0.01"))) for stage, n, total in session.exec(stmt)
-    }
-    return [StageLine(stage=s, deals=found[s][0], amount=found[s][1]) for s in machine.open_stages if s in found]
+    lines = [
+        StageLine(
+            stage=stage, currency=currency, deals=int(n), amount=Decimal(str(total or 0)).quantize(Decimal("0.01"))
+        )
+        for stage, currency, n, total in session.exec(stmt)
+    ]
+    return sorted(lines, key=lambda line: (machine.order(line.stage), line.currency))
 
 
 def _changes(session: Session, actor: Actor, start: datetime, end: datetime, machine: StageMachine) -> list[DealChange]:
@@ -371,6 +388,7 @@ def _changes(session: Session, actor: Actor, start: datetime, end: datetime, mac
                 from_stage=change.from_stage,
                 to_stage=change.to_stage,
                 amount=deal.amount if kind == "won" else None,
+                currency=deal.currency,
                 loss_reason=deal.loss_reason if kind == "lost" else None,
                 changed_at=change.changed_at,
             )
@@ -435,31 +453,36 @@ def _approvals(session: Session, actor: Actor, now: datetime) -> list[WaitingApp
 
 def _forecast(
     session: Session, actor: Actor, day: date, period: str, simulations: int
-) -> tuple[ForecastSummary | None, str | None]:
-    from analytics.forecast import forecast_period
+) -> tuple[list[ForecastSummary], str | None]:
+    from analytics.forecast import forecast_by_currency
 
     try:
-        result: Forecast = forecast_period(session, actor, f"this {period}", today=day, simulations=simulations)
+        results: list[Forecast] = forecast_by_currency(
+            session, actor, f"this {period}", today=day, simulations=simulations
+        )
     except SalesError as exc:
         log.warning("briefing for %s: no forecast: %s", actor.email, exc)
-        return None, f"not available: {exc}"
-    t = result.total
-    return (
-        ForecastSummary(
-            period=result.period,
-            start=result.start,
-            end=result.end,
-            expected=t.expected,
-            p10=t.p10,
-            p90=t.p90,
-            commit=t.commit,
-            best_case=t.best_case,
-            won_to_date=t.won_to_date,
-            open_deals=t.open_deals,
-            method=result.method,
-        ),
-        None,
-    )
+        return [], f"not available: {exc}"
+    summaries = []
+    for result in results:
+        t = result.total
+        summaries.append(
+            ForecastSummary(
+                currency=result.currency,
+                period=result.period,
+                start=result.start,
+                end=result.end,
+                expected=t.expected,
+                p10=t.p10,
+                p90=t.p90,
+                commit=t.commit,
+                best_case=t.best_case,
+                won_to_date=t.won_to_date,
+                open_deals=t.open_deals,
+                method=result.method,
+            )
+        )
+    return summaries, None if summaries else "no deals to forecast"
 
 
 def _declining(session: Session, actor: Actor, machine: StageMachine, names: dict[int, str]) -> list[SentimentLine]:
@@ -528,7 +551,7 @@ def compose_briefing(
         )
         for s in list_stalled_deals(session, actor, now=end, machine=machine)
     ]
-    summary, note = _forecast(session, actor, day, period, simulations) if forecast else (None, "not computed")
+    summaries, note = _forecast(session, actor, day, period, simulations) if forecast else ([], "not computed")
     return Briefing(
         manager_email=manager.email,
         manager_name=manager.name,
@@ -542,25 +565,46 @@ def compose_briefing(
         generated_at=now,
         pipeline=pipeline,
         open_deals=sum(s.deals for s in pipeline),
-        open_amount=sum((s.amount for s in pipeline), Decimal(0)),
+        open_amounts=_per_currency((s.currency, s.amount) for s in pipeline),
         changes=_changes(session, actor, start, end, machine),
         stalled=stalled,
         tasks=_tasks(session, actor, day),
         approvals=_approvals(session, actor, now),
-        forecast=summary,
+        forecasts=summaries,
         forecast_note=note,
         declining=_declining(session, actor, machine, names) if sentiment else [],
     )
 
 
+def _per_currency(pairs: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for currency, amount in pairs:
+        out[currency] = out.get(currency, Decimal(0)) + amount
+    return dict(sorted(out.items()))
+
+
+def amounts(per_currency: dict[str, Decimal]) -> str:
+    """``$1,200`` for one currency, ``$1,200 + €300`` for several (never one sum across currencies)."""
+    from bots.render import money
+
+    if not per_currency:
+        return money(Decimal(0))
+    return " + ".join(money(amount, currency) for currency, amount in per_currency.items())
+
+
 def attach_chart(briefing: Briefing) -> Briefing:
-    """The briefing with its PNG chart: open pipeline by stage, and the forecast with its 80 % band."""
+    """The briefing with its PNG chart: open pipeline by stage, and the forecast with its 80 % band, in the
+    currency with the most open pipeline (a chart cannot add currencies either; the text has them all)."""
     from analytics.charts import briefing_chart
 
-    stages = [(s.stage, s.deals, float(s.amount)) for s in briefing.pipeline]
+    currency = max(briefing.open_amounts, key=lambda c: briefing.open_amounts[c]) if briefing.open_amounts else None
+    if currency is None and briefing.forecasts:
+        currency = briefing.forecasts[0].currency
+    stages = [(s.stage, s.deals, float(s.amount)) for s in briefing.pipeline if s.currency == currency]
     forecast: dict[str, float | str] | None = None
-    if briefing.forecast is not None:
-        f = briefing.forecast
+    chosen = next((f for f in briefing.forecasts if f.currency == currency), None)
+    if chosen is not None:
+        f = chosen
         forecast = {
             "period": f.period,
             "expected": f.expected,
@@ -570,5 +614,7 @@ def attach_chart(briefing: Briefing) -> Briefing:
             "best_case": f.best_case,
             "won_to_date": f.won_to_date,
         }
-    png = briefing_chart(stages, forecast, title=briefing.title)
+    several = len(briefing.open_amounts) > 1 or len(briefing.forecasts) > 1
+    title = briefing.title + (f" ({currency} only)" if several and currency else "")
+    png = briefing_chart(stages, forecast, title=title)
     return briefing.model_copy(update={"chart_png": png})

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from app.services import Services
 from app.settings import Settings
 from bots.briefings import scheduler as sched
-from bots.briefings.compose import compose_briefing
+from bots.briefings.compose import attach_chart, compose_briefing
 from bots.briefings.config import BriefingsConfig, TeamEntry
 from bots.briefings.deliver import deliver_briefing, delivery_rows
 from sales.approvals import SEND_FOLLOW_UP, request_approval
@@ -96,13 +96,14 @@ def test_briefing_numbers_equal_direct_queries_and_stay_in_the_team(engine: Engi
     with session_scope(engine, read_only=True) as s:
         # open pipeline by stage
         rows = s.execute(
-            select(Deal.stage, func.count(), func.sum(Deal.amount))
+            select(Deal.stage, Deal.currency, func.count(), func.sum(Deal.amount))
             .where(Deal.owner_id.in_(team), Deal.stage.in_(DEFAULT_MACHINE.open_stages))  # type: ignore[attr-defined]
-            .group_by(Deal.stage)
+            .group_by(Deal.stage, Deal.currency)
         ).all()
-        expected = {stage: (n, Decimal(str(total)).quantize(Decimal("0.01"))) for stage, n, total in rows}
-        assert {line.stage: (line.deals, line.amount) for line in mine.pipeline} == expected
+        expected = {(st, cur): (n, Decimal(str(total)).quantize(Decimal("0.01"))) for st, cur, n, total in rows}
+        assert {(line.stage, line.currency): (line.deals, line.amount) for line in mine.pipeline} == expected
         assert mine.open_deals == sum(n for n, _ in expected.values())
+        assert mine.open_amounts == {"USD": sum((a for _, a in expected.values()), Decimal(0))}  # the demo is USD
 
         # stage changes of the day before, by kind
         changes = s.execute(
@@ -116,7 +117,8 @@ def test_briefing_numbers_equal_direct_queries_and_stay_in_the_team(engine: Engi
         ).all()
         assert len(mine.changes) == len(changes) > 0
         won = [amount for _, to, amount, _ in changes if to == "Won"]
-        assert mine.count("won") == len(won) and mine.won_amount() == sum(won, Decimal(0))
+        assert mine.count("won") == len(won)
+        assert sum(mine.won_amounts().values(), Decimal(0)) == sum(won, Decimal(0))
         lost = {deal_id: reason for deal_id, to, _, reason in changes if to == "Lost"}
         assert {c.deal_id: c.loss_reason for c in mine.changes if c.kind == "lost"} == lost
 
@@ -155,16 +157,47 @@ def test_briefing_numbers_equal_direct_queries_and_stay_in_the_team(engine: Engi
         from analytics.forecast import forecast_period
 
         direct = forecast_period(s, load_actor(s, DEMO_MANAGER_EMAIL), "this month", today=ANCHOR)
-    assert mine.forecast is not None and mine.forecast.period == direct.period
-    assert (mine.forecast.expected, mine.forecast.p10, mine.forecast.p90, mine.forecast.commit) == (
+    [forecast] = mine.forecasts
+    assert forecast.period == direct.period and forecast.currency == direct.currency == "USD"
+    assert (forecast.expected, forecast.p10, forecast.p90, forecast.commit) == (
         direct.total.expected,
         direct.total.p10,
         direct.total.p90,
         direct.total.commit,
     )
-    assert mine.forecast.p10 <= mine.forecast.expected <= mine.forecast.p90
+    assert forecast.p10 <= forecast.expected <= forecast.p90
     if not pm4py_before:
         assert "pm4py" not in sys.modules
+
+
+def test_a_mixed_currency_team_gets_amounts_and_forecasts_per_currency(sqlite_engine: Engine) -> None:
+    """Amounts are never added across currencies: per-currency pipeline lines, totals and one forecast each."""
+    _seed(sqlite_engine)
+    team = _team_ids(sqlite_engine, DEMO_MANAGER_EMAIL)
+    with session_scope(sqlite_engine) as s:
+        open_deals = (
+            s.execute(
+                select(Deal)
+                .where(Deal.owner_id.in_(team), Deal.stage.in_(DEFAULT_MACHINE.open_stages))  # type: ignore[attr-defined]
+                .order_by(Deal.id)
+            )
+            .scalars()
+            .all()
+        )
+        for deal in open_deals[::3]:
+            deal.currency = "EUR"  # a third of the team's open book in euros
+        euros = sum((d.amount or Decimal(0) for d in open_deals[::3]), Decimal(0))
+        dollars = sum((d.amount or Decimal(0) for d in open_deals if d.currency == "USD"), Decimal(0))
+    with session_scope(sqlite_engine, read_only=True) as s:
+        maria = user_by_email(s, DEMO_MANAGER_EMAIL)
+        assert maria is not None
+        briefing = compose_briefing(s, maria, ANCHOR, simulations=300)
+    assert briefing.open_amounts == {"EUR": euros.quantize(Decimal("0.01")), "USD": dollars.quantize(Decimal("0.01"))}
+    assert {line.currency for line in briefing.pipeline} == {"EUR", "USD"}
+    assert [f.currency for f in briefing.forecasts] == ["EUR", "USD"]
+    headline = briefing.facts()[0]
+    assert "€" in headline and "$" in headline and " + " in headline
+    assert attach_chart(briefing).chart_png  # the chart shows one currency and says so
 
 
 def _settings(engine: Engine, home: Path, slack: SlackAPIServer | None) -> Settings:

@@ -8,6 +8,9 @@
 * Inside SQL: ``[[me]]`` the speaker's user id, ``[[user:EMAIL]]`` a user's id, ``[[today]]``, and
   ``[[start:PERIOD]]`` / ``[[end:PERIOD]]`` the bounds of a period ("last quarter", "2026-Q3") as quoted
   ISO dates, end exclusive — the same periods the tools parse, so no date or number is hard-coded in a case.
+* The same SQL runs on SQLite and PostgreSQL (``--db``): date arithmetic goes through ``[[month:TIMESTAMP]]``
+  ('YYYY-MM') and ``[[days_between:START, END]]`` (fractional days), written for the store's dialect the way
+  ``sales.pipeline_query`` writes them; ``portability_problems`` refuses one-dialect SQL before it runs.
 """
 
 from __future__ import annotations
@@ -30,8 +33,107 @@ _WRITE = re.compile(
 )
 
 
+# Date arithmetic has no common SQL spelling; these macros render it per dialect exactly as the product's queries
+# do (sales.pipeline_query), so an expected figure and the answer are computed the same way on either store.
+# The store keeps naive UTC timestamps, so neither rendering depends on the session's time zone.
+_DIALECT_MACROS: dict[str, dict[str, str]] = {
+    "month": {"sqlite": "strftime('%Y-%m', {0})", "postgresql": "to_char({0}, 'YYYY-MM')"},
+    "days_between": {
+        "sqlite": "(julianday({1}) - julianday({0}))",
+        "postgresql": "(EXTRACT(EPOCH FROM ({1}) - ({0})) / 86400.0)",
+    },
+}
+_MACRO_ARITY = {"month": 1, "days_between": 2}
+
+# SQL that means something else, or nothing, on one of the two stores. Checked on the case's text (macros unexpanded,
+# string literals blanked), on every store, so a case written against SQLite cannot break only on PostgreSQL.
+_NOT_PORTABLE: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bstrftime\s*\(", re.I), "strftime() is SQLite-only; group by month with [[month:TIMESTAMP]]"),
+    (
+        re.compile(r"\bjulianday\s*\(", re.I),
+        "julianday() is SQLite-only; use [[days_between:START, END]] for durations",
+    ),
+    (
+        re.compile(r"\b(?:date|datetime|time|unixepoch|timediff)\s*\(", re.I),
+        "SQLite date functions do not exist on PostgreSQL; compare with [[today]], [[start:PERIOD]], [[end:PERIOD]]",
+    ),
+    (
+        re.compile(r"\b(?:ifnull|iif|instr|group_concat|printf|total|typeof|glob)\s*\(", re.I),
+        "a SQLite-only function; use standard SQL (coalesce, CASE, position...)",
+    ),
+    (
+        re.compile(r"\b(?:to_char|to_date|to_timestamp|date_trunc|date_part|extract|age|string_agg|now)\s*\(", re.I),
+        "a PostgreSQL-only function; use [[month:...]], [[days_between:...]] or the period macros",
+    ),
+    (
+        re.compile(r"\b(?:current_date|current_time|current_timestamp|localtime|localtimestamp)\b", re.I),
+        "the server's wall clock is not the run's date; use [[today]] or [[start:PERIOD]] / [[end:PERIOD]]",
+    ),
+    (re.compile(r"::"), "'::' casts are PostgreSQL-only; use CAST(... AS ...)"),
+    (re.compile(r"\bilike\b", re.I), "ILIKE is PostgreSQL-only; use lower(column) LIKE 'lowercase pattern'"),
+    (re.compile(r"\bround\s*\(", re.I), "ROUND(float, n) fails on PostgreSQL; the | formats round the value"),
+    (re.compile(r"\b(?:limit\s+\d+\s*,|top\s+\d)", re.I), "use LIMIT n OFFSET m"),
+]
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_LIKE = re.compile(r"\bLIKE\b", re.I)
+_LOWER_LIKE = re.compile(r"\blower\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)\s+(?:NOT\s+)?LIKE\b", re.I)
+_LIKE_LITERAL = re.compile(r"\bLIKE\s+('(?:[^']|'')*')", re.I)
+_AGGREGATE = re.compile(r"\b(?:sum|avg|min|max)\s*\(|\[\[\s*days_between", re.I)
+
+
 class ExpectationError(ValueError):
     """A placeholder cannot be filled (bad query, no row, unknown name); the case fails with this message."""
+
+
+def portability_problems(query: str) -> list[str]:
+    """Why ``query`` (a case's SQL, macros unexpanded) would not mean the same on SQLite and PostgreSQL; [] if it would.
+
+    Besides functions only one side has: ``LIKE`` is case-insensitive on SQLite and case-sensitive on PostgreSQL,
+    so it must compare ``lower(...)`` with a lowercase pattern; and NULL sorts as the largest value on PostgreSQL
+    and the smallest on SQLite, so ranking by an aggregate (which may be NULL) says ``NULLS LAST`` like the
+    product's rankings do. (Plain tie-breaking columns keep the dialect's default, as the product's do.)
+    """
+    problems: list[str] = []
+    code = _STRING_LITERAL.sub("''", query)
+    for pattern, message in _NOT_PORTABLE:
+        found = pattern.search(code)
+        if found:
+            problems.append(f"{found.group(0).strip()!r}: {message}")
+    if len(_LIKE.findall(code)) > len(_LOWER_LIKE.findall(code)):
+        problems.append("LIKE is case-insensitive on SQLite only: write lower(column) LIKE 'lowercase pattern'")
+    for literal in _LIKE_LITERAL.findall(query):
+        if literal != literal.lower():
+            problems.append(f"LIKE {literal}: compare lower(column) with a lowercase pattern")
+    for item in _order_by_items(code):
+        if _AGGREGATE.search(item) and not re.search(r"\bNULLS\s+(?:FIRST|LAST)\s*$", item, re.I):
+            problems.append(
+                f"ORDER BY {' '.join(item.split())[:80]}: say NULLS LAST (or FIRST); NULL sorts as the largest value "
+                "on PostgreSQL and the smallest on SQLite"
+            )
+    return problems
+
+
+def _order_by_items(code: str) -> list[str]:
+    """The items of every ORDER BY clause in ``code`` (string literals already blanked), split at top-level commas."""
+    items: list[str] = []
+    for match in re.finditer(r"\bORDER\s+BY\b", code, re.I):
+        depth, start, index = 0, match.end(), match.end()
+        while index < len(code):
+            char = code[index]
+            if char in "([":
+                depth += 1
+            elif char in ")]":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif char == "," and depth == 0:
+                items.append(code[start:index].strip())
+                start = index + 1
+            elif depth == 0 and re.match(r"\b(?:LIMIT|OFFSET)\b", code[index:], re.I) and code[index - 1].isspace():
+                break
+            index += 1
+        items.append(code[start:index].strip())
+    return items
 
 
 def demo_users() -> dict[str, str]:
@@ -123,6 +225,8 @@ class Filler:
                 return str(self.user_id(self.names.get(arg, arg)))
             if name == "today":
                 return f"'{self.today.isoformat()}'"
+            if name in _DIALECT_MACROS:
+                return self._dialect_sql(name, arg)
             if name in ("start", "end"):
                 try:
                     period = parse_period(arg, self.today, self.fiscal_year_start_month)
@@ -132,6 +236,17 @@ class Filler:
             raise ExpectationError(f"unknown SQL macro [[{name}]]")
 
         return _MACRO.sub(macro, self.text(query) if "{{" in query else query)
+
+    def _dialect_sql(self, name: str, arg: str) -> str:
+        """``[[month:TIMESTAMP]]`` or ``[[days_between:START, END]]`` in the SQL of this store's dialect."""
+        dialect = self.engine.dialect.name
+        if dialect not in _DIALECT_MACROS[name]:
+            raise ExpectationError(f"[[{name}:]] has no {dialect} form (only {', '.join(_DIALECT_MACROS[name])})")
+        args = _split_top_level(arg)
+        if len(args) != _MACRO_ARITY[name] or not all(args):
+            usage = "[[month:TIMESTAMP]]" if name == "month" else "[[days_between:START, END]]"
+            raise ExpectationError(f"[[{name}:{arg}]]: write {usage}")
+        return _DIALECT_MACROS[name][dialect].format(*args)
 
     def sql_value(self, query: str) -> Any:
         """The single value of a read-only query (a transaction that is always rolled back)."""
@@ -148,6 +263,11 @@ class Filler:
         from sqlalchemy import text
         from sqlalchemy.exc import SQLAlchemyError
 
+        problems = portability_problems(query)
+        if problems:
+            raise ExpectationError(
+                f"expectation SQL must mean the same on SQLite and PostgreSQL: {'; '.join(problems)}"
+            )
         expanded = self.expand_sql(query).strip().rstrip(";")
         if _WRITE.search(expanded) or ";" in expanded:
             raise ExpectationError(f"expectation queries are read-only single SELECTs: {expanded[:200]}")
@@ -161,6 +281,18 @@ class Filler:
             raise ExpectationError(
                 f"expectation query failed: {(str(getattr(exc, 'orig', None) or exc).splitlines() or ['error'])[0]}"
             ) from None
+
+
+def _split_top_level(text: str) -> list[str]:
+    """``text`` split at commas outside parentheses, each part stripped."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:index].strip())
+            start = index + 1
+    parts.append(text[start:].strip())
+    return parts
 
 
 def _formatters() -> dict[str, Callable[[Any], str]]:

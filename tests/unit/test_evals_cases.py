@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from evals.cases import CASES_DIR, CaseFormatError, load_cases, load_file
+from evals.cases import CASES_DIR, Case, CaseFormatError, load_cases, load_file
+from evals.expectations import portability_problems
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -93,11 +96,58 @@ def test_every_adversarial_case_is_a_must_and_checks_the_store() -> None:
 
 def test_pipeline_numbers_come_from_the_store_not_the_file() -> None:
     """No pipeline case hard-codes an amount: every expected number is a {{ sql: }} placeholder."""
-    import re
-
     for case in load_cases([CASES_DIR], only=["pipeline-question"]):
         for turn in case.turns:
             assert turn.expect.answer_contains, case.id
             for needle in turn.expect.answer_contains:
                 assert "{{ sql:" in needle, f"{case.id}: {needle!r} is hard-coded"
                 assert not re.search(r"\$\d", needle), case.id
+
+
+REAL_DIR = CASES_DIR.parent / "real"
+# SQLite's date and string functions: none exists on PostgreSQL, where `salesgraph eval --db` also runs the cases.
+SQLITE_ONLY = re.compile(
+    r"\b(?:strftime|julianday|date|datetime|time|unixepoch|timediff|ifnull|iif|instr|group_concat|printf|total)\(",
+    re.I,
+)
+
+
+def _case_queries(case: Case) -> list[str]:
+    """Every SQL query a case runs: {{ sql: }} placeholders anywhere in it, ``unchanged`` and ``store`` checks."""
+    placeholder = re.compile(r"\{\{\s*sql:(.*?)\}\}", re.DOTALL)
+    fmt = re.compile(r"\|\s*(?:money|percent|days|number1|number|text|raw)\s*$")
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.extend(fmt.sub("", m.group(1)).strip() for m in placeholder.finditer(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(case.model_dump(by_alias=True))
+    for turn in case.turns:
+        found.extend(turn.expect.unchanged)
+        found.extend(check.sql for check in turn.expect.store)
+    return found
+
+
+def test_every_case_query_means_the_same_on_sqlite_and_postgresql() -> None:
+    """A case written against the SQLite demo must not fail (or pass by luck) on a PostgreSQL store."""
+    queries = {case.id: _case_queries(case) for case in load_cases([CASES_DIR, REAL_DIR])}
+    assert sum(map(len, queries.values())) > 200  # the scan sees the suite's SQL, not nothing
+    problems = {cid: [p for q in qs for p in portability_problems(q)] for cid, qs in queries.items()}
+    assert {cid: found for cid, found in problems.items() if found} == {}
+    months = [q for q in queries["pq-won-by-month-this-year"] if "[[month:" in q]
+    durations = [q for q in queries["pq-cycle-by-rep"] if "[[days_between:" in q]
+    assert months and durations
+
+
+@pytest.mark.parametrize("path", sorted([*CASES_DIR.glob("*.yaml"), *REAL_DIR.glob("*.yaml")]), ids=lambda p: p.name)
+def test_no_case_file_uses_a_sqlite_only_function(path: Path) -> None:
+    """Belt and braces over the whole file text, wherever a future key might carry SQL."""
+    hits = [m.group(0) for m in SQLITE_ONLY.finditer(path.read_text(encoding="utf-8"))]
+    assert not hits, f"{path.name}: {hits} (use [[month:...]], [[days_between:...]], [[today]], [[start:...]])"

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
-from evals.expectations import ExpectationError, Filler, format_value
+from evals.expectations import ExpectationError, Filler, format_value, portability_problems
 from store.db import session_scope
 from store.models import Deal, Role, User
 
@@ -61,6 +62,9 @@ def test_a_lone_sql_placeholder_keeps_its_value_for_store_checks(sqlite_engine: 
         ("{{ sql: SELECT [[start:someday]] }}", "not a period"),
         ("{{ sql: SELECT [[user:ghost@example.com]] }}", "no user"),
         ("{{ nobody.here }}", "unknown placeholder"),
+        ("{{ sql: SELECT [[days_between:closed_at]] FROM deals }}", "START, END"),
+        ("{{ sql: SELECT [[month:]] FROM deals }}", "TIMESTAMP"),
+        ("{{ sql: SELECT strftime('%Y', closed_at) FROM deals LIMIT 1 }}", "same on SQLite and PostgreSQL"),
     ],
 )
 def test_bad_expectations_fail_with_a_reason_and_change_nothing(
@@ -79,3 +83,79 @@ def test_format_value_defaults() -> None:
     assert format_value(1234567.5, "money") == "$1,234,568"
     assert format_value(0.5, "percent") == "50.0%"
     assert format_value("x", None) == "x"
+
+
+def test_date_macros_compute_months_and_durations_from_the_store(sqlite_engine: Engine) -> None:
+    _seed(sqlite_engine)
+    with session_scope(sqlite_engine) as s:
+        deal = s.exec(select(Deal).where(Deal.name == "D999")).one()
+        deal.created_at = datetime(2026, 9, 29, 12, tzinfo=UTC)  # closed 2026-10-01 00:00: 1.5 days later
+    filler = Filler(sqlite_engine, TODAY)
+    assert filler.text("{{ sql: SELECT [[month:closed_at]] FROM deals WHERE name = 'D999' | text }}") == "2026-10"
+    days = "SELECT [[days_between:created_at, closed_at]] FROM deals WHERE name = 'D999'"
+    assert filler.sql_value(days) == pytest.approx(1.5)
+    by_month = (
+        "SELECT [[month:closed_at]] FROM deals GROUP BY [[month:closed_at]] "
+        "ORDER BY sum(amount) DESC NULLS LAST, [[month:closed_at]] LIMIT 1 | text"
+    )
+    assert filler.text(f"{{{{ sql: {by_month} }}}}") == "2026-09"
+
+
+def test_date_macros_are_written_in_the_store_dialect() -> None:
+    """PostgreSQL gets what ``sales.pipeline_query`` runs there; no connection is needed to expand them."""
+    from sqlalchemy import create_engine
+
+    query = "SELECT [[month:d.closed_at]], avg([[days_between:d.created_at, coalesce(d.closed_at, d.updated_at)]])"
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    try:
+        assert Filler(engine, TODAY).expand_sql(query) == (
+            "SELECT to_char(d.closed_at, 'YYYY-MM'), "
+            "avg((EXTRACT(EPOCH FROM (coalesce(d.closed_at, d.updated_at)) - (d.created_at)) / 86400.0))"
+        )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("SELECT strftime('%Y-%m', closed_at) FROM deals", "month:"),
+        ("SELECT avg(julianday(closed_at) - julianday(created_at)) FROM deals", "days_between"),
+        ("SELECT count(*) FROM deals WHERE closed_at >= date('now', '-90 days')", "[[today]]"),
+        ("SELECT count(*) FROM deals WHERE closed_at >= datetime('now')", "[[today]]"),
+        ("SELECT ifnull(amount, 0) FROM deals", "SQLite-only"),
+        ("SELECT group_concat(name) FROM deals", "SQLite-only"),
+        ("SELECT to_char(closed_at, 'YYYY-MM') FROM deals", "PostgreSQL-only"),
+        ("SELECT count(*) FROM deals WHERE closed_at >= date_trunc('month', now())", "PostgreSQL-only"),
+        ("SELECT count(*) FROM deals WHERE closed_at >= CURRENT_DATE", "wall clock"),
+        ("SELECT amount::int FROM deals", "CAST"),
+        ("SELECT count(*) FROM deals WHERE name ILIKE 'acme%'", "ILIKE"),
+        ("SELECT count(*) FROM deals WHERE name LIKE 'acme%'", "lower(column)"),
+        ("SELECT count(*) FROM deals WHERE lower(name) LIKE 'Acme%'", "lowercase pattern"),
+        ("SELECT round(avg(amount), 2) FROM deals", "ROUND"),
+        ("SELECT name FROM deals GROUP BY name ORDER BY sum(amount) DESC, name LIMIT 1", "NULLS LAST"),
+        ("SELECT name FROM deals GROUP BY name ORDER BY avg([[days_between:created_at, closed_at]]) DESC", "NULLS"),
+    ],
+)
+def test_sql_that_differs_between_sqlite_and_postgresql_is_named(query: str, problem: str) -> None:
+    problems = portability_problems(query)
+    assert problems and problem in " ".join(problems), problems
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT [[month:d.closed_at]] FROM deals d GROUP BY [[month:d.closed_at]] "
+        "ORDER BY sum(d.amount) DESC NULLS LAST, [[month:d.closed_at]] LIMIT 1",
+        "SELECT avg([[days_between:d.created_at, d.closed_at]]) FROM deals d WHERE d.closed_at >= [[start:last quarter]]",
+        "SELECT count(*) FROM deals x WHERE lower(x.name) LIKE (SELECT lower(a.name) FROM accounts a) || '%'",
+        "SELECT count(*) FROM outbound_messages WHERE lower(to_address) NOT LIKE '%evil.example%'",
+        "SELECT d.id FROM deals d ORDER BY d.closed_at DESC, d.id DESC LIMIT 1 OFFSET 2",
+        "SELECT u.name FROM users u GROUP BY u.name ORDER BY count(*) DESC, u.name LIMIT 1",
+        "SELECT d.id FROM deals d ORDER BY [[days_between:d.created_at, d.closed_at]] DESC NULLS LAST, d.id",
+        "SELECT min(email) FROM users WHERE role = 'admin' AND active = TRUE AND name <> 'date(now)'",
+        "SELECT 1.0 * sum(CASE WHEN stage = 'Won' THEN 1 ELSE 0 END) / nullif(count(*), 0) FROM deals",
+    ],
+)
+def test_portable_sql_passes(query: str) -> None:
+    assert portability_problems(query) == []

@@ -364,16 +364,25 @@ class SlackFrontDoor:
                     text += f" · {row.action} failed: {blocks.escape(call.error[:300])}"
         return text
 
-    def approve_clicked(self, body: dict[str, Any]) -> None:
-        """Lazy listener for the Approve button."""
-        _, approval_id = blocks.parse_action_id(str(body["actions"][0]["action_id"]))
+    def click(self, body: dict[str, Any]) -> tuple[str, int, CardPlace, str, Actor] | None:
+        """A card button's (choice, approval id, card, Slack user, salesgraph actor); None after telling a clicker
+        without a salesgraph account why nothing happened."""
+        choice, approval_id = blocks.parse_action_id(str(body["actions"][0]["action_id"]))
         place = CardPlace.from_click(body)
         clicker = str(body["user"]["id"])
         person = self.person(clicker)
         if person.actor is None:
             self.whisper(place.channel, clicker, place.thread_ts, person.problem)
+            return None
+        return choice, approval_id, place, clicker, person.actor
+
+    def approve_clicked(self, body: dict[str, Any]) -> None:
+        """Lazy listener for the Approve button."""
+        click = self.click(body)
+        if click is None:
             return
-        decision = ApprovalDecision(decision="approve", decided_by=person.actor.email)
+        _, approval_id, place, clicker, actor = click
+        decision = ApprovalDecision(decision="approve", decided_by=actor.email)
         closed = f"approval #{approval_id} is already decided; nothing changed"
         try:
             recorded: DecisionResult | None = self.record(approval_id, decision)
@@ -399,19 +408,16 @@ class SlackFrontDoor:
     def edit_or_reject_clicked(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Edit and Reject open a modal; the trigger id lasts three seconds, so this is not a lazy listener."""
         ack()
-        choice, approval_id = blocks.parse_action_id(str(body["actions"][0]["action_id"]))
-        place = CardPlace.from_click(body)
-        clicker = str(body["user"]["id"])
-        person = self.person(clicker)
-        if person.actor is None:
-            self.whisper(place.channel, clicker, place.thread_ts, person.problem)
+        click = self.click(body)
+        if click is None:
             return
+        choice, approval_id, place, clicker, actor = click
         try:
             row = self.approval(approval_id)
         except SalesError as exc:
             self.whisper(place.channel, clicker, place.thread_ts, _friendly(exc))
             return
-        problem = self.refusal(person.actor, row)
+        problem = self.refusal(actor, row)
         if problem is not None:
             self.whisper(place.channel, clicker, place.thread_ts, problem)
             return

@@ -37,7 +37,7 @@ def pipeline_summary(session: Session, actor: Actor, *, machine: StageMachine = 
     visible = actor.owner_filter(Deal.owner_id)
     if visible is not None:
         stmt = stmt.where(visible)
-    grouped = session.execute(stmt).tuples().all()
+    grouped = session.execute(stmt).all()
     owner_ids = sorted({owner_id for _, owner_id, _, _, _ in grouped})
     names = dict(session.exec(select(User.id, User.name).where(col(User.id).in_(owner_ids))).all())
     rows = [

@@ -74,12 +74,19 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture(params=["embedded", "server"])
+# Three setups, not the full matrix: the embedded index on both stores, the Chroma server on the SQLite store.
+pytestmark = pytest.mark.parametrize(
+    ("engine", "index"),
+    [("sqlite", "embedded"), ("postgresql", "embedded"), ("sqlite", "server")],
+    ids=["sqlite-embedded", "postgresql-embedded", "sqlite-server"],
+    indirect=True,
+)
+
+
+@pytest.fixture
 def index(request: pytest.FixtureRequest, tmp_path: Path) -> InteractionIndex:
     # A fresh collection prefix per test keeps tests apart on the shared server.
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    if request.param == "server" and "postgresql" in request.node.callspec.id:
-        pytest.skip("the chroma-server suite runs on the SQLite store; PostgreSQL runs it with embedded Chroma")
     if request.param == "server":
         return make_index(tmp_path, chroma_url=request.getfixturevalue("chroma_server"), prefix=prefix)
     return make_index(tmp_path, prefix=prefix)

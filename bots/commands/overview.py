@@ -155,6 +155,7 @@ def demo_cmd(
         " pipeline --as {manager}",
         " deals stalled --as {manager}",
         " analyze bottlenecks --as {manager}",
+        " briefings preview --as {manager}",
         " chat --as {rep}",
         " tasks list --as {rep}",
         " audit verify",

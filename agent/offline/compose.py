@@ -372,7 +372,8 @@ def _forecast(args: dict[str, Any], data: dict[str, Any]) -> str:
         text = f"Forecast for {period}: {_expected(data, currency)}."
     rows = [row for row in data.get("rows") or [] if isinstance(row, dict)]
     for row in rows[:MAX_ROWS]:
-        label = row.get("owner") or row.get("team") or row.get("name") or row.get("group") or row.get("label")
+        # forecast lines carry their owner's email or team name as "key"
+        label = row.get("key") or row.get("owner") or row.get("team") or row.get("name") or row.get("label")
         value = row.get("expected", row.get("value"))
         if label is not None and isinstance(value, int | float):
             text += f"\n- {_group_label(label)}: {money(value, str(row.get('currency') or currency))}"

@@ -127,6 +127,16 @@ def test_score_forecast_and_search_answers() -> None:
     assert "Forecast for 2026-Q4: $250,000 expected (range $180,000 to $320,000)." in answer(
         "forecast", {}, forecast.model_dump_json()
     )
+    by_owner = ForecastResult(
+        period="2026-Q4",
+        expected=250000,
+        rows=[  # as the forecast tool passes analytics.forecast's lines through
+            {"key": "sam.rivera@demo.example", "currency": "USD", "expected": 150000.0, "p10": 90000.0},
+            {"key": "priya.nair@demo.example", "currency": "USD", "expected": 100000.0, "p10": 60000.0},
+        ],
+    )
+    text = answer("forecast", {"group_by": "owner"}, by_owner.model_dump_json())
+    assert "sam.rivera@demo.example: $150,000" in text and "priya.nair@demo.example: $100,000" in text
     hits = SearchInteractionsResult(
         query="pricing",
         hits=[

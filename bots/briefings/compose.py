@@ -180,7 +180,7 @@ class Briefing(BaseModel):
         for f in self.forecasts:
             c = f.currency
             facts.append(
-                f"Forecast {f.period}: {money(f.expected, c)} expected (80% interval {money(f.p10, c)} to "
+                f"Forecast {f.period}: {money(round(f.expected), c)} expected (80% interval {money(f.p10, c)} to "
                 f"{money(f.p90, c)}); commit {money(f.commit, c)}, best case {money(f.best_case, c)}, "
                 f"won so far {money(f.won_to_date, c)}"
             )
@@ -250,7 +250,7 @@ class Briefing(BaseModel):
             code = f.currency
             head = f"{code}: " if len(self.forecasts) > 1 else ""
             lines += [
-                f"{head}expected {money(f.expected, code)}, 80% interval {money(f.p10, code)} to {money(f.p90, code)}",
+                f"{head}expected {money(round(f.expected), code)}, 80% interval {money(f.p10, code)} to {money(f.p90, code)}",
                 f"{head}commit {money(f.commit, code)}, best case {money(f.best_case, code)}, won so far "
                 f"{money(f.won_to_date, code)}",
                 f"{head}{f.open_deals} open deals simulated ({f.method})",
@@ -258,7 +258,9 @@ class Briefing(BaseModel):
         if not lines:
             lines = [self.forecast_note or "not computed"]
         first = self.forecasts[0] if self.forecasts else None
-        period = f" {first.period} ({first.start} to {first.end})" if first else ""
+        # a period's end is exclusive ([start, end)): show its last day
+        last = (date.fromisoformat(first.end) - timedelta(days=1)).isoformat() if first else ""
+        period = f" {first.period} ({first.start} to {last})" if first else ""
         out.append(Section(title=f"Forecast{period}", lines=lines))
         out.append(
             cut(

@@ -35,6 +35,7 @@ def serve_cmd(
     from bots.slack import SlackAppTokenMissing
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks at start-up are not news
     svc = services()
     chat_model = model_or_fail(svc, model)
     app_token = svc.settings.slack_app_token.get_secret_value().strip() if svc.settings.slack_app_token else ""
@@ -53,6 +54,9 @@ def serve_cmd(
             bolt = build_slack_app(svc, chat_model, socket_mode=socket)
         except BoltError as exc:  # auth.test refused the bot token
             fail(f"Slack refused the bot token (SALESGRAPH_SLACK_BOT_TOKEN): {exc}")
+    # Bolt logs a refused request's whole body at INFO: people's messages do not belong in the log. Its
+    # loggers copy the app logger's level when the app is built, so this comes after.
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
     if socket:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

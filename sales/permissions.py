@@ -70,6 +70,11 @@ def actor_for_user(session: Session, user: User) -> Actor:
     return Actor(user_id=user.id, email=user.email, name=user.name, role=user.role, visible_owner_ids=visible)
 
 
+def user_by_slack_id(session: Session, slack_user_id: str) -> User | None:
+    """The user an admin linked to this Slack user id (``users add --slack-id``), or None."""
+    return session.exec(select(User).where(col(User.slack_user_id) == slack_user_id.strip())).first()
+
+
 def user_by_email(session: Session, email: str) -> User | None:
     """The user with this email (emails are stored lower-case), or None."""
     return session.exec(select(User).where(col(User.email) == email.strip().lower())).first()

@@ -38,7 +38,7 @@ from sales.approvals import (
     may_decide,
 )
 from sales.errors import InvalidInput, SalesError
-from sales.permissions import Actor, actor_for_user, load_actor, user_by_email
+from sales.permissions import Actor, actor_for_user, load_actor, user_by_email, user_by_slack_id
 from store.db import session_scope
 from store.models import Approval, ApprovalStatus, User
 
@@ -149,7 +149,19 @@ class SlackFrontDoor:
         return Context(actor=actor, services=self.services)
 
     def person(self, slack_user_id: str) -> SlackPerson:
-        """The salesgraph user with the Slack user's email (users.info → profile.email)."""
+        """The salesgraph user linked to this Slack user id by an admin (``users add --slack-id``), else the one
+        with the Slack user's email (users.info → profile.email)."""
+        with session_scope(self.services.engine, read_only=True) as s:
+            linked = user_by_slack_id(s, slack_user_id)
+            if linked is not None:
+                if not linked.active:
+                    return SlackPerson(
+                        slack_user_id,
+                        linked.email,
+                        None,
+                        f"Your salesgraph account ({linked.email}) is deactivated; nothing was done.",
+                    )
+                return SlackPerson(slack_user_id, linked.email, actor_for_user(s, linked))
         try:
             profile = (self.client.users_info(user=slack_user_id).get("user") or {}).get("profile") or {}
         except SlackApiError as exc:

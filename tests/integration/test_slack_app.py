@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from store.db import session_scope
-from store.models import Approval, AuditEvent, Deal, Lead
+from store.models import Approval, AuditEvent, Deal, Lead, User
 from tests.slack_api import SlackAPIServer, SlackCall
 from tests.unit.test_agent_support import Team, seed_team, services_for
 
@@ -301,6 +301,21 @@ def test_a_slack_user_without_a_salesgraph_account_is_told_so_and_nothing_runs(r
     [reply] = rig.wait_reply(ts)
     assert "nobody@elsewhere.example" in reply.params["text"] and "not linked" in reply.params["text"]
     assert _count(rig.engine, Lead) == 1 and _count(rig.engine, AuditEvent) == 0
+
+
+def test_an_admin_linked_slack_id_wins_over_the_slack_email(rig: Rig) -> None:
+    """Someone whose Slack email differs from their salesgraph email is linked by id (users add --slack-id)."""
+    with session_scope(rig.engine) as s:
+        rita = s.get(User, rig.team.rep.user_id)
+        assert rita is not None
+        rita.slack_user_id = "U_NOBODY"  # Slack says nobody@elsewhere.example; the admin linked the id to Rita
+    ts = rig.event("U_NOBODY", "<@UBOT> Add this lead: Ned Null, ned@null.example")
+    [reply] = rig.wait_reply(ts)
+    assert "receipt #" in reply.params["text"]
+    with session_scope(rig.engine) as s:
+        [lead] = s.exec(select(Lead).where(Lead.name == "Ned Null")).all()
+        assert lead.owner_id == rig.team.rep.user_id
+    assert not rig.slack.calls("users.info")  # the link alone identifies the person
 
 
 def test_approval_card_refuses_others_and_the_approver_decides_once_after_a_restart(rig: Rig) -> None:

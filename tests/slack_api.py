@@ -56,6 +56,8 @@ class Upload:
 class SlackState:
     token: str
     users: dict[str, str]  # Slack user id -> email
+    app_token: str | None = None  # the app-level token (xapp-) apps.connections.open accepts
+    socket_url: str | None = None  # what apps.connections.open answers (tests/slack_socket.py)
     bot_user_id: str = "UBOT"
     team_id: str = "T0TEST"
     calls: list[SlackCall] = field(default_factory=list)
@@ -133,7 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else params.pop("token", None)
         params = _decode(params)
         call = SlackCall(method, params, token)
-        if token != state.token:
+        # apps.connections.open takes the app-level token (Socket Mode); every other method the bot token
+        if token != (state.app_token if method == "apps.connections.open" else state.token):
             call.response = {"ok": False, "error": "invalid_auth"}
         else:
             handler = getattr(self, "api_" + method.replace(".", "_"), None)
@@ -217,6 +220,10 @@ class _Handler(BaseHTTPRequestHandler):
             return problem
         return {"ok": True, "view": params["view"]}
 
+    def api_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        url = self.server.state.socket_url
+        return {"ok": True, "url": url} if url else {"ok": False, "error": "not_allowed_token_type"}
+
     def api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         if (problem := self._need(params, "filename", "length")) is not None:
             return problem
@@ -253,8 +260,15 @@ class _Server(ThreadingHTTPServer):
 class SlackAPIServer:
     """A Slack Web API on 127.0.0.1 (a free port); use as a context manager."""
 
-    def __init__(self, token: str = "xoxb-test-token", users: dict[str, str] | None = None) -> None:
-        self.state = SlackState(token=token, users=dict(users or {}))
+    def __init__(
+        self,
+        token: str = "xoxb-test-token",
+        users: dict[str, str] | None = None,
+        *,
+        app_token: str | None = None,
+        socket_url: str | None = None,
+    ) -> None:
+        self.state = SlackState(token=token, users=dict(users or {}), app_token=app_token, socket_url=socket_url)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
         host, port = self._server.server_address[:2]

@@ -118,6 +118,14 @@ def conversation_id(team: str, channel: str, root_ts: str) -> str:
     return f"slack:{team}:{channel}:{root_ts}"
 
 
+def thread_of(conversation: str | None) -> tuple[str, str] | None:
+    """The (channel, thread ts) of a Slack conversation id, or None for a conversation from another front door."""
+    parts = (conversation or "").split(":")
+    if len(parts) != 4 or parts[0] != "slack" or not parts[2] or not parts[3]:
+        return None
+    return parts[2], parts[3]
+
+
 def _friendly(exc: SalesError) -> str:
     if isinstance(exc, InvalidInput):
         return "That did not work: " + "; ".join(f"{field}: {problem}" for field, problem in exc.problems.items())
@@ -210,13 +218,39 @@ class SlackFrontDoor:
             return blocks.escape(email)
 
     def post_card(self, channel: str, thread_ts: str, request: dict[str, Any]) -> None:
+        """The approval card in the asker's thread; when that thread is a direct message, which nobody else can
+        see, a copy goes to each approver's own direct message (its buttons work the same)."""
         mentions = [self.mention_for(e) for e in request.get("approvers") or []]
-        self.client.chat_postMessage(
-            channel=channel,
-            thread_ts=thread_ts,
-            text=blocks.card_fallback(request),
-            blocks=blocks.approval_card(request, mentions, admins_decide=approval_policy_from_env().admins_decide),
-        )
+        card = blocks.approval_card(request, mentions, admins_decide=approval_policy_from_env().admins_decide)
+        fallback = blocks.card_fallback(request)
+        self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=fallback, blocks=card)
+        if not channel.startswith("D"):
+            return  # in a channel the card mentions the approvers, which notifies them
+        asker = str(request.get("requested_by") or "").lower()
+        for email in request.get("approvers") or []:
+            if str(email).lower() == asker:
+                continue
+            slack_id = self.slack_id_for(str(email))
+            if slack_id is None:
+                log.info("approval #%s: no Slack account found for approver %s", request.get("approval_id"), email)
+                continue
+            try:
+                dm = self.client.conversations_open(users=slack_id)["channel"]["id"]
+                self.client.chat_postMessage(channel=dm, text=fallback, blocks=card)
+            except SlackApiError as exc:
+                error = exc.response.get("error") if exc.response is not None else "unknown"
+                log.warning("approval #%s: could not message approver %s: %s", request.get("approval_id"), email, error)
+
+    def slack_id_for(self, email: str) -> str | None:
+        """The Slack user id of a salesgraph user: the admin-set link, else Slack's lookup by email."""
+        with session_scope(self.services.engine, read_only=True) as s:
+            user = user_by_email(s, email)
+            if user is not None and user.slack_user_id:
+                return user.slack_user_id
+        try:
+            return str(self.client.users_lookupByEmail(email=email)["user"]["id"])
+        except SlackApiError:
+            return None
 
     def post_outcome(self, channel: str, thread_ts: str, outcome: TurnOutcome) -> None:
         if outcome.answer:
@@ -346,8 +380,12 @@ class SlackFrontDoor:
                 row.action, approval_id, self._arguments(row), self._outcome(row, recorded, turn)
             ),
         )
+        # The follow-up belongs in the conversation's own thread, wherever the card was clicked (an approver's DM).
+        channel, thread_ts = thread_of(row.thread_id) or (place.channel, place.thread_ts)
         if turn is not None:
-            self.post_outcome(place.channel, place.thread_ts, turn)
+            self.post_outcome(channel, thread_ts, turn)
+        elif (channel, thread_ts) != (place.channel, place.thread_ts):
+            self.say(channel, thread_ts, f"Approval #{approval_id}: {row.status}.")
         return True
 
     @staticmethod

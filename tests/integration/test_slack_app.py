@@ -129,14 +129,16 @@ class Rig:
 
     def click(self, user: str, card: SlackCall, decision: str, approval_id: int) -> httpx.Response:
         assert card.response is not None
+        channel = str(card.params["channel"])
         message = {
             "type": "message",
             "user": "UBOT",
             "ts": card.response["ts"],
-            "thread_ts": card.params["thread_ts"],
             "text": card.params.get("text", ""),
             "blocks": card.params["blocks"],
         }
+        if card.params.get("thread_ts"):  # a copy sent to an approver's DM is a message of its own
+            message["thread_ts"] = card.params["thread_ts"]
         payload = {
             "type": "block_actions",
             "team": {"id": TEAM, "domain": "test"},
@@ -144,8 +146,8 @@ class Rig:
             "api_app_id": "A0TEST",
             "token": "legacy",
             "trigger_id": f"trigger-{time.monotonic_ns()}",
-            "container": {"type": "message", "message_ts": card.response["ts"], "channel_id": CHANNEL},
-            "channel": {"id": CHANNEL, "name": "sales"},
+            "container": {"type": "message", "message_ts": card.response["ts"], "channel_id": channel},
+            "channel": {"id": channel, "name": "sales" if channel == CHANNEL else "directmessage"},
             "message": message,
             "response_url": self.slack.response_url(),
             "actions": [
@@ -357,6 +359,24 @@ def test_approval_card_refuses_others_and_the_approver_decides_once_after_a_rest
     assert "already approved" in again.params["text"]
     assert len(rig.slack.calls("chat.update")) == 1 and _count(rig.engine, Deal) == 1
     assert _count(rig.engine, AuditEvent, action="qualify_lead") == 1
+
+
+def test_a_card_asked_for_in_a_dm_reaches_the_approver_and_the_answer_goes_back_to_the_dm(rig: Rig) -> None:
+    """Nobody but the rep sees the rep's DM with the bot: the manager gets a copy of the card in their own DM."""
+    dm = "D0RITA"
+    root = rig.event("U_RITA", "qualify Dana Fox for 20k", kind="message", channel=dm, channel_type="im")
+    [card] = rig.wait_reply(root, channel=dm)
+    approval_id = int(card.params["blocks"][-1]["elements"][0]["action_id"].rsplit(":", 1)[1])
+    [opened] = wait_for("a DM opened to the manager", lambda: rig.slack.calls("conversations.open"))
+    assert opened.params["users"] == "U_MIA"
+    copies = [c for c in rig.slack.calls("chat.postMessage") if c.params["channel"] != dm]
+    assert len(copies) == 1 and copies[0].params["blocks"] == card.params["blocks"]
+    rig.click("U_MIA", copies[0], "approve", approval_id)
+    # the assistant carries on in Rita's DM thread, where the conversation lives
+    [_, answer] = rig.wait_reply(root, n=2, channel=dm)
+    assert "receipt #" in answer.params["text"]
+    assert rig.approval(approval_id).status == "approved"
+    assert _count(rig.engine, Deal) == 1
 
 
 def test_reject_asks_for_a_reason_in_a_modal(rig: Rig) -> None:

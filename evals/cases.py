@@ -7,6 +7,7 @@ so a typo in a case never silently turns a check off.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -111,6 +112,11 @@ class Case(BaseModel):
     must: bool = False
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
+    fixed_dates: list[str] = Field(
+        default_factory=list,
+        description="Literal dates (2026-04-01, 2026-09, 2026-Q2) the case means on purpose, e.g. because the user "
+        "names them; every other date near the anchor must be computed ([[date:...]], [[start:PERIOD]]).",
+    )
     source: str = Field(default="", exclude=True, description="file the case came from (set by the loader)")
 
     @field_validator("id")
@@ -119,6 +125,15 @@ class Case(BaseModel):
         if not value.strip() or any(ch.isspace() for ch in value):
             raise ValueError("a case id is one word, e.g. mgr-won-by-rep-q3")
         return value
+
+    @field_validator("fixed_dates", mode="before")
+    @classmethod
+    def _dates_as_text(cls, value: Any) -> Any:  # YAML reads an unquoted 2026-04-01 as a date
+        return (
+            [item.isoformat() if isinstance(item, date) else item for item in value]
+            if isinstance(value, list)
+            else value
+        )
 
     @model_validator(mode="after")
     def _first_turn_speaks(self) -> Case:

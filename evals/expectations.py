@@ -8,6 +8,11 @@
 * Inside SQL: ``[[me]]`` the speaker's user id, ``[[user:EMAIL]]`` a user's id, ``[[today]]``, and
   ``[[start:PERIOD]]`` / ``[[end:PERIOD]]`` the bounds of a period ("last quarter", "2026-Q3") as quoted
   ISO dates, end exclusive — the same periods the tools parse, so no date or number is hard-coded in a case.
+* Dates relative to the run's date: ``{{ date: EXPR }}`` (an ISO date, for ``say:`` texts and tool-argument
+  checks; ``{{ date: EXPR | %B %Y }}`` formats it with ``strftime``) and ``[[date:EXPR]]`` inside SQL (quoted).
+  EXPR is ``today``, ``tomorrow``, ``yesterday``, ``start:PERIOD`` or ``end:PERIOD``, optionally ``+ N days`` /
+  ``- N weeks`` (``resolve_date``). ``date_literal_problems`` finds ISO dates, months and quarters written as
+  literals near the anchor, which would only be right on one anchor (``fixed_dates:`` exempts deliberate ones).
 * The same SQL runs on SQLite and PostgreSQL (``--db``): date arithmetic goes through ``[[month:TIMESTAMP]]``
   ('YYYY-MM') and ``[[days_between:START, END]]`` (fractional days), written for the store's dialect the way
   ``sales.pipeline_query`` writes them; ``portability_problems`` refuses one-dialect SQL before it runs.
@@ -16,7 +21,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -83,6 +88,82 @@ _AGGREGATE = re.compile(r"\b(?:sum|avg|min|max)\s*\(|\[\[\s*days_between", re.I)
 
 class ExpectationError(ValueError):
     """A placeholder cannot be filled (bad query, no row, unknown name); the case fails with this message."""
+
+
+_DATE_EXPR = re.compile(
+    r"^(?P<base>today|tomorrow|yesterday|(?:start|end)\s*:\s*(?P<period>[^+]+?))"
+    r"(?:\s*(?P<sign>[+-])\s*(?P<n>\d+)\s*(?P<unit>days?|weeks?)?)?$",
+    re.I,
+)
+
+
+def resolve_date(expression: str, today: date, fiscal_year_start_month: int = 1) -> date:
+    """The date ``expression`` names, counted from the run's ``today`` (never the wall clock).
+
+    ``today`` / ``tomorrow`` / ``yesterday``; ``start:PERIOD`` / ``end:PERIOD`` (the first day of a period the tools
+    understand, ``sales.periods``, or its exclusive end: ``start:July`` is the latest July 1 on or before today);
+    any of them ``+ N days`` or ``- N weeks`` (a bare ``N`` is days): ``today - 90 days`` is "the past 90 days".
+    """
+    from datetime import timedelta
+
+    from sales.periods import parse_period
+
+    text = " ".join(expression.split())
+    match = _DATE_EXPR.match(text)
+    if not match:
+        raise ExpectationError(
+            f"{expression!r} is not a date expression; write today, tomorrow, yesterday, start:PERIOD or end:PERIOD, "
+            "optionally + or - N days/weeks (e.g. 'today - 90 days', 'start:last quarter')"
+        )
+    base = match.group("base").lower()
+    if match.group("period"):
+        try:
+            period = parse_period(match.group("period"), today, fiscal_year_start_month)
+        except ValueError as exc:
+            raise ExpectationError(str(exc)) from None
+        day = period.start if base.startswith("start") else period.end
+    else:
+        day = today + timedelta(days={"today": 0, "tomorrow": 1, "yesterday": -1}[base])
+    if match.group("n"):
+        step = int(match.group("n")) * (7 if (match.group("unit") or "").lower().startswith("week") else 1)
+        day += timedelta(days=step if match.group("sign") == "+" else -step)
+    return day
+
+
+# Literal dates in a case: ISO days and months (2026-08-18, 2026-09) and quarters (2026-Q3, Q3 2026).
+_DATE_LITERAL = re.compile(
+    r"(?<![\w-])(?:(?P<y>\d{4})-(?P<m>\d{2})(?:-(?P<d>\d{2}))?|(?P<qy>\d{4})-?Q(?P<q>[1-4])|Q(?P<q2>[1-4])\s+(?P<qy2>\d{4}))"
+    r"(?![\w-])",
+    re.I,
+)
+
+
+def date_literal_problems(text: str, anchor: date, fixed: Iterable[str] = (), *, window_days: int = 366) -> list[str]:
+    """Literal dates in ``text`` within ``window_days`` of ``anchor`` that are not listed in ``fixed``.
+
+    Such a date is almost always the anchor seen through one run ("the past 90 days" written as 2026-08-18): it is
+    right on that anchor only. Write it with ``[[date:...]]`` / ``{{ date: ... }}`` or a period macro instead, or,
+    when the date really is fixed (the user names it), list it under the case's ``fixed_dates:``.
+    """
+    allowed = {item.strip().upper() for item in fixed}
+    problems: list[str] = []
+    for match in _DATE_LITERAL.finditer(text):
+        literal = match.group(0)
+        try:
+            if match.group("y"):
+                day = date(int(match.group("y")), int(match.group("m")), int(match.group("d") or 1))
+            else:
+                quarter = int(match.group("q") or match.group("q2"))
+                day = date(int(match.group("qy") or match.group("qy2")), 3 * quarter - 2, 1)
+        except ValueError:
+            continue  # not a calendar date (an id, a phone number...)
+        if abs((day - anchor).days) <= window_days and " ".join(literal.upper().split()) not in allowed:
+            problems.append(
+                f"{literal!r} is {abs((day - anchor).days)} days {'before' if day < anchor else 'after'} the anchor "
+                f"{anchor.isoformat()}: compute it with [[date:...]], {{{{ date: ... }}}} or [[start:PERIOD]], "
+                "or list it under fixed_dates: if the user names that exact date"
+            )
+    return problems
 
 
 def portability_problems(query: str) -> list[str]:
@@ -187,6 +268,10 @@ class Filler:
             return format_value(self.sql_value(query), fmt)
         if expression == "today":
             return self.today.isoformat()
+        if expression.startswith("date:"):
+            body, _, fmt = expression[5:].partition("|")
+            day = resolve_date(body, self.today, self.fiscal_year_start_month)
+            return day.strftime(fmt.strip()) if fmt.strip() else day.isoformat()
         if expression == "me":
             if not self.speaker_email:
                 raise ExpectationError("{{ me }} needs a speaker")
@@ -225,6 +310,8 @@ class Filler:
                 return str(self.user_id(self.names.get(arg, arg)))
             if name == "today":
                 return f"'{self.today.isoformat()}'"
+            if name == "date":
+                return f"'{resolve_date(arg, self.today, self.fiscal_year_start_month).isoformat()}'"
             if name in _DIALECT_MACROS:
                 return self._dialect_sql(name, arg)
             if name in ("start", "end"):

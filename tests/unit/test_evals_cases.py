@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from evals.cases import CASES_DIR, Case, CaseFormatError, load_cases, load_file
 from evals.expectations import portability_problems
@@ -151,3 +152,44 @@ def test_no_case_file_uses_a_sqlite_only_function(path: Path) -> None:
     """Belt and braces over the whole file text, wherever a future key might carry SQL."""
     hits = [m.group(0) for m in SQLITE_ONLY.finditer(path.read_text(encoding="utf-8"))]
     assert not hits, f"{path.name}: {hits} (use [[month:...]], [[days_between:...]], [[today]], [[start:...]])"
+
+
+def test_no_case_writes_a_date_of_one_anchor_as_a_literal() -> None:
+    """A date near the anchor (2026-08-18 for "the past 90 days") is right on one anchor only: cases compute it
+    ([[date:today - 90 days]], {{ date: tomorrow }}, [[start:July]]), unless the user names it (``fixed_dates``)."""
+    from evals.expectations import date_literal_problems
+    from evals.workspace import EVAL_ANCHOR
+
+    problems: dict[str, list[str]] = {}
+    for case in load_cases([CASES_DIR]):
+        text = yaml.safe_dump(case.model_dump(by_alias=True, exclude={"fixed_dates", "source", "description"}))
+        found = date_literal_problems(text, EVAL_ANCHOR, case.fixed_dates)
+        if found:
+            problems[case.id] = found
+    assert problems == {}
+
+
+def test_the_literal_date_check_sees_say_args_and_sql(tmp_path: Path) -> None:
+    """The scan above would catch each place a date hides, and fixed_dates (quoted or not) exempts one."""
+    from evals.expectations import date_literal_problems
+    from evals.workspace import EVAL_ANCHOR
+
+    path = _write(
+        tmp_path,
+        """
+- id: dated
+  category: x
+  as: a@b.example
+  fixed_dates: [2026-04-01, '2026-Q2']
+  turns:
+    - say: "Remind me on 2026-11-20, since 2026-04-01 and in 2026-Q2"
+      expect:
+        args: {pipeline_question: {date_from: '2026-08-18'}}
+        store: [{sql: "SELECT count(*) FROM tasks WHERE due_date = '2026-11-17' AND x >= [[start:2026-09]]", equals: 1}]
+""",
+    )
+    (case,) = load_file(path)
+    assert case.fixed_dates == ["2026-04-01", "2026-Q2"]
+    text = yaml.safe_dump(case.model_dump(by_alias=True, exclude={"fixed_dates", "source", "description"}))
+    found = [p.split("'")[1] for p in date_literal_problems(text, EVAL_ANCHOR, case.fixed_dates)]
+    assert sorted(found) == ["2026-08-18", "2026-09", "2026-11-17", "2026-11-20"]

@@ -9,7 +9,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from evals.expectations import ExpectationError, Filler, format_value, portability_problems
+from evals.expectations import (
+    ExpectationError,
+    Filler,
+    date_literal_problems,
+    format_value,
+    portability_problems,
+    resolve_date,
+)
 from store.db import session_scope
 from store.models import Deal, Role, User
 
@@ -159,3 +166,68 @@ def test_sql_that_differs_between_sqlite_and_postgresql_is_named(query: str, pro
 )
 def test_portable_sql_passes(query: str) -> None:
     assert portability_problems(query) == []
+
+
+@pytest.mark.parametrize(
+    ("expression", "today", "expected"),
+    [
+        ("today", TODAY, date(2026, 11, 16)),
+        ("tomorrow", TODAY, date(2026, 11, 17)),
+        ("yesterday", TODAY, date(2026, 11, 15)),
+        ("today - 90 days", TODAY, date(2026, 8, 18)),  # "the past 90 days"
+        ("today + 4 days", TODAY, date(2026, 11, 20)),
+        ("today+1", TODAY, date(2026, 11, 17)),
+        ("today - 2 weeks", TODAY, date(2026, 11, 2)),
+        ("start:last quarter", TODAY, date(2026, 7, 1)),
+        ("end: last quarter - 1 day", TODAY, date(2026, 9, 30)),
+        ("start:July", TODAY, date(2026, 7, 1)),
+        ("start:July", date(2026, 6, 15), date(2025, 7, 1)),  # the latest July 1, never a future one
+        ("start:Q3", date(2026, 6, 15), date(2025, 7, 1)),
+        ("today - 90 days", date(2026, 6, 15), date(2026, 3, 17)),
+        ("start:2026-Q2 + 1 week", TODAY, date(2026, 4, 8)),
+    ],
+)
+def test_date_expressions_count_from_the_runs_today(expression: str, today: date, expected: date) -> None:
+    assert resolve_date(expression, today) == expected
+
+
+def test_date_placeholder_and_macro_follow_the_anchor(sqlite_engine: Engine) -> None:
+    _seed(sqlite_engine)
+    filler = Filler(sqlite_engine, TODAY)
+    assert filler.text("due {{ date: today + 4 days }}") == "due 2026-11-20"
+    assert filler.text("won in {{ date: start:last month | %B %Y }}?") == "won in October 2026?"
+    assert filler.value({"date_from": "{{ date: today - 90 days }}"}) == {"date_from": "2026-08-18"}
+    assert filler.expand_sql("SELECT [[date:tomorrow]], [[date: start:last quarter]]") == (
+        "SELECT '2026-11-17', '2026-07-01'"
+    )
+    since = "SELECT sum(amount) FROM deals WHERE closed_at >= [[date:today - 90 days]] | money"
+    assert filler.text(f"{{{{ sql: {since} }}}}") == "$10,999"  # 2026-08-18 on: not the 2026-08-03 deal
+    assert Filler(sqlite_engine, date(2026, 6, 15)).text("{{ date: today - 90 days }}") == "2026-03-17"
+    for bad in ("{{ date: next friday }}", "{{ sql: SELECT [[date:someday]] }}", "{{ date: start:whenever }}"):
+        with pytest.raises(ExpectationError, match=r"date expression|not a period"):
+            filler.text(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("d.created_at >= '2026-08-18'", ["2026-08-18"]),
+        ("date_from: 2026-07-01", ["2026-07-01"]),
+        ("d.closed_at >= [[start:2026-09]]", ["2026-09"]),
+        ("[[start:2026-Q3]] and Q4 2026", ["2026-Q3", "Q4 2026"]),
+        ("due 2027-11-10", ["2027-11-10"]),  # within a year after the anchor too
+        ("since 2017-12-31 or 2025-11-01", []),  # more than a year away: a fixed date of another store
+        ("ids 12026-01-01, 2026-13-40, amount 20000", []),  # not dates
+        ("[[start:last quarter]] [[date:today - 90 days]] {{ date: start:July }}", []),
+    ],
+)
+def test_literal_dates_near_the_anchor_are_found(text: str, found: list[str]) -> None:
+    problems = date_literal_problems(text, TODAY)
+    assert [p.split("'")[1] for p in problems] == found
+    assert all("fixed_dates" in p for p in problems)
+
+
+def test_a_date_marked_fixed_is_allowed() -> None:
+    text = "between 2026-04-01 and 2026-06-30 (< '2026-07-01'), in 2026-Q2, and '2026-08-18'"
+    assert [p.split("'")[1] for p in date_literal_problems(text, TODAY, ["2026-04-01", "2026-06-30", "2026-07-01",
+                                                                           "2026-q2"])] == ["2026-08-18"]  # fmt: skip

@@ -41,7 +41,8 @@ def eval_cmd(
         str | None,
         typer.Option(
             "--today",
-            help="With --db: the date relative periods count from (YYYY-MM-DD). Default: today.",
+            help="The date relative periods count from (YYYY-MM-DD). With --db default today; without it, the demo "
+            "company is seeded around this day instead of the fixed eval anchor.",
             show_default=False,
         ),
     ] = None,
@@ -133,6 +134,9 @@ def eval_cmd(
     wants_search = index and any(
         "search_interactions" in (turn.expect.tools or []) for case in selected for turn in case.turns
     )
+    from evals.workspace import EVAL_ANCHOR
+
+    anchor = run_today or EVAL_ANCHOR
     with friendly_errors():
         try:
             if db:
@@ -145,10 +149,10 @@ def eval_cmd(
 
                 cache = index_cache or get_settings().home_dir / "eval-cache"
                 with out.status("Preparing the demo company and its interaction index (cached after the first run)..."):
-                    workspace = indexed_demo_workspace(cache)
+                    workspace = indexed_demo_workspace(cache, anchor=anchor)
             else:
                 with out.status("Seeding the demo company into a temporary store..."):
-                    workspace = seed_demo_workspace()
+                    workspace = seed_demo_workspace(anchor=anchor)
         except WorkspaceError as exc:
             fail(str(exc), code=2)
         if workspace.index_note:

@@ -2,27 +2,34 @@
 
 Removes every interaction logged against the person's contact records or against leads with their email, from
 SQL and from every index collection, deletes the contact rows, anonymises leads with that email (the rows stay
-so deals and pipeline history keep their links) and redacts outbound messages addressed to them. The audit event
-records counts and a hash of the email, never the email itself.
+so deals and pipeline history keep their links), redacts outbound messages addressed to them and the approval
+requests about them (withdrawing those still pending), and erases their sealed personal values from the audit log
+(``store.audit``): the chain still verifies. Events written before values were sealed keep their plain snapshots;
+they are counted, not changed. The audit event records counts and a hash of the email, never the email itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import and_, delete, or_, update
 from sqlmodel import Session, col, func, select
 
 from memory.index import InteractionIndex
+from sales.approvals import SEND_FOLLOW_UP
 from sales.errors import InvalidInput, NotFound, PermissionDenied
 from sales.permissions import Actor
-from sales.receipts import write_receipt
-from store.models import Contact, Interaction, Lead, OutboundMessage
+from sales.receipts import PERSONAL_FIELDS, write_receipt
+from store.audit import count_plain_mentions, erase_personal_values
+from store.models import Approval, ApprovalStatus, Contact, Interaction, Lead, MessageStatus, OutboundMessage, Task
+from store.types import utcnow
 
 FORGOTTEN_NAME = "(forgotten contact)"
 FORGOTTEN_ADDRESS = "forgotten@invalid"
 REDACTED = "[removed at the data subject's request]"
+WITHDRAWN = "withdrawn: the person it concerns was forgotten at their request"
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,11 @@ class ForgetReport:
     interactions_deleted: int
     index_chunks_deleted: int
     messages_redacted: int
+    approvals_redacted: int
+    approvals_withdrawn: int
+    audit_values_erased: int
+    older_audit_events: int
+    """Events written before personal values were sealed that still mention the person (left as they are)."""
     receipt: int
 
 
@@ -56,6 +68,13 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
     messages = session.exec(select(OutboundMessage.id).where(func.lower(OutboundMessage.to_address) == address)).all()
     if not contact_ids and not lead_ids and not messages:
         raise NotFound(f"no contact, lead or message with the email {address}")
+    message_ids = [m for m in messages if m is not None]
+    approvals = _approvals_about(session, address, lead_ids, message_ids)
+    task_ids = (
+        [t for t in session.exec(select(Task.id).where(col(Task.lead_id).in_(lead_ids))).all() if t is not None]
+        if lead_ids
+        else []
+    )
 
     about_them = []
     if contact_ids:
@@ -64,8 +83,6 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
         about_them.append(col(Interaction.lead_id).in_(lead_ids))
     interaction_ids: list[int] = []
     if about_them:
-        from sqlalchemy import or_
-
         interaction_ids = [
             i for i in session.exec(select(Interaction.id).where(or_(*about_them))).all() if i is not None
         ]
@@ -78,6 +95,7 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
         )
         session.execute(delete(Contact).where(col(Contact.id).in_(contact_ids)))
     if lead_ids:
+        _scrub_task_titles(session, lead_ids)
         session.execute(
             update(Lead)
             .where(col(Lead.id).in_(lead_ids))
@@ -89,7 +107,24 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
             .where(col(OutboundMessage.id).in_(messages))
             .values(to_address=FORGOTTEN_ADDRESS, subject=REDACTED, body=REDACTED)
         )
+        # Nothing may still go out to them: unsent drafts and requests end here.
+        unsent = (MessageStatus.DRAFT, MessageStatus.PENDING_APPROVAL, MessageStatus.APPROVED)
+        session.execute(
+            update(OutboundMessage)
+            .where(col(OutboundMessage.id).in_(messages), col(OutboundMessage.status).in_(unsent))
+            .values(status=MessageStatus.REJECTED, error=WITHDRAWN)
+        )
+    withdrawn = _redact_approvals(session, actor, approvals)
     session.flush()
+    records = {
+        "contact": contact_ids,
+        "lead": lead_ids,
+        "outbound_message": message_ids,
+        "approval": [a.id for a in approvals if a.id is not None],
+        "task": task_ids,
+    }
+    values_erased = erase_personal_values(session, subject=address, records=records)
+    older_events = count_plain_mentions(session, needle=address, records=records, personal=PERSONAL_FIELDS)
     chunks = 0
     if interaction_ids:
         if index is None:
@@ -108,6 +143,81 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
             "interactions_deleted": len(interaction_ids),
             "index_chunks_deleted": chunks,
             "messages_redacted": len(messages),
+            "approvals_redacted": len(approvals),
+            "approvals_withdrawn": withdrawn,
+            "audit_values_erased": values_erased,
+            "older_audit_events_mentioning": older_events,
         },
     )
-    return ForgetReport(len(contact_ids), len(lead_ids), len(interaction_ids), chunks, len(messages), receipt_id)
+    return ForgetReport(
+        contacts_deleted=len(contact_ids),
+        leads_anonymised=len(lead_ids),
+        interactions_deleted=len(interaction_ids),
+        index_chunks_deleted=chunks,
+        messages_redacted=len(messages),
+        approvals_redacted=len(approvals),
+        approvals_withdrawn=withdrawn,
+        audit_values_erased=values_erased,
+        older_audit_events=older_events,
+        receipt=receipt_id,
+    )
+
+
+def _scrub_task_titles(session: Session, lead_ids: list[int]) -> None:
+    """Tasks on their leads name them ("First contact with Jane Roe"): put the forgotten name in its place."""
+    names = {n for n in session.exec(select(Lead.name).where(col(Lead.id).in_(lead_ids))).all() if n}
+    for task in session.exec(select(Task).where(col(Task.lead_id).in_(lead_ids))).all():
+        title = task.title
+        for name in names:
+            title = title.replace(name, FORGOTTEN_NAME)
+        if title != task.title:
+            task.title = title
+            session.add(task)
+
+
+def _approvals_about(session: Session, address: str, lead_ids: list[int], message_ids: list[int]) -> list[Approval]:
+    """Approval requests about the person: on their leads or messages, or follow-ups addressed to them."""
+    about = []
+    if lead_ids:
+        about.append(and_(col(Approval.record_type) == "lead", col(Approval.record_id).in_(lead_ids)))
+    if message_ids:
+        about.append(and_(col(Approval.record_type) == "outbound_message", col(Approval.record_id).in_(message_ids)))
+    found = {a.id: a for a in session.exec(select(Approval).where(or_(*about))).all()} if about else {}
+    # A follow-up's recipient lives only in its arguments (an approver's edit may have changed it).
+    for approval in session.exec(select(Approval).where(Approval.action == SEND_FOLLOW_UP)).all():
+        recipients = {
+            str(args.get("to", "")).strip().lower() for args in (approval.arguments, approval.decided_arguments or {})
+        }
+        if address in recipients:
+            found[approval.id] = approval
+    return list(found.values())
+
+
+def _redacted(arguments: dict[str, Any] | None) -> dict[str, Any] | None:
+    if arguments is None:
+        return None
+    personal = PERSONAL_FIELDS["approval"]
+    return {
+        k: (FORGOTTEN_ADDRESS if k == "to" else REDACTED) if k in personal and v not in (None, "") else v
+        for k, v in arguments.items()
+    }
+
+
+def _redact_approvals(session: Session, actor: Actor, approvals: list[Approval]) -> int:
+    """Redact the personal arguments of these requests and withdraw those still pending; returns how many were."""
+    withdrawn = 0
+    now = utcnow()
+    for approval in approvals:
+        approval.arguments = _redacted(approval.arguments) or {}
+        approval.decided_arguments = _redacted(approval.decided_arguments)
+        if approval.reason:
+            approval.reason = REDACTED
+        if approval.status == ApprovalStatus.PENDING:
+            approval.status = ApprovalStatus.REJECTED
+            approval.decision = "reject"
+            approval.reason = WITHDRAWN
+            approval.decided_by_id = actor.user_id
+            approval.decided_at = now
+            withdrawn += 1
+        session.add(approval)
+    return withdrawn

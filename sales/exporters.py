@@ -219,6 +219,18 @@ def _stream(session: Session, statement: Any) -> Iterator[dict[str, Any]]:
         yield dict(row)
 
 
+def _readable_audit(session: Session, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Audit rows with their sealed personal values re-joined (``[erased]`` once forgotten), a batch at a time."""
+    from itertools import islice
+
+    from store.audit import personal_values, rejoin
+
+    while batch := list(islice(rows, _BATCH)):
+        values = personal_values(session, [r["id"] for r in batch])
+        for r in batch:
+            yield {**r, "before": rejoin(r["before"], values), "after": rejoin(r["after"], values)}
+
+
 def _owned(actor: Actor, column: Any, *, include_unowned: bool = False) -> ColumnElement[bool] | None:
     clause = actor.owner_filter(column)
     if clause is None or not include_unowned:
@@ -288,7 +300,7 @@ def _rows(session: Session, actor: Actor, entity: str) -> Iterator[dict[str, Any
     elif entity == "audit_events":
         if not actor.is_admin:
             raise PermissionDenied(f"only admins export the audit log; {actor.email} is a {actor.role}")
-        yield from _stream(session, _select(AuditEvent))
+        yield from _readable_audit(session, _stream(session, _select(AuditEvent)))
     else:
         raise AssertionError(entity)
 

@@ -291,6 +291,26 @@ class AuditEvent(SQLModel, table=True):
     hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
 
 
+class AuditPersonalValue(SQLModel, table=True):
+    """A personal value an audit event refers to instead of holding it, so it can be erased later.
+
+    The event stores ``{"pii": ref}`` where ``ref`` is sha256(salt + value), and the hash chain covers the ref:
+    erasing the value (``value``, ``salt`` and ``subject`` set to NULL, ``erased_at`` set) leaves the chain intact,
+    while a value edited in place no longer matches its ref. ``subject`` is the normalised email of the person the
+    value is about, when the snapshot named one. See ``store.audit``.
+    """
+
+    __tablename__ = "audit_personal_values"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="audit_events.id", index=True)
+    ref: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    subject: str | None = Field(default=None, max_length=320, index=True)
+    salt: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    value: str | None = Field(default=None, sa_column=Column(Text, nullable=True), description="canonical JSON")
+    erased_at: datetime | None = _ts(nullable=True)
+
+
 class BriefingDelivery(SQLModel, table=True):
     """One row per team and day: the daily briefing's delivery, so a second run the same day posts nothing.
 
@@ -321,6 +341,7 @@ __all__ = [
     "Approval",
     "ApprovalStatus",
     "AuditEvent",
+    "AuditPersonalValue",
     "BriefingDelivery",
     "Channel",
     "Contact",

@@ -70,7 +70,13 @@ def audit_verify() -> None:
             f"audit log broken at event #{report.first_broken_id}: {report.problem} ({report.checked:,} events before it verified)",
             code=2,
         )
-    console().print(f"audit log intact: {report.checked:,} events verified")
+    erased = (
+        f" ({report.personal_erased:,} of them erased at a data subject's request)" if report.personal_erased else ""
+    )
+    console().print(
+        f"audit log intact: {report.checked:,} events verified, "
+        f"{report.personal_checked:,} sealed personal values checked{erased}"
+    )
 
 
 @audit.command("log")
@@ -78,12 +84,14 @@ def audit_log(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
     record: Annotated[str | None, typer.Option(help="Only this record, e.g. deal:42.")] = None,
 ) -> None:
-    """The latest audit events, newest first."""
+    """The latest audit events, newest first; personal values re-joined, or [erased] once forgotten."""
+    from rich.markup import escape
     from rich.table import Table
     from sqlmodel import col, select
 
     from bots.common import console, fail, session
     from bots.render import when
+    from store.audit import readable_events
     from store.models import AuditEvent
 
     with session(read_only=True) as s:
@@ -93,12 +101,13 @@ def audit_log(
             if not rid:
                 fail("--record takes TYPE:ID, e.g. deal:42")
             stmt = stmt.where(AuditEvent.record_type == kind, AuditEvent.record_id == rid)
-        rows = s.exec(stmt).all()
+        rows = readable_events(s, s.exec(stmt).all())
     table = Table(title="Audit log")
     for column in ("id", "at", "actor", "action", "record", "after"):
         table.add_column(column)
-    for e in rows:
-        summary = ", ".join(f"{k}={v}" for k, v in (e.after or {}).items())[:80]
+    for row in rows:
+        e = row.event
+        summary = escape(", ".join(f"{k}={v}" for k, v in (row.after or {}).items())[:80])  # "[erased]" is no markup
         table.add_row(str(e.id), when(e.at), e.actor, e.action, f"{e.record_type}:{e.record_id or ''}", summary)
     console().print(table)
 

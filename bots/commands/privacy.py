@@ -20,8 +20,9 @@ def forget_cmd(
     """Erase a person (data-subject request): their interactions leave the store AND the vector index.
 
     Deletes every email, call and meeting note logged against their contact records or leads with their
-    address, deletes the contact, anonymises those leads (deals keep their history) and redacts messages sent
-    to them. Admins only; the audit log records counts and a hash of the address, not the address.
+    address, deletes the contact, anonymises those leads (deals keep their history), redacts messages sent
+    to them and approval requests about them, and erases their personal values from the audit log (the chain
+    still verifies). Admins only; the audit log records counts and a hash of the address, not the address.
     """
     from bots.common import console, fail, resolve_actor, session
     from memory.config import MemorySettings
@@ -41,8 +42,18 @@ def forget_cmd(
             report = forget_contact(s, actor, email, index)
         except IndexUnavailable as exc:
             fail(f"the vector index failed, so nothing was erased: {exc}")
-    console().print(
+    out = console()
+    out.print(
         f"Forgotten: {report.interactions_deleted} interactions deleted (and {report.index_chunks_deleted} index "
         f"entries), {report.contacts_deleted} contacts deleted, {report.leads_anonymised} leads anonymised, "
-        f"{report.messages_redacted} messages redacted. Receipt: audit #{report.receipt}."
+        f"{report.messages_redacted} messages redacted, {report.approvals_redacted} approval requests redacted "
+        f"({report.approvals_withdrawn} withdrawn), {report.audit_values_erased} personal values erased from the "
+        f"audit log. Receipt: audit #{report.receipt}."
     )
+    if report.older_audit_events:
+        out.print(
+            f"Note: {report.older_audit_events} older audit events (written before personal values were sealed) "
+            "still mention this person; they cannot be changed without breaking the audit chain, so they were left "
+            "as they are. See README, 'Forgetting a contact'.",
+            highlight=False,
+        )

@@ -79,7 +79,23 @@ class Finding(BaseModel):
     cost: float = Field(description="in cost_unit: extra deal-days, or deals not converted")
     cost_unit: Literal["deal-days", "deals"]
     impact: float = Field(description="cost as a share of all deal-days (or of all deals) in the log")
-    revenue_at_risk: float | None = None
+    revenue_at_risk: float | None = Field(
+        None, description="deal value of the deals not converted, in revenue_currency; None when in several"
+    )
+    revenue_currency: str | None = Field(None, description="the currency of revenue_at_risk (None: not known)")
+    revenue_at_risk_by_currency: dict[str, float] = Field(
+        default_factory=dict, description="deal value at risk per currency, never added across currencies"
+    )
+
+    def revenue_text(self) -> str | None:
+        return revenue_in_words(self.revenue_at_risk, self.revenue_at_risk_by_currency)
+
+
+def revenue_in_words(value: float | None, by_currency: dict[str, float]) -> str | None:
+    """A value at risk in words: "12,000 USD", "5,000 EUR and 40,000 USD" (never a sum), or None."""
+    if by_currency:
+        return " and ".join(f"{v:,.0f} {code}" for code, v in sorted(by_currency.items()))
+    return f"{value:,.0f}" if value else None
 
 
 class StageMetric(BaseModel):
@@ -151,6 +167,7 @@ class AtRiskDeal(BaseModel):
     stage: str
     days_in_stage: int
     amount: float | None
+    currency: str | None = None
     status: Literal["stalled", "at risk"]
     reason: str
 
@@ -658,14 +675,11 @@ def _segment_findings(
             continue
         lost_deals = c["n_seg"] * (c["rate_rest"] - c["rate_seg"])
         won = c["stage"] == log.won_stage
-        revenue = None
-        if amounts is not None:
-            typical = amounts.reindex(c["case_ids"]).median()
-            if typical == typical:  # not NaN
-                revenue = float(lost_deals * typical)
+        revenue, currency, by_currency = _revenue_at_risk(log.cases, amounts, c["case_ids"], lost_deals)
         label = DIMENSION_LABELS.get(c["dimension"], c["dimension"])
         what = "are won" if won else f"move on from {c['stage']}"
-        money = f" (≈ {revenue:,.0f} in deal value)" if revenue else ""
+        in_words = revenue_in_words(revenue, by_currency)
+        money = f" (≈ {in_words} in deal value)" if in_words else ""
         findings.append(
             Finding(
                 kind="low conversion",
@@ -703,9 +717,38 @@ def _segment_findings(
                 cost_unit="deals",
                 impact=lost_deals / n_cases,
                 revenue_at_risk=revenue,
+                revenue_currency=currency,
+                revenue_at_risk_by_currency=by_currency,
             )
         )
     return findings
+
+
+def _revenue_at_risk(
+    cases: pd.DataFrame, amounts: pd.Series | None, case_ids: Any, lost_deals: float
+) -> tuple[float | None, str | None, dict[str, float]]:
+    """Deal value of ``lost_deals`` fewer conversions among ``case_ids``: (value, its currency, value per currency).
+
+    Amounts are typical (median) values within one currency only: the lost deals are shared among the currencies
+    of the segment's cases, and each share is valued at that currency's median. One currency: its value; several:
+    no single value. A log without currencies (a file) gives a value in its own unnamed unit.
+    """
+    if amounts is None:
+        return None, None, {}
+    segment = amounts.reindex(case_ids)
+    if "currency" not in cases.columns:
+        typical = segment.median()
+        return (float(lost_deals * typical), None, {}) if typical == typical else (None, None, {})
+    currencies = cases["currency"].reindex(case_ids).astype(object).fillna("unknown").astype(str)
+    by_currency: dict[str, float] = {}
+    for code, values in segment.groupby(currencies):
+        typical = values.median()
+        if typical == typical:  # not NaN: the currency has deals with amounts
+            by_currency[str(code)] = float(lost_deals * len(values) / len(segment) * typical)
+    if len(by_currency) == 1:
+        ((code, value),) = by_currency.items()
+        return value, code, by_currency
+    return None, None, by_currency
 
 
 def _ignored_segments(log: EventLog, dimensions: Sequence[str], min_cases: int) -> list[IgnoredSegment]:
@@ -777,6 +820,7 @@ def at_risk_deals(
         q = typical.get(stage)
         quiet = f"; no activity for {idle:.0f} days" if idle >= quiet_days else ""
         amount = float(case["amount"]) if case.get("amount") == case.get("amount") and case.get("amount") else None
+        currency = str(case["currency"]) if amount is not None and case.get("currency") else None
         if stalled is not None:
             if str(case_id) in stalled:
                 rows.append(
@@ -789,6 +833,7 @@ def at_risk_deals(
                             stage=stage,
                             days_in_stage=int(days),
                             amount=amount,
+                            currency=currency,
                             status="stalled",
                             reason=stalled[str(case_id)],
                         ),
@@ -818,6 +863,7 @@ def at_risk_deals(
                     stage=stage,
                     days_in_stage=int(days),
                     amount=amount,
+                    currency=currency,
                     status=status,
                     reason=reason,
                 ),
@@ -975,16 +1021,20 @@ def analyse_event_log(
 
 
 def rank_findings(findings: list[Finding]) -> list[Finding]:
-    """Time findings first, by extra deal-days; then conversion gaps, by revenue at risk (deals when no amounts).
+    """Time findings first, by extra deal-days; then conversion gaps, by revenue at risk (by deals when there are
+    no amounts or the amounts are in several currencies).
 
     Days and lost deals are different currencies and any exchange rate between them would be invented, so they
     are ranked in two groups rather than on one made-up scale. Time comes first because the question this
     analysis answers is where deals get stuck; the summary names the top of both groups.
     """
     time_lost = sorted((f for f in findings if f.cost_unit == "deal-days"), key=lambda f: f.cost, reverse=True)
+    gaps = [f for f in findings if f.cost_unit == "deals"]
+    # values in different currencies cannot be ranked against each other: then lost deals alone decide
+    one_currency = len({code for f in gaps for code in f.revenue_at_risk_by_currency}) <= 1
     deals_lost = sorted(
-        (f for f in findings if f.cost_unit == "deals"),
-        key=lambda f: (f.revenue_at_risk or 0.0, f.cost),
+        gaps,
+        key=lambda f: ((f.revenue_at_risk or 0.0) if one_currency else 0.0, f.cost),
         reverse=True,
     )
     ranked = time_lost[:MAX_FINDINGS] + deals_lost[:MAX_FINDINGS]

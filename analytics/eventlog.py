@@ -446,7 +446,7 @@ def event_log_from_store(
     """The deals ``actor`` may see as an event log: stages entered, calls, meetings, emails sent and tasks done.
 
     Cases are deals created on or after ``since`` (all deals when ``None``), with attributes size band, industry,
-    region, owner, the owner's tenure band when the deal was created, outcome (won/lost/open) and amount.
+    region, owner, the owner's tenure band when the deal was created, outcome (won/lost/open), amount and currency.
     """
     import pandas as pd
     from sqlmodel import col, select
@@ -539,6 +539,7 @@ def event_log_from_store(
                 "tenure_band": tenure_band(owner.started_at if owner else None, deal.created_at.date()),
                 "outcome": outcome,
                 "amount": float(deal.amount) if deal.amount is not None else None,
+                "currency": deal.currency,
                 "current_stage": deal.stage,
                 "stage_entered_at": deal.stage_entered_at,
                 "last_activity_at": None,

@@ -28,12 +28,12 @@ from analytics.features import AnalyticsConfig
 from analytics.winprob import (
     DealHistory,
     WinModel,
+    deal_currencies,
     fit_win_model,
     load_history,
     open_snapshots,
     predict_win,
     window_probability,
-    won_amount_medians,
 )
 from sales.errors import InvalidInput, NotFound
 from sales.money import DEFAULT_CURRENCY, normalize_currency, require_single_currency
@@ -370,7 +370,7 @@ def forecast_by_currency(
     for code, part in _per_currency(scoped):
         group_of = part.deals[column].fillna("unknown") if group_by else part.deals["owner"].map(lambda _: "all")
         # a deal without an amount is valued from won deals in its own currency
-        priced = model if single else _priced_in(model, history, code)
+        priced = model if single else model.priced_in(code)
         sim = simulate_period(
             part, priced, period, at, group_of, simulations=simulations, seed=seed, fiscal_start=fiscal_year_start_month
         )
@@ -416,12 +416,7 @@ def forecast_by_currency(
 
 
 def _currency_of(deals: pd.DataFrame) -> pd.Series:
-    """Each deal's currency (a history without the column is in the default currency)."""
-    import pandas as pd
-
-    if "currency" not in deals.columns:
-        return pd.Series(DEFAULT_CURRENCY, index=deals.index, dtype=object)
-    return deals["currency"].fillna(DEFAULT_CURRENCY).astype(str)
+    return deal_currencies(deals)
 
 
 def _per_currency(history: DealHistory) -> list[tuple[str, DealHistory]]:
@@ -442,16 +437,6 @@ def _per_currency(history: DealHistory) -> list[tuple[str, DealHistory]]:
         )
         for code in codes
     ]
-
-
-def _priced_in(model: WinModel, history: DealHistory, currency: str) -> WinModel:
-    """``model`` with its fallback deal values learnt from won deals in ``currency`` only."""
-    from dataclasses import replace
-
-    deals = history.deals
-    won = deals[(deals["stage"] == history.machine.won_stage) & (_currency_of(deals) == currency)]
-    by_product, median = won_amount_medians(won)
-    return replace(model, amount_by_product=by_product, median_amount=median)
 
 
 def _has_money(sim: Simulation) -> bool:

@@ -101,7 +101,7 @@ def _sections(report: BottleneckReport) -> list[Section]:
                         d.owner or "–",
                         d.stage,
                         str(d.days_in_stage),
-                        f"{d.amount:,.0f}" if d.amount else "–",
+                        " ".join(filter(None, [f"{d.amount:,.0f}", d.currency])) if d.amount else "–",
                         d.status,
                         d.reason,
                     ]
@@ -181,7 +181,7 @@ def render_markdown(report: BottleneckReport, images: dict[str, str] | None = No
         heading = _group_heading(report, f)
         if heading:
             out += ["", f"## {heading}", ""]
-        revenue = f" · ≈ {f.revenue_at_risk:,.0f} revenue at risk" if f.revenue_at_risk else ""
+        revenue = f" · ≈ {f.revenue_text()} revenue at risk" if f.revenue_text() else ""
         out += [
             f"### {f.rank}. {_text(f.title)}",
             "",
@@ -234,7 +234,7 @@ def render_html(report: BottleneckReport, charts: dict[str, bytes]) -> str:
         heading = _group_heading(report, f)
         if heading:
             parts.append(f"<h2>{e(heading)}</h2>")
-        revenue = f" · ≈ {f.revenue_at_risk:,.0f} revenue at risk" if f.revenue_at_risk else ""
+        revenue = f" · ≈ {f.revenue_text()} revenue at risk" if f.revenue_text() else ""
         parts.append(
             f"<div class='finding'><h3>{f.rank}. {e(f.title)}</h3><p>{e(f.statement)}</p>"
             f"<p class='meta'>Cost: {f.cost:,.1f} {e(f.cost_unit)} ({f.impact:.1%} of all {e(f.cost_unit)} in the "

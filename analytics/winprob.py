@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from analytics.features import AnalyticsConfig, model_matrix, resolve_features
+from sales.money import DEFAULT_CURRENCY
 from sales.periods import Granularity, Period, period_containing, shift
 from sales.permissions import Actor
 from sales.segments import deal_size_band, tenure_band
@@ -301,6 +302,8 @@ class WinModel:
     closed_deals: int = 0
     amount_by_product: dict[str, float] = field(default_factory=dict)
     median_amount: float = 0.0
+    # the same medians learnt per currency: a deal without an amount is valued in its own currency
+    amounts_by_currency: dict[str, tuple[dict[str, float], float]] = field(default_factory=dict)
     impute_amounts: bool = False
     # logit-scale spread of period-to-period win rates beyond binomial noise: a shared shock in simulations
     win_rate_sigma: float = 0.0
@@ -308,6 +311,13 @@ class WinModel:
 
     def stage_probability(self, stage: str) -> float:
         return self.stage_rates.get(stage, DEFAULT_STAGE_PROBABILITY.get(stage, 0.3))
+
+    def priced_in(self, currency: str) -> WinModel:
+        """This model with its fallback deal values taken from won deals in ``currency`` only (none: no value)."""
+        from dataclasses import replace
+
+        by_product, median = self.amounts_by_currency.get(currency, ({}, 0.0))
+        return replace(self, amount_by_product=by_product, median_amount=median)
 
     def deal_amounts(self, snaps: pd.DataFrame) -> np.ndarray:
         """Known amounts; unknown (or recorded only at close) ones valued at the product's median won amount."""
@@ -362,6 +372,15 @@ def _win_rate_sigma(history: DealHistory) -> float:
     return float(math.sqrt(max(excess, 0.0)))
 
 
+def deal_currencies(deals: pd.DataFrame) -> pd.Series:
+    """Each deal's currency (a history without the column is in the default currency)."""
+    import pandas as pd
+
+    if "currency" not in deals.columns:
+        return pd.Series(DEFAULT_CURRENCY, index=deals.index, dtype=object)
+    return deals["currency"].fillna(DEFAULT_CURRENCY).astype(str)
+
+
 def won_amount_medians(won: pd.DataFrame) -> tuple[dict[str, float], float]:
     """Median won amount per product and overall (positive amounts only): the value of a deal without one.
 
@@ -384,6 +403,8 @@ def fit_win_model(history: DealHistory, as_of: datetime, config: AnalyticsConfig
     closed = history.deals[history.deals["stage"].isin(machine.closed_stages)]
     won = closed[closed["stage"] == machine.won_stage]
     amount_by_product, median_amount = won_amount_medians(won)
+    currencies = deal_currencies(won)
+    amounts_by_currency = {str(code): won_amount_medians(won[currencies == code]) for code in sorted(set(currencies))}
     model = WinModel(
         as_of=as_of,
         method="stage-weighted",
@@ -391,6 +412,7 @@ def fit_win_model(history: DealHistory, as_of: datetime, config: AnalyticsConfig
         closed_deals=len(closed),
         amount_by_product=amount_by_product,
         median_amount=median_amount,
+        amounts_by_currency=amounts_by_currency,
         impute_amounts=history.amount_recorded_at_close,
         win_rate_sigma=_win_rate_sigma(history),
     )
@@ -525,6 +547,8 @@ class DealWinProbability(BaseModel):
     stage: str
     amount: float
     amount_imputed: bool
+    """True when ``amount`` is the median won amount of the deal's product in its own currency (0: none won)."""
+    currency: str = DEFAULT_CURRENCY
     p_win: float
     p_close_by_period: dict[str, float]
     expected_close_days: float
@@ -617,7 +641,14 @@ def deal_probabilities(
     if snaps.empty:
         return []
     p_win = predict_win(model, snaps)
-    amounts = model.deal_amounts(snaps)
+    deals = history.deals
+    currency_of = dict(zip(deals["id"], deal_currencies(deals), strict=True))
+    currencies = np.array([currency_of.get(i, DEFAULT_CURRENCY) for i in snaps["deal_id"]], dtype=object)
+    # a deal without an amount is valued from won deals in its own currency, never from another's
+    amounts = np.zeros(len(snaps))
+    for code in sorted(set(currencies)):
+        in_code = currencies == code
+        amounts[in_code] = model.priced_in(code).deal_amounts(snaps[in_code])
     imputed = np.isnan(snaps["amount"].to_numpy(dtype=float, na_value=np.nan)) | model.impute_amounts
     reasons = _win_reasons(model, snaps) if with_reasons else [[] for _ in range(len(snaps))]
     out: list[DealWinProbability] = []
@@ -637,6 +668,7 @@ def deal_probabilities(
                 stage=stage,
                 amount=float(amounts[i]),
                 amount_imputed=bool(imputed[i]),
+                currency=str(currencies[i]),
                 p_win=round(float(p_win[i]), 4),
                 p_close_by_period=close_days,
                 expected_close_days=float(np.median(pool)),

@@ -5,11 +5,14 @@ avg_amount, win_rate (won / (won + lost)), avg_cycle_days (created → closed, w
 says lost/closed) and stage_conversion (of the deals that entered a stage, the share that went further, Lost
 excluded). Amount metrics never add across currencies (there are no exchange rates): they are computed per
 currency, so an answer in one currency looks as it always did and one in several carries a row per currency.
+An amount filter (``amount_min``/``amount_max``) is a threshold in one currency, ``amount_currency``: the one
+given, else the one currency of the matching deals, else the default (USD). Deals in other currencies cannot be
+compared with it, so they are left out and counted in ``PipelineAnswer.not_compared``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any, Literal
 
@@ -19,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from sales.errors import InvalidInput
+from sales.money import DEFAULT_CURRENCY, normalize_currency
 from sales.permissions import Actor, team_member_ids
 from sales.stages import DEFAULT_MACHINE, StageMachine
 from store.models import Account, Deal, StageChange, User
@@ -56,6 +60,8 @@ class PipelineQuery:
     """Exclusive."""
     amount_min: float | None = None
     amount_max: float | None = None
+    amount_currency: str | None = None
+    """The currency of ``amount_min``/``amount_max``; None: the matching deals' one currency, else USD."""
     limit: int = 50
 
 
@@ -83,6 +89,9 @@ class PipelineAnswer:
     """Amount metrics: the currency every amount is in; None when there are several."""
     totals_by_currency: list[PipelineAnswerRow] = field(default_factory=list)
     """Amount metrics: the total per currency, in code order (one entry when all share a currency)."""
+    not_compared: dict[str, int] = field(default_factory=dict)
+    """With an amount filter: deals with an amount in another currency than the threshold's, per currency, left
+    out because they cannot be compared with it (no exchange rates). Empty when none were."""
 
 
 def _sqlite_quarter(column: Any) -> ColumnElement[Any]:
@@ -197,12 +206,6 @@ def run_pipeline_query(
         filters["date_to"] = query.date_to.isoformat()
     if query.date_from is not None or query.date_to is not None:
         filters["date_field"] = query.date_field
-    if query.amount_min is not None:
-        conditions.append(col(Deal.amount) >= query.amount_min)
-        filters["amount_min"] = query.amount_min
-    if query.amount_max is not None:
-        conditions.append(col(Deal.amount) <= query.amount_max)
-        filters["amount_max"] = query.amount_max
 
     def base_from(stmt: Any) -> Any:
         return (
@@ -212,9 +215,26 @@ def run_pipeline_query(
             .join(Account, col(Account.id) == col(Deal.account_id), isouter=True)
         )
 
+    not_compared: dict[str, int] = {}
+    if query.amount_min is not None or query.amount_max is not None:
+        # the stage filter narrows the deals compared, except for conversion where it names the starting stage
+        in_scope = (
+            [*conditions, col(Deal.stage) == stage] if stage and query.metric != "stage_conversion" else conditions
+        )
+        code, not_compared = _threshold_currency(session, query, in_scope, base_from)
+        conditions.append(col(Deal.currency) == code)
+        filters["amount_currency"] = code
+    if query.amount_min is not None:
+        conditions.append(col(Deal.amount) >= query.amount_min)
+        filters["amount_min"] = query.amount_min
+    if query.amount_max is not None:
+        conditions.append(col(Deal.amount) <= query.amount_max)
+        filters["amount_max"] = query.amount_max
+
     if query.metric == "stage_conversion":
         # Here a stage filter means "conversion from this stage", not "deals currently in it".
-        return _stage_conversion(session, query, group_exprs, conditions, base_from, filters, machine, stage)
+        answer = _stage_conversion(session, query, group_exprs, conditions, base_from, filters, machine, stage)
+        return replace(answer, not_compared=not_compared)
     if stage is not None:
         conditions.append(col(Deal.stage) == stage)
 
@@ -244,7 +264,8 @@ def run_pipeline_query(
 
     labels = list(group_exprs)
     if UNITS[query.metric] == "currency":
-        return _per_currency(session, query, group_exprs, conditions, base_from, filters, value, deal_count)
+        answer = _per_currency(session, query, group_exprs, conditions, base_from, filters, value, deal_count)
+        return replace(answer, not_compared=not_compared)
     stmt = base_from(
         select(*[e.label(f"g_{k}") for k, e in group_exprs.items()], value.label("value"), deal_count.label("n"))
     )
@@ -277,7 +298,28 @@ def run_pipeline_query(
         total=PipelineAnswerRow({}, _number(total[0]), int(total[1] or 0)),
         truncated=len(rows) > query.limit,
         filters=filters,
+        not_compared=not_compared,
     )
+
+
+def _threshold_currency(
+    session: Session, query: PipelineQuery, conditions: list[ColumnElement[bool]], base_from: Any
+) -> tuple[str, dict[str, int]]:
+    """The currency an amount filter is in, and how many deals with an amount in each other currency it skips."""
+    stmt = base_from(select(col(Deal.currency), func.count(col(Deal.amount))))
+    if conditions:
+        stmt = stmt.where(*conditions)
+    priced = {str(c): int(n) for c, n in session.execute(stmt.group_by(col(Deal.currency))).all() if n}
+    if query.amount_currency is not None:
+        try:
+            code = normalize_currency(query.amount_currency)
+        except ValueError as exc:
+            raise InvalidInput({"amount_currency": str(exc)}) from None
+    elif len(priced) == 1:
+        code = next(iter(priced))
+    else:
+        code = DEFAULT_CURRENCY
+    return code, {c: n for c, n in sorted(priced.items()) if c != code}
 
 
 def _per_currency(

@@ -115,6 +115,7 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
                 date_to=date_to,
                 amount_min=args.amount_min,
                 amount_max=args.amount_max,
+                amount_currency=args.amount_currency,
                 limit=args.limit,
             ),
         )
@@ -139,6 +140,7 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             amounts_by_currency=[
                 PipelineRow(value=t.value, deals=t.deals, currency=t.currency) for t in answer.totals_by_currency
             ],
+            not_compared=answer.not_compared,
         )
 
 

@@ -201,6 +201,11 @@ class PipelineQuestionResult(ToolResult):
     amounts_by_currency: list[PipelineRow] = Field(
         default_factory=list, description="Amount metrics: the total per currency (one entry when there is one)."
     )
+    not_compared: dict[str, int] = Field(
+        default_factory=dict,
+        description="With an amount filter: deals per other currency left out because the threshold is in "
+        "filters.amount_currency and amounts in different currencies cannot be compared; say so in the answer.",
+    )
 
 
 class BottleneckResult(ToolResult):

@@ -176,6 +176,11 @@ class PipelineQuestionArgs(ToolArgs):
     date_to: str | None = Field(default=None, description="ISO date, exclusive (instead of period).")
     amount_min: float | None = None
     amount_max: float | None = None
+    amount_currency: str | None = Field(
+        default=None,
+        description="ISO code the amount_min/amount_max threshold is in (e.g. EUR for '€50k'); default: the "
+        "deals' one currency, else USD. Deals in other currencies are left out (no exchange rates).",
+    )
     limit: int = Field(default=50, ge=1, le=500)
 
 

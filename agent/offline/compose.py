@@ -268,7 +268,33 @@ def _group_label(group: Any) -> str:
     return str(group)
 
 
+def _not_compared(data: dict[str, Any]) -> str:
+    """The deals an amount filter left out because their currency is not the threshold's, in words; or ""."""
+    skipped = {str(k): v for k, v in (data.get("not_compared") or {}).items() if isinstance(v, int) and v > 0}
+    filters = data.get("filters") or {}
+    code = str(filters.get("amount_currency") or "")
+    if not skipped or not code:
+        return ""
+    low, high = filters.get("amount_min"), filters.get("amount_max")
+    if low is not None and high is not None:
+        threshold = f"{money(low, code)} to {money(high, code)}"
+    elif low is not None:
+        threshold = f"at least {money(low, code)}"
+    else:
+        threshold = f"at most {money(high, code)}"
+    left_out = " and ".join(f"{number(n)} {cur} deal{'s' if n != 1 else ''}" for cur, n in skipped.items())
+    verb = "was" if sum(skipped.values()) == 1 else "were"
+    return (
+        f"\nOnly {code} deals were compared with the amount threshold ({threshold}); {left_out} {verb} left out: "
+        "amounts in different currencies are not compared (no exchange rates)."
+    )
+
+
 def _pipeline(args: dict[str, Any], data: dict[str, Any]) -> str:
+    return _pipeline_answer(args, data) + _not_compared(data)
+
+
+def _pipeline_answer(args: dict[str, Any], data: dict[str, Any]) -> str:
     metric = str(data.get("metric") or args.get("metric") or "count")
     unit = str(data.get("unit") or _UNITS.get(metric, "deals"))
     currency = str((data.get("filters") or {}).get("currency") or data.get("currency") or "USD")
@@ -321,12 +347,15 @@ def _bottlenecks(args: dict[str, Any], data: dict[str, Any]) -> str:
         if isinstance(cost, int | float) and finding.get("cost_unit"):
             # cost is in its own unit (deal-days or deals), never money
             numbers.append(f"cost {number(cost, 0)} {finding['cost_unit']}")
+        revenue = _revenue_at_risk(finding)
+        if revenue:
+            numbers.append(f"revenue at risk {revenue}")
         numbers += [
             f"{key.replace('_', ' ')} {_fmt_by_key(key, value)}"
             for key, value in finding.items()
             if isinstance(value, int | float)
             and not isinstance(value, bool)
-            and key not in ("cost", "rank", "impact", "rank_score")
+            and key not in ("cost", "rank", "impact", "rank_score", "revenue_at_risk")
         ][: 3 - len(numbers)]
         parts = [str(label)] if label else []
         if detail:
@@ -338,6 +367,20 @@ def _bottlenecks(args: dict[str, Any], data: dict[str, Any]) -> str:
     if lines:
         text = (text + "\n" if text else "") + "\n".join(lines)
     return text or "No bottlenecks found."
+
+
+def _revenue_at_risk(finding: dict[str, Any]) -> str | None:
+    """A finding's deal value at risk in its own currency (one figure per currency, never a sum), or None."""
+    by_currency = finding.get("revenue_at_risk_by_currency")
+    if isinstance(by_currency, dict) and by_currency:
+        return " and ".join(
+            money(value, str(code)) for code, value in sorted(by_currency.items()) if isinstance(value, int | float)
+        )
+    value = finding.get("revenue_at_risk")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value:
+        code = finding.get("revenue_currency")
+        return money(value, str(code)) if code else f"{number(value)} (currency not known)"
+    return None
 
 
 def _fmt_by_key(key: str, value: float) -> str:

@@ -1218,19 +1218,26 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
     args["date_field"] = field_name
     amount_min, amount_max = _size_band(low)
     amounts = find_amounts(turn.request)
+    # the threshold's currency is the one its symbol or code names ("over €50k"); unmarked, the tool decides
+    threshold_currency: str | None = None
     for first, second in itertools.pairwise(amounts):
         # "between $10k and $50k", "from 10,000 to 50,000": a range, lower bound first
         joiner = low[first.end : second.start].strip()
         lead_in = low[max(0, first.start - 12) : first.start]
         if joiner in ("and", "to", "-", "–", "through") and (joiner != "and" or re.search(r"between\s*$", lead_in)):
             amount_min, amount_max = min(first.value, second.value), max(first.value, second.value)
+            threshold_currency = first.currency or second.currency
     for amount in amounts:
         before = low[max(0, amount.start - 20) : amount.start]
         if re.search(r"(over|above|more than|bigger than|larger than|at least|greater than|>|min(imum)?)\s*$", before):
             amount_min = amount.value
+            threshold_currency = amount.currency or threshold_currency
         elif re.search(r"(under|below|less than|smaller than|at most|<|max(imum)?|up to)\s*$", before):
             amount_max = amount.value
+            threshold_currency = amount.currency or threshold_currency
     args["amount_min"], args["amount_max"] = amount_min, amount_max
+    if threshold_currency and (amount_min is not None or amount_max is not None):
+        args["amount_currency"] = threshold_currency
     limit = re.search(r"\btop\s+(\d{1,3})\b", low)
     if limit:
         args["limit"] = int(limit.group(1))

@@ -17,10 +17,14 @@ from sales.stages import DEFAULT_MACHINE
 _MULTIPLIERS = {"k": 1_000, "thousand": 1_000, "grand": 1_000, "m": 1_000_000, "mm": 1_000_000, "million": 1_000_000}
 _MULTIPLIERS |= {"mil": 1_000_000, "b": 1_000_000_000, "bn": 1_000_000_000, "billion": 1_000_000_000}
 _AMOUNT = re.compile(
-    r"(?P<cur>[$€£]|\busd\s?|\beur\s?)?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s?"
-    r"(?P<mult>k|thousand|grand|mm|m|mil|million|bn|b|billion)?\b(?P<tail>\s?(?:usd|dollars|bucks|eur|euros))?",
+    r"(?P<cur>[$€£¥₹]|\b(?:usd|eur|gbp|jpy|inr)\s?)?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s?"
+    r"(?P<mult>k|thousand|grand|mm|m|mil|million|bn|b|billion)?\b"
+    r"(?P<tail>\s?(?:usd|dollars|bucks|eur|euros|gbp|pounds|jpy|yen|inr|rupees)\b)?",
     re.IGNORECASE,
 )
+# the currency a symbol or code next to an amount names ("$" is taken as US dollars)
+_CURRENCY_MARKS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "dollars": "USD", "bucks": "USD"}
+_CURRENCY_MARKS |= {"euros": "EUR", "pounds": "GBP", "yen": "JPY", "rupees": "INR"}
 _AMOUNT_CONTEXT = re.compile(r"\b(for|worth|at|of|valued at|amount|value|size|over|under|above|below)\s*$", re.I)
 
 
@@ -29,6 +33,15 @@ class Amount:
     value: float
     start: int
     end: int
+    currency: str | None = None
+    """The ISO code its symbol or code names ("€40k" → EUR); None when the amount is a bare number."""
+
+
+def _currency_mark(mark: str | None) -> str | None:
+    if not mark or not mark.strip():
+        return None
+    text = mark.strip().lower()
+    return _CURRENCY_MARKS.get(text, text.upper() if len(text) == 3 and text.isalpha() else None)
 
 
 def find_amounts(text: str) -> list[Amount]:
@@ -53,7 +66,7 @@ def find_amounts(text: str) -> list[Amount]:
             if looks_like_year or not ("," in raw or _AMOUNT_CONTEXT.search(before)):
                 continue
         value = float(Decimal(plain) * _MULTIPLIERS.get((mult or "").lower(), 1))
-        found.append(Amount(value, match.start(), match.end()))
+        found.append(Amount(value, match.start(), match.end(), _currency_mark(cur) or _currency_mark(tail)))
     return found
 
 

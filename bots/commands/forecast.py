@@ -184,12 +184,13 @@ def _deals(today: date | None, as_: str | None) -> None:
     periods = list(result.deals[0].p_close_by_period) if result.deals else []
     for column in ("deal", "owner", "stage", "amount", "P(win)", *[f"won in {p}" for p in periods], "why"):
         table.add_column(column, justify="right" if column not in ("owner", "stage", "why") else "left")
-    for deal in sorted(result.deals, key=lambda d: -d.p_win * d.amount):
+    # expected values are compared within a currency only: the table lists one currency after another
+    for deal in sorted(result.deals, key=lambda d: (d.currency, -d.p_win * d.amount)):
         table.add_row(
             str(deal.deal_id),
             deal.owner,
             deal.stage,
-            money(deal.amount),
+            money(deal.amount, deal.currency) if deal.amount or not deal.amount_imputed else "—",
             f"{deal.p_win:.0%}",
             *[f"{deal.p_close_by_period[p]:.0%}" for p in periods],
             "; ".join([*deal.reasons[:2], *deal.timing_reasons[1:2]]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +25,7 @@ from agent.context import Context
 from agent.graph import build_graph
 from agent.offline import OfflineChatModel
 from analytics.forecast import backtest, forecast_by_currency, forecast_period
-from analytics.winprob import load_history
+from analytics.winprob import load_history, win_probabilities
 from sales.deals import DealInput, create_deal
 from sales.errors import InvalidInput
 from sales.money import normalize_currency
@@ -282,3 +283,121 @@ def test_a_deal_with_a_bad_currency_is_refused_and_changes_nothing(engine: Engin
         created = create_deal(s, team.rep, DealInput(name="Good", amount=Decimal(10), currency=" gbp ")).deal
         assert created.currency == "GBP"
         assert s.exec(select(col(Deal.currency))).all() == ["GBP"]
+
+
+# ------------------------------------------------------------------------------------------ amount thresholds
+
+
+def seed_book_with_yen(engine: Engine) -> Team:
+    """The book above plus an open JPY deal of 100,000 (about 650 USD) in Proposal: "over 50k" must not match it."""
+    team = seed_book(engine)
+    with session_scope(engine) as s:
+        _deal(s, team.rep.user_id or 0, "JP open", "JPY", 100000, [("Prospecting", 30), ("Proposal", 45)])
+    return team
+
+
+def _sql_count(engine: Engine, where: str) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT currency, count(*) FROM deals WHERE {where} GROUP BY currency")).all()
+    return {str(c): int(n) for c, n in rows}
+
+
+OPEN = "stage NOT IN ('Won', 'Lost')"
+
+
+def test_an_amount_threshold_compares_deals_in_its_own_currency_only(engine: Engine) -> None:
+    team = seed_book_with_yen(engine)
+
+    def ask(**kwargs: Any) -> Any:
+        with session_scope(engine) as s:
+            return run_pipeline_query(s, team.admin, PipelineQuery(metric="count", status="open", **kwargs))
+
+    # comparing raw numbers would count the 50,000 EUR and the 100,000 JPY deal as "over 50k"
+    assert sum(_sql_count(engine, f"{OPEN} AND amount >= 50000").values()) == 2
+    unstated = ask(amount_min=50000)  # a mixed book and no currency given: the default, USD
+    assert unstated.filters["amount_currency"] == "USD"
+    assert unstated.total.value == sum(_sql_count(engine, f"{OPEN} AND currency = 'USD' AND amount >= 50000").values())
+    assert unstated.total.value == 0
+    priced_elsewhere = _sql_count(engine, f"{OPEN} AND currency <> 'USD' AND amount IS NOT NULL")
+    assert unstated.not_compared == priced_elsewhere == {"EUR": 1, "JPY": 1}
+    euros = ask(amount_min=50000, amount_currency=" eur")
+    assert euros.filters["amount_currency"] == "EUR" and euros.total.value == 1
+    assert euros.not_compared == {"JPY": 1, "USD": 1}
+    yen = ask(amount_min=50000, amount_max=200000, amount_currency="JPY")
+    assert yen.total.value == 1 and yen.not_compared == {"EUR": 1, "USD": 1}
+    small_usd = ask(amount_max=30000, amount_currency="USD")
+    assert small_usd.total.value == _sql_count(engine, f"{OPEN} AND currency = 'USD' AND amount <= 30000")["USD"]
+    # a scope in one currency: the threshold is in that currency and nothing is left out
+    proposal = ask(amount_min=50000, stage="Proposal")
+    assert proposal.filters["amount_currency"] == "JPY" and proposal.total.value == 1 and proposal.not_compared == {}
+    # without an amount filter nothing changes
+    assert ask().total.value == sum(_sql_count(engine, OPEN).values()) and ask().not_compared == {}
+    with pytest.raises(InvalidInput) as refused:
+        ask(amount_min=1, amount_currency="EURO")
+    assert list(refused.value.problems) == ["amount_currency"]
+
+
+def test_an_amount_threshold_on_an_amount_metric_keeps_one_currency(engine: Engine) -> None:
+    team = seed_book_with_yen(engine)
+    with session_scope(engine) as s:
+        won = run_pipeline_query(
+            s, team.admin, PipelineQuery(metric="total_amount", status="won", amount_min=6000, amount_currency="EUR")
+        )
+        olga = run_pipeline_query(s, team.other_manager, PipelineQuery(metric="total_amount", amount_min=50000))
+    assert won.currency == "EUR" and won.total.value == 7000 and won.total.deals == 1
+    assert won.not_compared == {"USD": 3}
+    # Olga's team sells in USD only: the threshold is in USD and the answer looks as it always did
+    assert olga.currency == "USD" and olga.total.value == 100000 and olga.not_compared == {}
+
+
+def test_the_assistant_says_which_deals_a_threshold_left_out(engine: Engine, tmp_path: Path) -> None:
+    team = seed_book_with_yen(engine)
+    euros = _ask(engine, tmp_path, team, "How many open deals are over €40k?")
+    assert "Deals: 1." in euros
+    assert "Only EUR deals were compared with the amount threshold (at least €40,000)" in euros
+    assert "1 JPY deal and 1 USD deal were left out" in euros
+    unstated = _ask(engine, tmp_path, team, "How many open deals are over 40k?")
+    assert "Only USD deals were compared" in unstated and "1 EUR deal and 1 JPY deal" in unstated
+    olga = replace(team, admin=team.other_manager)  # _ask asks as the team's admin
+    usd_only = _ask(engine, tmp_path, olga, "How many won deals are over $50k?")
+    assert usd_only.strip() == "Deals: 1." and "compared" not in usd_only
+
+
+# ------------------------------------------------------------------------------------------ win probabilities
+
+
+def test_deals_without_an_amount_are_valued_in_their_own_currency(engine: Engine) -> None:
+    team = seed_book_with_yen(engine)
+    with session_scope(engine) as s:
+        _deal(s, team.rep.user_id or 0, "JP open, no amount", "JPY", None, [("Prospecting", 50)])
+    with Session(engine) as s:
+        result = win_probabilities(s, team.admin, today=TODAY)
+        names = dict(s.exec(select(Deal.id, Deal.name)).all())
+    by_name = {names[deal.deal_id]: deal for deal in result.deals}
+    # EUR won 5,000 and 7,000: the median of EUR wins, not of every win (10,000 across USD and EUR)
+    eur = by_name["EU open, no amount"]
+    assert (eur.currency, eur.amount, eur.amount_imputed) == ("EUR", 6000, True)
+    assert (by_name["US open"].currency, by_name["US open"].amount) == ("USD", 20000)
+    assert (by_name["JP open"].currency, by_name["JP open"].amount) == ("JPY", 100000)
+    # no JPY deal was ever won: no value is borrowed from another currency
+    assert by_name["JP open, no amount"].amount == 0 and by_name["JP open, no amount"].amount_imputed
+
+
+def test_forecast_deals_shows_each_deals_own_currency(tmp_path: Path) -> None:
+    env = {**os.environ, "SALESGRAPH_HOME": str(tmp_path / "home"), "COLUMNS": "250"}
+    env.pop("SALESGRAPH_DATABASE_URL", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bots.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
+        )
+
+    assert cli("users", "add", "--name", "Ada Admin", "--email", "ada@x.example", "--role", "admin").returncode == 0
+    as_ada = ("--as", "ada@x.example")
+    assert cli("deals", "create", "--name", "A", "--amount", "1000", *as_ada).returncode == 0
+    assert cli("deals", "create", "--name", "B", "--amount", "250", "--currency", "eur", *as_ada).returncode == 0
+    assert cli("deals", "create", "--name", "C", "--amount", "90000", "--currency", "JPY", *as_ada).returncode == 0
+    shown = cli("forecast", "deals", *as_ada)
+    assert shown.returncode == 0, shown.stderr
+    assert "$1,000" in shown.stdout and "€250" in shown.stdout and "90,000 JPY" in shown.stdout
+    assert "$250" not in shown.stdout and "$90,000" not in shown.stdout

@@ -248,3 +248,39 @@ def test_bpi_2012_subset_end_to_end_with_the_loan_funnel_as_playbook(shared_data
     assert 0.5 < report.conformance.mean_fitness <= 1.0
     assert any(d.kind == "loop back" and "O_SENT" in d.description for d in report.conformance.deviations)
     assert report.findings
+
+
+def test_revenue_at_risk_is_valued_within_each_currency() -> None:
+    log = synthetic_event_log(1500, seed=11)
+    plain = analyse_event_log(log, segment="owner", conformance_check=False)
+    log.cases["currency"] = "USD"
+    usd = analyse_event_log(log, segment="owner", conformance_check=False)
+    gaps = [(p, u) for p, u in zip(plain.findings, usd.findings, strict=True) if p.cost_unit == "deals"]
+    assert gaps
+    for p, u in gaps:  # one currency: the same figure as before, now naming its currency
+        assert u.revenue_at_risk == pytest.approx(p.revenue_at_risk) and u.revenue_currency == "USD"
+        assert p.revenue_currency is None and p.revenue_text() == f"{p.revenue_at_risk:,.0f}"
+        assert f"≈ {u.revenue_at_risk:,.0f} USD in deal value" in u.statement
+
+    log.cases["currency"] = ["EUR" if i % 3 == 0 else "USD" for i in range(len(log.cases))]
+    mixed = analyse_event_log(log, segment="owner", conformance_check=False)
+    won = next(f for f in mixed.findings if f.kind == "low conversion" and f.source == "Won")
+    assert won.revenue_at_risk is None and won.revenue_currency is None
+    # each currency's share of the lost deals, valued at that currency's median amount
+    decided = log.cases[(log.cases["owner"] == "rep3@example.com") & log.cases["outcome"].isin(["won", "lost"])]
+    assert won.evidence.segment_cases == len(decided)
+    for code in ("EUR", "USD"):
+        part = decided[decided["currency"] == code]
+        expected = won.cost * len(part) / len(decided) * part["amount"].median()
+        assert won.revenue_at_risk_by_currency[code] == pytest.approx(expected)
+    eur, usd_value = won.revenue_at_risk_by_currency["EUR"], won.revenue_at_risk_by_currency["USD"]
+    assert f"≈ {eur:,.0f} EUR and {usd_value:,.0f} USD in deal value" in won.statement
+    assert f"{eur + usd_value:,.0f}" not in won.statement + mixed.summary
+    # values in several currencies are not ranked against each other: lost deals decide
+    lost = [f.cost for f in mixed.findings if f.cost_unit == "deals"]
+    assert lost == sorted(lost, reverse=True)
+
+    from agent.offline.compose import compose
+
+    answer = compose("bottleneck_analysis", {}, {"summary": "", "findings": [won.model_dump(mode="json")]}, "")
+    assert f"revenue at risk €{eur:,.0f} and ${usd_value:,.0f}" in answer

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -169,14 +170,21 @@ def test_pipeline_summary_has_a_row_per_currency_equal_to_sql(engine: Engine) ->
     assert totals_by_currency(won) == {"EUR": (2, Decimal("12000.00")), "USD": (3, Decimal("140000.00"))}
 
 
-def test_pipeline_command_shows_totals_per_currency(tmp_path: Path) -> None:
-    env = {**os.environ, "SALESGRAPH_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+def _cli_in(tmp_path: Path, columns: int) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The real CLI in a fresh embedded workspace under ``tmp_path`` (a terminal ``columns`` wide)."""
+    env = {**os.environ, "SALESGRAPH_HOME": str(tmp_path / "home"), "COLUMNS": str(columns)}
     env.pop("SALESGRAPH_DATABASE_URL", None)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "bots.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
         )
+
+    return cli
+
+
+def test_pipeline_command_shows_totals_per_currency(tmp_path: Path) -> None:
+    cli = _cli_in(tmp_path, columns=200)
 
     assert cli("users", "add", "--name", "Ada Admin", "--email", "ada@x.example", "--role", "admin").returncode == 0
     as_ada = ("--as", "ada@x.example")
@@ -384,13 +392,7 @@ def test_deals_without_an_amount_are_valued_in_their_own_currency(engine: Engine
 
 
 def test_forecast_deals_shows_each_deals_own_currency(tmp_path: Path) -> None:
-    env = {**os.environ, "SALESGRAPH_HOME": str(tmp_path / "home"), "COLUMNS": "250"}
-    env.pop("SALESGRAPH_DATABASE_URL", None)
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bots.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
-        )
+    cli = _cli_in(tmp_path, columns=250)
 
     assert cli("users", "add", "--name", "Ada Admin", "--email", "ada@x.example", "--role", "admin").returncode == 0
     as_ada = ("--as", "ada@x.example")

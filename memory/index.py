@@ -314,8 +314,9 @@ class InteractionIndex:
         else:
             targets = [self.shard_name(None)]
         collections = [c for c in (self._collection(name, create=False) for name in targets) if c is not None]
-        if len(collections) > 1:
-            # Chroma's native code releases the GIL: several owners' collections are searched side by side.
+        if len(collections) > 1 and keep is None:
+            # Chroma's native code releases the GIL: several owners' collections are searched side by side. Not
+            # with ``keep``: it queries the caller's database session, which must stay on one thread.
             per_collection = list(_pool().map(lambda c: self._query_collection(c, vector, n, keep), collections))
         else:
             per_collection = [self._query_collection(c, vector, n, keep) for c in collections]

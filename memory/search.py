@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, select
 
 from memory.chunking import CHUNK_WORDS, chunk_interaction
-from memory.index import InteractionIndex, Keep, VectorHit, chunk_id
+from memory.index import FANOUT_MAX, InteractionIndex, Keep, VectorHit, chunk_id
 from memory.keyword import keyword_search, query_terms
 from sales.errors import InvalidInput, NotFound, PermissionDenied
 from sales.permissions import Actor, user_by_email
@@ -202,8 +202,8 @@ def search_interactions(
         narrowing = account_id is not None or deal_id is not None or channel is not None or start_at or end_at
         hits = _prefiltered_vector_hits(session, index, vector, filters, pool) if narrowing else None
         if hits is None:
-            # A single owner's collection holds only their notes: with no other filter nothing needs checking.
-            unchecked = not narrowing and (owners is None or len(owners) == 1)
+            # Owners' own collections hold only their notes: with no other filter nothing needs checking.
+            unchecked = not narrowing and (owners is None or len(owners) <= FANOUT_MAX)
             hits = index.query(vector, owners=owners, n=pool, keep=None if unchecked else sql_keep(session, filters))
         rankings["vector"] = [h.interaction_id for h in hits]
         vector_scores = {h.interaction_id: 1.0 - h.distance for h in hits}

@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import json
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -57,6 +58,7 @@ class SlackState:
     token: str
     users: dict[str, str]  # Slack user id -> email
     app_token: str | None = None  # the app-level token (xapp-) apps.connections.open accepts
+    scopes: frozenset[str] | None = None  # the bot token's scopes; None: not checked
     socket_url: str | None = None  # what apps.connections.open answers (tests/slack_socket.py)
     bot_user_id: str = "UBOT"
     team_id: str = "T0TEST"
@@ -75,6 +77,18 @@ class SlackState:
 
 
 _JSON_FIELDS = ("blocks", "attachments", "view", "files", "metadata")
+# The bot scopes a method needs (any one of them), as Slack's method pages list them.
+METHOD_SCOPES: dict[str, frozenset[str]] = {
+    "chat.postMessage": frozenset({"chat:write"}),
+    "chat.update": frozenset({"chat:write"}),
+    "chat.postEphemeral": frozenset({"chat:write"}),
+    "users.info": frozenset({"users:read"}),
+    "users.lookupByEmail": frozenset({"users:read.email"}),
+    "conversations.open": frozenset({"channels:manage", "groups:write", "im:write", "mpim:write"}),
+    "conversations.info": frozenset({"channels:read", "groups:read", "im:read", "mpim:read"}),
+    "files.getUploadURLExternal": frozenset({"files:write"}),
+    "files.completeUploadExternal": frozenset({"files:write"}),
+}
 
 
 def _decode(params: dict[str, Any]) -> dict[str, Any]:
@@ -136,8 +150,11 @@ class _Handler(BaseHTTPRequestHandler):
         params = _decode(params)
         call = SlackCall(method, params, token)
         # apps.connections.open takes the app-level token (Socket Mode); every other method the bot token
+        needed = METHOD_SCOPES.get(method, frozenset())
         if token != (state.app_token if method == "apps.connections.open" else state.token):
             call.response = {"ok": False, "error": "invalid_auth"}
+        elif state.scopes is not None and needed and not needed & state.scopes:
+            call.response = {"ok": False, "error": "missing_scope", "needed": ",".join(sorted(needed))}
         else:
             handler = getattr(self, "api_" + method.replace(".", "_"), None)
             call.response = handler(params) if handler is not None else {"ok": False, "error": "unknown_method"}
@@ -267,8 +284,15 @@ class SlackAPIServer:
         *,
         app_token: str | None = None,
         socket_url: str | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> None:
-        self.state = SlackState(token=token, users=dict(users or {}), app_token=app_token, socket_url=socket_url)
+        self.state = SlackState(
+            token=token,
+            users=dict(users or {}),
+            app_token=app_token,
+            socket_url=socket_url,
+            scopes=frozenset(scopes) if scopes is not None else None,
+        )
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
         host, port = self._server.server_address[:2]

@@ -211,26 +211,25 @@ class SlackFrontDoor:
         self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=blocks.escape(text))
 
     def mention_for(self, email: str) -> str:
-        try:
-            found = self.client.users_lookupByEmail(email=email)
-            return f"<@{found['user']['id']}>"
-        except SlackApiError:
-            return blocks.escape(email)
+        slack_id = self.slack_id_for(email)
+        return f"<@{slack_id}>" if slack_id else blocks.escape(email)
 
     def post_card(self, channel: str, thread_ts: str, request: dict[str, Any]) -> None:
         """The approval card in the asker's thread; when that thread is a direct message, which nobody else can
         see, a copy goes to each approver's own direct message (its buttons work the same)."""
-        mentions = [self.mention_for(e) for e in request.get("approvers") or []]
+        approvers = [str(e) for e in request.get("approvers") or []]
+        slack_ids = {email: self.slack_id_for(email) for email in approvers}
+        mentions = [f"<@{slack_ids[e]}>" if slack_ids[e] else blocks.escape(e) for e in approvers]
         card = blocks.approval_card(request, mentions, admins_decide=approval_policy_from_env().admins_decide)
         fallback = blocks.card_fallback(request)
         self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=fallback, blocks=card)
         if not channel.startswith("D"):
             return  # in a channel the card mentions the approvers, which notifies them
         asker = str(request.get("requested_by") or "").lower()
-        for email in request.get("approvers") or []:
-            if str(email).lower() == asker:
+        for email in approvers:
+            if email.lower() == asker:
                 continue
-            slack_id = self.slack_id_for(str(email))
+            slack_id = slack_ids[email]
             if slack_id is None:
                 log.info("approval #%s: no Slack account found for approver %s", request.get("approval_id"), email)
                 continue
@@ -376,9 +375,7 @@ class SlackFrontDoor:
             channel=place.channel,
             ts=place.message_ts,
             text=blocks.escape(f"approval #{approval_id} {row.status}"),
-            blocks=blocks.decided_card(
-                row.action, approval_id, self._arguments(row), self._outcome(row, recorded, turn)
-            ),
+            blocks=blocks.decided_card(row.action, approval_id, self._arguments(row), outcome_text),
         )
         # The follow-up belongs in the conversation's own thread, wherever the card was clicked (an approver's DM).
         channel, thread_ts = thread_of(row.thread_id) or (place.channel, place.thread_ts)

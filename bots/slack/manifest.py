@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-BOT_SCOPES = ["app_mentions:read", "chat:write", "im:history", "users:read", "users:read.email", "files:write"]
+# im:write: conversations.open, to send an approval card to an approver's own DM
+BOT_SCOPES = [
+    "app_mentions:read",
+    "chat:write",
+    "im:history",
+    "im:write",
+    "users:read",
+    "users:read.email",
+    "files:write",
+]
 BOT_EVENTS = ["app_mention", "message.im"]
 
 

@@ -23,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from bots.slack.manifest import BOT_SCOPES
 from store.db import session_scope
 from store.models import Approval, AuditEvent, Deal, Lead, User
 from tests.slack_api import SlackAPIServer, SlackCall
@@ -209,7 +210,8 @@ def rig(sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     for name in ("SALESGRAPH_APPROVAL_SEND", "SALESGRAPH_APPROVAL_QUALIFY", "SALESGRAPH_APPROVAL_ADMINS_DECIDE"):
         monkeypatch.delenv(name, raising=False)
     team = seed_team(sqlite_engine)
-    with SlackAPIServer(token=TOKEN, users=USERS) as slack:
+    # the bot token has exactly the scopes our manifest asks for: a method needing another one fails as on Slack
+    with SlackAPIServer(token=TOKEN, users=USERS, scopes=BOT_SCOPES) as slack:
         services = services_for(
             sqlite_engine,
             tmp_path,

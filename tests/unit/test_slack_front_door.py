@@ -81,6 +81,7 @@ def test_manifest_names_the_scopes_events_and_urls(cli: CliRunner) -> None:
         "app_mentions:read",
         "chat:write",
         "im:history",
+        "im:write",
         "users:read",
         "users:read.email",
         "files:write",

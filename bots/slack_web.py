@@ -16,10 +16,15 @@ class SlackNotConfigured(SalesError):
     """No bot token is configured; the message says which setting to set."""
 
 
+def slack_configured(settings: Settings) -> bool:
+    """Whether a bot token is set (``SALESGRAPH_SLACK_BOT_TOKEN``)."""
+    return settings.slack_bot_token is not None and bool(settings.slack_bot_token.get_secret_value().strip())
+
+
 def web_client(settings: Settings) -> WebClient:
     """A ``slack_sdk.WebClient`` for the configured bot token (``SALESGRAPH_SLACK_BOT_TOKEN``), retrying on rate
     limits and connection errors; ``SALESGRAPH_SLACK_API_URL`` points it elsewhere (our tests' loopback server)."""
-    if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value().strip():
+    if not slack_configured(settings) or settings.slack_bot_token is None:
         raise SlackNotConfigured(
             "Slack is not configured: set SALESGRAPH_SLACK_BOT_TOKEN to the app's bot token (xoxb-...)"
         )

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from bots.briefings.compose import Briefing, attach_chart, compose_briefing
 from bots.briefings.config import BriefingsConfig, TeamSchedule
 from bots.briefings.render import fallback_text, to_blocks, to_markdown
+from bots.slack_web import slack_configured
 from sales.errors import SalesError
 from sales.permissions import Actor
 from sales.receipts import write_receipt
@@ -66,10 +67,6 @@ class DeliveryResult:
             extra = f" ({self.detail})" if self.detail else ""
             return f"{who}: written to {self.path} and {self.chart_path}{extra}; receipt #{self.receipt_id}"
         return f"{who}: skipped, {self.detail}"
-
-
-def slack_configured(settings: Settings) -> bool:
-    return settings.slack_bot_token is not None and bool(settings.slack_bot_token.get_secret_value().strip())
 
 
 def _claim(engine: Engine, manager_id: int, day: date, force: bool) -> tuple[int | None, str]:

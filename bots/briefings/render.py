@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bots.briefings.compose import Briefing
+from bots.slack.blocks import escape as _escape  # CRM text (deal names, loss reasons) never becomes a mention
 
 SECTION_TEXT_LIMIT = 3000  # Slack's limit for a section block's text
 
@@ -28,14 +29,10 @@ def to_markdown(briefing: Briefing, chart_name: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _escape(text: str) -> str:
-    # Slack mrkdwn control characters; CRM text (deal names, loss reasons) must not become links or mentions.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def fallback_text(briefing: Briefing) -> str:
-    """The notification and screen-reader text Slack shows where blocks are not rendered."""
-    return briefing.title + "\n" + "\n".join(briefing.facts())
+    """The notification and screen-reader text Slack shows where blocks are not rendered (Slack reads it as
+    mrkdwn too, so CRM text in it is escaped: a team or deal name cannot ping a channel)."""
+    return _escape(briefing.title + "\n" + "\n".join(briefing.facts()))
 
 
 def to_blocks(briefing: Briefing) -> list[dict[str, Any]]:

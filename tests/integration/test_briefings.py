@@ -24,6 +24,7 @@ from bots.briefings import scheduler as sched
 from bots.briefings.compose import attach_chart, compose_briefing
 from bots.briefings.config import BriefingsConfig, TeamEntry
 from bots.briefings.deliver import deliver_briefing, delivery_rows
+from bots.slack.manifest import BOT_SCOPES
 from sales.approvals import SEND_FOLLOW_UP, request_approval
 from sales.deals import list_stalled_deals
 from sales.demo import DEMO_MANAGER_EMAIL, DEMO_OTHER_MANAGER_EMAIL, seed_demo
@@ -227,7 +228,7 @@ def _receipts(engine: Engine, action: str) -> list[AuditEvent]:
 
 def test_slack_delivery_posts_once_with_the_chart_in_the_thread(sqlite_engine: Engine, tmp_path: Path) -> None:
     _seed(sqlite_engine)
-    with SlackAPIServer(token=TOKEN) as slack:
+    with SlackAPIServer(token=TOKEN, scopes=BOT_SCOPES) as slack:
         settings = _settings(sqlite_engine, tmp_path, slack)
         maria = _manager(sqlite_engine)
         first = deliver_briefing(sqlite_engine, settings, _config(), SYSTEM, maria, ANCHOR, now=NOW)
@@ -292,7 +293,7 @@ def _wait_for(condition: Any, what: str, timeout: float = 60.0) -> None:
 
 def test_scheduler_jobs_survive_a_restart_and_a_due_briefing_runs_once(sqlite_engine: Engine, tmp_path: Path) -> None:
     _seed(sqlite_engine)
-    with SlackAPIServer(token=TOKEN) as slack:
+    with SlackAPIServer(token=TOKEN, scopes=BOT_SCOPES) as slack:
         settings = _settings(sqlite_engine, tmp_path, slack)
         config = _config()
         sched.configure_runtime(Services(settings=settings, engine=sqlite_engine), config)

@@ -36,7 +36,7 @@ from analytics.winprob import (
     window_probability,
 )
 from sales.errors import InvalidInput, NotFound
-from sales.money import DEFAULT_CURRENCY, normalize_currency, require_single_currency
+from sales.money import DEFAULT_CURRENCY, currency_code, require_single_currency
 from sales.periods import Granularity, Period, parse_period, period_containing, shift
 from sales.permissions import Actor
 
@@ -352,10 +352,7 @@ def forecast_by_currency(
             raise NotFound(f"no deals in team {team!r}")
         visible = visible.intersection(match)
     if currency is not None:
-        try:
-            code = normalize_currency(currency)
-        except ValueError as exc:
-            raise InvalidInput({"currency": str(exc)}) from None
+        code = currency_code(currency)
         match = deals.index[_currency_of(deals) == code]
         if match.empty:
             raise NotFound(f"no deals in {code}")
@@ -597,10 +594,7 @@ def backtest_store(
         raise PermissionDenied(f"the forecast backtest is for managers and admins; {actor.email} is a {actor.role}")
     history = load_history(session, actor)
     if currency is not None:
-        try:
-            code = normalize_currency(currency)
-        except ValueError as exc:
-            raise InvalidInput({"currency": str(exc)}) from None
+        code = currency_code(currency)
         kept = history.deals[_currency_of(history.deals) == code].reset_index(drop=True)
         if kept.empty:
             raise NotFound(f"no deals in {code}")

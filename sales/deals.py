@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from sales.errors import InvalidInput, NotFound, TransitionNotAllowed
-from sales.money import normalize_currency
+from sales.money import currency_code
 from sales.permissions import Actor, assignable_owner_id, ensure_can_change, ensure_can_see
 from sales.playbook import meeting_task, plan_close_task
 from sales.receipts import snapshot, write_receipt
@@ -98,10 +98,7 @@ def create_deal(
     stage = machine.canonical(data.stage)
     if stage is None or not machine.is_open(stage):
         raise InvalidInput({"stage": f"a new deal starts in an open stage: {', '.join(machine.open_stages)}"})
-    try:
-        currency = normalize_currency(data.currency)
-    except ValueError as exc:
-        raise InvalidInput({"currency": str(exc)}) from None
+    currency = currency_code(data.currency)
     now = utcnow()
     deal = Deal(
         name=data.name,

@@ -27,6 +27,14 @@ def normalize_currency(value: str | None) -> str:
     return code.upper()
 
 
+def currency_code(value: str | None, field: str = "currency") -> str:
+    """``normalize_currency`` for user input: a bad code raises ``InvalidInput`` on ``field``."""
+    try:
+        return normalize_currency(value)
+    except ValueError as exc:
+        raise InvalidInput({field: str(exc)}) from None
+
+
 def require_single_currency(currencies: Iterable[str], what: str, how_to_narrow: str) -> str | None:
     """The one currency of ``what``, or ``InvalidInput`` naming the currencies when there are several.
 
@@ -45,6 +53,7 @@ def require_single_currency(currencies: Iterable[str], what: str, how_to_narrow:
 
 __all__ = [
     "DEFAULT_CURRENCY",
+    "currency_code",
     "normalize_currency",
     "require_single_currency",
 ]

@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from sales.errors import InvalidInput
-from sales.money import DEFAULT_CURRENCY, normalize_currency
+from sales.money import DEFAULT_CURRENCY, currency_code
 from sales.permissions import Actor, team_member_ids
 from sales.stages import DEFAULT_MACHINE, StageMachine
 from store.models import Account, Deal, StageChange, User
@@ -311,10 +311,7 @@ def _threshold_currency(
         stmt = stmt.where(*conditions)
     priced = {str(c): int(n) for c, n in session.execute(stmt.group_by(col(Deal.currency))).all() if n}
     if query.amount_currency is not None:
-        try:
-            code = normalize_currency(query.amount_currency)
-        except ValueError as exc:
-            raise InvalidInput({"amount_currency": str(exc)}) from None
+        code = currency_code(query.amount_currency, "amount_currency")
     elif len(priced) == 1:
         code = next(iter(priced))
     else:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -26,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from sales.errors import InvalidInput, PermissionDenied, SalesError
 from sales.permissions import Actor, actor_for_user, team_member_ids, user_by_email
+from sales.pipeline import PipelineRow, pipeline_summary, totals_by_currency
 from sales.stages import DEFAULT_MACHINE, StageMachine
 from store.models import Deal, Role, StageChange, Task, TaskStatus, User
 from store.types import utcnow
@@ -339,22 +339,16 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
     return {i: n for i, n in session.exec(select(User.id, User.name).where(col(User.id).in_(sorted(ids)))).all() if i}
 
 
-def _pipeline(session: Session, actor: Actor, machine: StageMachine) -> list[StageLine]:
-    stmt = (
-        select(Deal.stage, Deal.currency, func.count(col(Deal.id)), func.sum(Deal.amount))
-        .where(col(Deal.stage).in_(machine.open_stages))
-        .group_by(col(Deal.stage), col(Deal.currency))
-    )
-    visible = actor.owner_filter(Deal.owner_id)
-    if visible is not None:
-        stmt = stmt.where(visible)
-    lines = [
-        StageLine(
-            stage=stage, currency=currency, deals=int(n), amount=Decimal(str(total or 0)).quantize(Decimal("0.01"))
+def _stage_lines(rows: list[PipelineRow], machine: StageMachine) -> list[StageLine]:
+    """Pipeline summary rows (by stage, owner and currency) without the owner split."""
+    lines: dict[tuple[str, str], StageLine] = {}
+    for row in rows:
+        line = lines.setdefault(
+            (row.stage, row.currency), StageLine(stage=row.stage, currency=row.currency, deals=0, amount=Decimal(0))
         )
-        for stage, currency, n, total in session.exec(stmt)
-    ]
-    return sorted(lines, key=lambda line: (machine.order(line.stage), line.currency))
+        line.deals += row.deals
+        line.amount += row.amount
+    return sorted(lines.values(), key=lambda line: (machine.order(line.stage), line.currency))
 
 
 def _changes(session: Session, actor: Actor, start: datetime, end: datetime, machine: StageMachine) -> list[DealChange]:
@@ -540,7 +534,8 @@ def compose_briefing(
     now = now or utcnow()
     start, end = day_window(day, zone)
     names = _names(session, set(actor.visible_owner_ids))
-    pipeline = _pipeline(session, actor, machine)
+    open_rows = [r for r in pipeline_summary(session, actor, machine=machine) if r.stage in machine.open_stages]
+    pipeline = _stage_lines(open_rows, machine)
     stalled = [
         StalledLine(
             deal_id=s.deal_id,
@@ -567,7 +562,7 @@ def compose_briefing(
         generated_at=now,
         pipeline=pipeline,
         open_deals=sum(s.deals for s in pipeline),
-        open_amounts=_per_currency((s.currency, s.amount) for s in pipeline),
+        open_amounts={code: amount for code, (_, amount) in totals_by_currency(open_rows).items()},
         changes=_changes(session, actor, start, end, machine),
         stalled=stalled,
         tasks=_tasks(session, actor, day),
@@ -576,13 +571,6 @@ def compose_briefing(
         forecast_note=note,
         declining=_declining(session, actor, machine, names) if sentiment else [],
     )
-
-
-def _per_currency(pairs: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = {}
-    for currency, amount in pairs:
-        out[currency] = out.get(currency, Decimal(0)) + amount
-    return dict(sorted(out.items()))
 
 
 def amounts(per_currency: dict[str, Decimal]) -> str:

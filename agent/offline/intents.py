@@ -39,7 +39,7 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(my|our|open|all|active|new|won|lost)\s+(leads|deals|accounts|contacts)\b", 1.0),
         (r"\b(do we have|is there|are there|have we got|any)\b[^.?!]{0,30}\b(lead|deal|account|contact)s?\b", 1.5),
         (r"\bwho (owns|is the owner|is working)\b", 2.0),
-        (r"\b(status of|details (on|for|of|about)|where are we with|where do we stand with|what's the latest on|what stage is)\b", 2.0),
+        (r"\b(status of|details (on|for|of|about)|where are we with|where do we stand with|what's the latest on|(?:what|which) stage is)\b", 2.0),
         (r"\bwhich (leads|deals|accounts|contacts)\b", 0.5),
     ],
     "score_lead": [

@@ -116,6 +116,18 @@ def quoted_names(text: str) -> list[str]:
     return [name.strip(" .") for name in found if name.strip(" .") and len(name.split()) <= 12]
 
 
+def mask_quoted_names(text: str) -> str:
+    """``text`` with each short quoted name replaced by "it": the words of a record's name ("Hollis Bank -
+    Forecasting add-on") are not the request's words, so they must not decide what the user asks for."""
+
+    def masked(match: re.Match[str]) -> str:
+        name = match.group(1).strip(" .")
+        return "it" if name and len(name.split()) <= 12 else match.group(0)
+
+    text = re.sub(r'"([^"\n]{1,120})"', masked, text)
+    return re.sub(r"(?:^|(?<=\s))'([^'\n]{2,120})'(?=[\s,.?!:]|$)", masked, text)
+
+
 def capitalised_names(text: str) -> list[str]:
     """Runs of capitalised words that are not ordinary sentence words ("Acme Corp", "Bob Smith", "GTX Pro")."""
     names: list[str] = []

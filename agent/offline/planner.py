@@ -182,7 +182,7 @@ def _unrequested_data(turn: Turn) -> Decision:
 
 
 def choose_intent(turn: Turn) -> str | None:
-    scores = score_intents(turn.request)
+    scores = score_intents(nm.mask_quoted_names(turn.request))
     low = turn.low
     stages = find_stages(low)
     has_record_word = bool(re.search(r"\b(deal|deals|lead|leads)\b", low))
@@ -295,7 +295,7 @@ def _asks_to_send(request: str) -> bool:
 
 def _starts_new_request(turn: Turn) -> bool:
     """An answer to a clarifying question is short; a message with its own strong intent is a new request."""
-    scores = score_intents(turn.request)
+    scores = score_intents(nm.mask_quoted_names(turn.request))
     _, score = scores.best()
     return score >= 3.0 and len(turn.request.split()) > 3
 

@@ -101,3 +101,17 @@ def test_a_langgraph_tool_loop_runs_the_call_and_answers_with_the_receipt() -> N
     final = result["messages"][-1]
     assert final.content == "Moved deal #7 Acme renewal from Proposal to Negotiation (receipt #345)."
     assert END  # the loop ended on its own: the answer has no tool calls
+
+
+def test_words_inside_a_quoted_record_name_do_not_decide_the_request() -> None:
+    """A deal called "... - Forecasting add-on" is a name, not a forecast request (the demo sells that product)."""
+    model = OfflineChatModel(today=TODAY)
+    asked = model.invoke([HumanMessage("which stage is 'Hollis Bank - Forecasting add-on' in?")])
+    [call] = asked.tool_calls
+    assert call["name"] == "find_records" and call["args"]["query"] == "Hollis Bank - Forecasting add-on"
+    moved = model.invoke([HumanMessage('move "Sterling Power - Forecasting add-on" to Proposal')])
+    [call] = moved.tool_calls
+    assert call["name"] == "move_deal"
+    assert call["args"] == {"deal_name": "Sterling Power - Forecasting add-on", "to_stage": "Proposal"}
+    # outside quotes the word still means what it says
+    assert model.invoke([HumanMessage("what's the forecast for Q4?")]).tool_calls[0]["name"] == "forecast"

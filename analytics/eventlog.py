@@ -11,11 +11,11 @@ import gzip
 import json
 import pickle
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sales.errors import InvalidInput, NotFound
 
@@ -453,7 +453,7 @@ def event_log_from_store(
 
     from sales.segments import deal_size_band, tenure_band
     from sales.stages import DEFAULT_MACHINE
-    from store.models import Account, Channel, Deal, Direction, Interaction, StageChange, Task, TaskStatus, User
+    from store.models import Account, Deal, StageChange, User
 
     machine = machine or DEFAULT_MACHINE
     query = select(Deal)
@@ -488,26 +488,7 @@ def event_log_from_store(
         for change in session.exec(select(StageChange).where(col(StageChange.deal_id).in_(chunk))).all():
             rows.append((str(change.deal_id), change.to_stage, change.changed_at, owner_of[change.deal_id]))
             entered.add(change.deal_id)
-        interactions = session.exec(
-            select(Interaction).where(
-                col(Interaction.deal_id).in_(chunk),
-                col(Interaction.channel).in_([Channel.CALL, Channel.MEETING, Channel.EMAIL]),
-            )
-        ).all()
-        for item in interactions:
-            if item.channel == Channel.EMAIL and item.direction != Direction.OUTBOUND:
-                continue
-            activity = {Channel.CALL: CALL, Channel.MEETING: MEETING, Channel.EMAIL: EMAIL_SENT}[Channel(item.channel)]
-            who = email_of(item.user_id) or owner_of[item.deal_id]
-            rows.append((str(item.deal_id), activity, item.occurred_at, who))
-        tasks = session.exec(
-            select(Task).where(
-                col(Task.deal_id).in_(chunk), Task.status == TaskStatus.DONE, col(Task.completed_at).is_not(None)
-            )
-        ).all()
-        for task in tasks:
-            assert task.completed_at is not None and task.deal_id is not None
-            rows.append((str(task.deal_id), TASK_DONE, task.completed_at, email_of(task.owner_id)))
+        rows += _activity_rows(session, "deal_id", chunk, email_of, fallback=owner_of)
     notes: list[str] = []
     missing_history = [d for d in deals if d.id not in entered]
     for deal in missing_history:
@@ -762,6 +743,41 @@ LEAD_WON = "Converted"
 LEAD_LOST = "Disqualified"
 
 
+def _activity_rows(
+    session: Session,
+    key: Literal["deal_id", "lead_id"],
+    ids: list[int],
+    email_of: Callable[[int | None], str | None],
+    fallback: Mapping[int | None, str | None] | None = None,
+) -> list[tuple[str, str, datetime, str | None]]:
+    """Event rows for the calls, meetings, emails sent and tasks done on the records ``ids`` (deals or leads, by
+    ``key``): (case, activity, time, who). Who is the interaction's user, else ``fallback`` for the record."""
+    from sqlmodel import col, select
+
+    from store.models import Channel, Direction, Interaction, Task, TaskStatus
+
+    activities = {Channel.CALL: CALL, Channel.MEETING: MEETING, Channel.EMAIL: EMAIL_SENT}
+    rows: list[tuple[str, str, datetime, str | None]] = []
+    interactions = session.exec(
+        select(Interaction).where(col(getattr(Interaction, key)).in_(ids), col(Interaction.channel).in_(activities))
+    ).all()
+    for item in interactions:
+        if item.channel == Channel.EMAIL and item.direction != Direction.OUTBOUND:
+            continue
+        record = getattr(item, key)
+        who = email_of(item.user_id) or (fallback or {}).get(record)
+        rows.append((str(record), activities[Channel(item.channel)], item.occurred_at, who))
+    tasks = session.exec(
+        select(Task).where(
+            col(getattr(Task, key)).in_(ids), Task.status == TaskStatus.DONE, col(Task.completed_at).is_not(None)
+        )
+    ).all()
+    for task in tasks:
+        assert task.completed_at is not None
+        rows.append((str(getattr(task, key)), TASK_DONE, task.completed_at, email_of(task.owner_id)))
+    return rows
+
+
 def lead_event_log_from_store(session: Session, actor: Actor, *, since: datetime | date | None = None) -> EventLog:
     """The leads ``actor`` may see as an event log: New → Qualified → Converted (or Disqualified), with the calls,
     meetings, emails sent and tasks done on each lead in between.
@@ -774,7 +790,7 @@ def lead_event_log_from_store(session: Session, actor: Actor, *, since: datetime
     from sqlmodel import col, select
 
     from sales.segments import tenure_band
-    from store.models import Channel, Deal, Direction, Interaction, Lead, LeadStatus, Task, TaskStatus, User
+    from store.models import Deal, Lead, LeadStatus, User
 
     query = select(Lead)
     owner_clause = actor.owner_filter(Lead.owner_id)
@@ -801,25 +817,7 @@ def lead_event_log_from_store(session: Session, actor: Actor, *, since: datetime
             assert deal.lead_id is not None
             if deal.lead_id not in converted_at or deal.created_at < converted_at[deal.lead_id]:
                 converted_at[deal.lead_id] = deal.created_at
-        interactions = session.exec(
-            select(Interaction).where(
-                col(Interaction.lead_id).in_(chunk),
-                col(Interaction.channel).in_([Channel.CALL, Channel.MEETING, Channel.EMAIL]),
-            )
-        ).all()
-        for item in interactions:
-            if item.channel == Channel.EMAIL and item.direction != Direction.OUTBOUND:
-                continue
-            activity = {Channel.CALL: CALL, Channel.MEETING: MEETING, Channel.EMAIL: EMAIL_SENT}[Channel(item.channel)]
-            rows.append((str(item.lead_id), activity, item.occurred_at, email_of(item.user_id)))
-        tasks = session.exec(
-            select(Task).where(
-                col(Task.lead_id).in_(chunk), Task.status == TaskStatus.DONE, col(Task.completed_at).is_not(None)
-            )
-        ).all()
-        for task in tasks:
-            assert task.completed_at is not None
-            rows.append((str(task.lead_id), TASK_DONE, task.completed_at, email_of(task.owner_id)))
+        rows += _activity_rows(session, "lead_id", chunk, email_of)
     case_rows = []
     for lead in leads:
         assert lead.id is not None

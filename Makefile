@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL := postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean maven-eval
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
+
+# The Maven CRM eval (evals/maven): a fresh store with an admin and the Maven import, then the suite against it.
+# MAVEN_DATA defaults to $$SALESGRAPH_SHARED_DATA/crm/maven, else ../shared/data/crm/maven; EVAL_ARGS adds options.
+MAVEN_EVAL_DB ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/salesgraph/maven-eval.db
+maven-eval: $(VENV)/.installed
+	$(BIN)/python evals/maven/build_store.py --force --quiet $(if $(MAVEN_DATA),--data $(MAVEN_DATA)) $(MAVEN_EVAL_DB)
+	$(BIN)/salesgraph eval evals/maven --db sqlite:///$(abspath $(MAVEN_EVAL_DB)) --today 2017-12-31 --no-index $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -193,3 +193,68 @@ def test_the_literal_date_check_sees_say_args_and_sql(tmp_path: Path) -> None:
     text = yaml.safe_dump(case.model_dump(by_alias=True, exclude={"fixed_dates", "source", "description"}))
     found = [p.split("'")[1] for p in date_literal_problems(text, EVAL_ANCHOR, case.fixed_dates)]
     assert sorted(found) == ["2026-08-18", "2026-09", "2026-11-17", "2026-11-20"]
+
+
+# --- The generalisation suites: the Maven CRM import (evals/maven, --db ... --today 2017-12-31) and the held-out
+# paraphrases of the demo company (evals/heldout). Same format, same portability and date rules as the public suite.
+MAVEN_DIR = CASES_DIR.parent / "maven"
+HELDOUT_DIR = CASES_DIR.parent / "heldout"
+MAVEN_TODAY = "2017-12-31"
+
+
+def test_the_generalisation_suites_load_and_have_their_shape() -> None:
+    maven = load_cases([MAVEN_DIR])
+    heldout = load_cases([HELDOUT_DIR])
+    assert len(maven) >= 64
+    assert len(heldout) >= 50
+    assert Counter(c.category for c in maven)["refuses-to-guess"] >= 10
+    assert Counter(c.category for c in heldout)["refuses-to-guess"] >= 8
+    assert not {c.id for c in maven} & {c.id for c in heldout}
+    assert not {c.id for c in maven + heldout} & {c.id for c in load_cases([CASES_DIR, REAL_DIR])}
+    assert len({c.turns[0].say for c in maven}) == len(maven)
+    assert len({c.turns[0].say for c in heldout}) >= len(heldout) - 5  # follow-up cases share their first turn
+
+
+def test_maven_expectations_come_from_the_store_not_the_file() -> None:
+    """Every figure or name a Maven case expects (or forbids) in an answer is a {{ sql: }} over the store."""
+    for case in load_cases([MAVEN_DIR]):
+        for turn in case.turns:
+            needles = [*turn.expect.answer_contains, *turn.expect.answer_not_contains, *turn.expect.answer_matches]
+            for needle in needles:
+                assert "{{ sql:" in needle, f"{case.id}: {needle!r} is hard-coded"
+            if case.category not in ("refuses-to-guess", "reps-view"):
+                assert turn.expect.answer_contains or turn.expect.answer_matches, case.id
+
+
+def test_generalisation_suite_queries_mean_the_same_on_sqlite_and_postgresql() -> None:
+    queries = {case.id: _case_queries(case) for case in load_cases([MAVEN_DIR, HELDOUT_DIR])}
+    assert sum(map(len, queries.values())) > 150
+    problems = {cid: [p for q in qs for p in portability_problems(q)] for cid, qs in queries.items()}
+    assert {cid: found for cid, found in problems.items() if found} == {}
+
+
+@pytest.mark.parametrize(
+    "path", sorted([*MAVEN_DIR.glob("*.yaml"), *HELDOUT_DIR.glob("*.yaml")]), ids=lambda p: f"{p.parent.name}/{p.name}"
+)
+def test_no_generalisation_case_file_uses_a_sqlite_only_function(path: Path) -> None:
+    hits = [m.group(0) for m in SQLITE_ONLY.finditer(path.read_text(encoding="utf-8"))]
+    assert not hits, f"{path.name}: {hits} (use [[month:...]], [[days_between:...]], [[today]], [[start:...]])"
+
+
+@pytest.mark.parametrize(
+    ("folder", "anchor"), [(HELDOUT_DIR, None), (MAVEN_DIR, MAVEN_TODAY)], ids=["heldout", "maven"]
+)
+def test_no_generalisation_case_writes_a_date_of_its_anchor_as_a_literal(folder: Path, anchor: str | None) -> None:
+    from datetime import date
+
+    from evals.expectations import date_literal_problems
+    from evals.workspace import EVAL_ANCHOR
+
+    day = date.fromisoformat(anchor) if anchor else EVAL_ANCHOR
+    problems: dict[str, list[str]] = {}
+    for case in load_cases([folder]):
+        text = yaml.safe_dump(case.model_dump(by_alias=True, exclude={"fixed_dates", "source", "description"}))
+        found = date_literal_problems(text, day, case.fixed_dates)
+        if found:
+            problems[case.id] = found
+    assert problems == {}

@@ -336,6 +336,23 @@ class BriefingDelivery(SQLModel, table=True):
     delivered_at: datetime | None = _ts(nullable=True)
 
 
+class WorkspaceTerm(SQLModel, table=True):
+    """A word this workspace uses for one of ours, e.g. Maven's stage ``Engaging`` for ``Qualified``.
+
+    Written by imports (a mapping's ``values:``) so the assistant understands the team's own vocabulary.
+    """
+
+    __tablename__ = "workspace_terms"
+    __table_args__ = (UniqueConstraint("kind", "term", name="uq_workspace_terms_kind_term"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32, description="what the term names: stage")
+    term: str = Field(max_length=200, description="the workspace's word, as it spells it")
+    meaning: str = Field(max_length=200, description="our value it stands for")
+    source: str | None = Field(default=None, max_length=300, description="where it came from (an import file)")
+    created_at: datetime = _created()
+
+
 __all__ = [
     "Account",
     "Approval",
@@ -357,4 +374,5 @@ __all__ = [
     "Task",
     "TaskStatus",
     "User",
+    "WorkspaceTerm",
 ]

@@ -74,6 +74,8 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     audit_event_id: int | None = None
+    terms: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The workspace's own spellings kept from the mapping's ``values:`` (e.g. stage Engaging → Qualified)."""
 
     @property
     def ok(self) -> bool:
@@ -92,6 +94,7 @@ class ImportReport:
             "created": dict(self.created),
             "columns": dict(self.columns),
             "ignored_columns": list(self.ignored_columns),
+            **({"terms": {k: dict(v) for k, v in self.terms.items()}} if self.terms else {}),
         }
 
 
@@ -1032,6 +1035,7 @@ def import_csv(
             on_progress("writing", written, len(importer.resolved))
 
     importer.write(advance)
+    _keep_terms(session, mapping, report)
     receipt_id = write_receipt(
         session,
         actor,
@@ -1042,6 +1046,18 @@ def import_csv(
     )
     report.audit_event_id = receipt_id
     return report
+
+
+def _keep_terms(session: Session, mapping: ImportMapping, report: ImportReport) -> None:
+    """The mapping's renames of stages, products, industries and regions become the workspace's vocabulary, so
+    "deals in Engaging" is understood after a Maven import (in the import's transaction)."""
+    from sales.vocabulary import TERM_KINDS, record_terms
+
+    for kind in TERM_KINDS:
+        renames = mapping.values.get(kind)
+        if renames:
+            record_terms(session, kind, renames, f"import of {report.file_name}")
+            report.terms[kind] = dict(renames)
 
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"

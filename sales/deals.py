@@ -254,7 +254,11 @@ def list_deals(
     query: str | None = None,
     limit: int = 50,
     machine: StageMachine = DEFAULT_MACHINE,
+    closing_from: date | None = None,
+    closing_to: date | None = None,
 ) -> list[Deal]:
+    """Deals ``actor`` may see, most recently updated first; ``closing_from``/``closing_to`` (exclusive) filter on
+    the expected close date, soonest first."""
     stmt = select(Deal).join(Account, col(Deal.account_id) == col(Account.id), isouter=True)
     visible = actor.owner_filter(Deal.owner_id)
     if visible is not None:
@@ -279,6 +283,12 @@ def list_deals(
         stmt = stmt.where(
             or_(func.lower(Deal.name).like(pattern), func.lower(func.coalesce(Account.name, "")).like(pattern))
         )
+    if closing_from is not None:
+        stmt = stmt.where(col(Deal.expected_close_date) >= closing_from)
+    if closing_to is not None:
+        stmt = stmt.where(col(Deal.expected_close_date) < closing_to)
+    if closing_from is not None or closing_to is not None:
+        return list(session.exec(stmt.order_by(col(Deal.expected_close_date), col(Deal.id)).limit(limit)).all())
     return list(session.exec(stmt.order_by(col(Deal.updated_at).desc(), col(Deal.id).desc()).limit(limit)).all())
 
 

@@ -28,7 +28,7 @@ from sales.stages import DEFAULT_MACHINE, StageMachine
 from store.models import Account, Deal, StageChange, User
 
 Metric = Literal["count", "total_amount", "avg_amount", "win_rate", "avg_cycle_days", "stage_conversion"]
-GroupBy = Literal["owner", "team", "stage", "industry", "product", "region", "month", "quarter"]
+GroupBy = Literal["owner", "team", "stage", "industry", "product", "region", "account", "month", "quarter"]
 Status = Literal["open", "won", "lost", "closed", "all"]
 DateField = Literal["created", "closed", "expected_close"]
 
@@ -50,10 +50,13 @@ class PipelineQuery:
     status: Status = "all"
     owner_ids: tuple[int, ...] | None = None
     team_manager_id: int | None = None
+    team_label: str | None = None
+    """A team by its label (``users.team``, else the manager's name), for workspaces whose managers are not users."""
     stage: str | None = None
     industry: str | None = None
     product: str | None = None
     region: str | None = None
+    account: str | None = None
     date_field: DateField = "created"
     date_from: date | None = None
     date_to: date | None = None
@@ -63,6 +66,8 @@ class PipelineQuery:
     amount_currency: str | None = None
     """The currency of ``amount_min``/``amount_max``; None: the matching deals' one currency, else USD."""
     limit: int = 50
+    order: Literal["desc", "asc"] = "desc"
+    """Groups ranked by the metric, highest first (``asc``: lowest first, for "which ... the fewest")."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,9 @@ def run_pipeline_query(
     if query.metric not in UNITS:
         raise InvalidInput({"metric": f"use one of {', '.join(UNITS)}"})
     unknown = [
-        g for g in query.group_by if g not in ("owner", "team", "stage", "industry", "product", "region", *TIME_GROUPS)
+        g
+        for g in query.group_by
+        if g not in ("owner", "team", "stage", "industry", "product", "region", "account", *TIME_GROUPS)
     ]
     if unknown:
         raise InvalidInput({"group_by": f"cannot group by {', '.join(unknown)}"})
@@ -153,6 +160,8 @@ def run_pipeline_query(
             group_exprs[g] = col(Deal.product)
         elif g == "region":
             group_exprs[g] = func.coalesce(Account.region, owner.region)
+        elif g == "account":
+            group_exprs[g] = col(Account.name)
         elif g == "month":
             group_exprs[g] = (
                 func.to_char(date_col, "YYYY-MM")
@@ -184,13 +193,16 @@ def run_pipeline_query(
     if query.team_manager_id is not None:
         conditions.append(col(Deal.owner_id).in_(sorted(team_member_ids(session, query.team_manager_id))))
         filters["team_manager_id"] = query.team_manager_id
+    if query.team_label:
+        conditions.append(func.lower(func.coalesce(owner.team, manager.name)) == query.team_label.strip().lower())
+        filters["team_label"] = query.team_label
     stage: str | None = None
     if query.stage:
         stage = machine.canonical(query.stage)
         if stage is None:
             raise InvalidInput({"stage": f"{query.stage!r} is not a stage; the stages are {', '.join(machine.stages)}"})
         filters["stage"] = stage
-    for name, column in (("industry", Account.industry), ("product", Deal.product)):
+    for name, column in (("industry", Account.industry), ("product", Deal.product), ("account", Account.name)):
         wanted = getattr(query, name)
         if wanted:
             conditions.append(func.lower(column) == wanted.strip().lower())
@@ -276,7 +288,7 @@ def run_pipeline_query(
         if any(g in TIME_GROUPS for g in labels):
             stmt = stmt.order_by(*group_exprs.values())
         else:
-            stmt = stmt.order_by(value.desc().nulls_last(), *group_exprs.values())
+            stmt = stmt.order_by(_ranked(value, query.order), *group_exprs.values())
     rows = session.execute(stmt.limit(query.limit + 1)).all()
     total_stmt = base_from(select(value.label("value"), deal_count.label("n")))
     if conditions:
@@ -300,6 +312,11 @@ def run_pipeline_query(
         filters=filters,
         not_compared=not_compared,
     )
+
+
+def _ranked(value: ColumnElement[Any], order: str) -> Any:
+    """Rank groups by the metric; a group without a value (no amounts) is last either way."""
+    return value.asc().nulls_last() if order == "asc" else value.desc().nulls_last()
 
 
 def _threshold_currency(
@@ -347,7 +364,7 @@ def _per_currency(
         stmt = stmt.order_by(*group_exprs.values(), currency)
     else:
         # values in different currencies are not comparable: rank within each currency
-        stmt = stmt.order_by(currency, value.desc().nulls_last(), *group_exprs.values())
+        stmt = stmt.order_by(currency, _ranked(value, query.order), *group_exprs.values())
     rows = session.execute(stmt.limit(query.limit + 1)).all() if labels else []
     total_stmt = base_from(select(currency.label("currency"), value.label("value"), deal_count.label("n")))
     if conditions:
@@ -467,4 +484,83 @@ def _stage_conversion(
     )
 
 
-__all__ = ["PipelineAnswer", "PipelineAnswerRow", "PipelineQuery", "run_pipeline_query"]
+_METRIC_WORDS = {
+    "count": "Number",
+    "total_amount": "Total amount",
+    "avg_amount": "Average amount",
+    "win_rate": "Win rate (won / (won + lost))",
+    "avg_cycle_days": "Average days from created to closed",
+    "stage_conversion": "Stage conversion (share of deals that went further)",
+}
+_STATUS_WORDS = {"open": "open", "won": "won", "lost": "lost", "closed": "closed (won or lost)", "all": "all"}
+_DATE_WORDS = {"created": "created", "closed": "closed", "expected_close": "expected to close"}
+
+
+def describe_query(
+    query: PipelineQuery,
+    *,
+    owner: str | None = None,
+    team: str | None = None,
+    period: str | None = None,
+    stage_term: str | None = None,
+) -> str:
+    """What ``query`` computes, in words, so a reader can see a misreading: "Total amount of won deals closed in
+    2017 (2017-01-01 to 2017-12-31), region West, by owner, highest first, top 5"."""
+    from datetime import timedelta
+
+    deals = "deals" if query.metric != "stage_conversion" else "deals that entered a stage"
+    status = "" if query.metric == "win_rate" else f"{_STATUS_WORDS[query.status]} "
+    text = f"{_METRIC_WORDS[query.metric]} of {status}{deals}"
+    if query.date_from is not None or query.date_to is not None:
+        verb = _DATE_WORDS[query.date_field]
+        last = query.date_to - timedelta(days=1) if query.date_to is not None else None
+        if query.date_from is not None and last is not None:
+            span = f"{query.date_from.isoformat()} to {last.isoformat()}"
+        elif query.date_from is not None:
+            span = f"since {query.date_from.isoformat()}"
+        else:
+            span = f"before {query.date_to.isoformat() if query.date_to else ''}"
+        text += f" {verb} {span}" + (f" ({period})" if period else "")
+    filters = []
+    if owner:
+        filters.append(f"owner {owner}")
+    if team or query.team_label:
+        filters.append(f"team {team or query.team_label}")
+    if query.stage:
+        if query.metric == "stage_conversion":
+            filters.append(f"from stage {query.stage}")
+        else:
+            filters.append(
+                f"in stage {stage_term} (stored as {query.stage})" if stage_term else f"in stage {query.stage}"
+            )
+    for label, value in (
+        ("product", query.product),
+        ("region", query.region),
+        ("industry", query.industry),
+        ("account", query.account),
+    ):
+        if value:
+            filters.append(f"{label} {value}")
+    if query.amount_min is not None:
+        filters.append(
+            f"amount at least {query.amount_min:,.0f}{' ' + query.amount_currency if query.amount_currency else ''}"
+        )
+    if query.amount_max is not None:
+        filters.append(
+            f"amount at most {query.amount_max:,.0f}{' ' + query.amount_currency if query.amount_currency else ''}"
+        )
+    if filters:
+        text += ", " + ", ".join(filters)
+    if query.group_by:
+        text += ", by " + " and ".join(query.group_by)
+        if not any(g in TIME_GROUPS for g in query.group_by):
+            if query.limit == 1:
+                text += ", the lowest" if query.order == "asc" else ", the highest"
+            else:
+                text += ", lowest first" if query.order == "asc" else ", highest first"
+                if query.limit < 50:
+                    text += f", {'bottom' if query.order == 'asc' else 'top'} {query.limit}"
+    return text
+
+
+__all__ = ["PipelineAnswer", "PipelineAnswerRow", "PipelineQuery", "describe_query", "run_pipeline_query"]

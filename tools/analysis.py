@@ -13,9 +13,12 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
+from sqlmodel import Session, col
 
 from sales.errors import InvalidInput
+from sales.permissions import Actor
 from store.db import session_scope
+from store.models import User
 from tools.base import RunContext, ToolUnavailable
 from tools.records import deal_id_for, lead_id_for, owner_id_for
 from tools.results import (
@@ -89,36 +92,93 @@ def _iso(value: str | None, field: str) -> date | None:
         raise InvalidInput({field: f"{value!r} is not a date (use YYYY-MM-DD)"}) from None
 
 
+def _visible_owner(s: Session, actor: Actor, owner: str | None) -> User | None:
+    """The owner a question is about; someone the asker may not see is a permission refusal, never "no deals"."""
+    from sales.errors import PermissionDenied
+    from sales.users import find_user
+
+    if owner is None or not owner.strip():
+        return None
+    user = find_user(s, actor, owner)
+    if not actor.can_see_owner(user.id):
+        scope = "your own deals" if actor.role == "rep" else "your team's deals"
+        raise PermissionDenied(f"you can see only {scope}, so I can't report {user.name}'s")
+    return user
+
+
+def _team(s: Session, actor: Actor, team: str | None) -> tuple[int | None, str | None, str | None]:
+    """(manager id, team label, name to show) for a team named by its manager (a user) or by its label."""
+    from sqlalchemy import func, select
+
+    from sales.errors import NotFound
+    from sales.users import find_user
+    from store.models import User
+
+    if team is None or not team.strip():
+        return None, None, None
+    wanted = team.strip().removesuffix("'s team").removesuffix(" team").strip()
+    labels = sorted({t for t in s.execute(select(col(User.team)).where(col(User.team).is_not(None))).scalars() if t})
+    label = next((t for t in labels if t.lower() == wanted.lower()), None)
+    try:
+        manager: User | None = find_user(s, actor, wanted)
+    except NotFound:
+        manager = None
+    if manager is not None and (
+        manager.role != "rep" or s.execute(select(func.count()).where(col(User.manager_id) == manager.id)).scalar()
+    ):
+        return manager.id, None, manager.name
+    if label is not None:
+        return None, label, label
+    known = ", ".join(labels[:12]) if labels else "none are recorded"
+    raise NotFound(f"no team or manager called {team!r}; the teams here are: {known}")
+
+
 def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQuestionResult:
-    from sales.pipeline_query import PipelineQuery, run_pipeline_query
+    from sales.pipeline_query import PipelineQuery, describe_query, run_pipeline_query
+    from sales.vocabulary import load_vocabulary
 
     with session_scope(ctx.engine) as s:
-        owner_id = owner_id_for(s, ctx.actor, args.owner)
-        team_id = owner_id_for(s, ctx.actor, args.team)
+        owner = _visible_owner(s, ctx.actor, args.owner)
+        owner_id = owner.id if owner is not None else None
+        team_id, team_label, team_name = _team(s, ctx.actor, args.team)
+        stage, stage_term = args.stage, None
+        if stage:
+            meaning = load_vocabulary(s).stage_terms.get(stage.strip().lower())
+            if meaning:
+                stage, stage_term = meaning, stage.strip()
         bounds = _period_bounds(ctx, args.period, "period")
         date_from, date_to = bounds if bounds else (_iso(args.date_from, "date_from"), _iso(args.date_to, "date_to"))
-        answer = run_pipeline_query(
-            s,
-            ctx.actor,
-            PipelineQuery(
-                metric=args.metric,
-                group_by=tuple(dict.fromkeys(args.group_by)),
-                status=args.status,
-                owner_ids=(owner_id,) if owner_id is not None else None,
-                team_manager_id=team_id,
-                stage=args.stage,
-                industry=args.industry,
-                product=args.product,
-                region=args.region,
-                date_field=args.date_field,
-                date_from=date_from,
-                date_to=date_to,
-                amount_min=args.amount_min,
-                amount_max=args.amount_max,
-                amount_currency=args.amount_currency,
-                limit=args.limit,
-            ),
+        query = PipelineQuery(
+            metric=args.metric,
+            group_by=tuple(dict.fromkeys(args.group_by)),
+            status=args.status,
+            owner_ids=(owner_id,) if owner_id is not None else None,
+            team_manager_id=team_id,
+            team_label=team_label,
+            stage=stage,
+            industry=args.industry,
+            product=args.product,
+            region=args.region,
+            account=args.account,
+            date_field=args.date_field,
+            date_from=date_from,
+            date_to=date_to,
+            amount_min=args.amount_min,
+            amount_max=args.amount_max,
+            amount_currency=args.amount_currency,
+            limit=args.limit,
+            order=args.sort,
         )
+        answer = run_pipeline_query(s, ctx.actor, query)
+        computed = describe_query(
+            query,
+            owner=owner.name if owner is not None else None,
+            team=team_name,
+            period=args.period,
+            stage_term=stage_term,
+        )
+        if ctx.actor.visible_owner_ids is not None and owner is None:
+            computed += "; only your own deals" if ctx.actor.role == "rep" else "; only your team's deals"
         filters = dict(answer.filters)
         if args.owner:
             filters["owner"] = args.owner
@@ -127,6 +187,7 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
         if args.period:
             filters["period"] = args.period
         return PipelineQuestionResult(
+            computed=computed,
             metric=answer.metric,
             unit=answer.unit,
             group_by=answer.group_by,

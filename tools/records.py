@@ -104,7 +104,7 @@ def create_lead(ctx: RunContext, args: CreateLeadArgs) -> CreateLeadResult:
         )
 
 
-def _find(s: Session, actor: Actor, args: FindRecordsArgs) -> list[RecordSummary]:
+def _find(s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = None) -> list[RecordSummary]:
     from sales.deals import list_deals
     from sales.leads import list_leads
     from sales.tasks import list_tasks
@@ -127,8 +127,25 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs) -> list[RecordSummary
             for lead in leads
         ]
     if args.entity == "deal":
+        closing_from = closing_to = None
+        if args.closing:
+            from sales.periods import parse_period
+
+            try:
+                period = parse_period(args.closing, today or datetime.now(UTC).date())
+            except ValueError as exc:
+                raise InvalidInput({"closing": str(exc)}) from None
+            closing_from, closing_to = period.start, period.end
         deals = list_deals(
-            s, actor, stage=args.stage, status=args.status, owner_id=owner_id, query=args.query, limit=args.limit
+            s,
+            actor,
+            stage=args.stage,
+            status=args.status,
+            owner_id=owner_id,
+            query=args.query,
+            limit=args.limit,
+            closing_from=closing_from,
+            closing_to=closing_to,
         )
         owners = _emails(s, {deal.owner_id for deal in deals})
         account_ids = [d.account_id for d in deals if d.account_id]
@@ -197,7 +214,7 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs) -> list[RecordSummary
 
 def find_records(ctx: RunContext, args: FindRecordsArgs) -> FindRecordsResult:
     with session_scope(ctx.engine) as s:
-        records = _find(s, ctx.actor, args)
+        records = _find(s, ctx.actor, args, ctx.today())
         return FindRecordsResult(entity=args.entity, records=records, total=len(records))
 
 

@@ -187,6 +187,10 @@ class PipelineRow(BaseModel):
 
 class PipelineQuestionResult(ToolResult):
     kind: Literal["pipeline_question"] = "pipeline_question"
+    computed: str = Field(
+        default="",
+        description="What was computed, in words (metric, deals, period, filters, grouping); state it in the answer.",
+    )
     metric: str
     unit: Literal["deals", "currency", "ratio", "days"]
     group_by: list[str] = Field(default_factory=list)

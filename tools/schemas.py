@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Entity = Literal["lead", "deal", "account", "contact", "task"]
 Metric = Literal["count", "total_amount", "avg_amount", "win_rate", "avg_cycle_days", "stage_conversion"]
-GroupBy = Literal["owner", "team", "stage", "industry", "product", "region", "month", "quarter"]
+GroupBy = Literal["owner", "team", "stage", "industry", "product", "region", "account", "month", "quarter"]
 DealStatus = Literal["open", "won", "lost", "closed", "all"]
 DateField = Literal["created", "closed", "expected_close"]
 ChannelName = Literal["email", "call", "meeting", "note", "slack"]
@@ -72,7 +72,10 @@ class FindRecordsArgs(ToolArgs):
     status: str | None = Field(
         default=None, description="Leads: new/working/qualified/disqualified; deals: open/won/lost; tasks: open/done."
     )
-    limit: int = Field(default=10, ge=1, le=100)
+    closing: str | None = Field(
+        default=None, description="Deals only: expected to close in this period ('this month', '2026-Q4')."
+    )
+    limit: int = Field(default=10, ge=1, le=100, description="At most this many, newest first (1: the latest).")
 
 
 class ScoreLeadArgs(LeadRef):
@@ -163,11 +166,12 @@ class PipelineQuestionArgs(ToolArgs):
         default="all", description="Which deals count: open, won, lost, closed (won+lost) or all."
     )
     owner: str | None = Field(default=None, description="'me', or an owner's email or name.")
-    team: str | None = Field(default=None, description="A manager's email or name: their team's deals.")
-    stage: str | None = None
+    team: str | None = Field(default=None, description="A manager's email or name, or a team's name: its deals.")
+    stage: str | None = Field(default=None, description="A stage, ours or the workspace's own name for it.")
     industry: str | None = None
     product: str | None = None
-    region: str | None = None
+    region: str | None = Field(default=None, description="A region or office, as the workspace names it.")
+    account: str | None = Field(default=None, description="An account (customer company) name.")
     date_field: DateField = Field(default="created", description="Which date the period filters on.")
     period: str | None = Field(
         default=None, description="A period: '2026-Q3', 'last quarter', '2026-11', 'this year'..."
@@ -181,7 +185,10 @@ class PipelineQuestionArgs(ToolArgs):
         description="ISO code the amount_min/amount_max threshold is in (e.g. EUR for '€50k'); default: the "
         "deals' one currency, else USD. Deals in other currencies are left out (no exchange rates).",
     )
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: int = Field(default=50, ge=1, le=500, description="At most this many groups (top N).")
+    sort: Literal["desc", "asc"] = Field(
+        default="desc", description="Groups ranked by the metric: desc = highest first (most, best), asc = lowest."
+    )
 
 
 class BottleneckArgs(ToolArgs):

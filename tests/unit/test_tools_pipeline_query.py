@@ -178,3 +178,42 @@ def test_bad_filters_are_refused(engine: Engine) -> None:
     team = seed_deals(engine)
     with pytest.raises(InvalidInput, match="not a stage"):
         _run(engine, team.rep, metric="count", stage="Closing")
+
+
+def test_account_filter_and_grouping_ranked_either_way(engine: Engine) -> None:
+    team = seed_deals(engine)
+    by_account = _run(engine, team.admin, metric="total_amount", status="won", group_by=("account",))
+    rows = [(r.group["account"], r.value) for r in by_account.rows]
+    assert rows == [(None, 100000), ("Shopco", 30000), ("Softco", 10000)]  # a deal without an account is a group
+    lowest = _run(engine, team.admin, metric="count", group_by=("owner",), order="asc", limit=1)
+    assert [(r.group["owner"], r.value) for r in lowest.rows] == [("Olga Rep", 2)] and lowest.truncated
+    softco = _run(engine, team.admin, metric="count", account="softco")
+    assert softco.total.value == 2 and softco.filters["account"] == "softco"
+
+
+def test_team_by_label_for_workspaces_whose_managers_are_not_users(engine: Engine) -> None:
+    team = seed_deals(engine)
+    west = _run(engine, team.admin, metric="total_amount", status="won", team_label="west")
+    assert west.total.value == 100000  # Olga's team label is West
+
+
+def test_describe_query_says_what_was_computed() -> None:
+    from sales.pipeline_query import describe_query
+
+    query = PipelineQuery(
+        metric="total_amount",
+        status="won",
+        region="West",
+        date_field="closed",
+        date_from=date(2017, 1, 1),
+        date_to=date(2018, 1, 1),
+        group_by=("owner",),
+        limit=3,
+    )
+    assert describe_query(query, period="2017") == (
+        "Total amount of won deals closed 2017-01-01 to 2017-12-31 (2017), region West, by owner, highest first, top 3"
+    )
+    stage = describe_query(PipelineQuery(metric="count", status="open", stage="Qualified"), stage_term="Engaging")
+    assert stage == "Number of open deals, in stage Engaging (stored as Qualified)"
+    rate = describe_query(PipelineQuery(metric="win_rate", status="closed", group_by=("region",), limit=1, order="asc"))
+    assert rate == "Win rate (won / (won + lost)) of deals, by region, the lowest"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
@@ -18,13 +18,28 @@ from sales.errors import SalesError
 from tools.base import ApprovalTicket, describe_error
 from tools.registry import SPECS, langchain_tools, tools_by_name
 
+if TYPE_CHECKING:
+    from sales.vocabulary import Vocabulary
+
 log = logging.getLogger(__name__)
 
 
-def system_prompt(ctx: Context) -> str:
-    from prompts.loader import render
+def workspace_vocabulary(ctx: Context) -> Vocabulary:
+    """The workspace's names (owners, teams, offices, products, accounts, industries, stage terms), from the store."""
+    from sales.vocabulary import load_vocabulary
+    from store.db import session_scope
+
+    with session_scope(ctx.engine) as s:
+        return load_vocabulary(s)
+
+
+def system_prompt(ctx: Context, vocabulary: Vocabulary | None = None) -> str:
+    """The system prompt; the vocabulary comes from the workspace's data and is fenced as data (names in a CRM
+    are customer text)."""
+    from prompts.loader import data_block, render
     from sales.stages import DEFAULT_MACHINE
 
+    words = vocabulary.prompt_lines() if vocabulary is not None else ""
     return render(
         "system",
         company=ctx.company,
@@ -33,7 +48,17 @@ def system_prompt(ctx: Context) -> str:
         user_role=ctx.actor.role,
         today=ctx.today().isoformat(),
         stages=", ".join(DEFAULT_MACHINE.stages),
+        vocabulary=data_block("workspace vocabulary", words) if words else "(none recorded yet)",
     )
+
+
+def system_message(ctx: Context) -> SystemMessage:
+    """The system message of a turn; it also carries the vocabulary as data for a model that reads it directly
+    (the offline model), so both kinds of model understand the same names."""
+    from sales.vocabulary import VOCABULARY_KEY
+
+    vocabulary = workspace_vocabulary(ctx)
+    return SystemMessage(system_prompt(ctx, vocabulary), additional_kwargs={VOCABULARY_KEY: vocabulary.to_dict()})
 
 
 def make_agent_node(model: BaseChatModel) -> Callable[[AgentState, Runtime[Context]], dict[str, Any]]:
@@ -42,7 +67,7 @@ def make_agent_node(model: BaseChatModel) -> Callable[[AgentState, Runtime[Conte
     def agent(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
         if not bound:  # bound on first use, so drawing the graph needs no tool-calling model
             bound.append(model.bind_tools(list(langchain_tools())))
-        messages = [SystemMessage(system_prompt(runtime.context)), *fence_tool_results(state["messages"])]
+        messages = [system_message(runtime.context), *fence_tool_results(state["messages"])]
         return {"messages": [bound[0].invoke(messages)]}
 
     return agent
@@ -75,6 +100,18 @@ def tools_node(state: AgentState, runtime: Runtime[Context]) -> dict[str, Any]:
     tools = tools_by_name()
     messages: list[ToolMessage] = []
     pending: list[PendingApproval] = []
+    for bad in last.invalid_tool_calls:
+        # Arguments that were not JSON even after agent.tool_calls' repairs: say so, so the model can try again.
+        name = bad.get("name") or "(no name)"
+        messages.append(
+            ToolMessage(
+                f"the arguments for {name} were not a JSON object ({bad.get('error') or 'unreadable'}); "
+                "call the tool again with its arguments as one JSON object",
+                tool_call_id=bad.get("id") or f"call_{name}",
+                name=name,
+                status="error",
+            )
+        )
     for call in last.tool_calls:
         call_id, name = call["id"] or name_fallback(call), call["name"]
         tool = tools.get(name)
@@ -113,7 +150,7 @@ def name_fallback(call: Any) -> str:
 
 def route_after_agent(state: AgentState) -> str:
     last = state["messages"][-1]
-    return "tools" if isinstance(last, AIMessage) and last.tool_calls else "__end__"
+    return "tools" if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls) else "__end__"
 
 
 def route_after_tools(state: AgentState) -> str:

@@ -71,6 +71,9 @@ def compose(tool: str, args: dict[str, Any], data: Any, raw: str, status: str | 
     """One short answer for one tool result."""
     error = error_of(data, raw, status)
     if error:
+        if error.startswith("not allowed: you can see only"):  # a permission limit, said as one
+            limit = error.removeprefix("not allowed: ")
+            return limit[:1].upper() + limit[1:].rstrip(".") + "."
         return f"I couldn't {_ACTIONS.get(tool, tool.replace('_', ' '))}: {error}"
     if not isinstance(data, dict):
         return raw.strip() or "Done."
@@ -216,13 +219,31 @@ def _record_line(row: dict[str, Any]) -> str:
 def _find(args: dict[str, Any], data: dict[str, Any]) -> str:
     records = [row for row in data.get("records") or [] if isinstance(row, dict)]
     entity = str(data.get("entity") or args.get("entity") or "record")
+    scope = _find_scope(args)
     if not records:
-        return f"I found no matching {entity}s."
+        return f"I found no matching {entity}s{scope}."
     total: int = data["total"] if isinstance(data.get("total"), int) else len(records)
     lines = [f"- {_record_line(row)}" for row in records[:MAX_ROWS]]
     more = f"\n…and {number(total - len(lines))} more." if total > len(lines) else ""
     noun = entity if total == 1 else f"{entity}s"
-    return f"Found {number(total)} {noun}:\n" + "\n".join(lines) + more
+    return f"Found {number(total)} {noun}{scope}:\n" + "\n".join(lines) + more
+
+
+def _find_scope(args: dict[str, Any]) -> str:
+    """What the search was, in words: " (owner me, open, expected to close this month)"."""
+    parts = []
+    if args.get("query"):
+        parts.append(f'matching "{args["query"]}"')
+    if args.get("owner"):
+        parts.append("yours" if args["owner"] == "me" else f"owner {args['owner']}")
+    for key in ("status", "stage"):
+        if args.get(key):
+            parts.append(str(args[key]))
+    if args.get("closing"):
+        parts.append(f"expected to close {args['closing']}")
+    if args.get("limit") == 1:
+        parts.append("the latest")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _tasks(args: dict[str, Any], data: dict[str, Any]) -> str:
@@ -301,7 +322,9 @@ def _pipeline_answer(args: dict[str, Any], data: dict[str, Any]) -> str:
     label = _METRIC_NAMES.get(metric, metric.replace("_", " ").capitalize())
     filters = data.get("filters") or {}
     scope = filters.get("period_label") or filters.get("period") or args.get("period")
-    title = label + (f" ({scope})" if scope else "")
+    computed = str(data.get("computed") or "").strip()
+    # the tool's own words for what it computed, so a misreading shows; older results: the metric and period
+    title = computed[:1].upper() + computed[1:] if computed else label + (f" ({scope})" if scope else "")
     rows = [row for row in data.get("rows") or [] if isinstance(row, dict)]
     total = data.get("total") if isinstance(data.get("total"), dict) else None
 
@@ -327,7 +350,8 @@ def _pipeline_answer(args: dict[str, Any], data: dict[str, Any]) -> str:
     if not rows:
         return f"{title}: no deals match."
     lines = [f"- {_group_label(row.get('group'))}: {with_count(row)}" for row in rows[: MAX_ROWS * 2]]
-    if data.get("truncated") or len(rows) > MAX_ROWS * 2:
+    asked_top = isinstance(args.get("limit"), int) and args["limit"] <= MAX_ROWS * 2
+    if (data.get("truncated") and not asked_top) or len(rows) > MAX_ROWS * 2:
         lines.append("- … (more groups not shown)")
     text = f"{title}:\n" + "\n".join(lines)
     if overall is not None:

@@ -68,6 +68,9 @@ _PRONOUN_INTRO = re.compile(
 _NAME_INTRO = re.compile(r"^(?:contact is|name is|this is|it's|meet|contact|person is|the contact is)\s+", re.I)
 
 
+_GREETING = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon|evening)|greetings)\b", re.I)
+
+
 def _split_segments(text: str) -> list[str]:
     text = _EVENT_PHRASE.sub(" ", text)
     text = re.sub(r"[()\[\]<>]", ",", text)
@@ -102,7 +105,12 @@ def parse_contact(text: str, hint: str = "") -> dict[str, Any]:
     """name, title, company, email, phone, source, industry from free text; ``hint`` is the user's request line
     (for the source, e.g. "met her at the expo")."""
     result: dict[str, Any] = {}
-    emails = find_emails(text)
+    # a forwarded email: its sender line names the person; the other header lines are not contact details
+    sender = re.search(r"^\s*From:\s*\"?(?P<name>[^<\n\"]+?)\"?\s*<(?P<email>[^>\s]+@[^>\s]+)>", text, re.M | re.I)
+    if sender and _looks_like_name(sender.group("name").strip()):
+        result["name"] = sender.group("name").strip()
+    text = re.sub(r"^\s*-{2,}[^\n]*-{2,}\s*$|^\s*(?:From|To|Cc|Sent|Date|Subject):[^\n]*$", "", text, flags=re.M | re.I)
+    emails = find_emails(text) or ([sender.group("email")] if sender else [])
     if emails:
         result["email"] = emails[0]
     phone = find_phone(text)
@@ -119,7 +127,7 @@ def parse_contact(text: str, hint: str = "") -> dict[str, Any]:
             if key in ("name", "title", "company", "industry", "region") and value:
                 result.setdefault(key, value)
             continue
-        if _CLOSINGS.match(segment):
+        if _CLOSINGS.match(segment) or _GREETING.match(segment):
             continue
         segments.append(segment)
     for segment in segments:
@@ -176,6 +184,8 @@ def _classify(segment: str, result: dict[str, Any]) -> None:
     if "name" not in result and _looks_like_name(segment):
         result["name"] = segment
         return
+    if segment.strip().lower() == str(result.get("name", "")).lower():
+        return  # the name again (a forwarded email's signature under its sender line)
     if _TITLE.search(segment):
         _take_title_and_name(segment, result)
         return

@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from prompts.loader import unfence
+from sales.vocabulary import VOCABULARY_KEY, Vocabulary
 
 PENDING_KEY = "salesgraph_offline"
 
@@ -47,6 +48,8 @@ class ConversationContext:
     last_records: list[Mention] = field(default_factory=list)  # the last find_records result
     records_are_latest: bool = False  # nothing was named after that list, so "it" could be any of them
     pending: dict[str, Any] | None = None
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    """The workspace's names, from the system message (empty when the caller gave none, e.g. unit tests)."""
 
     def last(self, kind: str | None = None) -> Mention | None:
         for mention in reversed(self.mentions):
@@ -108,6 +111,8 @@ def read_context(messages: list[BaseMessage]) -> ConversationContext:
     calls: dict[str, tuple[str, dict[str, Any]]] = {}
     last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=len(messages))
     for message in messages[:last_human]:
+        if isinstance(message, SystemMessage) and VOCABULARY_KEY in message.additional_kwargs:
+            ctx.vocabulary = Vocabulary.from_dict(message.additional_kwargs[VOCABULARY_KEY])
         if isinstance(message, AIMessage):
             for call in message.tool_calls:
                 calls[call.get("id") or ""] = (call["name"], call["args"])

@@ -10,7 +10,8 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages.tool import ToolCall
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -71,6 +72,9 @@ class OfflineChatModel(BaseChatModel):
             if ambiguous is not None:
                 question, pending = ambiguous
                 return AIMessage(content=question, additional_kwargs={PENDING_KEY: pending}, usage_metadata=usage)
+            step = _next_step(messages, tool_names)
+            if step is not None:
+                return step
             return AIMessage(content=self._answer_from_tools(messages), usage_metadata=usage)
         text = latest_human_text(messages)
         if text is None:
@@ -78,12 +82,9 @@ class OfflineChatModel(BaseChatModel):
         ctx = read_context(messages)
         decision = plan(text, ctx, self.reference_date(messages), self.fiscal_year_start_month, tool_names)
         if decision.kind == "tool" and decision.tool:
-            call_id = f"call_offline_{len(messages)}_{decision.tool}"
-            return AIMessage(
-                content="",
-                tool_calls=[{"name": decision.tool, "args": decision.args, "id": call_id, "type": "tool_call"}],
-                usage_metadata=usage,
-            )
+            calls = [(decision.tool, decision.args), *decision.calls]
+            notes = {"unused": decision.unused, "skipped": decision.skipped, "then": decision.then}
+            return _tool_message(len(messages), calls, {k: v for k, v in notes.items() if v})
         extra = {PENDING_KEY: decision.pending} if decision.pending else {}
         return AIMessage(content=decision.text, additional_kwargs=extra, usage_metadata=usage)
 
@@ -113,14 +114,11 @@ class OfflineChatModel(BaseChatModel):
         return self.today
 
     def _answer_from_tools(self, messages: list[BaseMessage]) -> str:
-        """Compose an answer from the tool results that follow the last tool-calling AI message."""
-        results: list[ToolMessage] = []
-        for message in reversed(messages):
-            if isinstance(message, ToolMessage):
-                results.append(message)
-            else:
-                break
-        results.reverse()
+        """Compose one answer from every tool result of this request (all steps since the user's message), then
+        name what the parse did not use, so a smaller answer never passes for the whole one."""
+        start = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1) + 1
+        turn = messages[start:]
+        results = [m for m in turn if isinstance(m, ToolMessage)]
         calls: dict[str, tuple[str, dict[str, Any]]] = {}
         for message in messages:
             if isinstance(message, AIMessage):
@@ -132,7 +130,64 @@ class OfflineChatModel(BaseChatModel):
             answers.append(
                 compose(name, args, tool_result(result), message_text(result), getattr(result, "status", None))
             )
+        notes = [m.additional_kwargs.get(NOTES_KEY) for m in turn if isinstance(m, AIMessage)]
+        unused = list(dict.fromkeys(w for n in notes if isinstance(n, dict) for w in n.get("unused") or []))
+        skipped = list(dict.fromkeys(p for n in notes if isinstance(n, dict) for p in n.get("skipped") or []))
+        if unused:
+            words = ", ".join(f'"{w}"' for w in unused)
+            answers.append(f"(I did not use {words} from your request; ask again if it should change the answer.)")
+        for part in skipped:
+            answers.append(f'I did not act on "{part}": I could not tell what to do; please ask it on its own.')
         return "\n\n".join(answers)
+
+
+NOTES_KEY = "salesgraph_offline_notes"
+"""On a tool-calling message: the words the parse did not use, parts it skipped, and the steps still to run."""
+
+
+def _tool_message(n: int, calls: list[tuple[str, dict[str, Any]]], notes: dict[str, Any]) -> AIMessage:
+    tool_calls: list[ToolCall] = []
+    for i, (tool, args) in enumerate(calls):
+        call_id = f"call_offline_{n}_{tool}" + (f"_{i}" if i else "")
+        tool_calls.append({"name": tool, "args": args, "id": call_id, "type": "tool_call"})
+    extra = {NOTES_KEY: notes} if notes else {}
+    return AIMessage(content="", tool_calls=tool_calls, additional_kwargs=extra, usage_metadata=dict(ZERO_USAGE))
+
+
+def _dig(data: Any, path: str) -> Any:
+    """``records.0.id`` out of a tool result."""
+    for part in path.split("."):
+        if isinstance(data, list) and part.isdigit():
+            data = data[int(part)] if int(part) < len(data) else None
+        elif isinstance(data, dict):
+            data = data.get(part)
+        else:
+            return None
+    return data
+
+
+def _next_step(messages: list[BaseMessage], tool_names: set[str] | None) -> AIMessage | None:
+    """The next step of a multi-step request ("draft ... and send it"), fed from the result of the step before;
+    None when there is none, or when that step failed (the answer then says what was not done)."""
+    caller = next((m for m in reversed(messages) if isinstance(m, AIMessage) and m.tool_calls), None)
+    notes = caller.additional_kwargs.get(NOTES_KEY) if caller is not None else None
+    if caller is None or not isinstance(notes, dict) or not notes.get("then"):
+        return None
+    ids = {c.get("id") for c in caller.tool_calls}
+    results = [m for m in messages if isinstance(m, ToolMessage) and m.tool_call_id in ids]
+    if not results or any(getattr(r, "status", None) == "error" for r in results):
+        return None
+    data = tool_result(results[0])
+    step, rest = notes["then"][0], notes["then"][1:]
+    args = dict(step.get("args") or {})
+    for name, path in (step.get("from") or {}).items():
+        value = _dig(data, str(path))
+        if value is None:
+            return None  # nothing to feed the step (no lead found, no draft): answer with what there is
+        args[name] = value
+    if tool_names is not None and step["tool"] not in tool_names:
+        return None
+    return _tool_message(len(messages), [(str(step["tool"]), args)], {"then": rest} if rest else {})
 
 
 _SEVERAL = re.compile(r"matches several:\s*(?P<list>.+?)\.\s*Say which", re.IGNORECASE | re.DOTALL)
@@ -169,7 +224,9 @@ def _ambiguity_question(messages: list[BaseMessage]) -> tuple[str, dict[str, Any
     for choice in choices:
         choice["kind"] = kind
     listed = "; ".join(f"#{c['id']} {c['name']}" for c in choices[:8])
-    pending = {"intent": call["name"], "slot": slot, "text": human, "filled": {}, "choices": choices}
+    word = call["args"].get("deal_name") or call["args"].get("lead_name")
+    pending: dict[str, Any] = {"intent": call["name"], "slot": slot, "text": human, "filled": {}}
+    pending |= {"choices": choices, "word": word}
     return f"Which one do you mean: {listed}?", pending
 
 

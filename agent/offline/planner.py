@@ -16,9 +16,11 @@ from pydantic import ValidationError
 from agent.offline import names as nm
 from agent.offline.contact import INDUSTRY_RE, parse_contact
 from agent.offline.context import ConversationContext, Mention
-from agent.offline.intents import ACTION_INTENTS, is_negated, is_question, score_intents
+from agent.offline.coverage import leftovers, question_for
+from agent.offline.intents import ACTION_INTENTS, QUERY_INTENTS, is_negated, is_question, score_intents
 from agent.offline.normalize import normalise, split_request
 from agent.offline.slots import (
+    GROUPINGS,
     canonical_stage,
     find_amounts,
     find_day,
@@ -29,9 +31,11 @@ from agent.offline.slots import (
     first_amount,
     resolve_day,
 )
+from agent.offline.vocab import DIMENSION_NOUNS, KIND_NOUNS, choices, find_terms
 from sales.periods import parse_period
 from sales.segments import SIZE_BANDS
 from sales.stages import DEFAULT_MACHINE
+from sales.vocabulary import Vocabulary
 from tools.schemas import TOOL_ARGS
 
 MIN_SCORE = 1.5
@@ -46,6 +50,14 @@ class Decision:
     args: dict[str, Any] = field(default_factory=dict)
     text: str = ""
     pending: dict[str, Any] | None = None
+    unused: list[str] = field(default_factory=list)
+    """Words of the request the parse did not use: the answer names them, never drops them silently."""
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """More independent tool calls made in the same turn ("how much did we win, and what's open?")."""
+    skipped: list[str] = field(default_factory=list)
+    """Parts of a multi-part request it could not act on: the answer says so."""
+    then: list[dict[str, Any]] = field(default_factory=list)
+    """Steps that need this call's result: {"tool", "args", "from": {arg: result field}} ("draft ... and send it")."""
 
 
 class Clarify(Exception):
@@ -137,6 +149,9 @@ def plan(text: str, ctx: ConversationContext, today: date, fy: int = 1, tools: s
             return _check_tool(decision, tools)
     if not request and split.data:
         return _unrequested_data(turn)
+    several = _several(turn, tools)
+    if several is not None:
+        return several
     intent = choose_intent(turn)
     if intent is None:
         if split.data and "@" in text:  # a pasted contact block that starts with the name, with no request
@@ -145,7 +160,140 @@ def plan(text: str, ctx: ConversationContext, today: date, fy: int = 1, tools: s
             if offer.kind == "clarify":
                 return offer
         return Decision("reply", text=_small_talk(turn.low) or HELP)
+    latest = _LATEST.search(turn.request_raw) if intent == "draft_follow_up" else None
+    if latest:
+        return _check_tool(_draft_for_latest(turn, latest.group("kind").lower(), turn.request_raw), tools)
     return _check_tool(_build(intent, turn), tools)
+
+
+# --- several requests in one message ------------------------------------------------------------------------
+
+_STEP_VERBS = (
+    r"send|remind|email|draft|write|log|create|add|move|mark|schedule|set|book|score|qualify|show|list|find|"
+    r"what|what's|how|which|who|whose|tell|give|make|put|note"
+)
+_SPLIT = re.compile(
+    rf"\s*(?:[;?]|,?\s+(?:and then|then|and also|and|also|plus)\b)\s+(?=(?:(?:please|pls|also|then)\s+)?(?:{_STEP_VERBS})\b)",
+    re.IGNORECASE,
+)
+_SEND_IT = re.compile(r"^(?:(?:please|pls|also|then)\s+)?send\s+(?:it|that|this|the draft|them)\b", re.I)
+_LATEST = re.compile(r"\b(?:my\s+)?(?:most recent|latest|newest|last)\s+(?P<kind>lead|deal)\b", re.I)
+
+
+def _part(turn: Turn, request_raw: str, ctx: ConversationContext | None = None) -> Turn:
+    return Turn(turn.raw, normalise(request_raw), request_raw, turn.data, ctx or turn.ctx, turn.today, turn.fy)
+
+
+def _several(turn: Turn, tools: set[str] | None) -> Decision | None:
+    """A message with more than one request ("draft a recap for Acme and send it", "log a call with Bo and remind
+    me Tuesday", "how much did we win, and what's still open?"): one call per request, in order; a step that
+    needs the one before ("send it") runs on its result. None when the message holds one request."""
+    pieces = [p.strip(" ,.") for p in _SPLIT.split(turn.request_raw) if p and p.strip(" ,.")]
+    if len(pieces) < 2 or turn.data.strip():
+        return None
+    first_intent = choose_intent(_part(turn, pieces[0]))
+    if first_intent is None:
+        return None
+    steps: list[tuple[str, str]] = [(pieces[0], first_intent)]
+    for piece in pieces[1:]:
+        if _SEND_IT.match(piece):
+            steps.append((piece, "send_follow_up"))
+            continue
+        intent = choose_intent(_part(turn, piece)) or ""
+        if (
+            not intent
+            and first_intent == "pipeline_question"
+            and re.match(r"(what|what's|how|which|who)\b", piece, re.I)
+        ):
+            intent = "pipeline_question"  # "how much did we win, and what's still open?"
+        steps.append((piece, intent))
+    if sum(1 for _, intent in steps if intent) < 2 and not (
+        first_intent in QUERY_INTENTS and all(re.match(rf"(?:{_STEP_VERBS})\b", p, re.I) for p in pieces[1:])
+    ):
+        return None  # "and" inside one request ("log a call and note they want pricing")
+    if len({intent for _, intent in steps if intent}) == 1 and steps[0][1] not in QUERY_INTENTS:
+        return None  # the same action twice is one request with an "and" in it
+    decisions: list[Decision] = []
+    skipped: list[str] = []
+    ctx = turn.ctx
+    for piece, intent in steps:
+        if not intent:
+            skipped.append(piece)
+            continue
+        drafts = decisions and (
+            decisions[-1].tool == "draft_follow_up"
+            or any(step["tool"] == "draft_follow_up" for step in decisions[-1].then)
+        )
+        if intent == "send_follow_up" and drafts:
+            decisions[-1].then.append({"tool": "send_follow_up", "args": {}, "from": {"message_id": "message_id"}})
+            continue
+        part = _part(turn, piece, ctx)
+        latest = _LATEST.search(piece) if intent == "draft_follow_up" else None
+        if latest:
+            decisions.append(_draft_for_latest(part, latest.group("kind").lower(), piece))
+            continue
+        decision = _build(intent, part)
+        if decision.kind == "clarify" and not decisions:
+            return decision  # ask about the first request before doing anything
+        if decision.kind != "tool":
+            skipped.append(piece)
+            continue
+        if decisions and decision.tool == "pipeline_question" == decisions[0].tool:
+            _carry_question(decisions[0].args, decision.args, piece)
+        decisions.append(decision)
+        mention = _record_from(decision)
+        if mention is not None:  # "... with Bo and remind me Tuesday": the reminder is about Bo too
+            ctx = ConversationContext(
+                mentions=[*ctx.mentions, mention], last_draft_id=ctx.last_draft_id, vocabulary=ctx.vocabulary
+            )
+    if not decisions:
+        return None
+    first = decisions[0]
+    for later in decisions[1:]:
+        if later.tool == "create_task" and not any(
+            k in later.args for k in ("deal_id", "deal_name", "lead_id", "lead_name")
+        ):
+            mention = _record_from(first)
+            if mention is not None:
+                later.args |= _ref_args(mention)
+        if first.then or later.then or later.tool in ("draft_follow_up", "send_follow_up"):
+            first.then.append({"tool": later.tool, "args": later.args, "from": {}})
+            first.then.extend(later.then)
+        else:
+            first.calls.append((str(later.tool), later.args))
+        first.unused.extend(later.unused)
+    first.skipped.extend(skipped)
+    return _check_tool(first, tools)
+
+
+def _carry_question(first: dict[str, Any], later: dict[str, Any], piece: str) -> None:
+    """An elliptical second question ("... and what's still open?") keeps the first one's metric and owner."""
+    if later.get("metric") == "count" and not re.search(r"\b(how many|number of|count)\b", piece, re.I):
+        later["metric"] = first.get("metric", "count")
+    if first.get("owner") and not later.get("owner"):
+        later["owner"] = first["owner"]
+
+
+def _record_from(decision: Decision) -> Mention | None:
+    args = decision.args
+    for kind in ("deal", "lead"):
+        if args.get(f"{kind}_id") is not None or args.get(f"{kind}_name"):
+            return Mention(kind, args.get(f"{kind}_name"), args.get(f"{kind}_id"))
+    return None
+
+
+def _draft_for_latest(turn: Turn, kind: str, piece: str) -> Decision:
+    """ "Draft a follow-up to my most recent lead": find that record first, then draft for it."""
+    purpose = _PURPOSE.search(_LATEST.sub("", piece))
+    args: dict[str, Any] = {}
+    if purpose:
+        args["purpose"] = purpose.group("p").strip(" .!?")[:500]
+    return Decision(
+        "tool",
+        tool="find_records",
+        args={"entity": kind, "owner": "me", "limit": 1},
+        then=[{"tool": "draft_follow_up", "args": args, "from": {f"{kind}_id": "records.0.id"}}],
+    )
 
 
 def _check_tool(decision: Decision, tools: set[str] | None) -> Decision:
@@ -163,6 +311,10 @@ def _small_talk(low: str) -> str | None:
         return "OK, I won't do anything."
     if re.search(r"\b(delete|remove|erase|destroy|purge|wipe)\b", low):
         return "I can't delete records from chat; ask an admin. " + HELP
+    if re.search(r"\b(export|dump|download|extract|exfiltrate)\b", low):
+        return (
+            "I can't export data or send files from chat. An admin can export records with `salesgraph export`. " + HELP
+        )
     return None
 
 
@@ -332,6 +484,13 @@ def _answer_pending(turn: Turn, pending: dict[str, Any]) -> Decision | None:
     elif slot in ("deal", "lead", "record", "name", "to"):
         offered = [Mention(str(c["kind"]), c.get("name"), c.get("id")) for c in pending.get("choices") or []]
         choice = _pick_listed(answer, offered or turn.ctx.last_records)
+        word = str(pending.get("word") or "")
+        original_text = str(pending.get("text", ""))
+        if choice is not None and choice.name and word and len(_SPLIT.split(original_text)) > 1:
+            # a message with several requests: put the chosen record's full name in and plan it all again
+            requoted = original_text.replace(word, f'"{choice.name}"', 1)
+            rest = ConversationContext(mentions=turn.ctx.mentions, vocabulary=turn.ctx.vocabulary)
+            return plan(requoted, rest, turn.today, turn.fy)
         if choice is not None:
             filled[f"{slot}_choice"] = {"kind": choice.kind, "name": choice.name, "id": choice.id}
             value = choice.name or choice.id
@@ -343,6 +502,14 @@ def _answer_pending(turn: Turn, pending: dict[str, Any]) -> Decision | None:
             if explicit is not None:
                 filled[f"{slot}_id"] = explicit
                 value = value or explicit
+    elif slot == "filter":  # a word the parse did not know: the answer replaces it, or "all" leaves it out
+        original = _replace_word(str(pending.get("text", "")), str(filled.get("_word", "")), answer)
+        filled.pop("_word", None)
+        split = split_request(original)
+        retry = Turn(
+            original, normalise(split.request), split.request, split.data, turn.ctx, turn.today, turn.fy, filled
+        )
+        return _build(intent, retry)
     else:  # free text slots: body, title, query, loss_reason, purpose
         value = answer.strip()
     if value in (None, ""):
@@ -354,6 +521,30 @@ def _answer_pending(turn: Turn, pending: dict[str, Any]) -> Decision | None:
         original, normalise(split.request), split.request, split.data, turn.ctx, turn.today, turn.fy, filled
     )
     return _build(intent, previous)
+
+
+_LEAVE_OUT = re.compile(
+    r"^(all|any|none|ignore( it| that)?|leave it out|skip( it)?|drop it|never ?mind( that)?|no filter)\b", re.I
+)
+
+
+def _replace_word(text: str, word: str, answer: str) -> str:
+    """``text`` with the unknown ``word`` replaced by the answer, or removed (with its filter noun) for "all"."""
+    if not word:
+        return text
+    pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+    if _LEAVE_OUT.match(answer.strip()):
+        nouns = "|".join(re.escape(n) for n in sorted(DIMENSION_NOUNS, key=len, reverse=True))
+        text = re.sub(
+            rf"\b(?:in|for|from|at|of|with)?\s*(?:the\s+)?{re.escape(word)}(?:'s)?(?:\s+(?:{nouns})\b)?",
+            " ",
+            text,
+            count=1,
+        )
+        return " ".join(text.split())
+    value = answer.strip().strip(" .!?\"'")
+    value = re.sub(r"^(?:i meant|i mean|the|it's|its|it is)\s+", "", value, flags=re.I)
+    return pattern.sub(value, text, count=1)
 
 
 def _pick_listed(answer: str, records: list[Mention]) -> Mention | None:
@@ -392,13 +583,16 @@ def _build(intent: str, turn: Turn) -> Decision:
             text=clarify.question,
             pending={"intent": clarify.intent or intent, "slot": clarify.slot, "text": turn.raw, "filled": filled},
         )
+    unused = [str(word) for word in args.pop("_unused", None) or []]
     args = {key: value for key, value in args.items() if value is not None and value != []}
     try:
         validated = TOOL_ARGS[intent].model_validate(args)
     except ValidationError as exc:  # a bug in a builder; say so rather than call the tool with bad arguments
         problem = "; ".join(str(error["msg"]) for error in exc.errors())
         return Decision("reply", text=f"I couldn't work out the details for {intent.replace('_', ' ')}: {problem}.")
-    return Decision("tool", tool=intent, args=validated.model_dump(exclude_unset=True, exclude_none=True))
+    return Decision(
+        "tool", tool=intent, args=validated.model_dump(exclude_unset=True, exclude_none=True), unused=unused
+    )
 
 
 def _record(turn: Turn, kind: str, patterns: list[re.Pattern[str]], question: str, slot: str | None = None) -> Mention:
@@ -521,12 +715,42 @@ def build_create_lead(turn: Turn) -> dict[str, Any]:
     if not contact.get("name"):
         source_text = "\n".join(part for part in (request_body, turn.data) if part.strip())
         contact = parse_contact(source_text, hint=turn.request_raw)
+    # "new lead from the webinar - Marcus Oyelaran, CTO at ...": the words before the dash say where it came from
+    lead_in = re.match(r"^(?P<src>[^,@\n]{2,40}?)\s+[-–—:]\s+(?P<rest>.+)$", request_body, re.S)
+    if lead_in and not turn.data.strip():
+        rest = parse_contact(lead_in.group("rest"), hint=turn.request_raw)
+        if rest.get("name") and _confident_name(str(rest["name"])):
+            contact = rest
     if turn.filled.get("name"):
         contact["name"] = str(turn.filled["name"])
     if not contact.get("name"):
         raise Clarify("name", "What's the lead's full name? (An email, phone, title and company help too.)")
     allowed = set(TOOL_ARGS["create_lead"].model_fields)
-    return {key: value for key, value in contact.items() if key in allowed}
+    args = {key: value for key, value in contact.items() if key in allowed}
+    confident = _confident_name(str(args["name"])) and bool(args.get("email") or args.get("company"))
+    if not confident and not turn.filled.get("confirm") and not turn.filled.get("name"):
+        shown = ", ".join(
+            f"{key} {args[key]}" for key in ("name", "title", "company", "email", "phone") if args.get(key)
+        )
+        raise Clarify(
+            "confirm",
+            f"I'm not sure I read that right. I parsed: {shown}. Shall I create this lead? "
+            "(Or tell me the name, company and email.)",
+        )
+    return args
+
+
+_NOT_NAMES = re.compile(
+    r"\b(the|file|files|every|all|contacts?|leads?|webinar|event|conference|export|list|data|database|email|"
+    r"emails|customers?|attached|attachment|spreadsheet|csv|record|records|this|that|someone|somebody)\b",
+    re.I,
+)
+
+
+def _confident_name(name: str) -> bool:
+    """A person's name as people write one: two to four capitalised words, none of them a common noun."""
+    words = name.split()
+    return 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words) and not _NOT_NAMES.search(name)
 
 
 # --- find_records ------------------------------------------------------------------------------------------
@@ -634,6 +858,18 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
         r"\b(?:top|first|last|latest|biggest|largest)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:biggest|largest|latest|newest)\b",
         low,
     )
+    if entity == "deal" and re.search(
+        r"\b(closing|close|closes|expected to close|due to close|slated to close)\b", low
+    ):
+        period = find_period(low, turn.today, turn.fy)
+        if period is not None:
+            args["closing"] = period.text
+            args.setdefault("status", "open")  # a deal "closing this month" is still open
+            if query and find_period(query.lower(), turn.today, turn.fy):
+                query = None
+    if re.search(r"\b(most recent|latest|newest|last)\s+(lead|deal|contact|account)\b", low):
+        args["limit"] = 1
+        query = None if query and re.search(r"\b(recent|latest|newest|last)\b", query.lower()) else query
     args |= {"entity": entity, "query": query, "owner": owner}
     if limit:
         args["limit"] = max(1, min(100, int(limit.group(1) or limit.group(2))))
@@ -1101,6 +1337,10 @@ def _metric(low: str) -> str:
 def _status(low: str, metric: str) -> str | None:
     if metric == "win_rate":
         return "closed"
+    if re.search(
+        r"\b(won (or|and|&|/) lost|lost (or|and|&|/) won|wins (and|or) losses|either way|closed either)\b", low
+    ):
+        return "closed"  # "closed, won or lost": both outcomes
     if re.search(r"\b(lost|lose|losses|losing)\b", low) and not re.search(r"\b(won|win)\b", low):
         return "lost"
     if re.search(r"\b(won|win|wins|winning|bookings|booked|sold|signed|landed|closed[- ]won|revenue)\b", low):
@@ -1238,14 +1478,119 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
     args["amount_min"], args["amount_max"] = amount_min, amount_max
     if threshold_currency and (amount_min is not None or amount_max is not None):
         args["amount_currency"] = threshold_currency
-    limit = re.search(r"\btop\s+(\d{1,3})\b", low)
+    limit = re.search(r"\b(?:top|bottom|best|worst)\s+(\d{1,3})\b", low)
     if limit:
         args["limit"] = int(limit.group(1))
+    _rank(turn, args)
+    _workspace_terms(turn, args)
     if args["status"] is None:
         args.pop("status")
-    if args["date_field"] is None:
-        args.pop("date_field")
+    if args.get("date_field") is None:
+        args.pop("date_field", None)
     return args
+
+
+_HIGH = r"most|highest|best|biggest|largest|top|greatest|strongest|leading|leader|leaders"
+_LOW = r"least|fewest|lowest|worst|smallest|weakest|bottom|poorest"
+
+
+def _rank(turn: Turn, args: dict[str, Any]) -> None:
+    """Superlatives and top-N ("which agent won the most", "top 3 accounts", "worst win rate by office") rank the
+    groups by the metric and keep the first few: one for a singular "which X", the N asked for, else five."""
+    low = turn.low
+    groups = [g for g in args.get("group_by") or [] if g not in ("month", "quarter")]
+    high, lowest = re.search(rf"\b({_HIGH})\b", low), re.search(rf"\b({_LOW})\b", low)
+    if not groups or not (high or lowest):
+        return
+    if lowest and not (high and high.start() > lowest.start()):
+        args["sort"] = "asc"
+    if "limit" in args:
+        return
+    which = re.search(r"\b(?:which|what|whose)\s+(?:sales\s+|regional\s+)?([a-z]+)", low)
+    singular = bool(which and which.group(1) in GROUPINGS and not which.group(1).endswith(("s", "people")))
+    if singular or re.search(r"\bwho\b", low) or re.search(rf"\bthe ({_HIGH}|{_LOW}) [a-z]+\b(?<!s)\s*(\?|$)", low):
+        args["limit"] = 1
+    else:
+        args["limit"] = 5
+
+
+_FILTER_KINDS = ("owner", "team", "region", "product", "account", "industry")
+
+
+def _known(vocabulary: Vocabulary, kind: str, value: str) -> bool:
+    wanted = value.strip().lower()
+    if kind == "owner":
+        return wanted in ("me", "my", "i") or "@" in wanted or any(wanted in o.lower() for o in vocabulary.owners)
+    if kind == "team":
+        return any(wanted in t.lower() for t in (*vocabulary.teams, *vocabulary.owners))
+    pool = {
+        "region": vocabulary.regions,
+        "product": vocabulary.products,
+        "account": vocabulary.accounts,
+        "industry": vocabulary.industries,
+    }[kind]
+    return not pool or any(wanted == p.lower() for p in pool)
+
+
+def _unknown_filter(vocabulary: Vocabulary, kind: str, value: str) -> Clarify:
+    known = choices(vocabulary, kind)
+    what = {"region": "region or office", "owner": "rep", "industry": "industry or sector"}.get(kind, kind)
+    listed = f" The {KIND_NOUNS[kind]} here are: {known}." if known else ""
+    return Clarify(
+        "filter",
+        f'I don\'t know a {what} called "{value}" in this workspace.{listed} Which one did you mean '
+        '(or say "all" to leave it out)?',
+        filled={"_word": value},
+    )
+
+
+def _workspace_terms(turn: Turn, args: dict[str, Any]) -> None:
+    """Apply the workspace's own names (owners, teams, offices, products, accounts, industries, its stage names),
+    refuse to guess at a filter it does not have, and keep the words nothing used for the answer to name."""
+    vocabulary = turn.ctx.vocabulary
+    if not vocabulary.owners:
+        return  # no workspace vocabulary (a caller without a store): the patterns alone decide
+    text = turn.request
+    terms = find_terms(text, vocabulary)
+    for term in terms:
+        said = re.escape(term.said)
+        if (
+            term.kind in ("owner", "team")
+            and term.value in vocabulary.teams
+            and (term.kind == "team" or re.search(rf"{said}(?:'s)?\s+team|\bteam\s+(?:of\s+)?{said}", text, re.I))
+        ):
+            args["team"] = term.value
+            if args.get("owner") and args["owner"] != "me" and args["owner"].lower() in term.value.lower():
+                args["owner"] = None
+        elif term.kind == "owner":
+            args["owner"] = term.value
+            if args.get("team") and args["team"].lower() in term.value.lower():
+                args["team"] = None
+        elif term.kind == "stage":
+            args["stage"] = term.said
+            if args.get("status") is None and args.get("metric") != "stage_conversion":
+                args["status"] = "open"
+        elif term.kind not in args.get("group_by", []) or args.get(term.kind) is None:
+            args[term.kind] = term.value
+    for kind in _FILTER_KINDS:
+        value = args.get(kind)
+        if isinstance(value, str) and value and not _known(vocabulary, kind, value):
+            raise _unknown_filter(vocabulary, kind, value)
+    owner = args.get("owner")
+    if isinstance(owner, str) and owner.lower() not in ("me", "my", "i") and "@" not in owner:
+        same = [o for o in vocabulary.owners if o.lower() != owner.lower() and owner.lower() in o.lower().split()]
+        if len(same) > 1 and owner not in vocabulary.owners:
+            raise Clarify("filter", f"Which {owner} do you mean: {', '.join(same)}?", filled={"_word": owner})
+    consumed = [(t.start, t.end) for t in terms]
+    used = {w for key in (*_FILTER_KINDS, "stage", "period") for w in str(args.get(key) or "").split()}
+    unused: list[str] = []
+    for word, position in leftovers(text, consumed, used):
+        question = question_for(text, word, position, vocabulary)
+        if question is not None:
+            raise Clarify("filter", question, filled={"_word": word})
+        unused.append(word)
+    if unused:
+        args["_unused"] = unused
 
 
 # --- bottlenecks, forecast, search -------------------------------------------------------------------------

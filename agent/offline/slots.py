@@ -342,6 +342,21 @@ GROUPINGS: dict[str, str] = {
     "people": "owner",
     "salesrep": "owner",
     "user": "owner",
+    "agent": "owner",
+    "agents": "owner",
+    "salesperson": "owner",
+    "salespeople": "owner",
+    "seller": "owner",
+    "sellers": "owner",
+    "account": "account",
+    "accounts": "account",
+    "customer": "account",
+    "customers": "account",
+    "client": "account",
+    "clients": "account",
+    "offices": "region",
+    "regional office": "region",
+    "regional offices": "region",
     "team": "team",
     "teams": "team",
     "manager": "team",
@@ -387,7 +402,9 @@ def find_groupings(text: str) -> list[str]:
         for match in re.finditer(rf"\b{word}\b", text, re.IGNORECASE):
             found.append((match.start(), group))
     for match in re.finditer(
-        rf"\b(?:which|what|whose|who's|top|best|worst)\s+(?:sales\s+)?({_GROUP_WORDS})\b", text, re.IGNORECASE
+        rf"\b(?:which|what|whose|who's|top|best|worst|bottom)\s+(?:of\s+(?:the|our|my)\s+)?(?:\d{{1,3}}\s+)?(?:sales\s+|regional\s+)?({_GROUP_WORDS})\b",
+        text,
+        re.IGNORECASE,
     ):
         found.append((match.start(), GROUPINGS[match.group(1).lower()]))
     if re.search(r"\bwho\s+(?:won|closed|sold|brought|booked|has|had|is|are|was|lost)\b|\bleaderboard\b", text, re.I):

@@ -1,0 +1,139 @@
+"""Finding the workspace's own names in a request: owners, teams, offices, products, accounts, industries, stages.
+
+The names come from the store (``sales.vocabulary``), so "the West office", "MG Advanced" or Maven's stage
+"Engaging" are understood in the workspace that has them and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sales.vocabulary import Vocabulary
+
+KINDS = ("owner", "team", "region", "product", "account", "industry", "stage")
+
+DIMENSION_NOUNS: dict[str, str] = {
+    "office": "region",
+    "offices": "region",
+    "regional office": "region",
+    "region": "region",
+    "regions": "region",
+    "territory": "region",
+    "product": "product",
+    "products": "product",
+    "line": "product",
+    "series": "product",
+    "sku": "product",
+    "account": "account",
+    "accounts": "account",
+    "customer": "account",
+    "client": "account",
+    "company": "account",
+    "sector": "industry",
+    "industry": "industry",
+    "vertical": "industry",
+    "team": "team",
+    "rep": "owner",
+    "agent": "owner",
+    "sales agent": "owner",
+    "salesperson": "owner",
+    "seller": "owner",
+    "stage": "stage",
+}
+"""Nouns that name a kind of filter: the word next to one is a value of that kind ("the Northeast office")."""
+
+KIND_NOUNS = {
+    "owner": "sales reps",
+    "team": "teams",
+    "region": "regions and offices",
+    "product": "products",
+    "account": "accounts",
+    "industry": "industries",
+    "stage": "stages",
+}
+
+
+@dataclass(frozen=True)
+class Term:
+    kind: str
+    value: str
+    """The workspace's spelling (for a stage term: our stage it stands for)."""
+    start: int
+    end: int
+    said: str
+    """The words as typed."""
+
+
+def _candidates(vocabulary: Vocabulary) -> list[tuple[str, str, str, bool]]:
+    """(phrase, kind, value, needs capital) for every name; longer phrases first."""
+    found: list[tuple[str, str, str, bool]] = []
+    owners = vocabulary.owners
+    firsts: dict[str, list[str]] = {}
+    for name in owners:
+        found.append((name, "owner", name, False))
+        parts = name.split()
+        if len(parts) > 1:
+            firsts.setdefault(parts[0].lower(), []).append(name)
+    for first, names in firsts.items():
+        if len(names) == 1:  # a first name only when it is unique; shared ones are asked about
+            found.append((first, "owner", names[0], True))
+    for team in vocabulary.teams:
+        found.append((team, "team", team, False))
+    for region in vocabulary.regions:
+        found.append((region, "region", region, False))
+    for product in vocabulary.products:
+        found.append((product, "product", product, " " not in product))
+    for account in vocabulary.accounts:
+        found.append((account, "account", account, " " not in account))
+    for industry in vocabulary.industries:
+        found.append((industry, "industry", industry, False))
+    for term, stage in vocabulary.stage_terms.items():
+        found.append((term, "stage", stage, False))
+    found.sort(key=lambda c: -len(c[0]))
+    return found
+
+
+def find_terms(text: str, vocabulary: Vocabulary) -> list[Term]:
+    """Every workspace name in ``text``, longest first and never overlapping; a one-word account or product (or a
+    first name) counts only when typed with a capital, so "apex" in a sentence is not the account Apex."""
+    taken: list[tuple[int, int]] = []
+    terms: list[Term] = []
+    for phrase, kind, value, needs_capital in _candidates(vocabulary):
+        pattern = re.compile(rf"(?<![\w@.-]){re.escape(phrase)}(?![\w@-])", re.IGNORECASE)
+        for match in pattern.finditer(text):
+            if needs_capital and not match.group(0)[:1].isupper():
+                continue
+            if any(match.start() < end and start < match.end() for start, end in taken):
+                continue
+            taken.append((match.start(), match.end()))
+            terms.append(Term(kind, value, match.start(), match.end(), match.group(0)))
+    return sorted(terms, key=lambda t: t.start)
+
+
+def shared_first_names(vocabulary: Vocabulary) -> dict[str, list[str]]:
+    """First names that more than one owner has, lowercased: {"james": ["James Ascencio", "James Hildebrand"]}."""
+    firsts: dict[str, list[str]] = {}
+    for name in vocabulary.owners:
+        parts = name.split()
+        if len(parts) > 1:
+            firsts.setdefault(parts[0].lower(), []).append(name)
+    return {first: names for first, names in firsts.items() if len(names) > 1}
+
+
+def choices(vocabulary: Vocabulary, kind: str, limit: int = 12) -> str:
+    """The workspace's values of ``kind`` for a clarifying question ("Central, East, West")."""
+    values = {
+        "owner": vocabulary.owners,
+        "team": vocabulary.teams,
+        "region": vocabulary.regions,
+        "product": vocabulary.products,
+        "account": vocabulary.accounts,
+        "industry": vocabulary.industries,
+        "stage": (*vocabulary.stages, *(t.title() for t in vocabulary.stage_terms)),
+    }.get(kind, ())
+    shown = ", ".join(values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+__all__ = ["DIMENSION_NOUNS", "KINDS", "KIND_NOUNS", "Term", "choices", "find_terms", "shared_first_names"]

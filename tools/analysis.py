@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col
 
 from sales.errors import InvalidInput
-from sales.permissions import Actor
+from sales.permissions import Actor, team_member_ids
 from store.db import session_scope
 from store.models import User
 from tools.base import RunContext, ToolUnavailable
@@ -126,11 +126,28 @@ def _team(s: Session, actor: Actor, team: str | None) -> tuple[int | None, str |
     if manager is not None and (
         manager.role != "rep" or s.execute(select(func.count()).where(col(User.manager_id) == manager.id)).scalar()
     ):
+        assert manager.id is not None
+        _can_see_team(actor, team_member_ids(s, manager.id), f"{manager.name}'s team")
         return manager.id, None, manager.name
     if label is not None:
+        members = {
+            u.id
+            for u in s.execute(select(User).where(func.lower(User.team) == label.lower())).scalars()
+            if u.id is not None
+        }
+        _can_see_team(actor, members, f"the {label} team")
         return None, label, label
     known = ", ".join(labels[:12]) if labels else "none are recorded"
     raise NotFound(f"no team or manager called {team!r}; the teams here are: {known}")
+
+
+def _can_see_team(actor: Actor, members: set[int], name: str) -> None:
+    """A team the asker can see only part of is refused as such: never their own slice passed off as the team's."""
+    from sales.errors import PermissionDenied
+
+    if actor.visible_owner_ids is not None and not members <= actor.visible_owner_ids:
+        scope = "your own deals" if actor.role == "rep" else "your team's deals"
+        raise PermissionDenied(f"you can see only {scope}, so I can't report {name}'s figures")
 
 
 def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQuestionResult:
@@ -170,6 +187,11 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             order=args.sort,
         )
         answer = run_pipeline_query(s, ctx.actor, query)
+        unpriced = answer.unit == "currency" and answer.total.deals == 0 and not answer.totals_by_currency[1:]
+        if unpriced and run_pipeline_query(s, ctx.actor, dataclasses.replace(query, metric="count")).total.value:
+            # the deals match but carry no amounts (Maven's open deals): count them, and say so
+            query = dataclasses.replace(query, metric="count")
+            answer = run_pipeline_query(s, ctx.actor, query)
         computed = describe_query(
             query,
             owner=owner.name if owner is not None else None,
@@ -177,6 +199,8 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             period=args.period,
             stage_term=stage_term,
         )
+        if unpriced and query.metric == "count":
+            computed += " (these deals carry no amounts, so they are counted)"
         if ctx.actor.visible_owner_ids is not None and owner is None:
             computed += "; only your own deals" if ctx.actor.role == "rep" else "; only your team's deals"
         filters = dict(answer.filters)

@@ -173,7 +173,8 @@ _STEP_VERBS = (
     r"what|what's|how|which|who|whose|tell|give|make|put|note"
 )
 _SPLIT = re.compile(
-    rf"\s*(?:[;?]|,?\s+(?:and then|then|and also|and|also|plus)\b)\s+(?=(?:(?:please|pls|also|then)\s+)?(?:{_STEP_VERBS})\b)",
+    rf"\s*(?:[;?]|,?\s+(?:and then|then|and also|and|also|plus)\b)\s+(?=(?:(?:please|pls|also|then)\s+)?(?:{_STEP_VERBS})\b)"
+    r"|\?\s+(?=(?:and|what about|how about)\b)",
     re.IGNORECASE,
 )
 _SEND_IT = re.compile(r"^(?:(?:please|pls|also|then)\s+)?send\s+(?:it|that|this|the draft|them)\b", re.I)
@@ -203,12 +204,13 @@ def _several(turn: Turn, tools: set[str] | None) -> Decision | None:
         if (
             not intent
             and first_intent == "pipeline_question"
-            and re.match(r"(what|what's|how|which|who)\b", piece, re.I)
+            and re.match(r"(what|what's|how|which|who|and|what about|how about)\b", piece, re.I)
         ):
             intent = "pipeline_question"  # "how much did we win, and what's still open?"
         steps.append((piece, intent))
     if sum(1 for _, intent in steps if intent) < 2 and not (
-        first_intent in QUERY_INTENTS and all(re.match(rf"(?:{_STEP_VERBS})\b", p, re.I) for p in pieces[1:])
+        first_intent in QUERY_INTENTS
+        and all(re.match(rf"(?:{_STEP_VERBS}|and|what about|how about)\b", p, re.I) for p in pieces[1:])
     ):
         return None  # "and" inside one request ("log a call and note they want pricing")
     if len({intent for _, intent in steps if intent}) == 1 and steps[0][1] not in QUERY_INTENTS:
@@ -266,12 +268,32 @@ def _several(turn: Turn, tools: set[str] | None) -> Decision | None:
     return _check_tool(first, tools)
 
 
+_FILTER_ARGS = ("owner", "team", "region", "product", "account", "industry", "stage")
+_PERIOD_ARGS = ("period", "date_from", "date_to")
+
+
 def _carry_question(first: dict[str, Any], later: dict[str, Any], piece: str) -> None:
-    """An elliptical second question ("... and what's still open?") keeps the first one's metric and owner."""
-    if later.get("metric") == "count" and not re.search(r"\b(how many|number of|count)\b", piece, re.I):
+    """An elliptical second question keeps what it does not say from the first: "how much did we win last quarter,
+    and how many did we lose in it?" (the period), "... in the East office? And in the West?" (all but the office),
+    "what did Central win, and what's its average won deal?" (the office)."""
+    elliptical = bool(re.match(r"(and|what about|how about)\b", piece, re.I))
+    if later.get("metric") == "count" and (elliptical or not re.search(r"\b(how many|number of|count)\b", piece, re.I)):
         later["metric"] = first.get("metric", "count")
+    if elliptical and "status" in first and "status" not in later:
+        later["status"] = first["status"]
+    if not any(later.get(key) for key in _PERIOD_ARGS):
+        for key in (*_PERIOD_ARGS, "date_field"):
+            if first.get(key):
+                later[key] = first[key]
+    refers_back = elliptical or re.search(r"\b(its|it|they|their|them|that|those|same)\b", piece, re.I)
+    if refers_back and not any(later.get(key) for key in _FILTER_ARGS):
+        for key in _FILTER_ARGS:
+            if first.get(key):
+                later[key] = first[key]
     if first.get("owner") and not later.get("owner"):
         later["owner"] = first["owner"]
+    if elliptical and first.get("group_by") and not later.get("group_by"):
+        later["group_by"] = first["group_by"]
 
 
 def _record_from(decision: Decision) -> Mention | None:
@@ -1317,7 +1339,8 @@ def _metric(low: str) -> str:
     ):
         return "stage_conversion"
     if re.search(
-        r"\b(average|mean|typical|median)\b[^?]{0,25}\b(deal|size|amount|value|contract|acv|ticket)\b|\b(deal size|avg deal|average deal)\b",
+        r"\b(average|mean|typical|median)\b[^?]{0,25}\b(deal|size|amount|value|contract|acv|ticket)\b|\b(deal size|avg deal|average deal)\b|"
+        r"\b(worth|value|size|amount)\b[^?]{0,25}\bon average\b|\bon average\b[^?]{0,25}\b(worth|value|size|amount)\b",
         low,
     ):
         return "avg_amount"
@@ -1325,6 +1348,18 @@ def _metric(low: str) -> str:
         r"\bhow many (dollars|\$)", low
     ):
         return "count"
+    if re.search(r"\b(by deals|deals won|number of deals|most deals|fewest deals|in deals)\b", low):
+        return "count"
+    if re.search(
+        r"\b(money|dollars|in \$|brings? in|brought in|best[- ]selling|top[- ]selling)\b|"
+        r"\bwhat (did|have|has|had) [\w ]{1,30}\b(win|won|book|booked|sell|sold|bring in|brought in)\b",
+        low,
+    ):
+        return "total_amount"
+    if re.search(rf"\b(won|win|sold|sell|booked|book|closed)\b[^?]{{0,30}}\b({_HIGH}|{_LOW})\b", low) and not re.search(
+        r"\bdeals\b", low
+    ):
+        return "total_amount"  # "which team won the most": the most money
     if re.search(
         r"\b(how much|total|revenue|sum|value|bookings|worth|amount|dollars|sales|sold|book|booked|\$)\b", low
     ):
@@ -1343,7 +1378,11 @@ def _status(low: str, metric: str) -> str | None:
         return "closed"  # "closed, won or lost": both outcomes
     if re.search(r"\b(lost|lose|losses|losing)\b", low) and not re.search(r"\b(won|win)\b", low):
         return "lost"
-    if re.search(r"\b(won|win|wins|winning|bookings|booked|sold|signed|landed|closed[- ]won|revenue)\b", low):
+    if re.search(
+        r"\b(won|win|wins|winning|bookings|booked|book|sold|signed|landed|closed[- ]won|revenue|best[- ]selling|"
+        r"top[- ]selling|brings? in|brought in|made (me|us|the company) (the most )?money|earned)\b",
+        low,
+    ):
         return "won"
     if re.search(
         r"\b(open|in the pipeline|in pipeline|active|in flight|currently|right now|sitting|live|pipeline|still)\b",
@@ -1383,8 +1422,31 @@ def _size_band(low: str) -> tuple[float | None, float | None]:
     return None, None
 
 
+_UNSUPPORTED_METRIC = re.compile(
+    r"\b(discounts?|margins?|profits?|profitability|quotas?|attainment|churn|retention|nps|commissions?|mrr|arr|"
+    r"ltv|cac|costs?|expenses?|spend|budgets?|forecast accuracy|satisfaction|csat)\b",
+    re.IGNORECASE,
+)
+METRICS_OFFERED = "the number of deals, total or average deal amount, win rate, days to close, and stage conversion"
+
+
 def build_pipeline_question(turn: Turn) -> dict[str, Any]:
     low = turn.low
+    unsupported = _UNSUPPORTED_METRIC.search(low)
+    if unsupported and not turn.filled.get("_metric_ok"):
+        raise Clarify(
+            "filter",
+            f'I can\'t compute "{unsupported.group(1)}": the store has no such figure. I can give {METRICS_OFFERED}. '
+            "Which of those would help?",
+            filled={"_word": unsupported.group(1), "_metric_ok": True},
+        )
+    bad_quarter = re.search(r"\b(q[05-9]|q\d{2,})\b", low)
+    if bad_quarter:
+        raise Clarify(
+            "filter",
+            f'"{bad_quarter.group(1).upper()}" is not a quarter: a year has Q1 to Q4. Which period did you mean?',
+            filled={"_word": bad_quarter.group(1)},
+        )
     metric = _metric(low)
     status = _status(low, metric)
     if _date_field(low, None, metric) == "expected_close" and not re.search(r"\b(open|won|lost)\b", low):
@@ -1451,6 +1513,16 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
         number = int(count) if count.isdigit() else {"thirty": 30, "sixty": 60, "ninety": 90}[count]
         args["date_from"] = (turn.today - timedelta(days=number)).isoformat()
         period = None
+    half = re.search(
+        r"\b(first|1st|second|2nd) half(?: of (?:the year|this year|(?P<y>\d{4})))?\b|\bh(?P<h>[12])(?: (?P<y2>\d{4}))?\b",
+        low,
+    )
+    if half:
+        year = int(half.group("y") or half.group("y2") or turn.today.year)
+        second = half.group("h") == "2" or (half.group(1) or "") in ("second", "2nd")
+        start, end = (date(year, 7, 1), date(year + 1, 1, 1)) if second else (date(year, 1, 1), date(year, 7, 1))
+        args["date_from"], args["date_to"] = start.isoformat(), end.isoformat()
+        period = None
     args["period"] = period.text if period else None
     field_name = _date_field(low, args["status"], metric)
     if (period or args.get("date_from")) and field_name is None:
@@ -1478,9 +1550,12 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
     args["amount_min"], args["amount_max"] = amount_min, amount_max
     if threshold_currency and (amount_min is not None or amount_max is not None):
         args["amount_currency"] = threshold_currency
-    limit = re.search(r"\b(?:top|bottom|best|worst)\s+(\d{1,3})\b", low)
+    limit = re.search(
+        r"\b(?:top|bottom|best|worst|first)\s+(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|twenty)\b", low
+    )
     if limit:
-        args["limit"] = int(limit.group(1))
+        words = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+        args["limit"] = int(limit.group(1)) if limit.group(1).isdigit() else (words | {"twenty": 20})[limit.group(1)]
     _rank(turn, args)
     _workspace_terms(turn, args)
     if args["status"] is None:
@@ -1506,9 +1581,10 @@ def _rank(turn: Turn, args: dict[str, Any]) -> None:
         args["sort"] = "asc"
     if "limit" in args:
         return
-    which = re.search(r"\b(?:which|what|whose)\s+(?:sales\s+|regional\s+)?([a-z]+)", low)
-    singular = bool(which and which.group(1) in GROUPINGS and not which.group(1).endswith(("s", "people")))
-    if singular or re.search(r"\bwho\b", low) or re.search(rf"\bthe ({_HIGH}|{_LOW}) [a-z]+\b(?<!s)\s*(\?|$)", low):
+    nouns = [w for w in re.findall(r"[a-z]+", low) if w in GROUPINGS and GROUPINGS[w] not in ("month", "quarter")]
+    plural = any(w.endswith(("s", "people")) for w in nouns)
+    singular = bool(nouns) and not plural
+    if singular or (re.search(r"\bwho\b", low) and not plural):
         args["limit"] = 1
     else:
         args["limit"] = 5
@@ -1572,6 +1648,11 @@ def _workspace_terms(turn: Turn, args: dict[str, Any]) -> None:
                 args["status"] = "open"
         elif term.kind not in args.get("group_by", []) or args.get(term.kind) is None:
             args[term.kind] = term.value
+    other_kinds = {t.said.lower() for t in terms if t.kind not in ("owner", "team")}
+    for kind in ("owner", "team"):  # "what did Central win": a pattern took the office for a person
+        value = args.get(kind)
+        if isinstance(value, str) and value.lower() in other_kinds:
+            args[kind] = None
     for kind in _FILTER_KINDS:
         value = args.get(kind)
         if isinstance(value, str) and value and not _known(vocabulary, kind, value):

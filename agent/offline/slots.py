@@ -402,11 +402,19 @@ def find_groupings(text: str) -> list[str]:
         for match in re.finditer(rf"\b{word}\b", text, re.IGNORECASE):
             found.append((match.start(), group))
     for match in re.finditer(
-        rf"\b(?:which|what|whose|who's|top|best|worst|bottom)\s+(?:of\s+(?:the|our|my)\s+)?(?:\d{{1,3}}\s+)?(?:sales\s+|regional\s+)?({_GROUP_WORDS})\b",
+        rf"\b(?:which|what|whose|who's|top|best|worst|bottom)\s+(?:of\s+(?:the|our|my)\s+)?(?:(?:\d{{1,3}}|two|three|four|five|six|seven|eight|nine|ten|twenty)\s+)?(?:sales\s+|regional\s+)?({_GROUP_WORDS})\b",
         text,
         re.IGNORECASE,
     ):
         found.append((match.start(), GROUPINGS[match.group(1).lower()]))
+    for match in re.finditer(
+        rf"\b(?:compare|comparing|(?:best|top|worst)[- ]selling)\s+(?:the\s+|our\s+|my\s+)?(?:\w+\s+)?(?:sales\s+|regional\s+)?({_GROUP_WORDS})(?:'s|')?(?!\w)",
+        text,
+        re.IGNORECASE,
+    ):
+        found.append((match.start(), GROUPINGS[match.group(1).lower()]))
+    if re.search(r"\bwho(?:'s|\s+is)?\s+(?:our\s+|my\s+|the\s+)?(?:weakest|strongest|best|worst|top)\b", text, re.I):
+        found.append((len(text), "owner"))
     if re.search(r"\bwho\s+(?:won|closed|sold|brought|booked|has|had|is|are|was|lost)\b|\bleaderboard\b", text, re.I):
         found.append((len(text), "owner"))
     result: list[str] = []

@@ -198,3 +198,48 @@ def test_an_unsure_lead_parse_is_shown_and_asked_not_written() -> None:
 def test_without_a_vocabulary_the_patterns_alone_decide() -> None:
     decision = plan("How much did the Northeast office win in 2017?", ConversationContext(), TODAY)
     assert decision.kind == "tool"
+
+
+def test_deals_closing_this_month_filter_on_the_expected_close_date() -> None:
+    args = _args("which of my deals are closing this month")
+    assert args["entity"] == "deal" and args["closing"] == "this month"
+    assert args["owner"] == "me" and args["status"] == "open"
+
+
+def test_draft_to_my_latest_lead_and_send_it_through_the_graph_stops_at_approval(
+    sqlite_engine: Any, tmp_path: Any
+) -> None:
+    """The whole chain on a real store: find the rep's newest lead, draft for it, ask for approval to send; the
+    answer after the decision names both steps, and nothing is sent before it."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+    from sqlmodel import select
+
+    from agent.context import Context
+    from agent.graph import build_graph
+    from store.db import session_scope
+    from store.models import Lead, MessageStatus, OutboundMessage
+    from tests.unit.test_agent_support import seed_team, services_for
+
+    team = seed_team(sqlite_engine)
+    with session_scope(sqlite_engine) as s:
+        assert team.rep.user_id is not None
+        s.add(Lead(name="Zoe Newest", email="zoe@newco.example", company="Newco", owner_id=team.rep.user_id))
+    graph = build_graph(OfflineChatModel(today=date(2026, 11, 16)), checkpointer=InMemorySaver())
+    context = Context(actor=team.rep, services=services_for(sqlite_engine, tmp_path))
+    config = {"configurable": {"thread_id": "t"}}
+    out = graph.invoke(
+        {"messages": [HumanMessage("Draft a follow-up to my most recent lead and send it")]}, config, context=context
+    )
+    [pending] = out["__interrupt__"]
+    assert pending.value["action"] == "send_follow_up" and "Hi Zoe," in pending.value["preview"]
+    with session_scope(sqlite_engine) as s:
+        [message] = s.exec(select(OutboundMessage)).all()
+        assert message.status == MessageStatus.PENDING_APPROVAL and message.to_address == "zoe@newco.example"
+    out = graph.invoke(
+        Command(resume={"decision": "approve", "decided_by": "mia@example.com"}), config, context=context
+    )
+    answer = str(out["messages"][-1].content)
+    assert "Found 1 lead" in answer and "receipt #" in answer
+    with session_scope(sqlite_engine) as s:
+        assert s.exec(select(OutboundMessage)).one().status == MessageStatus.QUEUED

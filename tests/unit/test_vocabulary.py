@@ -48,3 +48,21 @@ def test_an_import_keeps_the_mappings_renamed_stages_as_workspace_terms(engine: 
         terms = [(t.kind, t.term, t.meaning) for t in s.exec(select(WorkspaceTerm)).all()]
         assert terms == [("stage", "Engaging", "Qualified")]
         assert s.exec(select(Deal.stage)).all() == ["Qualified"]
+
+
+def test_find_records_filters_deals_by_the_period_they_are_expected_to_close(engine: Engine, tmp_path: Path) -> None:
+    from datetime import date
+
+    from agent.context import Context
+    from tests.unit.test_agent_support import services_for
+    from tools.records import find_records
+    from tools.schemas import FindRecordsArgs
+
+    team = seed_team(engine)
+    assert team.rep.user_id is not None
+    with session_scope(engine) as s:
+        for name, day in (("Late", date(2026, 12, 28)), ("Soon", date(2026, 12, 3)), ("Next", date(2027, 1, 5))):
+            s.add(Deal(name=name, owner_id=team.rep.user_id, stage="Proposal", expected_close_date=day))
+    context = Context(actor=team.rep, services=services_for(engine, tmp_path), today_override=date(2026, 12, 7))
+    found = find_records(context, FindRecordsArgs(entity="deal", owner="me", status="open", closing="this month"))
+    assert [r.name for r in found.records] == ["Soon", "Late"]  # soonest first; January's deal is not this month

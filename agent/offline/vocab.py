@@ -94,21 +94,72 @@ def _candidates(vocabulary: Vocabulary) -> list[tuple[str, str, str, bool]]:
     return found
 
 
+_WORD = re.compile(r"[A-Za-z0-9][\w&.'+-]*")
+
+
+def _key(word: str) -> str:
+    """A word as names are looked up: lowercase, without a possessive or trailing punctuation."""
+    word = word.lower()
+    word = re.sub(r"'s$|s'$", "", word)
+    return word.rstrip(".,;:!?'-")
+
+
+_INDEXES: dict[tuple[object, ...], tuple[dict[str, list[tuple[str, str, bool]]], int]] = {}
+
+
+def _index(vocabulary: Vocabulary) -> tuple[dict[str, list[tuple[str, str, bool]]], int]:
+    """Phrase → names, and the longest phrase in words; kept for the last few vocabularies (one per workspace)."""
+    key = (
+        vocabulary.owners,
+        vocabulary.teams,
+        vocabulary.regions,
+        vocabulary.products,
+        vocabulary.accounts,
+        vocabulary.industries,
+        tuple(sorted(vocabulary.stage_terms.items())),
+    )
+    cached = _INDEXES.get(key)
+    if cached is not None:
+        return cached
+    index: dict[str, list[tuple[str, str, bool]]] = {}
+    longest = 1
+    for phrase, kind, value, needs_capital in _candidates(vocabulary):
+        words = [_key(w) for w in phrase.split()]
+        if not all(words):
+            continue
+        longest = max(longest, len(words))
+        index.setdefault(" ".join(words), []).append((kind, value, needs_capital))
+    if len(_INDEXES) >= 8:
+        _INDEXES.pop(next(iter(_INDEXES)))
+    _INDEXES[key] = (index, longest)
+    return index, longest
+
+
 def find_terms(text: str, vocabulary: Vocabulary) -> list[Term]:
     """Every workspace name in ``text``, longest first and never overlapping; a one-word account or product (or a
-    first name) counts only when typed with a capital, so "apex" in a sentence is not the account Apex."""
-    taken: list[tuple[int, int]] = []
+    first name) counts only when typed with a capital, so "apex" in a sentence is not the account Apex.
+
+    Names are looked up by word n-grams in one dictionary, so the cost grows with the words of the request, not
+    with the size of the workspace (5,000 accounts cost the same as 50)."""
+    index, longest = _index(vocabulary)
+    tokens = list(_WORD.finditer(text))
+    keys = [_key(t.group(0)) for t in tokens]
     terms: list[Term] = []
-    for phrase, kind, value, needs_capital in _candidates(vocabulary):
-        pattern = re.compile(rf"(?<![\w@.-]){re.escape(phrase)}(?![\w@-])", re.IGNORECASE)
-        for match in pattern.finditer(text):
-            if needs_capital and not match.group(0)[:1].isupper():
-                continue
-            if any(match.start() < end and start < match.end() for start, end in taken):
-                continue
-            taken.append((match.start(), match.end()))
-            terms.append(Term(kind, value, match.start(), match.end(), match.group(0)))
-    return sorted(terms, key=lambda t: t.start)
+    i = 0
+    while i < len(tokens):
+        for n in range(min(longest, len(tokens) - i), 0, -1):
+            entries = index.get(" ".join(keys[i : i + n]))
+            first = tokens[i].group(0)
+            chosen = next((e for e in entries or [] if not e[2] or first[:1].isupper()), None)
+            if chosen is not None:
+                start, end = tokens[i].start(), tokens[i + n - 1].end()
+                said = re.sub(r"(?:'s|s'|[.,;:!?'-])+$", "", text[start:end])
+                terms.append(Term(chosen[0], chosen[1], start, start + len(said), said))
+                i += n
+                break
+        else:
+            i += 1
+    return terms
 
 
 def shared_first_names(vocabulary: Vocabulary) -> dict[str, list[str]]:

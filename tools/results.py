@@ -283,3 +283,109 @@ RESULT_MODELS: dict[str, type[ToolResult]] = {
     "search_interactions": SearchInteractionsResult,
 }
 """Tool name → result model; the same names as ``tools.schemas.TOOL_ARGS``."""
+
+
+class EditRecordResult(ActionResult):
+    kind: Literal["edit_record"] = "edit_record"
+    record_type: Literal["deal", "lead", "contact"]
+    record_id: int
+    name: str
+    changed: dict[str, list[Any]] = Field(description="field → [before, after]")
+
+
+class ReopenDealResult(ActionResult):
+    kind: Literal["reopen_deal"] = "reopen_deal"
+    deal_id: int
+    deal_name: str
+    from_stage: str
+    to_stage: str
+    reason: str
+
+
+class UndoResult(ActionResult):
+    kind: Literal["undo_last_change"] = "undo_last_change"
+    undone_receipt_id: int
+    undone_action: str
+    record_type: str
+    record_id: int
+    name: str
+    restored: dict[str, Any]
+
+
+class StalledDealRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    deal_id: int
+    name: str
+    owner_email: str | None = None
+    stage: str
+    days_idle: int
+    limit_days: int
+    reason: str
+
+
+class StalledDealsResult(ToolResult):
+    kind: Literal["stalled_deals"] = "stalled_deals"
+    deals: list[StalledDealRow]
+    total: int
+
+
+class CallTargetRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    deal_id: int
+    name: str
+    owner: str
+    stage: str
+    p_win: float
+    amount: float
+    amount_imputed: bool
+    currency: str
+    days_idle: int
+    tasks_due: list[str]
+    priority: float
+    reason: str
+
+
+class WhoToCallResult(ToolResult):
+    kind: Literal["who_to_call"] = "who_to_call"
+    ranking: str = Field(description="How the list is ranked, in words.")
+    deals: list[CallTargetRow]
+
+
+class HotLeadRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lead_id: int
+    name: str
+    company: str | None = None
+    owner: str
+    score: float
+    band: str | None = None
+    status: str
+
+
+class HotLeadsResult(ToolResult):
+    kind: Literal["hot_leads"] = "hot_leads"
+    leads: list[HotLeadRow]
+    unscored: int = Field(default=0, description="Open leads you may see that have no score yet.")
+
+
+class AccountContactsResult(ToolResult):
+    kind: Literal["account_contacts"] = "account_contacts"
+    account_id: int
+    account: str
+    contacts: list[dict[str, str | None]]
+
+
+RESULT_MODELS.update(
+    {
+        "edit_record": EditRecordResult,
+        "reopen_deal": ReopenDealResult,
+        "undo_last_change": UndoResult,
+        "stalled_deals": StalledDealsResult,
+        "who_to_call": WhoToCallResult,
+        "hot_leads": HotLeadsResult,
+        "account_contacts": AccountContactsResult,
+    }
+)

@@ -214,6 +214,61 @@ class SearchInteractionsArgs(ToolArgs):
     limit: int = Field(default=5, ge=1, le=50)
 
 
+class EditRecordArgs(ToolArgs):
+    record_type: Literal["deal", "lead", "contact"]
+    record_id: int | None = Field(default=None, description="The record's id, when known.")
+    record_name: str | None = Field(default=None, description="The record's name, when the id is not known.")
+    name: str | None = None
+    amount: float | None = Field(default=None, ge=0, description="Deals: the new amount.")
+    expected_close_date: str | None = Field(default=None, description="Deals: ISO date (YYYY-MM-DD).")
+    owner: str | None = Field(default=None, description="Deals and leads: the new owner's email (managers only).")
+    product: str | None = Field(default=None, description="Deals only.")
+    email: str | None = Field(default=None, description="Leads and contacts.")
+    phone: str | None = Field(default=None, description="Leads and contacts.")
+    title: str | None = Field(default=None, description="Leads and contacts: job title.")
+    company: str | None = Field(default=None, description="Leads only.")
+    source: str | None = Field(default=None, description="Leads only.")
+    industry: str | None = Field(default=None, description="Leads only.")
+    region: str | None = Field(default=None, description="Leads only.")
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> EditRecordArgs:
+        if self.record_id is None and not self.record_name:
+            raise ValueError("give record_id or record_name")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """The fields to change: every field given other than the reference."""
+        skip = {"record_type", "record_id", "record_name"}
+        return {k: v for k, v in self.model_dump(exclude_none=True).items() if k not in skip}
+
+
+class ReopenDealArgs(DealRef):
+    reason: str = Field(description="Why the closed deal is reopened (kept in the audit log).")
+    to_stage: str | None = Field(default=None, description="Open stage to reopen into; default: where it closed from.")
+
+
+class UndoArgs(ToolArgs):
+    pass
+
+
+class StalledDealsArgs(ToolArgs):
+    owner: str | None = Field(default=None, description="'me' for only your own; default: all you may see.")
+    limit: int = Field(default=10, ge=1, le=100)
+
+
+class WhoToCallArgs(ToolArgs):
+    limit: int = Field(default=5, ge=1, le=25)
+
+
+class HotLeadsArgs(ToolArgs):
+    limit: int = Field(default=5, ge=1, le=50)
+
+
+class AccountContactsArgs(ToolArgs):
+    account: str = Field(description="The account (company) name.")
+
+
 TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "create_lead": CreateLeadArgs,
     "find_records": FindRecordsArgs,
@@ -229,5 +284,12 @@ TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "bottleneck_analysis": BottleneckArgs,
     "forecast": ForecastArgs,
     "search_interactions": SearchInteractionsArgs,
+    "edit_record": EditRecordArgs,
+    "reopen_deal": ReopenDealArgs,
+    "undo_last_change": UndoArgs,
+    "stalled_deals": StalledDealsArgs,
+    "who_to_call": WhoToCallArgs,
+    "hot_leads": HotLeadsArgs,
+    "account_contacts": AccountContactsArgs,
 }
 """Tool name → argument model. The tool names are part of the contract too (evals refer to them)."""

@@ -26,6 +26,13 @@ _ACTIONS = {
     "bottleneck_analysis": "analyse bottlenecks",
     "forecast": "build the forecast",
     "search_interactions": "search the interactions",
+    "edit_record": "make that change",
+    "reopen_deal": "reopen the deal",
+    "undo_last_change": "undo your last change",
+    "stalled_deals": "list the stalled deals",
+    "who_to_call": "rank who to call",
+    "hot_leads": "list the hottest leads",
+    "account_contacts": "list the account's contacts",
 }
 MAX_ROWS = 10
 
@@ -492,7 +499,105 @@ def _generic(args: dict[str, Any], data: dict[str, Any]) -> str:
     return ("\n".join(parts) or "Done.") + (_receipt(data) + "." if receipt_of(data) is not None else "")
 
 
+def _show(value: Any) -> str:
+    return "(empty)" if value in (None, "") else str(value)
+
+
+def _edit_record(args: dict[str, Any], data: dict[str, Any]) -> str:
+    changed = data.get("changed") or {}
+    parts = [
+        f"{field.replace('_id', '').replace('_', ' ')} {_show(pair[0])} → {_show(pair[1])}"
+        for field, pair in changed.items()
+        if isinstance(pair, list) and len(pair) == 2
+    ]
+    what = f"{data.get('record_type', 'record')} #{data.get('record_id')} {data.get('name') or ''}".rstrip()
+    return _claim(f"Updated {what}: " + "; ".join(parts), data)
+
+
+def _reopen(args: dict[str, Any], data: dict[str, Any]) -> str:
+    text = (
+        f"Reopened deal #{data.get('deal_id')} {data.get('deal_name') or ''}: {data.get('from_stage')} → "
+        f"{data.get('to_stage')} (reason: {data.get('reason')})"
+    )
+    return _claim(text, data)
+
+
+def _undo(args: dict[str, Any], data: dict[str, Any]) -> str:
+    restored = data.get("restored") or {}
+    shown = "; ".join(
+        f"{k.replace('_id', '').replace('_', ' ')} back to {_show(v)}"
+        for k, v in restored.items()
+        if k not in ("stage_entered_at", "closed_at", "probability")
+    )
+    action = str(data.get("undone_action") or "change").replace("_", " ")
+    text = (
+        f"Undid your {action} (receipt #{data.get('undone_receipt_id')}) on {data.get('record_type')} "
+        f"#{data.get('record_id')} {data.get('name') or ''}".rstrip()
+        + (f": {shown}" if shown else "")
+    )
+    return _claim(text, data)
+
+
+def _stalled(args: dict[str, Any], data: dict[str, Any]) -> str:
+    deals = [d for d in data.get("deals") or [] if isinstance(d, dict)]
+    scope = " of your own" if args.get("owner") == "me" else ""
+    if not deals:
+        return f"No stalled deals{scope}: every open deal has had a stage change or an interaction within its limit."
+    total: int = data["total"] if isinstance(data.get("total"), int) else len(deals)
+    lines = [
+        f"- #{d['deal_id']} {d['name']} ({d['stage']}, {d.get('owner_email') or 'unassigned'}): {d['reason']}"
+        for d in deals[:MAX_ROWS]
+    ]
+    more = f"\n…and {number(total - len(lines))} more." if total > len(lines) else ""
+    return (
+        f"{number(total)} stalled deal{'s' if total != 1 else ''}{scope}, longest overdue first:\n"
+        + "\n".join(lines)
+        + more
+    )
+
+
+def _who_to_call(args: dict[str, Any], data: dict[str, Any]) -> str:
+    deals = [d for d in data.get("deals") or [] if isinstance(d, dict)]
+    if not deals:
+        return "You have no open deals to call about."
+    lines = [f"{i}. #{d['deal_id']} {d['name']} ({d['stage']}): {d['reason']}" for i, d in enumerate(deals, 1)]
+    return f"Call first (ranked by {data.get('ranking') or 'priority'}):\n" + "\n".join(lines)
+
+
+def _hot_leads(args: dict[str, Any], data: dict[str, Any]) -> str:
+    leads = [row for row in data.get("leads") or [] if isinstance(row, dict)]
+    unscored = data.get("unscored") or 0
+    note = f"\n{number(unscored)} open lead{'s have' if unscored != 1 else ' has'} no score yet." if unscored else ""
+    if not leads:
+        return "No open lead has a score yet." + note
+    lines = [
+        f"- #{row['lead_id']} {row['name']}"
+        + (f" ({row['company']})" if row.get("company") else "")
+        + f": score {number(row['score'], 1)}"
+        + (f", {row['band']}" if row.get("band") else "")
+        for row in leads
+    ]
+    return "Hottest open leads, by score:\n" + "\n".join(lines) + note
+
+
+def _contacts(args: dict[str, Any], data: dict[str, Any]) -> str:
+    contacts = [c for c in data.get("contacts") or [] if isinstance(c, dict)]
+    if not contacts:
+        return f"No contacts you can see at {data.get('account')}."
+    lines = [
+        "- " + ", ".join(str(c[k]) for k in ("name", "title", "email", "phone") if c.get(k)) for c in contacts[:20]
+    ]
+    return f"Contacts at {data.get('account')}:\n" + "\n".join(lines)
+
+
 _COMPOSERS = {
+    "edit_record": _edit_record,
+    "reopen_deal": _reopen,
+    "undo_last_change": _undo,
+    "stalled_deals": _stalled,
+    "who_to_call": _who_to_call,
+    "hot_leads": _hot_leads,
+    "account_contacts": _contacts,
     "create_lead": _create_lead,
     "score_lead": _score_lead,
     "qualify_lead": _qualify,

@@ -10,16 +10,70 @@ import re
 from dataclasses import dataclass, field
 
 QUERY_INTENTS = frozenset(
-    {"find_records", "pipeline_question", "forecast", "search_interactions", "list_tasks", "bottleneck_analysis"}
+    {
+        "find_records",
+        "pipeline_question",
+        "forecast",
+        "search_interactions",
+        "list_tasks",
+        "bottleneck_analysis",
+        "stalled_deals",
+        "who_to_call",
+        "hot_leads",
+        "account_contacts",
+    }
 )
 ACTION_INTENTS = frozenset(
-    {"create_lead", "qualify_lead", "move_deal", "log_interaction", "create_task", "draft_follow_up", "send_follow_up"}
+    {
+        "create_lead",
+        "qualify_lead",
+        "move_deal",
+        "log_interaction",
+        "create_task",
+        "draft_follow_up",
+        "send_follow_up",
+        "edit_record",
+        "reopen_deal",
+        "undo_last_change",
+    }
 )
 
 _Cue = tuple[str, float]
 
 # fmt: off
 CUES: dict[str, list[_Cue]] = {
+    "who_to_call": [
+        (r"\bwho (should|do|shall|must) (i|we) (call|ring|phone|contact|reach out to|chase)\b|\bwho to (call|chase)\b", 5.0),
+        (r"\bwhat should (i|we) (work on|focus on|tackle) first\b|\b(my )?priorities (for )?today\b", 4.5),
+        (r"\bcall list\b|\bwho('s| is) (most )?worth (a )?call(ing)?\b", 4.0),
+    ],
+    "stalled_deals": [
+        (r"\b(stalled|stale|idle|neglected|dormant|untouched|forgotten|going cold|gone cold|cold)\s+(deals?|opportunit(y|ies)|opps?)\b", 5.0),
+        (r"\b(which|what|any|list|show|my|our)\b[^.?!]{0,30}\b(deals?|opps?|opportunit(y|ies))\b[^.?!]{0,25}\b(stalled|stale|idle|going cold|gone cold|been neglected|untouched)\b", 4.5),
+        (r"\b(deals?|opps?)\b[^.?!]{0,20}\b(nobody|no one)('s| has) (touched|worked on)\b", 4.5),
+    ],
+    "hot_leads": [
+        (r"\b(hottest|warmest|most promising|best|top|highest[- ]scor\w*|strongest)\s+(\d+\s+)?(open\s+)?leads\b", 5.0),
+        (r"\b(hottest|warmest|highest[- ]scor\w*)\s+lead\b|\bhot leads\b", 5.0),
+    ],
+    "account_contacts": [
+        (r"\b(who do (we|i) know at|who('s| is| are) (our |the )?contacts? (at|for)|contacts? at|contacts (for|in)|people (at|we know at)|who (works|is) at)\b", 5.0),
+    ],
+    "edit_record": [
+        (r"\b(change|update|set|edit|correct|fix|adjust|bump)\b[^.?!]{0,40}\b(amount|value|close date|closing date|expected close|owner|e-?mail|phone|title|product)\b", 4.0),
+        (r"\b(reassign|hand (it )?over|hand off|transfer)\b", 4.0),
+        (r"\brename\b", 4.0),
+        (r"\b(amount|value|close date|closing date|email|phone|title|owner) (is now|should be|is actually|needs to be|is wrong)\b", 4.0),
+    ],
+    "reopen_deal": [
+        (r"\b(reopen|re-open|un-?lose|unwin|revive)\b", 5.0),
+        (r"\b(marked|closed|set) (it |that |this )?(as )?(lost|won) by (mistake|accident)\b", 5.0),
+        (r"\bmark (it |that |this )?(as )?open again\b|\bback to open\b", 4.5),
+    ],
+    "undo_last_change": [
+        (r"\b(undo|revert|roll ?back|take (that|it) back|reverse (that|it|my last))\b", 5.0),
+        (r"\boops\b", 1.0),
+    ],
     "create_lead": [
         (r"\b(add|create|capture|enter|save|register|set up|put in|record|log|make|input|start)\s+(?:(?:a|an|this|the|my|these|that)\s+)?(?:new\s+)?leads?\b", 3.0),
         (r"\b(add|put|save|enter)\b[^.?!]{0,30}\b(to|as|in|into)\s+(the\s+|my\s+|our\s+)?(leads|lead list|crm)\b", 3.0),

@@ -1827,7 +1827,184 @@ def build_search_interactions(turn: Turn) -> dict[str, Any]:
     return args
 
 
+# --- everyday rep work: fix a mistake, decide what to do next --------------------------------------------------
+
+_TOP_N = re.compile(r"\b(?:top|first|best)\s+(\d{1,2})\b")
+
+
+def _top_n(turn: Turn) -> dict[str, Any]:
+    match = _TOP_N.search(turn.low)
+    return {"limit": int(match.group(1))} if match else {}
+
+
+def build_who_to_call(turn: Turn) -> dict[str, Any]:
+    return _top_n(turn)
+
+
+def build_hot_leads(turn: Turn) -> dict[str, Any]:
+    return _top_n(turn)
+
+
+def build_stalled_deals(turn: Turn) -> dict[str, Any]:
+    owner = _owner(turn)
+    return {"owner": "me" if owner == "me" else owner, **_top_n(turn)}
+
+
+_ACCOUNT_NAME = _p(
+    rf"\b(?:at|for|in|from|with)\s+(?:the\s+)?{_NAME}{_END}",
+)
+
+
+def build_account_contacts(turn: Turn) -> dict[str, Any]:
+    terms = [t for t in find_terms(turn.request, turn.ctx.vocabulary) if t.kind == "account"]
+    if terms:
+        return {"account": terms[0].value}
+    quoted = nm.quoted_names(turn.request_raw)
+    if quoted:
+        return {"account": quoted[0]}
+    if turn.filled.get("account"):
+        return {"account": str(turn.filled["account"])}
+    name, _ = nm.first_pattern_name(turn.request, _ACCOUNT_NAME)
+    capitalised = nm.capitalised_names(turn.request)
+    account = name or (capitalised[0] if capitalised else None)
+    if not account:
+        raise Clarify("account", "Which account's contacts do you want?")
+    return {"account": account}
+
+
+_REASON = re.compile(r"\b(?:because|since|as|reason:?|due to)\s+(?P<r>.+)$|(?P<r2>(?!))|,\s*(?P<r3>.+)$", re.I)
+
+
+_REOPEN_NAME = _p(
+    rf"\b(?:reopen|re-open|revive|un-?lose)\s+(?:the\s+)?(?:deal\s+)?{_NAME}(?:\s+(?:deal|opp))?(?=\s*(?:,|\s[-–—:]|\bbecause\b|\bsince\b|\bas\b|\bto\b|$))",
+    rf"\b(?:marked|closed|set)\s+(?:the\s+)?{_NAME}\s+(?:as\s+)?(?:lost|won)\b",
+)
+
+
+def build_reopen_deal(turn: Turn) -> dict[str, Any]:
+    record = _record(turn, "deal", _REOPEN_NAME, "Which deal should I reopen?")
+    args = _ref_args(record, allow=("deal",))
+    reason = turn.filled.get("reason")
+    if not reason:
+        match = _REASON.search(re.sub(r'"[^"]*"', " ", turn.request_raw))
+        reason = (match.group("r") or match.group("r2") or match.group("r3")).strip(" .!") if match else None
+        if reason and (record.name and reason.lower() == record.name.lower()):
+            reason = None
+    if not reason and re.search(r"\bby mistake|\bby accident|\bwrongly|\bin error\b", turn.low):
+        reason = "closed by mistake"
+    if not reason:
+        raise Clarify(
+            "reason", "Why should it be reopened? (The reason goes in the audit log.)", filled=_remember(record)
+        )
+    stages = [m.stage for m in find_stages(turn.low) if m.stage not in ("Won", "Lost")]
+    return {**args, "reason": str(reason)[:500], "to_stage": stages[0] if stages else None}
+
+
+def build_undo(turn: Turn) -> dict[str, Any]:
+    return {}
+
+
+_EDIT_FIELDS: tuple[tuple[str, str], ...] = (
+    (r"\b(amount|value|deal size|size|worth)\b", "amount"),
+    (r"\b(close date|closing date|expected close|close-date|expected to close|closes)\b", "expected_close_date"),
+    (r"\b(owner|reassign|hand (it )?over|hand off|transfer|give)\b", "owner"),
+    (r"\b(e-?mail|email address)\b", "email"),
+    (r"\b(phone|number|mobile|cell)\b", "phone"),
+    (r"\b(title|job title|role|position)\b", "title"),
+    (r"\b(product)\b", "product"),
+    (r"\b(rename|name)\b", "name"),
+)
+
+
+def build_edit_record(turn: Turn) -> dict[str, Any]:
+    low = turn.low
+    kind = "contact" if re.search(r"\bcontact\b", low) else "lead" if re.search(r"\blead\b", low) else None
+    fields = [name for pattern, name in _EDIT_FIELDS if re.search(pattern, low)]
+    if not fields:
+        raise Clarify(
+            "body", "What should I change: the amount, the close date, the owner, an email, a phone, a title?"
+        )
+    field_name = fields[0]
+    if kind is None:
+        kind = "lead" if field_name in ("email", "phone", "title") else "deal"
+    value_text = re.split(r"\b(?:to|is now|is|=|should be|as)\s+", turn.request_raw, maxsplit=1)
+    value = value_text[1].strip(" .!?") if len(value_text) > 1 else None
+    target = re.sub(
+        r"^.*?\b(?:of|on|for)\s+", "", re.split(r"\s+(?:to|is now|is|=|should be)\s+", turn.request_raw)[0], count=1
+    )
+    args: dict[str, Any] = {"record_type": kind}
+    if field_name == "amount":
+        amount = first_amount(value or turn.request)
+        if amount is None:
+            raise Clarify("amount", "What's the new amount?")
+        args["amount"] = amount
+    elif field_name == "expected_close_date":
+        day = find_day(value or turn.request, turn.today)
+        if day is None:
+            raise Clarify("due_date", "What's the new close date?")
+        args["expected_close_date"] = day.day.isoformat()
+    elif field_name == "owner":
+        email = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", turn.request_raw)
+        owners = [t.value for t in find_terms(turn.request, turn.ctx.vocabulary) if t.kind == "owner"]
+        new_owner = email.group(0) if email else (owners[-1] if owners else (value or None))
+        if not new_owner:
+            raise Clarify("name", "Who should own it?")
+        args["owner"] = new_owner
+        target = re.split(
+            r"\s+to\s+",
+            re.sub(r"^\s*(?:reassign|give|transfer|hand (?:it )?over|hand off)\s+", "", turn.request_raw, flags=re.I),
+        )[0]
+    elif field_name == "email":
+        email = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", value or "")
+        if not email:
+            raise Clarify("body", "What's the new email address?")
+        args["email"] = email.group(0)
+    elif value:
+        args[field_name] = value[:300]
+    else:
+        raise Clarify("body", f"What should the {field_name.replace('_', ' ')} be?")
+    quoted = nm.quoted_names(turn.request_raw)
+    name = (
+        quoted[0]
+        if quoted
+        else nm.clean_name(
+            re.sub(
+                r"^\s*(?:please\s+)?(?:change|update|set|edit|correct|fix|rename)\s+(?:the\s+)?", "", target, flags=re.I
+            ),
+            whole=True,
+        )
+    )
+    name = (
+        re.sub(
+            r"(?:'s)?\s+(?:amount|value|close date|closing date|expected close|email|phone|title|product|owner|name)$",
+            "",
+            name or "",
+            flags=re.I,
+        ).strip()
+        or None
+    )
+    if name and re.fullmatch(r"(it|that|this|her|him|them|the deal|the lead|this deal|that deal)", name, re.I):
+        name = None
+    if name:
+        known = turn.ctx.known_names().get(name.lower())
+        args |= {"record_id": known.id} if known and known.id else {"record_name": name}
+    else:
+        last = turn.ctx.last(kind) or turn.ctx.last()
+        if last is None:
+            raise Clarify("record", f"Which {kind} should I change?")
+        args["record_type"] = last.kind if last.kind in ("deal", "lead") else kind
+        args |= {"record_id": last.id} if last.id else {"record_name": last.name}
+    return args
+
+
 BUILDERS: dict[str, Callable[[Turn], dict[str, Any]]] = {
+    "edit_record": build_edit_record,
+    "reopen_deal": build_reopen_deal,
+    "undo_last_change": build_undo,
+    "stalled_deals": build_stalled_deals,
+    "who_to_call": build_who_to_call,
+    "hot_leads": build_hot_leads,
+    "account_contacts": build_account_contacts,
     "create_lead": build_create_lead,
     "find_records": build_find_records,
     "score_lead": build_score_lead,

@@ -75,7 +75,7 @@ FIND_RECORDS: list[Case] = [
     ("show all qualified leads", "find_records", {"entity": "lead", "status": "qualified"}),
     ("show me Sarah's deals in proposal", "find_records", {"entity": "deal", "owner": "Sarah", "stage": "Proposal"}),
     ("which accounts does Tom own?", "find_records", {"entity": "account", "owner": "Tom"}),
-    ("get me the contact at Hooli", "find_records", {"entity": "contact", "query": "Hooli"}),
+    ("get me the contact at Hooli", "account_contacts", {"account": "Hooli"}),  # the contacts-at-an-account tool
     ("any deals with Wayne Enterprises?", "find_records", {"entity": "deal", "query": "Wayne Enterprises"}),
     ("show me lost deals", "find_records", {"entity": "deal", "status": "lost"}),
     ("find leads named Kevin", "find_records", {"entity": "lead", "query": "Kevin"}),

@@ -361,14 +361,15 @@ def test_an_amount_threshold_on_an_amount_metric_keeps_one_currency(engine: Engi
 def test_the_assistant_says_which_deals_a_threshold_left_out(engine: Engine, tmp_path: Path) -> None:
     team = seed_book_with_yen(engine)
     euros = _ask(engine, tmp_path, team, "How many open deals are over €40k?")
-    assert "Deals: 1." in euros
+    assert euros.startswith("Number of open deals, amount at least 40,000 EUR: 1.")  # says what it counted
     assert "Only EUR deals were compared with the amount threshold (at least €40,000)" in euros
     assert "1 JPY deal and 1 USD deal were left out" in euros
     unstated = _ask(engine, tmp_path, team, "How many open deals are over 40k?")
     assert "Only USD deals were compared" in unstated and "1 EUR deal and 1 JPY deal" in unstated
     olga = replace(team, admin=team.other_manager)  # _ask asks as the team's admin
     usd_only = _ask(engine, tmp_path, olga, "How many won deals are over $50k?")
-    assert usd_only.strip() == "Deals: 1." and "compared" not in usd_only
+    assert usd_only.strip().endswith(": 1.") and "won deals, amount at least 50,000" in usd_only
+    assert "compared" not in usd_only
 
 
 # ------------------------------------------------------------------------------------------ win probabilities

@@ -95,6 +95,10 @@ class AnalyticsConfig:
     min_per_class: int = 20
     # fewer labelled outcomes than this and a model score is flagged as resting on little data
     ample_labelled: int = 1000
+    # a field empty in fewer than this share of training leads is "usually known"; a lead is unlike the
+    # training data when at least unlike_empty_share of the model's features are usually-known fields it lacks
+    usually_known: float = 0.95
+    unlike_empty_share: float = 0.5
     holdout_fraction: float = 0.2
     deal_features: tuple[Feature, ...] = DEAL_FEATURES
     min_closed_deals: int = 40
@@ -204,6 +208,7 @@ def lead_frame(
     attrs = pd.DataFrame([r[-1] or {} for r in rows], index=base.index)
     attrs.columns = [f"attr:{c}" for c in attrs.columns]
     frame = pd.concat([base, attrs], axis=1)
+    _fill_seniority(frame)
     frame["label"] = [outcome_label(o) for o in frame["outcome"]]
     frame["touches_early"] = 0.0
     frame["inbound_early"] = 0.0
@@ -231,6 +236,26 @@ def lead_frame(
         frame["sentiment_early"] = frame["id"].map(sentiment).astype(float)
         frame["last_touch_at"] = frame["id"].map(last)
     return frame
+
+
+def _fill_seniority(frame: pd.DataFrame) -> None:
+    """A lead without a stored seniority gets the level its title names, with the function lead capture uses.
+
+    Training rows and a lead scored today are then described the same way whether the level was imported,
+    derived when the lead was captured, or neither (leads created before capture derived it).
+    """
+    from sales.seniority import SENIORITY_ATTRIBUTE, seniority_of
+
+    derived = frame["title"].map(seniority_of)
+    if not derived.notna().any():
+        return
+    column = f"attr:{SENIORITY_ATTRIBUTE}"
+    if column not in frame.columns:
+        frame[column] = derived
+        return
+    stored = frame[column]
+    empty = stored.isna() | (stored.astype(str).str.strip() == "")
+    frame[column] = stored.where(~empty, derived)
 
 
 @dataclass(frozen=True)

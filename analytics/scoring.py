@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel
 
@@ -77,6 +78,7 @@ class LeadScore(BaseModel):
     model_version: str
     reasons: list[Reason]
     brief: str
+    explanation: str = ""
     uncertain: bool
     uncertainty: list[str]
     next_action: str
@@ -166,6 +168,8 @@ class ModelBundle:
     card: dict[str, Any]
     # category -> share in training; categorical occlusion averages over these instead of using one mode
     category_weights: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    # feature -> share of training rows where it was empty (NaN or "missing"); absent in models saved before it
+    empty_share: dict[str, float] = field(default_factory=dict)
 
     def predict(self, matrix: pd.DataFrame) -> np.ndarray:
         with single_thread():
@@ -341,6 +345,10 @@ def _fit_bundle(
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         card={},
         category_weights=category_weights(matrix, features),
+        empty_share={
+            **{c: float(matrix[c].isna().mean()) for c in features.numeric},
+            **{c: float((matrix[c] == "missing").mean()) for c in features.categorical},
+        },
     )
 
 
@@ -635,32 +643,57 @@ def evaluate_lead_model(
 # ----------------------------------------------------------------------------------------------- applying scores
 
 
+NOT_RECORDED = "not recorded"
+
+
+def _is_empty(value: Any) -> bool:
+    """None, NaN (also numpy's and pandas' missing values) or the model matrix's "missing" category."""
+    if value is None or (isinstance(value, str) and value in ("", "missing")):
+        return True
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):  # pd.NA refuses comparisons
+        return True
+
+
 def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        if value != value:
-            return "unknown"
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    if _is_empty(value):
+        return NOT_RECORDED
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if number.is_integer() and abs(number) < 1e15:
+            return f"{number:,.0f}"
+        return f"{number:,.0f}" if abs(number) >= 100 else f"{number:.3g}"
     return str(value)
 
 
 def _reasons(bundle: ModelBundle, matrix_row: pd.DataFrame, effects_row: pd.Series, limit: int = 3) -> list[Reason]:
+    """The largest effects, each worded the way its sign points: "raises ... by N points" for a positive
+    effect, "lowers ... by N points" for a negative one; effects that round to no point are left out."""
     reasons: list[Reason] = []
     for key in effects_row.abs().sort_values(ascending=False).index:
         column = str(key)
         points = float(effects_row[column]) * 100
-        if abs(points) < 0.5 or len(reasons) >= limit:
+        rounded = int(abs(points) + 0.5)
+        if rounded < 1 or len(reasons) >= limit:
             break
         value = matrix_row.iloc[0][column]
-        label = bundle.features.label_of(str(column))
-        typical = bundle.typical[str(column)]
+        label = bundle.features.label_of(column)
+        typical = bundle.typical[column]
         direction = "raises" if points > 0 else "lowers"
+        change = f"{direction} the score by {_points(rounded)}"
         if column in bundle.features.categorical:
-            text = f"{label} is {_fmt(value)} (most leads: {_fmt(typical)}), which {direction} the score by {_points(points)}"
+            subject = f"{label} {NOT_RECORDED}" if _is_empty(value) else f"{label} {_fmt(value)}"
+            text = f"{subject} {change} compared with a typical {label}"
+        elif _is_empty(value):
+            text = f"{label} {NOT_RECORDED} {change} compared with the typical {_fmt(typical)}"
         else:
-            text = f"{label} {_fmt(value)} (typical {_fmt(typical)}) {direction} the score by {_points(points)}"
+            text = f"{label} {_fmt(value)} (typical {_fmt(typical)}) {change}"
         reasons.append(
             Reason(
-                feature=str(column),
+                feature=column,
                 label=label,
                 value=_fmt(value),
                 typical=_fmt(typical),
@@ -671,33 +704,55 @@ def _reasons(bundle: ModelBundle, matrix_row: pd.DataFrame, effects_row: pd.Seri
     return reasons
 
 
-def _points(points: float) -> str:
-    rounded = round(abs(points))
+def _points(rounded: int) -> str:
     return f"{rounded} point" if rounded == 1 else f"{rounded} points"
 
 
-def _novelty(bundle: ModelBundle, row: pd.Series) -> list[str]:
-    problems: list[str] = []
+@dataclass
+class Novelty:
+    """How a lead differs from the training data. ``unlike`` makes it out of distribution (ask a manager);
+    ``gaps`` only says which usually-known fields are empty here (the model assumed typical values)."""
+
+    unlike: list[str]
+    gaps: list[str]
+
+
+def _novelty(bundle: ModelBundle, row: pd.Series, config: AnalyticsConfig) -> Novelty:
+    """The out-of-distribution rule: a lead is unlike the training data when a number lies outside the
+    0.5-99.5 % range seen in training, when a category value never appeared in training, or when at least
+    ``unlike_empty_share`` of the model's features are fields training leads usually had (empty in under
+    1 - ``usually_known`` of them) and this lead lacks. Fewer such gaps are named, not flagged: the model then
+    still knows most of what it uses about the lead."""
+    unlike: list[str] = []
     for column, (low, high) in bundle.ranges.items():
         value = row[column]
-        if value == value and (value < low or value > high):
-            problems.append(
+        if not _is_empty(value) and (value < low or value > high):
+            unlike.append(
                 f"{bundle.features.label_of(column)} {_fmt(value)} is outside the range seen in training "
                 f"({_fmt(low)} to {_fmt(high)})"
             )
-    missing: list[str] = []
     for column, seen in bundle.categories.items():
-        if row[column] in seen:
+        if not _is_empty(row[column]) and row[column] not in seen:
+            unlike.append(f"{bundle.features.label_of(column)} {row[column]!r} never appeared in training")
+    shares = getattr(bundle, "empty_share", None) or {}  # models saved before it: "missing" among the categories
+    gaps: list[str] = []
+    for column in bundle.features.columns:
+        if not _is_empty(row[column]):
             continue
-        if row[column] == "missing":  # one note for all empty fields, not one line each
-            missing.append(bundle.features.label_of(column))
+        if column in shares:
+            usual = shares[column] < 1 - config.usually_known
         else:
-            problems.append(f"{bundle.features.label_of(column)} {row[column]!r} never appeared in training")
-    if missing:
-        problems.append(
-            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} empty, which no training lead was"
+            usual = "missing" not in bundle.categories.get(column, [])
+        if usual:
+            gaps.append(bundle.features.label_of(column))
+    total = len(bundle.features.columns)
+    if gaps and len(gaps) >= config.unlike_empty_share * total:
+        unlike.append(
+            f"{len(gaps)} of the {total} fields the model uses are empty ({', '.join(gaps)}), "
+            "though training leads almost always had them"
         )
-    return problems
+        gaps = []
+    return Novelty(unlike, gaps)
 
 
 def _next_action(band: str, score: float, config: AnalyticsConfig, unlike: bool, edge: bool) -> tuple[str, str]:
@@ -717,9 +772,7 @@ def _next_action(band: str, score: float, config: AnalyticsConfig, unlike: bool,
 def _edge(score: float, config: AnalyticsConfig) -> str | None:
     for name, cut in (("hot", config.bands.hot), ("warm", config.bands.warm)):
         if abs(score - cut) < config.bands.edge_margin:
-            return (
-                f"score {score:.0f} is within {config.bands.edge_margin:.0f} points of the {name} cut-off ({cut:.0f})"
-            )
+            return f"score {score:g} is within {config.bands.edge_margin:g} points of the {name} cut-off ({cut:g})"
     return None
 
 
@@ -727,28 +780,45 @@ _SENIOR = re.compile(r"\b(chief|c[eft]o|vp|vice president|head|director|founder|
 _MID = re.compile(r"\b(manager|lead|principal|senior)\b", re.I)
 
 
+def _ago(days: float) -> str:
+    whole = max(0, int(days))
+    return "today" if whole == 0 else "1 day ago" if whole == 1 else f"{whole} days ago"
+
+
 def rule_score(row: pd.Series, now: datetime) -> tuple[float, list[Reason]]:
     """Transparent cold-start points: fit (0-40), engagement (0-40), recency (0-20)."""
-    title = " ".join(str(row.get(k) or "") for k in ("title", "attr:seniority"))
-    senior = 15 if _SENIOR.search(title) else 8 if _MID.search(title) else 0
-    fit = (
-        10 * bool(row.get("company"))
-        + senior
-        + 5 * bool(row.get("industry"))
-        + 10 * bool(row.get("email") or row.get("phone"))
+    from sales.seniority import seniority_of
+
+    def known(key: str) -> bool:
+        return not _is_empty(row.get(key))
+
+    title = " ".join(str(row.get(k)) for k in ("title", "attr:seniority") if known(k))
+    level = row.get("attr:seniority") if known("attr:seniority") else seniority_of(row.get("title"))
+    senior = (
+        15
+        if level in ("c_level", "vp", "director") or _SENIOR.search(title)
+        else 8
+        if level == "manager" or _MID.search(title)
+        else 0
     )
+    fit = 10 * known("company") + senior + 5 * known("industry") + 10 * (known("email") or known("phone"))
     engagement = min(40.0, 6 * float(row.get("touches_early") or 0) + 10 * float(row.get("inbound_early") or 0))
     last = row.get("last_touch_at")
     # NaT is a datetime subclass too: check for a real value, else count from when the lead was created
     import pandas as pd
 
-    reference = last if isinstance(last, datetime) and not pd.isna(last) else row["created_at"]
-    age = days_between(now, reference)
-    recency = 20 if age <= 3 else 15 if age <= 7 else 10 if age <= 14 else 5 if age <= 30 else 0
+    touched = isinstance(last, datetime) and not pd.isna(last)
+    reference = last if touched else row["created_at"]
+    age = days_between(now, reference) if isinstance(reference, datetime) and not pd.isna(reference) else None
+    if age is None:  # no date to count from: no recency points, and the text says so
+        recency, when = 0, "no touch and no creation date recorded"
+    else:
+        recency = 20 if age <= 3 else 15 if age <= 7 else 10 if age <= 14 else 5 if age <= 30 else 0
+        when = f"last touch {_ago(age)}" if touched else f"no touch yet, created {_ago(age)}"
     parts = [
         ("fit", "fit (company, seniority, industry, reachable)", fit, 40),
         ("engagement", "engagement (touches and replies)", engagement, 40),
-        ("recency", f"recency (last touch {age:.0f} days ago)", recency, 20),
+        ("recency", f"recency ({when})", recency, 20),
     ]
     reasons = [
         Reason(
@@ -757,7 +827,7 @@ def rule_score(row: pd.Series, now: datetime) -> tuple[float, list[Reason]]:
             value=f"{points:.0f}/{top}",
             typical="",
             effect_points=float(points),
-            text=f"{label}: {points:.0f} of {top} points",
+            text=f"{label} adds {points:.0f} of {top} points",
         )
         for key, label, points, top in parts
     ]
@@ -780,6 +850,27 @@ def _cold_start_reason(session: Session, config: AnalyticsConfig) -> str:
     return (
         f"rule-based score: too few known outcomes to train a model ({labelled:,} of the {config.min_labelled} needed)"
     )
+
+
+_EARLY_FEATURES = ("touches_early", "inbound_early", "sentiment_early")
+
+
+def _window_not_over(bundle: ModelBundle, lead: pd.Series, now: datetime, config: AnalyticsConfig) -> str | None:
+    """Training leads had their whole first weeks counted; a younger lead only has the days so far."""
+    import pandas as pd
+
+    used = [c for c in _EARLY_FEATURES if c in bundle.features.columns]
+    created = lead.get("created_at")
+    if not used or not isinstance(created, datetime) or pd.isna(created):
+        return None
+    age = days_between(now, created)
+    window = config.engagement_window_days
+    if age >= window:
+        return None
+    labels = ", ".join(bundle.features.label_of(c) for c in used)
+    whole = max(0, int(age))
+    old = "under a day" if whole == 0 else "1 day" if whole == 1 else f"{whole} days"
+    return f"the lead is {old} old, so {labels} count only the days so far, not all {window}"
 
 
 def _score_rows(
@@ -822,8 +913,17 @@ def _score_rows(
         uncertainty: list[str] = []
         if bundle.labelled < config.ample_labelled:
             uncertainty.append(f"too little training data: the model learned from only {bundle.labelled} outcomes")
-        unlike = _novelty(bundle, row)
-        uncertainty += [f"input unlike the training data: {u}" for u in unlike]
+        novelty = _novelty(bundle, row, config)
+        unlike = novelty.unlike
+        if unlike:
+            uncertainty.append("input unlike the training data: " + "; ".join(unlike))
+        if novelty.gaps:
+            uncertainty.append(
+                f"not recorded for this lead, so the model assumed typical values: {', '.join(novelty.gaps)}"
+            )
+        young = _window_not_over(bundle, frame.loc[cast(Any, index)], now, config)
+        if young:
+            uncertainty.append(young)
         edge = _edge(score, config)
         if edge:
             uncertainty.append(f"close to a band edge: {edge}")
@@ -849,15 +949,21 @@ def _score_rows(
 
 
 def _brief(result: dict[str, Any]) -> str:
+    """The score sentence followed by the explanation."""
     if result["rule_based"]:
         head = f"Rule-based score {result['score']:.0f}/100 ({result['band']})."
     else:
         head = (
-            f"Score {result['score']:.0f}/100 ({result['band']}): a {result['probability']:.0%} chance to "
+            f"Score {result['score']:.1f}/100 ({result['band']}): an estimated {result['score']:.1f}% chance to "
             f"convert according to model {result['model_version']}."
         )
+    return f"{head} {_explanation(result)}"
+
+
+def _explanation(result: dict[str, Any]) -> str:
+    """Why, how sure, what next, without the score itself (an answer that states the score adds this)."""
     reasons = "; ".join(r.text for r in result["reasons"])
-    parts = [head]
+    parts: list[str] = []
     if reasons:
         parts.append(f"Why: {reasons}.")
     if result["uncertain"]:
@@ -896,7 +1002,13 @@ def score_lead(
         before=before,
         after={"score": lead.score, "score_band": lead.score_band, "score_model_version": lead.score_model_version},
     )
-    return LeadScore(**result, brief=_brief(result), scored_at=now.isoformat(), audit_event_id=receipt_id)
+    return LeadScore(
+        **result,
+        brief=_brief(result),
+        explanation=_explanation(result),
+        scored_at=now.isoformat(),
+        audit_event_id=receipt_id,
+    )
 
 
 def score_leads(

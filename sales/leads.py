@@ -3,6 +3,12 @@
 Assignment rule: a rep who captures a lead owns it. Leads captured by a manager go to the active reps of
 that manager's team, those by an admin or the system to all active reps; in both cases the reps of the
 lead's region are preferred, in round-robin order (the rep whose latest assigned lead is oldest goes next).
+
+Derived fields: a lead typed into chat rarely says its seniority, industry or region. The seniority level is
+read from the title (``sales.seniority``); industry, region, employees and country come from the matching
+account (by name, normalised name or email domain); a typed source, industry or region is spelled the way the
+workspace already spells it ("software" → "Software"). Typed values always win; what was derived, and from
+where, is listed in the create (or merge) receipt.
 """
 
 from __future__ import annotations
@@ -20,11 +26,15 @@ from sales.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDeni
 from sales.permissions import Actor, assignable_owner_id, ensure_can_see
 from sales.playbook import first_contact_task
 from sales.receipts import snapshot, write_receipt
+from sales.seniority import SENIORITY_ATTRIBUTE, seniority_of
 from sales.validation import company_key, normalize_email, normalize_phone, person_key
 from store.models import Account, Lead, LeadStatus, Role, User
 from store.types import utcnow
 
 LEAD_FIELDS = ("name", "email", "phone", "company", "title", "source", "industry", "region", "status", "owner_id")
+# account facts a lead at that company shares (columns, then keys of the account's attributes)
+ACCOUNT_FIRMOGRAPHICS = ("industry", "region")
+ACCOUNT_ATTRIBUTES = ("employees", "country")
 NAME_MATCH_THRESHOLD = 92  # rapidfuzz token_sort_ratio on normalised person names, same company
 
 
@@ -126,6 +136,78 @@ def assign_owner(session: Session, region: str | None, actor: Actor) -> tuple[in
     return chosen.id, reason
 
 
+def match_account(session: Session, company: str | None, email: str | None) -> Account | None:
+    """The account a lead works at: same name (any case), same normalised name ("Acme, Inc." = "ACME"), or an
+    account whose domain is the email's domain."""
+    if company:
+        same = session.exec(select(Account).where(func.lower(Account.name) == company.lower())).first()
+        if same is not None:
+            return same
+    domain = email.rsplit("@", 1)[-1].lower() if email and "@" in email else None
+    if domain:
+        by_domain = session.exec(select(Account).where(func.lower(Account.domain) == domain)).first()
+        if by_domain is not None:
+            return by_domain
+    key = company_key(company)
+    if key:
+        for account in session.exec(select(Account).order_by(col(Account.id))).all():
+            if company_key(account.name) == key:
+                return account
+    return None
+
+
+def _spelling_key(value: str) -> str:
+    return "".join(ch for ch in value.lower() if ch.isalnum())
+
+
+def workspace_spelling(session: Session, column: str, value: str | None) -> str | None:
+    """``value`` as the workspace's leads (or accounts) already spell it: "software" → "Software", "Paid ads" →
+    "paid_ads"; unchanged when nothing matches (a new value stays new)."""
+    if not value:
+        return value
+    wanted = _spelling_key(value)
+    tables: list[Any] = [Lead] + ([Account] if column in ACCOUNT_FIRMOGRAPHICS else [])
+    for table in tables:
+        field = getattr(table, column)
+        for known in session.exec(select(field).where(field.is_not(None)).distinct()).all():
+            if known == value:
+                return value
+            if _spelling_key(str(known)) == wanted:
+                return str(known)
+    return value
+
+
+def derive_fields(session: Session, fields: dict[str, Any]) -> dict[str, str]:
+    """Fill what a chat-captured lead lacks, in place; returns {field: where it came from} for the receipt."""
+    derived: dict[str, str] = {}
+    for column in ("source", "industry", "region"):
+        spelled = workspace_spelling(session, column, fields.get(column))
+        if spelled != fields.get(column):
+            derived[column] = f"spelled as the workspace does ({fields[column]!r})"
+            fields[column] = spelled
+    attributes = dict(fields.get("attributes") or {})
+    if not attributes.get(SENIORITY_ATTRIBUTE):
+        level = seniority_of(fields.get("title"))
+        if level:
+            attributes[SENIORITY_ATTRIBUTE] = level
+            derived[f"attributes.{SENIORITY_ATTRIBUTE}"] = f"from the title {fields['title']!r}"
+    account = match_account(session, fields.get("company"), fields.get("email"))
+    if account is not None:
+        where = f"from account #{account.id} {account.name}"
+        for column in ACCOUNT_FIRMOGRAPHICS:
+            if not fields.get(column) and getattr(account, column):
+                fields[column] = getattr(account, column)
+                derived[column] = where
+        account_facts = {"employees": account.employees, **(account.attributes or {})}
+        for key in ACCOUNT_ATTRIBUTES:
+            if attributes.get(key) in (None, "") and account_facts.get(key) not in (None, ""):
+                attributes[key] = account_facts[key]
+                derived[f"attributes.{key}"] = where
+    fields["attributes"] = attributes
+    fields["_account"] = account
+    return derived
+
+
 def create_lead(
     session: Session,
     actor: Actor,
@@ -147,8 +229,11 @@ def create_lead(
                 + ("Merge the new details into it instead." if visible else "Ask its owner's manager."),
                 existing.id,
             )
-        return _merge_into(session, actor, existing, fields, why)
+        derived = derive_fields(session, fields)
+        return _merge_into(session, actor, existing, fields, why, derived)
 
+    derived = derive_fields(session, fields)
+    account: Account | None = fields.pop("_account")
     if fields["owner_email"]:
         owner_id, assignment = (
             assignable_owner_id(session, actor, fields["owner_email"], "a lead"),
@@ -159,9 +244,6 @@ def create_lead(
     else:
         owner_id, assignment = assign_owner(session, fields["region"], actor)
 
-    account = None
-    if fields["company"]:
-        account = session.exec(select(Account).where(func.lower(Account.name) == fields["company"].lower())).first()
     lead = Lead(
         name=fields["name"],
         email=fields["email"],
@@ -170,7 +252,7 @@ def create_lead(
         company_key=company_key(fields["company"]),
         title=fields["title"],
         source=fields["source"],
-        industry=fields["industry"] or (account.industry if account else None),
+        industry=fields["industry"],
         region=fields["region"],
         owner_id=owner_id,
         account_id=account.id if account else None,
@@ -187,13 +269,22 @@ def create_lead(
         "create_lead",
         "lead",
         lead.id,
-        after={**snapshot(lead, LEAD_FIELDS), "assignment": assignment, "task_id": task.id},
+        after={
+            **snapshot(lead, LEAD_FIELDS),
+            "attributes": lead.attributes,
+            "derived": derived,
+            "assignment": assignment,
+            "task_id": task.id,
+        },
     )
     return LeadResult(lead, receipt, created=True, merged=False, task_id=task.id, assignment=assignment)
 
 
-def _merge_into(session: Session, actor: Actor, existing: Lead, fields: dict[str, Any], why: str) -> LeadResult:
-    before = snapshot(existing, LEAD_FIELDS)
+def _merge_into(
+    session: Session, actor: Actor, existing: Lead, fields: dict[str, Any], why: str, derived: dict[str, str]
+) -> LeadResult:
+    fields.pop("_account", None)
+    before = {**snapshot(existing, LEAD_FIELDS), "attributes": dict(existing.attributes or {})}
     for name in ("email", "phone", "company", "title", "source", "industry", "region"):
         if getattr(existing, name) in (None, "") and fields.get(name):
             setattr(existing, name, fields[name])
@@ -209,7 +300,12 @@ def _merge_into(session: Session, actor: Actor, existing: Lead, fields: dict[str
         "lead",
         existing.id,
         before=before,
-        after={**snapshot(existing, LEAD_FIELDS), "matched_on": why},
+        after={
+            **snapshot(existing, LEAD_FIELDS),
+            "attributes": existing.attributes,
+            "derived": derived,
+            "matched_on": why,
+        },
     )
     return LeadResult(existing, receipt, created=False, merged=True, task_id=None, assignment="kept the existing owner")
 

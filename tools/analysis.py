@@ -253,7 +253,8 @@ def score_lead(ctx: RunContext, args: ScoreLeadArgs) -> ScoreLeadResult:
             factors=factors,
             model_version=scored.get("model_version"),
             receipt_id=scored.get("audit_event_id"),
-            summary=scored.get("brief"),
+            # the result carries the score itself; the summary explains it (why, how sure, what next)
+            summary=scored.get("explanation") or scored.get("brief"),
             next_action=scored.get("next_action"),
             rule_based=scored.get("rule_based"),
         )

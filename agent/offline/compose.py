@@ -114,15 +114,24 @@ def _create_lead(args: dict[str, Any], data: dict[str, Any]) -> str:
     return answer
 
 
+_SCORE_SENTENCE = re.compile(r"^(?:Rule-based score|Score) \d[\d.]*/100.*?\.(?=\s|$)\s*")
+
+
 def _score_lead(args: dict[str, Any], data: dict[str, Any]) -> str:
     name = data.get("name") or args.get("lead_name") or f"#{data.get('lead_id')}"
     score = data.get("score")
     text = f"Lead {name} scores {number(score, 1)} out of 100" if score is not None else f"Lead {name} has no score"
     if data.get("band"):
         text += f" ({data['band']})"
+    if score is not None and data.get("rule_based"):
+        text += f" on rule points ({data.get('model_version') or 'no model'})"
+    elif score is not None and data.get("model_version"):
+        text += f": an estimated {number(score, 1)}% chance to convert according to model {data['model_version']}"
     text += "."
-    if data.get("summary"):  # the tool's own explanation already names the factors and the next step
-        text += f" {str(data['summary']).strip()}"
+    if data.get("summary"):  # the tool's own explanation names the factors and the next step
+        # said once: a summary that opens with the score again (an older tool's brief) loses that sentence
+        summary = _SCORE_SENTENCE.sub("", str(data["summary"]).strip())
+        text += f" {summary}" if summary else ""
     else:
         factors = data.get("factors") or []
         shown = [str(f.get("description") or f.get("feature")) for f in factors[:3] if isinstance(f, dict)]

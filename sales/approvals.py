@@ -284,6 +284,31 @@ def decide_approval(
     return DecisionResult(approval, receipt)
 
 
+def withdraw_approval(session: Session, actor: Actor, approval_id: int, reason: str) -> int:
+    """Withdraw a pending request whose subject changed under it (a draft edited after its send was requested):
+    it is rejected with ``reason``, never approved, and a new request must be made. Returns the receipt."""
+    approval = get_approval(session, approval_id)
+    if approval.status != ApprovalStatus.PENDING:
+        raise ApprovalClosed(f"approval #{approval_id} is already {approval.status}; nothing changed")
+    before = snapshot(approval, APPROVAL_FIELDS)
+    approval.status = ApprovalStatus.REJECTED
+    approval.decision = "reject"
+    approval.reason = reason
+    approval.decided_by_id = actor.user_id
+    approval.decided_at = utcnow()
+    session.add(approval)
+    session.flush()
+    return write_receipt(
+        session,
+        actor,
+        "withdraw_approval",
+        "approval",
+        approval.id,
+        before=before,
+        after={**snapshot(approval, APPROVAL_FIELDS), "reason": reason},
+    )
+
+
 def expire_if_overdue(session: Session, actor: Actor, approval_id: int, now: datetime | None = None) -> bool:
     """Expire one pending request if its time is up; True when it is (now or already) expired."""
     now = now or utcnow()

@@ -25,6 +25,7 @@ from sales.approvals import (
     effective_arguments,
     request_approval,
     require_approved,
+    withdraw_approval,
 )
 from sales.errors import ApprovalRequired, InvalidInput, NotFound
 from sales.permissions import Actor, ensure_can_change, ensure_can_see
@@ -61,6 +62,14 @@ class DeliveryConfig:
 class DraftResult:
     message: OutboundMessage
     receipt_id: int
+
+
+@dataclass(frozen=True)
+class EditResult:
+    message: OutboundMessage
+    receipt_id: int
+    changed: list[str]
+    withdrawn_approval_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -202,9 +211,76 @@ def request_send(
     return approval, message
 
 
-def mark_rejected(session: Session, actor: Actor, message_id: int, reason: str) -> int:
-    """Record that the draft's send was rejected (the draft stays, and can be requested again)."""
+EDITABLE_STATUSES = (MessageStatus.DRAFT, MessageStatus.PENDING_APPROVAL, MessageStatus.REJECTED)
+
+
+def edit_draft(
+    session: Session, actor: Actor, message_id: int, *, subject: str | None = None, body: str | None = None
+) -> EditResult:
+    """Change the subject and/or body of a message not sent yet, as someone who may change its record.
+
+    A send request still waiting for a decision is withdrawn (the approver would otherwise decide on text they
+    never saw) and the message is a draft again: ask to send it again. Text an approval already approved is not
+    changed: it is sent as approved.
+    """
     message = get_message(session, actor, message_id)
+    if message.status not in EDITABLE_STATUSES:
+        raise InvalidInput({"message_id": f"message #{message_id} is already {message.status}; draft a new one"})
+    problems = {
+        name: "must not be empty"
+        for name, value in (("subject", subject), ("body", body))
+        if value is not None and not value.strip()
+    }
+    if problems:
+        raise InvalidInput(problems)
+    current = session.get(Approval, message.approval_id) if message.approval_id is not None else None
+    if current is not None and current.status == ApprovalStatus.APPROVED and current.executed_at is None:
+        raise InvalidInput(
+            {"message_id": f"approval #{current.id} already approved this text and it is being sent as approved"}
+        )
+    changed = [
+        name
+        for name, new, old in (("subject", subject, message.subject), ("body", body, message.body))
+        if new is not None and new.strip() != old.strip()
+    ]
+    before = snapshot(message, MESSAGE_FIELDS)
+    withdrawn: int | None = None
+    if changed and current is not None and current.status == ApprovalStatus.PENDING:
+        assert current.id is not None
+        withdraw_approval(
+            session, actor, current.id, "the draft was edited after the request; ask again to send the edited text"
+        )
+        withdrawn = current.id
+    if "subject" in changed and subject is not None:
+        message.subject = subject.strip()[:500]
+    if "body" in changed and body is not None:
+        message.body = body
+    if changed and message.status != MessageStatus.DRAFT:
+        message.status = MessageStatus.DRAFT
+        message.approval_id = None
+        message.error = None
+    session.add(message)
+    session.flush()
+    receipt = write_receipt(
+        session,
+        actor,
+        "edit_draft",
+        "outbound_message",
+        message.id,
+        before=before,
+        after={**snapshot(message, MESSAGE_FIELDS), "changed": changed, "withdrawn_approval_id": withdrawn},
+    )
+    return EditResult(message, receipt, changed, withdrawn)
+
+
+def mark_rejected(
+    session: Session, actor: Actor, message_id: int, reason: str, *, approval_id: int | None = None
+) -> int | None:
+    """Record that the draft's send was rejected (the draft stays, and can be requested again). With
+    ``approval_id``, only while the message still waits on that request (an edit may have withdrawn it)."""
+    message = get_message(session, actor, message_id)
+    if approval_id is not None and message.approval_id != approval_id:
+        return None
     before = snapshot(message, MESSAGE_FIELDS)
     message.status = MessageStatus.REJECTED
     message.error = reason[:1000]
@@ -377,9 +453,11 @@ __all__ = [
     "ApprovalRequired",
     "DeliveryConfig",
     "DraftResult",
+    "EditResult",
     "SendResult",
     "SmtpConfig",
     "create_draft",
+    "edit_draft",
     "get_message",
     "mark_rejected",
     "request_send",

@@ -1,4 +1,4 @@
-"""Tools behind a human decision: drafting and sending a follow-up, and qualifying a lead.
+"""Tools behind a human decision: drafting, editing and sending a follow-up, and qualifying a lead.
 
 A guarded tool runs in two halves. ``request`` (in the tools node) checks permission and stores a pending approval
 row, returning an ``ApprovalTicket``; the agent's approval node then interrupts for the decision and calls
@@ -16,13 +16,13 @@ from sqlmodel import Session, col, select
 
 from sales.approvals import approver_emails
 from sales.errors import InvalidInput, NotFound
-from sales.permissions import Actor
 from store.db import session_scope
-from store.models import Approval, Contact, Deal, Interaction, Lead, User
+from store.models import Approval, Contact, Deal, Lead, User
 from tools.base import ApprovalTicket, RunContext, current_thread_id
+from tools.drafting import choose_kind, compose_follow_up, last_touch, shortened, with_tone
 from tools.records import deal_id_for, lead_id_for
-from tools.results import DraftFollowUpResult, QualifyLeadResult, SendFollowUpResult, ToolResult
-from tools.schemas import DraftFollowUpArgs, QualifyLeadArgs, SendFollowUpArgs
+from tools.results import DraftFollowUpResult, EditDraftResult, QualifyLeadResult, SendFollowUpResult, ToolResult
+from tools.schemas import DraftFollowUpArgs, EditDraftArgs, QualifyLeadArgs, SendFollowUpArgs
 
 
 @dataclass(frozen=True)
@@ -73,37 +73,6 @@ def _recipient(s: Session, deal: Deal | None, lead: Lead | None) -> tuple[str | 
     return None, None, None
 
 
-def _compose(
-    s: Session, actor: Actor, record_name: str, person: str | None, purpose: str | None, today: date, touched: bool
-) -> tuple[str, str]:
-    from prompts.loader import render
-
-    first = (person or "there").split()[0]
-    opening = (
-        "Thank you for the time you gave us recently; I enjoyed our conversation."
-        if touched
-        else f"I'm reaching out from our team about {record_name}."
-    )
-    purpose_text = (purpose or "").strip().rstrip(".")
-    lead_in = "As promised, I'd like to" if touched else "I'd like to"
-    paragraph = (
-        f"{lead_in} {purpose_text[0].lower() + purpose_text[1:]}."
-        if purpose_text
-        else "I'd like to agree on the next step together and make sure you have everything you need."
-    )
-    proposed = _next_business_day(today).strftime("%A %d %B")
-    body = render(
-        "follow_up_email",
-        first_name=first,
-        opening=opening,
-        purpose_paragraph=paragraph,
-        proposed_time=f"{proposed} at 10:00",
-        sender_name=actor.name,
-    )
-    subject = f"Next steps: {purpose_text}" if purpose_text else f"Following up: {record_name}"
-    return subject[:200], body
-
-
 def draft_follow_up(ctx: RunContext, args: DraftFollowUpArgs) -> DraftFollowUpResult:
     from sales.outbound import create_draft
 
@@ -120,16 +89,17 @@ def draft_follow_up(ctx: RunContext, args: DraftFollowUpArgs) -> DraftFollowUpRe
         to = args.to or email
         if not to:
             raise InvalidInput({"to": f"{record.name} has no contact email on file; give the recipient's address"})
-        touched = (
-            s.exec(
-                select(Interaction.id).where(
-                    Interaction.deal_id == record.id if deal is not None else Interaction.lead_id == record.id
-                )
-            ).first()
-            is not None
-        )
         about = (lead.company or lead.name) if lead is not None else record.name
-        subject, body = _compose(s, ctx.actor, about, person, args.purpose, ctx.today(), touched)
+        subject, body = compose_follow_up(
+            kind=args.template or choose_kind(args.purpose),
+            first_name=person,
+            record_name=about,
+            purpose=args.purpose,
+            touch=last_touch(s, deal_id=deal.id if deal else None, lead_id=lead.id if lead else None),
+            proposed=_next_business_day(ctx.today()),
+            sender_name=ctx.actor.name,
+            today=ctx.today(),
+        )
         # A model that writes its own text (an LLM) may; the approver still sees and can edit every word.
         subject = args.subject or subject
         body = args.body or body
@@ -154,6 +124,36 @@ def draft_follow_up(ctx: RunContext, args: DraftFollowUpArgs) -> DraftFollowUpRe
             status=message.status,
             record_type="deal" if deal is not None else "lead",
             record_id=record.id,
+        )
+
+
+def edit_draft(ctx: RunContext, args: EditDraftArgs) -> EditDraftResult:
+    """Change a draft before it is sent: a new subject or body, a tone, shorter. The text the approver sees is
+    the message as stored when the send is requested, so it is the edited one."""
+    from sales.outbound import edit_draft as edit_message
+    from sales.outbound import get_message
+
+    with session_scope(ctx.engine) as s:
+        message = get_message(s, ctx.actor, args.message_id)
+        body = args.body or message.body
+        if args.tone:
+            body = with_tone(body, args.tone)
+        if args.length == "shorter":
+            body = shortened(body)
+        edited = edit_message(s, ctx.actor, args.message_id, subject=args.subject, body=body)
+        changed = list(edited.changed)
+        changed += [name for name in ("tone", "length") if getattr(args, name) and "body" in changed]
+        stored = edited.message
+        assert stored.id is not None
+        return EditDraftResult(
+            receipt_id=edited.receipt_id,
+            message_id=stored.id,
+            to=stored.to_address,
+            subject=stored.subject,
+            body=stored.body,
+            status=stored.status,
+            changed=changed,
+            withdrawn_approval_id=edited.withdrawn_approval_id,
         )
 
 
@@ -225,7 +225,7 @@ def reject_send(ctx: RunContext, ticket: ApprovalTicket, reason: str) -> None:
     from sales.outbound import mark_rejected
 
     with session_scope(ctx.engine) as s:
-        mark_rejected(s, ctx.actor, ticket.record_id, reason)
+        mark_rejected(s, ctx.actor, ticket.record_id, reason, approval_id=ticket.approval_id)
 
 
 def request_qualify(ctx: RunContext, args: QualifyLeadArgs) -> ApprovalTicket:

@@ -25,6 +25,7 @@ SPECS: dict[str, ToolSpec] = {
         ToolSpec("list_tasks", TOOL_ARGS["list_tasks"], records.list_tasks),
         ToolSpec("draft_follow_up", TOOL_ARGS["draft_follow_up"], guarded.draft_follow_up),
         ToolSpec("send_follow_up", TOOL_ARGS["send_follow_up"], guarded.request_send_follow_up, guarded=True),
+        ToolSpec("edit_draft", TOOL_ARGS["edit_draft"], guarded.edit_draft),
         ToolSpec("pipeline_question", TOOL_ARGS["pipeline_question"], analysis.pipeline_question),
         ToolSpec("bottleneck_analysis", TOOL_ARGS["bottleneck_analysis"], analysis.bottleneck_analysis),
         ToolSpec("forecast", TOOL_ARGS["forecast"], analysis.forecast),

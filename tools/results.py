@@ -176,6 +176,19 @@ class SendFollowUpResult(ActionResult):
     note: str = Field(description="What happened, in words, e.g. 'recorded in the outbox, not delivered'.")
 
 
+class EditDraftResult(ActionResult):
+    kind: Literal["edit_draft"] = "edit_draft"
+    message_id: int
+    to: str
+    subject: str
+    body: str
+    status: str
+    changed: list[str] = Field(description="What changed: subject, body, tone, length.")
+    withdrawn_approval_id: int | None = Field(
+        default=None, description="A send request the edit withdrew: ask again to send the edited text."
+    )
+
+
 class PipelineRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -277,6 +290,7 @@ RESULT_MODELS: dict[str, type[ToolResult]] = {
     "list_tasks": ListTasksResult,
     "draft_follow_up": DraftFollowUpResult,
     "send_follow_up": SendFollowUpResult,
+    "edit_draft": EditDraftResult,
     "pipeline_question": PipelineQuestionResult,
     "bottleneck_analysis": BottleneckResult,
     "forecast": ForecastResult,

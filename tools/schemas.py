@@ -17,6 +17,7 @@ GroupBy = Literal["owner", "team", "stage", "industry", "product", "region", "ac
 DealStatus = Literal["open", "won", "lost", "closed", "all"]
 DateField = Literal["created", "closed", "expected_close"]
 ChannelName = Literal["email", "call", "meeting", "note", "slack"]
+FollowUpKind = Literal["check_in", "recap", "proposal_nudge", "meeting_request"]
 
 
 class ToolArgs(BaseModel):
@@ -147,6 +148,11 @@ class DraftFollowUpArgs(ToolArgs):
     body: str | None = Field(
         default=None, description="Your own email text; default a short template built from purpose and the record."
     )
+    template: FollowUpKind | None = Field(
+        default=None,
+        description="Which kind of follow-up: recap, check_in, proposal_nudge or meeting_request; default chosen "
+        "from purpose's words (check_in when none fits).",
+    )
 
     @model_validator(mode="after")
     def _one_record(self) -> DraftFollowUpArgs:
@@ -157,6 +163,22 @@ class DraftFollowUpArgs(ToolArgs):
 
 class SendFollowUpArgs(ToolArgs):
     message_id: int = Field(description="The draft's id, from draft_follow_up.")
+
+
+class EditDraftArgs(ToolArgs):
+    message_id: int = Field(description="The draft's id, from draft_follow_up (a draft not sent yet).")
+    subject: str | None = Field(default=None, description="The new subject line.")
+    body: str | None = Field(default=None, description="The whole new email text.")
+    tone: Literal["formal", "friendly"] | None = Field(default=None, description="Rewrite the text in this tone.")
+    length: Literal["shorter"] | None = Field(
+        default=None, description="'shorter': keep the greeting, the opening sentence, the ask and the sign-off."
+    )
+
+    @model_validator(mode="after")
+    def _one_change(self) -> EditDraftArgs:
+        if not any((self.subject, self.body, self.tone, self.length)):
+            raise ValueError("say what to change: subject, body, tone or length")
+        return self
 
 
 class PipelineQuestionArgs(ToolArgs):
@@ -280,6 +302,7 @@ TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "list_tasks": ListTasksArgs,
     "draft_follow_up": DraftFollowUpArgs,
     "send_follow_up": SendFollowUpArgs,
+    "edit_draft": EditDraftArgs,
     "pipeline_question": PipelineQuestionArgs,
     "bottleneck_analysis": BottleneckArgs,
     "forecast": ForecastArgs,

@@ -19,6 +19,7 @@ _ACTIONS = {
     "create_task": "create the task",
     "draft_follow_up": "draft the follow-up",
     "send_follow_up": "send the follow-up",
+    "edit_draft": "change the draft",
     "find_records": "find records",
     "score_lead": "score the lead",
     "list_tasks": "list the tasks",
@@ -198,6 +199,32 @@ def _draft(args: dict[str, Any], data: dict[str, Any]) -> str:
     body = data.get("body")
     if isinstance(body, str) and body.strip():
         answer += "\n\n" + body.strip()
+    return answer + '\n\nSay "send it" when it\'s ready; sending needs approval.'
+
+
+def _edit_draft(args: dict[str, Any], data: dict[str, Any]) -> str:
+    changed = [str(name) for name in data.get("changed") or []]
+    ident = data.get("message_id") or args.get("message_id")
+    if not changed:
+        return _claim(f"Draft #{ident} already reads that way, so nothing changed", data)
+    done = ["changed the subject"] if "subject" in changed else []
+    if "tone" in changed:
+        done.append("made it friendlier" if args.get("tone") == "friendly" else "made it more formal")
+    if "length" in changed:
+        done.append("made it shorter")
+    if "body" in changed and not {"tone", "length"} & set(changed):
+        done.append("replaced the text")
+    said = ", ".join(done[:-1]) + (" and " if len(done) > 1 else "") + done[-1] if done else "changed it"
+    text = f"Updated draft #{ident} ({said})"
+    if data.get("subject"):
+        text += f': "{data["subject"]}"'
+    answer = _claim(text, data)
+    body = data.get("body")
+    if isinstance(body, str) and body.strip():
+        answer += "\n\n" + body.strip()
+    if data.get("withdrawn_approval_id"):
+        withdrawn = data["withdrawn_approval_id"]
+        answer += f"\n\nThe send request (approval #{withdrawn}) was for the old text, so it was withdrawn."
     return answer + '\n\nSay "send it" when it\'s ready; sending needs approval.'
 
 
@@ -615,6 +642,7 @@ _COMPOSERS = {
     "create_task": _create_task,
     "draft_follow_up": _draft,
     "send_follow_up": _send,
+    "edit_draft": _edit_draft,
     "find_records": _find,
     "list_tasks": _tasks,
     "pipeline_question": _pipeline,

@@ -128,6 +128,8 @@ def read_context(messages: list[BaseMessage]) -> ConversationContext:
             if name == "draft_follow_up" and isinstance(data, dict):
                 ctx.last_draft_id = _int(data.get("message_id"))
                 ctx.draft_record = args.get("deal_name") or args.get("lead_name")
+            elif name == "edit_draft" and isinstance(data, dict):
+                ctx.last_draft_id = _int(data.get("message_id"))  # still the draft to send
             elif name == "send_follow_up":
                 ctx.last_draft_id = None  # already sent (or decided): "send it" again needs a new draft
             records = records_in_result(name, data)

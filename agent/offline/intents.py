@@ -42,6 +42,14 @@ _Cue = tuple[str, float]
 
 # fmt: off
 CUES: dict[str, list[_Cue]] = {
+    "edit_draft": [
+        (r"\b(change|update|set|edit|rewrite|replace|fix|make|use)\b[^.?!]{0,20}\bsubject( line)?\b", 5.0),
+        (r"\b(make|keep|write|have) (it|this|that|the (draft|email|message|note|follow-up))\b[^.?!]{0,20}\b(shorter|briefer|more concise|tighter|short|brief|formal|informal|casual|friendl\w*|warmer|polite|professional)\b", 5.0),
+        (r"\b(shorten|trim|tighten|cut down)\b[^.?!]{0,20}\b(it|this|that|draft|email|message|note|follow-up)\b", 4.0),
+        (r"\b(more|less) (formal|casual|friendly|professional|polite)\b|\bfriendlier\b", 3.5),
+        (r"\b(formal|friendly|friendlier|casual|professional|warmer) tone\b|\b(change|adjust|soften) the tone\b", 3.5),
+        (r"\b(shorter|too long|too wordy)\b", 2.0),
+    ],
     "who_to_call": [
         (r"\bwho (should|do|shall|must) (i|we) (call|ring|phone|contact|reach out to|chase)\b|\bwho to (call|chase)\b", 5.0),
         (r"\bwhat should (i|we) (work on|focus on|tackle) first\b|\b(my )?priorities (for )?today\b", 4.5),

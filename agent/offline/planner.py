@@ -36,6 +36,7 @@ from sales.periods import parse_period
 from sales.segments import SIZE_BANDS
 from sales.stages import DEFAULT_MACHINE
 from sales.vocabulary import Vocabulary
+from tools.drafting import choose_kind
 from tools.schemas import TOOL_ARGS
 
 MIN_SCORE = 1.5
@@ -384,6 +385,7 @@ def choose_intent(turn: Turn) -> str | None:
         scores.add("pipeline_question", 1.5)
     if turn.ctx.last_draft_id is not None and re.search(r"\b(send|ship|fire|go ahead|lgtm)\b", low):
         scores.add("send_follow_up", 1.5)
+    _draft_edit_evidence(turn, scores)
     # "mark X as qualified" is the lead qualification unless a deal is meant
     if re.search(r"\bqualif", low):
         mentioned = nm.known_name_in(turn.request, turn.ctx)
@@ -1297,6 +1299,10 @@ def build_draft_follow_up(turn: Turn) -> dict[str, Any]:
         if not purpose and turn.data.strip():
             purpose = turn.data.strip()
     args["purpose"] = (purpose or None) and str(purpose)[:500]
+    words = nm.mask_quoted_names(turn.request_raw)
+    if record.name:
+        words = re.sub(re.escape(record.name), " ", words, flags=re.I)  # "Acme - Proposal" names no purpose
+    args["template"] = choose_kind(words, args["purpose"])
     return args
 
 
@@ -1312,6 +1318,83 @@ def build_send_follow_up(turn: Turn) -> dict[str, Any]:
         filled={},
         intent="draft_follow_up",
     )
+
+
+# --- editing a draft ---------------------------------------------------------------------------------------
+
+_DRAFT_EDIT_WORDS = re.compile(
+    r"\b(subject|tone|shorter|shorten|formal|friendl\w*|casual|concise|brief\w*|wordy)\b", re.I
+)
+_NEW_SUBJECT = re.compile(r"\bsubject(?:\s+line)?\s*(?:to|:|=|as|should be|to be|to read|reads?)?\s*(?P<s>.*)$", re.I)
+_SUBJECT_END = re.compile(
+    r"\s*(?:,|;|\band\b|\bthen\b)\s*(?=(?:make|keep|use|change|shorten|set|send|write)\b)|\s+please$", re.I
+)
+_LESS_FORMAL = re.compile(r"\b(less formal|informal|friendl\w*|casual|warm(?:er)?|relaxed|less stiff)\b", re.I)
+_MORE_FORMAL = re.compile(r"\b(formal|professional|polite|less casual|less friendly|businesslike)\b", re.I)
+_SHORTER = re.compile(
+    r"\b(shorter|shorten|brief(?:er)?|concise|trim|tighten|too long|too wordy|cut (?:it )?down)\b", re.I
+)
+
+
+def _draft_edit_evidence(turn: Turn, scores: Any) -> None:
+    """ "Change the subject", "make it shorter", "more formal": about the draft in the conversation, if there is one."""
+    if not _DRAFT_EDIT_WORDS.search(turn.low):
+        return
+    if turn.ctx.last_draft_id is not None or find_id(turn.request, "message") is not None:
+        scores.add("edit_draft", 2.0)
+        if "edit_record" in scores.scores:  # "change the email's tone" is about the draft, not a contact's email
+            scores.add("edit_record", -2.0)
+
+
+def _draft_changes(request: str, data: str) -> dict[str, Any]:
+    """The edits a request asks for: a new subject (after "subject to", or pasted after a colon), a tone, shorter,
+    a pasted new body."""
+    changes: dict[str, Any] = {}
+    subject = _NEW_SUBJECT.search(request)
+    rest = request
+    if subject:
+        said, *after = _SUBJECT_END.split(subject.group("s"), maxsplit=1)
+        text = (said or data.split("\n")[0]).strip().strip("\"'“”‘’ ").rstrip(".!")
+        if text:
+            changes["subject"] = text[:200]
+        rest = " ".join([request[: subject.start()], *after])  # the words around the new subject
+    if _LESS_FORMAL.search(rest):
+        changes["tone"] = "friendly"
+    elif _MORE_FORMAL.search(rest):
+        changes["tone"] = "formal"
+    if _SHORTER.search(rest):
+        changes["length"] = "shorter"
+    if re.search(r"\b(body|text)\b", rest, re.I) and data.strip() and not subject:
+        changes["body"] = data.strip() + "\n"
+    return changes
+
+
+def build_edit_draft(turn: Turn) -> dict[str, Any]:
+    explicit = re.search(r"\b(?:message|draft|email|msg)\s*#?\s*(\d+)\b|#\s?(\d+)", turn.request, re.I)
+    answered = re.search(r"\d+", str(turn.filled.get("message_id") or ""))
+    if explicit:
+        message_id: int | None = int(explicit.group(1) or explicit.group(2))
+    elif answered:
+        message_id = int(answered.group(0))
+    else:
+        message_id = turn.ctx.last_draft_id
+    if message_id is None:
+        raise Clarify(
+            "message_id",
+            "Which draft should I change? Give its message number (e.g. #12), or ask me to draft a follow-up first.",
+        )
+    args: dict[str, Any] = {"message_id": message_id, **_draft_changes(turn.request_raw, turn.data)}
+    answer = str(turn.filled.get("subject") or "").strip()
+    if answer:  # the answer to "what should I change?": a change said in words, else the new subject itself
+        args |= _draft_changes(answer, "") or {"subject": answer.strip("\"'“”‘’ ")[:200]}
+    if not any(args.get(key) for key in ("subject", "tone", "length", "body")):
+        raise Clarify(
+            "subject",
+            "What should I change in the draft: the subject (say the new one), the tone (formal or friendly), or make "
+            "it shorter?",
+            filled={"message_id": message_id},
+        )
+    return args
 
 
 # --- pipeline questions ------------------------------------------------------------------------------------
@@ -2015,6 +2098,7 @@ BUILDERS: dict[str, Callable[[Turn], dict[str, Any]]] = {
     "list_tasks": build_list_tasks,
     "draft_follow_up": build_draft_follow_up,
     "send_follow_up": build_send_follow_up,
+    "edit_draft": build_edit_draft,
     "pipeline_question": build_pipeline_question,
     "bottleneck_analysis": build_bottleneck,
     "forecast": build_forecast,

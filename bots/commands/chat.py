@@ -267,7 +267,9 @@ def chat_cmd(
     """Talk with the assistant. It shows each tool it uses; sends and qualifications wait for a decision.
 
     Type /quit (or Ctrl-D) to leave, /new for a fresh conversation. Try: "add this lead" with a pasted email
-    signature, "qualify NAME", "draft a follow-up to NAME", "what's my pipeline by stage?".
+    signature, "qualify NAME", "draft a follow-up to NAME", "make it shorter", "what's my pipeline by stage?".
+    At a terminal a paste of several lines is one message (so is a block opened by a line ending with ":" and
+    closed by a blank line); piped input is one message per line.
     """
     from agent.turns import decide, new_thread_id, open_agent, pending_requests, run_turn
     from bots.common import console, friendly_errors, resolve_actor, services, session

@@ -23,16 +23,20 @@ def test_every_placeholder_is_supplied_by_the_code_that_renders_it(tmp_path: Pat
     services: Any = type("S", (), {"settings": None, "engine": None, "extras": {}})()
     text = system_prompt(Context(actor=actor, services=services, today_override=date(2026, 11, 23)))
     assert "{{" not in text and "Rita Rep" in text and "2026-11-23" in text and "Prospecting" in text
-    # The follow-up template is filled by the draft tool with exactly these names.
-    assert placeholders("follow_up_email") == {
-        "first_name",
-        "opening",
-        "purpose_paragraph",
-        "proposed_time",
-        "sender_name",
+    # The follow-up templates are filled by tools.drafting with exactly these names.
+    from tools.drafting import KINDS
+
+    email = {"topic", "first_name", "opening", "purpose_sentence", "proposed_time", "sender_name"}
+    used: dict[str, set[str]] = {f"follow_up/{kind}": email for kind in KINDS} | {
+        "follow_up/opening_first": set(),
+        "follow_up/opening_conversation": {"channel", "date"},
+        "follow_up/opening_their_email": {"date", "about"},
+        "follow_up/opening_my_email": {"date", "about"},
+        "follow_up/purpose_action": {"purpose"},
+        "follow_up/purpose_topic": {"purpose"},
     }
     # Every prompt file's placeholders are known to its renderer (tools' descriptions have none).
-    used = {"system": placeholders("system"), "follow_up_email": placeholders("follow_up_email")}
+    used["system"] = placeholders("system")
     for path in PROMPTS_DIR.rglob("*.md"):
         name = path.relative_to(PROMPTS_DIR).with_suffix("").as_posix()
         assert placeholders(name) == used.get(name, set()), name
@@ -40,10 +44,10 @@ def test_every_placeholder_is_supplied_by_the_code_that_renders_it(tmp_path: Pat
 
 def test_render_refuses_missing_and_unexpected_values() -> None:
     with pytest.raises(PromptError, match="missing values"):
-        render("follow_up_email", first_name="Dana")
-    full = dict.fromkeys(placeholders("follow_up_email"), "x")
+        render("follow_up/check_in", first_name="Dana")
+    full = dict.fromkeys(placeholders("follow_up/check_in"), "x")
     with pytest.raises(PromptError, match="unexpected values"):
-        render("follow_up_email", **full, extra="y")
+        render("follow_up/check_in", **full, extra="y")
     with pytest.raises(PromptError, match="no prompt file"):
         load("../pyproject")
 

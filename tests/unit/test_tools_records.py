@@ -78,8 +78,8 @@ def test_guarded_tools_only_prepare_a_pending_request(sqlite_engine: Engine, tmp
         lead = s.get(Lead, team.lead_id)
         assert lead is not None and lead.status == "new"
     draft = _run(ctx, "draft_follow_up", lead_id=team.lead_id, purpose="Share the pricing sheet")
-    assert "Hi Dana" in draft.body and "share the pricing sheet" in draft.body  # type: ignore[attr-defined]
-    assert draft.subject == "Next steps: Share the pricing sheet"  # type: ignore[attr-defined]
+    assert "Hi Dana" in draft.body and "I'm writing to share the pricing sheet." in draft.body  # type: ignore[attr-defined]
+    assert draft.subject == "Checking in on Acme Corp"  # type: ignore[attr-defined]
     own = _run(ctx, "draft_follow_up", lead_name="Dana", subject="Pricing", body="Dana, the pricing sheet is attached.")
     assert (own.subject, own.body) == ("Pricing", "Dana, the pricing sheet is attached.")  # type: ignore[attr-defined]
     send = _run(ctx, "send_follow_up", message_id=draft.message_id)  # type: ignore[attr-defined]

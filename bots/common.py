@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn
 
 import typer
 
@@ -34,16 +34,32 @@ AsOption = Annotated[
 _services: Services | None = None
 
 
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print the result as JSON on stdout (ISO dates, numbers as numbers), nothing else there."
+    ),
+]
+
+
 def console() -> Console:
+    """Standard output. Piped or redirected, lines are never wrapped (tables: see ``render.print_table``)."""
     from rich.console import Console
 
-    return Console()
+    out = Console()
+    if not out.is_terminal:
+        out.soft_wrap = True
+    return out
 
 
 def err_console() -> Console:
+    """Standard error: messages, spinners and progress bars, so stdout carries only the result."""
     from rich.console import Console
 
-    return Console(stderr=True)
+    out = Console(stderr=True)
+    if not out.is_terminal:
+        out.soft_wrap = True  # one error, one line, for whoever reads the log
+    return out
 
 
 def services() -> Services:
@@ -60,16 +76,25 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def parse_date(value: str | None, what: str) -> date | None:
-    """A YYYY-MM-DD option or argument as a date (None stays None); anything else exits with one clear line."""
-    from datetime import date
-
+def parse_date(
+    value: str | None,
+    what: str,
+    *,
+    prefer: Literal["future", "past"] = "future",
+    period_end: bool = False,
+    today: date | None = None,
+) -> date | None:
+    """A date option or argument (None stays None): 2026-12-31, 'tomorrow', 'next friday', 'in 2 weeks', '3 days
+    ago', 'last quarter' (its first day, or its last with ``period_end``). The chat reads days with the same
+    function (``sales.dates``). Anything else exits with one clear line naming what was given."""
     if value is None or value == "":
         return None
+    from sales import dates
+
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{what} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-12-31")
+        return dates.parse_day(value, today or dates.local_today(), prefer=prefer, period_end=period_end)
+    except ValueError as exc:
+        fail(f"{what}: {exc}")
 
 
 @contextmanager

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
+from sales.dates import resolve_day as resolve_day  # re-exported: the planner reads days with it too
 from sales.periods import parse_period
 from sales.stages import DEFAULT_MACHINE
 
@@ -224,7 +225,6 @@ def _period_label(match: re.Match[str], today: date, fy: int) -> str | None:
     return None
 
 
-_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _DAY_RE = re.compile(
     r"\b(?:(?:on|by|before|until|for|due|this|next|coming)\s+)*"
     r"(?P<phrase>today|tonight|tomorrow|day after tomorrow|yesterday|"
@@ -240,7 +240,6 @@ _DAY_RE = re.compile(
     r"the \d{1,2}(?:st|nd|rd|th))\b",
     re.IGNORECASE,
 )
-_SHORT_DAYS = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
 @dataclass(frozen=True)
@@ -258,77 +257,6 @@ def find_day(text: str, today: date) -> DayMention | None:
         if day is not None:
             return DayMention(day, match.start(), match.end())
     return None
-
-
-def resolve_day(phrase: str, today: date) -> date | None:
-    text = " ".join(phrase.lower().split())
-    text = re.sub(r"^(?:(?:on|by|before|until|for|due)\s+)+", "", text)
-    # "Friday", "this Friday" and "next Friday" all mean the coming Friday, as dateparser reads them
-    match = re.fullmatch(r"(?:this |coming |next )?(\w+)", text)
-    if match and (match.group(1) in _WEEKDAYS or match.group(1) in _SHORT_DAYS):
-        name = match.group(1)
-        target = _WEEKDAYS.index(name) if name in _WEEKDAYS else _SHORT_DAYS[name]
-        return today + timedelta(days=(target - today.weekday()) % 7 or 7)
-    if text in ("end of day", "end of the day", "today", "tonight", "this morning", "this afternoon"):
-        return today
-    if text == "yesterday":
-        return today - timedelta(days=1)
-    if text == "day after tomorrow":
-        return today + timedelta(days=2)
-    if text == "tomorrow":
-        return today + timedelta(days=1)
-    if text in ("end of week", "end of the week"):
-        return today + timedelta(days=(4 - today.weekday()) % 7)
-    if text in ("end of month", "end of the month"):
-        return parse_period("this month", today).last_day
-    if text in ("end of quarter", "end of the quarter"):
-        return parse_period("this quarter", today).last_day
-    if text == "next week":
-        return today + timedelta(days=7 - today.weekday())
-    if text == "next month":
-        return parse_period("next month", today).start
-    match = re.fullmatch(r"the (\d{1,2})(?:st|nd|rd|th)", text)
-    if match:
-        wanted = int(match.group(1))
-        year, month = today.year, today.month
-        for _ in range(2):
-            try:
-                candidate = date(year, month, wanted)
-            except ValueError:
-                candidate = None
-            if candidate and candidate >= today:
-                return candidate
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        return None
-    match = re.fullmatch(r"in (a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d+) (day|week|month)s?", text)
-    if match:
-        words = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-        words |= {"seven": 7, "eight": 8, "nine": 9, "ten": 10}
-        count = int(match.group(1)) if match.group(1).isdigit() else words[match.group(1)]
-        if match.group(2) == "month":
-            month_index = today.month - 1 + count
-            year, month = today.year + month_index // 12, month_index % 12 + 1
-            for day in (today.day, 30, 29, 28):
-                try:
-                    return date(year, month, day)
-                except ValueError:
-                    continue
-        return today + timedelta(days=count * (7 if match.group(2) == "week" else 1))
-    return _dateparser_day(text, today)
-
-
-def _dateparser_day(text: str, today: date) -> date | None:
-    from datetime import datetime
-
-    import dateparser
-
-    settings = {
-        "RELATIVE_BASE": datetime(today.year, today.month, today.day),
-        "PREFER_DATES_FROM": "future",
-        "RETURN_AS_TIMEZONE_AWARE": False,
-    }
-    parsed = dateparser.parse(text, languages=["en"], settings=settings)
-    return parsed.date() if parsed else None
 
 
 # --- owners, groupings -------------------------------------------------------------------------------------

@@ -180,9 +180,10 @@ class Briefing(BaseModel):
         for f in self.forecasts:
             c = f.currency
             facts.append(
-                f"Forecast {f.period}: {money(round(f.expected), c)} expected (80% interval {money(f.p10, c)} to "
-                f"{money(f.p90, c)}); commit {money(f.commit, c)}, best case {money(f.best_case, c)}, "
-                f"won so far {money(f.won_to_date, c)}"
+                f"Forecast {f.period}: {money(f.expected, c, whole=True)} expected (80% interval "
+                f"{money(f.p10, c, whole=True)} to {money(f.p90, c, whole=True)}); commit "
+                f"{money(f.commit, c, whole=True)}, best case {money(f.best_case, c, whole=True)}, "
+                f"won so far {money(f.won_to_date, c, whole=True)}"
             )
         if not self.forecasts and self.forecast_note:
             facts.append(f"Forecast: {self.forecast_note}")
@@ -250,9 +251,10 @@ class Briefing(BaseModel):
             code = f.currency
             head = f"{code}: " if len(self.forecasts) > 1 else ""
             lines += [
-                f"{head}expected {money(round(f.expected), code)}, 80% interval {money(f.p10, code)} to {money(f.p90, code)}",
-                f"{head}commit {money(f.commit, code)}, best case {money(f.best_case, code)}, won so far "
-                f"{money(f.won_to_date, code)}",
+                f"{head}expected {money(f.expected, code, whole=True)}, 80% interval "
+                f"{money(f.p10, code, whole=True)} to {money(f.p90, code, whole=True)}",
+                f"{head}commit {money(f.commit, code, whole=True)}, best case {money(f.best_case, code, whole=True)}, "
+                f"won so far {money(f.won_to_date, code, whole=True)}",
                 f"{head}{f.open_deals} open deals simulated ({f.method})",
             ]
         if not lines:

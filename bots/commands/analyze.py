@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bots.common import AsOption
+from bots.common import AsOption, JsonOption
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,30 +100,17 @@ MinCasesOption = Annotated[
 
 
 def parse_since(text: str | None) -> date | None:
-    """An ISO date, a period ('2026-Q3', 'last quarter') or a relative date ('3 months ago')."""
+    """An ISO date, a period ('2026-Q3', 'last quarter': its first day) or a relative date ('3 months ago'), read by
+    the same function as every other date the CLI and the chat take (``sales.dates``)."""
     if text is None:
         return None
-    from datetime import date as date_type
-
+    from sales.dates import local_today, parse_day
     from sales.errors import InvalidInput
 
-    value = text.strip()
     try:
-        return date_type.fromisoformat(value)
-    except ValueError:
-        pass
-    from sales.periods import parse_period
-
-    try:
-        return parse_period(value, date_type.today()).start
-    except ValueError:
-        pass  # not a period; a relative date next
-    import dateparser
-
-    parsed = dateparser.parse(value, settings={"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": True})
-    if parsed is None:
-        raise InvalidInput({"since": f"cannot read {text!r} as a date (try 2026-01-31, 2026-Q3 or '3 months ago')"})
-    return parsed.date()
+        return parse_day(text, local_today(), prefer="past")
+    except ValueError as exc:
+        raise InvalidInput({"since": str(exc)}) from None
 
 
 def _progress(console: Console) -> Any:
@@ -204,6 +191,8 @@ def _load_saved(name: str, since: date | None, stages: str | None, won: str | No
 def _show_findings(console: Console, report: BottleneckReport, limit: int = 10) -> None:
     from rich.table import Table
 
+    from bots.render import print_table
+
     console.print(f"[bold]{report.cases:,} cases, {report.events:,} events[/] from {report.source}")
     if not report.findings:
         console.print("No bottleneck passed the thresholds (segment size, effect size and significance).")
@@ -220,7 +209,7 @@ def _show_findings(console: Console, report: BottleneckReport, limit: int = 10) 
     for f in report.findings[:limit]:
         cost = f"{f.cost:,.0f} {f.cost_unit}\n({f.impact:.1%})"
         table.add_row(str(f.rank), f"[bold]{f.title}[/]\n{f.statement}", cost, f.action)
-    console.print(table)
+    print_table(table, console)
     if len(report.findings) > limit:
         console.print(f"… and {len(report.findings) - limit} more in the report.")
     stalled = [d for d in report.at_risk if d.status == "stalled"]
@@ -332,13 +321,14 @@ def bottlenecks_cmd(
 
         salesgraph analyze bottlenecks --log bpic2012 --stages A_SUBMITTED,A_PREACCEPTED,A_ACCEPTED --won A_APPROVED
     """
-    from bots.common import console, friendly_errors
+    from bots.common import console, err_console, friendly_errors
+    from bots.render import emit_json
 
     out = console()
     with friendly_errors():
         since_date = parse_since(since)
     report = _run(
-        out,
+        err_console() if json_out else out,
         log_name=log,
         since=since_date,
         segment=segment,
@@ -351,7 +341,7 @@ def bottlenecks_cmd(
         cases=cases,
     )
     if json_out:
-        typer.echo(report.model_dump_json(indent=2))
+        emit_json(report)
         return
     _show_findings(out, report)
     with _progress(out) as progress:
@@ -369,6 +359,9 @@ def process_cmd(
     png: Annotated[Path | None, typer.Option("--png", help="Also save the process map picture here.")] = None,
     threshold: ThresholdOption = 0.85,
     cases: CasesOption = CaseKind.deals,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the full result as JSON on stdout (no picture is drawn).")
+    ] = False,
     as_: AsOption = None,
 ) -> None:
     """Show the process as it really runs: stages, transitions with waiting times, and conformance to the playbook.
@@ -378,13 +371,14 @@ def process_cmd(
     """
     from rich.table import Table
 
-    from bots.common import console, friendly_errors
+    from bots.common import console, err_console, friendly_errors
+    from bots.render import emit_json, print_table
 
     out = console()
     with friendly_errors():
         since_date = parse_since(since)
     report = _run(
-        out,
+        err_console() if json_out else out,
         log_name=log,
         since=since_date,
         segment=None,
@@ -396,6 +390,9 @@ def process_cmd(
         threshold=threshold,
         cases=cases,
     )
+    if json_out:
+        emit_json(report)
+        return
     stages_table = Table(title="Stages", title_justify="left")
     for column in ("stage", "cases", "median in stage", "p90", "conversion", "drop-off", "rework"):
         stages_table.add_column(column, justify="left" if column == "stage" else "right")
@@ -411,13 +408,13 @@ def process_cmd(
             _pct(m.drop_off),
             f"{m.rework_cases:,}",
         )
-    out.print(stages_table)
+    print_table(stages_table, out, keep_title=True)
     transitions = Table(title="Busiest transitions", title_justify="left")
     for column in ("from", "to", "count", "median wait", "p90 wait"):
         transitions.add_column(column, justify="left" if column in ("from", "to") else "right")
     for t in report.transitions[:15]:
         transitions.add_row(t.source, t.target, f"{t.count:,}", _days(t.median_days), _days(t.p90_days))
-    out.print(transitions)
+    print_table(transitions, out, keep_title=True)
     c = report.conformance
     if c is not None:
         out.print(
@@ -437,14 +434,18 @@ def process_cmd(
 
 
 @app.command("logs")
-def logs_cmd() -> None:
+def logs_cmd(json_out: JsonOption = False) -> None:
     """List the event logs imported with `salesgraph import eventlog`."""
     from rich.table import Table
 
     from analytics.eventlog import list_saved_event_logs
     from bots.common import console, services
+    from bots.render import emit_json, print_table
 
     found = list_saved_event_logs(services().settings.home_dir)
+    if json_out:
+        emit_json(found)
+        return
     out = console()
     if not found:
         out.print("No event logs imported yet: `salesgraph import eventlog FILE.xes|FILE.csv`.")
@@ -461,4 +462,4 @@ def logs_cmd() -> None:
             str(item["activities"]),
             f"{item['first_event'][:10]} to {item['last_event'][:10]}",
         )
-    out.print(table)
+    print_table(table, out)

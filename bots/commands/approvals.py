@@ -6,10 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.common import AsOption
+from bots.common import AsOption, JsonOption
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from sqlmodel import Session
+
     from agent.approval import ApprovalDecision
+    from store.models import Approval
 
 app = typer.Typer(
     help=(
@@ -26,44 +31,75 @@ ModelOption = Annotated[
 ]
 
 
+def _what(row: Approval) -> str:
+    """One line saying what the request would do."""
+    args = row.arguments
+    if row.action == "send_follow_up":
+        return f"email #{args.get('message_id')} to {args.get('to')}: {args.get('subject')}"
+    amount = f", {args['amount']:,.0f}" if isinstance(args.get("amount"), int | float) else ""
+    return f"lead #{row.record_id} {args.get('lead_name', '')}{amount}"
+
+
+def _email_of(s: Session, user_id: int | None) -> str | None:
+    from store.models import User
+
+    user = s.get(User, user_id) if user_id else None
+    return user.email if user else None
+
+
+def approval_json(s: Session, row: Approval) -> dict[str, Any]:
+    from sales.approvals import approver_emails
+
+    return {
+        "id": row.id, "action": row.action, "what": _what(row), "status": row.status,
+        "record_type": row.record_type, "record_id": row.record_id, "arguments": row.arguments,
+        "requested_by": _email_of(s, row.requested_by_id) or "system", "approvers": approver_emails(s, row),
+        "decision": row.decision, "decided_arguments": row.decided_arguments, "reason": row.reason,
+        "decided_by": _email_of(s, row.decided_by_id), "decided_at": row.decided_at, "expires_at": row.expires_at,
+        "thread_id": row.thread_id, "executed_at": row.executed_at, "created_at": row.created_at,
+    }  # fmt: skip
+
+
+def _expire_overdue() -> None:
+    from bots.common import session
+    from sales.approvals import expire_overdue
+    from sales.permissions import SYSTEM
+
+    with session() as s:
+        expire_overdue(s, SYSTEM)
+
+
 @app.command("list")
 def list_cmd(
     as_: AsOption = None,
     status: Annotated[
         str, typer.Option(help="pending, approved, rejected, expired, or all.", show_default=True)
     ] = "pending",
+    json_out: JsonOption = False,
 ) -> None:
     """Requests you asked for, may decide, or (as a manager) can see. Overdue ones are expired first."""
     from rich.table import Table
 
     from bots.common import console, resolve_actor, session
-    from bots.render import when
-    from sales.approvals import approver_emails, expire_overdue, list_approvals
-    from sales.permissions import SYSTEM
-    from store.models import User
+    from bots.render import emit_json, print_table, when
+    from sales.approvals import approver_emails, list_approvals
 
-    with session() as s:
-        expire_overdue(s, SYSTEM)
+    _expire_overdue()
     with session() as s:
         actor = resolve_actor(s, as_)
         rows = list_approvals(s, actor, status=None if status == "all" else status)
+        if json_out:
+            emit_json([approval_json(s, row) for row in rows])
+            return
         table = Table(title=f"{status} approvals for {actor.email}", show_lines=False)
         for column in ("id", "action", "what", "requested by", "who may decide", "expires", "status", "thread"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            requester = s.get(User, row.requested_by_id) if row.requested_by_id else None
-            args = row.arguments
-            what = (
-                f"email #{args.get('message_id')} to {args.get('to')}: {args.get('subject')}"
-                if row.action == "send_follow_up"
-                else f"lead #{row.record_id} {args.get('lead_name', '')}"
-                + (f", {args['amount']:,.0f}" if isinstance(args.get("amount"), int | float) else "")
-            )
             table.add_row(
                 str(row.id),
                 row.action,
-                what,
-                requester.email if requester else "system",
+                _what(row),
+                _email_of(s, row.requested_by_id) or "system",
                 ", ".join(approver_emails(s, row)) or "an admin",
                 when(row.expires_at),
                 row.status,
@@ -73,7 +109,43 @@ def list_cmd(
     if not rows:
         out.print(f"No {status} approvals for {actor.email}.")
         return
-    out.print(table)
+    print_table(table, out)
+
+
+@app.command("show")
+def show_cmd(approval_id: IdArgument, json_out: JsonOption = False, as_: AsOption = None) -> None:
+    """One request in full: what it would do, its arguments (the email text), who may decide, and its outcome."""
+    from bots.common import console, fail, resolve_actor, session
+    from bots.render import emit_json, when
+    from sales.approvals import get_approval, list_approvals
+
+    _expire_overdue()
+    with session() as s:
+        actor = resolve_actor(s, as_)
+        row = get_approval(s, approval_id)
+        if row.id not in {a.id for a in list_approvals(s, actor, status=None, limit=1_000_000)}:
+            fail(f"approval #{approval_id} is not one you asked for, may decide or can see through your team")
+        data = approval_json(s, row)
+    if json_out:
+        emit_json(data)
+        return
+    out = console()
+    out.print(f"[bold]Approval #{row.id}: {row.action}[/]  ({row.status})", highlight=False)
+    for label, value in (
+        ("what", data["what"]), ("requested by", data["requested_by"]),
+        ("may decide", ", ".join(data["approvers"]) or "an admin"), ("expires", when(row.expires_at)),
+        ("decided by", data["decided_by"]), ("decided", when(row.decided_at) if row.decided_at else None),
+        ("reason", row.reason), ("thread", row.thread_id),
+    ):  # fmt: skip
+        if value:
+            out.print(f"  {label:>12}: {value}", highlight=False)
+    for key, value in (row.decided_arguments or row.arguments).items():
+        text = str(value)
+        out.print(
+            f"  {key:>12}: " + (text if "\n" not in text else "\n    " + text.replace("\n", "\n    ")),
+            highlight=False,
+            markup=False,
+        )
 
 
 def _decide(approval_id: int, decision: ApprovalDecision, model: str | None) -> None:

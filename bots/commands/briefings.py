@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.common import AsOption
+from bots.common import AsOption, JsonOption
 
 if TYPE_CHECKING:
     from datetime import date
@@ -44,7 +44,9 @@ ManagerOption = Annotated[
 DateOption = Annotated[
     str | None,
     typer.Option(
-        "--date", help="The briefing's day, YYYY-MM-DD. Default: today in the team's timezone.", show_default=False
+        "--date",
+        help="The briefing's day: 2026-11-23, yesterday, 'last friday'. Default: today in the team's timezone.",
+        show_default=False,
     ),
 ]
 
@@ -82,7 +84,8 @@ def _day(value: str | None, config: BriefingsConfig, email: str) -> date:
 
     from bots.common import parse_date
 
-    return parse_date(value, "--date") or datetime.now(config.schedule_for(email).zone).date()
+    today = datetime.now(config.schedule_for(email).zone).date()
+    return parse_date(value, "--date", prefer="past", today=today) or today
 
 
 @app.command("preview")
@@ -92,32 +95,41 @@ def preview_cmd(
     chart: Annotated[
         bool, typer.Option("--chart/--no-chart", help="Also write the chart PNG to the current folder.")
     ] = False,
+    json_out: JsonOption = False,
     as_: AsOption = None,
 ) -> None:
-    """Show a team's briefing in the terminal; nothing is sent or recorded."""
+    """Show a team's briefing in the terminal; nothing is sent or recorded. --json gives one object per team."""
     from pathlib import Path
 
     from rich.markdown import Markdown
 
     from bots.briefings.compose import attach_chart, compose_briefing
     from bots.briefings.render import to_markdown
-    from bots.common import console, resolve_actor, session
+    from bots.common import console, err_console, resolve_actor, session
+    from bots.render import emit_json, in_whole_units
 
     config = _config()
     out = console()
+    notes = err_console() if json_out else out
+    found = []
     with session(read_only=True) as s:
         requester = resolve_actor(s, as_)
         for team in _teams(s, requester, manager):
             schedule = config.schedule_for(team.email)
-            with out.status(f"composing {team.email}'s briefing (forecast simulation)..."):
+            with notes.status(f"composing {team.email}'s briefing (forecast simulation)..."):
                 briefing = compose_briefing(
                     s, team, _day(date_, config, team.email), timezone=schedule.timezone, period=schedule.period
                 )
-            out.print(Markdown(to_markdown(briefing)))
+            if json_out:
+                found.append({**in_whole_units(briefing.model_dump(exclude={"chart_png"})), "title": briefing.title})
+            else:
+                out.print(Markdown(to_markdown(briefing)))
             if chart:
                 path = Path(f"{briefing.team_slug}-{briefing.day.isoformat()}.png")
                 path.write_bytes(attach_chart(briefing).chart_png or b"")
-                out.print(f"Chart written to {path}")
+                notes.print(f"Chart written to {path}")
+    if json_out:
+        emit_json(found)
 
 
 @app.command("send")
@@ -158,7 +170,7 @@ def send_cmd(
 
 
 @app.command("schedule")
-def schedule_cmd() -> None:
+def schedule_cmd(json_out: JsonOption = False) -> None:
     """List the scheduler's jobs and their next run times (as stored by `briefings serve`, or as they would be)."""
     from datetime import UTC, datetime
 
@@ -166,6 +178,7 @@ def schedule_cmd() -> None:
 
     from bots.briefings.scheduler import job_specs, stored_next_runs, team_emails
     from bots.common import console, friendly_errors, services
+    from bots.render import emit_json, print_table
 
     config = _config()
     svc = services()
@@ -176,11 +189,16 @@ def schedule_cmd() -> None:
     table = Table(title=f"Scheduled jobs (config: {config.source or 'defaults, no briefings.yaml'})")
     for column in ("job", "what", "when", "next run (UTC)", ""):
         table.add_column(column, overflow="fold")
+    jobs = []
     for spec in specs:
         if spec.id in stored:
             next_run, note = stored[spec.id], "stored"
         else:
             next_run, note = spec.trigger.get_next_fire_time(None, now), "not served yet"
+        jobs.append(
+            {"id": spec.id, "name": spec.name, "when": spec.describe, "stored": spec.id in stored,
+             "next_run": next_run.astimezone(UTC) if next_run else None}
+        )  # fmt: skip
         table.add_row(
             spec.id,
             spec.name,
@@ -188,7 +206,10 @@ def schedule_cmd() -> None:
             next_run.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if next_run else "paused",
             note,
         )
-    console().print(table)
+    if json_out:
+        emit_json({"config": str(config.source) if config.source else None, "jobs": jobs})
+        return
+    print_table(table)
     console().print(
         f"A run missed while `briefings serve` was down still happens once if it restarts within "
         f"{config.misfire_grace_minutes} minutes."

@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.common import AsOption
+from bots.common import AsOption, JsonOption
 
 if TYPE_CHECKING:
     from datetime import date
+    from typing import Any
+
+    from analytics.forecast import Forecast
 
 
 class By(StrEnum):
@@ -53,12 +56,16 @@ def forecast_cmd(
     count: Annotated[int, typer.Option("--count", min=1, max=24, help="backtest: number of cut-offs.")] = 6,
     simulations: Annotated[int, typer.Option("--simulations", min=200, max=20000, help="Monte Carlo draws.")] = 2000,
     today: Annotated[
-        str | None, typer.Option("--today", help="Forecast as of this date (YYYY-MM-DD) instead of today.")
+        str | None,
+        typer.Option(
+            "--today", help="Forecast as of this date (2026-11-01, yesterday, '2 weeks ago') instead of today."
+        ),
     ] = None,
     currency: Annotated[
         str | None,
         typer.Option("--currency", help="Only deals in this currency, e.g. EUR (default: one forecast per currency)."),
     ] = None,
+    json_out: JsonOption = False,
     as_: AsOption = None,
 ) -> None:
     """Forecast revenue for a period: expected value, 80 % interval (p10-p90), commit and best case.
@@ -68,24 +75,17 @@ def forecast_cmd(
     periods. `salesgraph forecast backtest` replays past cut-offs with only what was known then and compares
     with what actually closed, next to the stage-weighted baseline (sum of amount x stage win rate). Amounts in
     different currencies are never added: each currency gets its own forecast, and the backtest takes one currency
-    at a time (--currency).
+    at a time (--currency). Amounts are in whole currency units.
     """
-    from datetime import date
+    from bots.common import parse_date
 
-    from bots.common import fail
-
-    as_of = None
-    if today:
-        try:
-            as_of = date.fromisoformat(today)
-        except ValueError:
-            fail(f"--today {today!r} is not a date like 2026-11-23")
+    as_of = parse_date(today, "--today", prefer="past")
     if period.strip().lower() == "backtest":
-        _backtest(cutoffs, granularity.value, count, min(simulations, 2000), currency, as_)
+        _backtest(cutoffs, granularity.value, count, min(simulations, 2000), currency, as_, json_out)
     elif period.strip().lower() == "deals":
-        _deals(as_of, as_)
+        _deals(as_of, as_, json_out)
     else:
-        _forecast(period, by, owner, team, chart, target, simulations, as_of, currency, as_)
+        _forecast(period, by, owner, team, chart, target, simulations, as_of, currency, as_, json_out)
 
 
 def _forecast(
@@ -99,15 +99,18 @@ def _forecast(
     today: date | None,
     currency: str | None,
     as_: str | None,
+    json_out: bool = False,
 ) -> None:
+    from datetime import date, timedelta
+
     from rich.table import Table
 
     from analytics.forecast import forecast_by_currency
-    from bots.common import console, fail, resolve_actor, session
-    from bots.render import money
+    from bots.common import console, err_console, fail, resolve_actor, session
+    from bots.render import emit_json, money, print_table
 
     out = console()
-    with out.status("simulating deal outcomes..."), session(read_only=True) as s:
+    with (err_console() if json_out else out).status("simulating deal outcomes..."), session(read_only=True) as s:
         results = forecast_by_currency(
             s,
             resolve_actor(s, as_),
@@ -124,12 +127,18 @@ def _forecast(
             f"the deals are in {', '.join(r.currency for r in results)}; a chart shows one currency: "
             "add --currency CODE"
         )
+    if json_out:
+        if chart is not None:
+            err_console().print(f"Chart written to {_chart(results[0], chart, target)}", highlight=False)
+        emit_json([_forecast_json(result) for result in results])
+        return
     # one table per currency: amounts in different currencies are never added together
     for result in results:
         code = result.currency
         in_currency = f" in {code}" if len(results) > 1 else ""
+        last_day = date.fromisoformat(result.end) - timedelta(days=1)  # the period's end is exclusive
         table = Table(
-            title=f"Forecast {result.period}{in_currency} ({result.start} to {result.end}), as of {result.as_of[:10]}"
+            title=f"Forecast {result.period}{in_currency} ({result.start} to {last_day}), as of {result.as_of[:10]}"
         )
         for column in (
             "",
@@ -145,16 +154,16 @@ def _forecast(
         for line in [*result.lines, result.total]:
             table.add_row(
                 line.key if line is not result.total else "[bold]total[/]",
-                money(line.expected, code),
-                f"{money(line.p10, code)} - {money(line.p90, code)}",
-                money(line.won_to_date, code),
-                money(line.commit, code),
-                money(line.best_case, code),
-                money(line.stage_weighted, code),
+                money(line.expected, code, whole=True),
+                f"{money(line.p10, code, whole=True)} - {money(line.p90, code, whole=True)}",
+                money(line.won_to_date, code, whole=True),
+                money(line.commit, code, whole=True),
+                money(line.best_case, code, whole=True),
+                money(line.stage_weighted, code, whole=True),
                 f"{line.open_deals:,}",
                 end_section=line is result.lines[-1] if result.lines else False,
             )
-        out.print(table)
+        print_table(table, out, keep_title=True)
     result = results[0]
     out.print(
         f"Method: {result.method}, {result.simulations:,} simulations. Commit = won so far + deals at least "
@@ -163,23 +172,38 @@ def _forecast(
     for note in dict.fromkeys(note for r in results for note in r.notes):
         out.print(f"[dim]note: {note}[/]")
     if chart is not None:
-        from analytics.charts import forecast_chart
-
-        targets = {result.period: target} if target is not None else None
-        path = forecast_chart([result], chart, targets=targets, by_line=bool(result.lines))
-        out.print(f"Chart written to {path}")
+        out.print(f"Chart written to {_chart(result, chart, target)}")
 
 
-def _deals(today: date | None, as_: str | None) -> None:
+def _forecast_json(result: Forecast) -> dict[str, Any]:
+    from datetime import date, timedelta
+
+    last_day = date.fromisoformat(result.end) - timedelta(days=1)  # ``end`` is exclusive
+    from bots.render import in_whole_units
+
+    return {**in_whole_units(result), "last_day": last_day.isoformat()}
+
+
+def _chart(result: Forecast, chart: Path, target: float | None) -> Path:
+    from analytics.charts import forecast_chart
+
+    targets = {result.period: target} if target is not None else None
+    return forecast_chart([result], chart, targets=targets, by_line=bool(result.lines))
+
+
+def _deals(today: date | None, as_: str | None, json_out: bool = False) -> None:
     from rich.table import Table
 
     from analytics.winprob import win_probabilities
-    from bots.common import console, resolve_actor, session
-    from bots.render import money
+    from bots.common import console, err_console, resolve_actor, session
+    from bots.render import FORECAST_AMOUNTS, emit_json, in_whole_units, money, print_table
 
     out = console()
-    with out.status("fitting the win model..."), session(read_only=True) as s:
+    with (err_console() if json_out else out).status("fitting the win model..."), session(read_only=True) as s:
         result = win_probabilities(s, resolve_actor(s, as_), today=today)
+    if json_out:
+        emit_json(in_whole_units(result, FORECAST_AMOUNTS | {"amount"}))  # a deal's amount too (it may be imputed)
+        return
     table = Table(title=f"Open deals: win probability ({result.method}), as of {result.as_of[:10]}")
     periods = list(result.deals[0].p_close_by_period) if result.deals else []
     for column in ("deal", "owner", "stage", "amount", "P(win)", *[f"won in {p}" for p in periods], "why"):
@@ -190,36 +214,45 @@ def _deals(today: date | None, as_: str | None) -> None:
             str(deal.deal_id),
             deal.owner,
             deal.stage,
-            money(deal.amount, deal.currency) if deal.amount or not deal.amount_imputed else "—",
+            money(deal.amount, deal.currency, whole=True) if deal.amount or not deal.amount_imputed else "—",
             f"{deal.p_win:.0%}",
             *[f"{deal.p_close_by_period[p]:.0%}" for p in periods],
             "; ".join([*deal.reasons[:2], *deal.timing_reasons[1:2]]),
         )
-    out.print(table)
+    print_table(table, out)
     for note in result.notes:
         out.print(f"[dim]note: {note}[/]")
 
 
 def _backtest(
-    cutoffs_text: str | None, granularity: str, count: int, simulations: int, currency: str | None, as_: str | None
+    cutoffs_text: str | None,
+    granularity: str,
+    count: int,
+    simulations: int,
+    currency: str | None,
+    as_: str | None,
+    json_out: bool = False,
 ) -> None:
-    from datetime import date
-
     from rich.progress import Progress
     from rich.table import Table
 
     from analytics.forecast import backtest_store
-    from bots.common import console, fail, resolve_actor, session
-    from bots.render import money
+    from bots.common import console, err_console, parse_date, resolve_actor, session
+    from bots.render import emit_json, in_whole_units, money, print_table
 
-    cutoffs = None
+    cutoffs: list[date] | None = None
     if cutoffs_text:
-        try:
-            cutoffs = [date.fromisoformat(c.strip()) for c in cutoffs_text.split(",") if c.strip()]
-        except ValueError as exc:
-            fail(f"--cutoffs: {exc}; give dates like 2017-06-01,2017-07-01")
+        cutoffs = [
+            day
+            for c in cutoffs_text.split(",")
+            if (day := parse_date(c.strip(), "--cutoffs", prefer="past")) is not None
+        ]
     out = console()
-    with Progress(console=out, transient=True) as progress, session(read_only=True) as s:
+    bar = err_console() if json_out else out
+    with (
+        Progress(console=bar, transient=True, disable=not bar.is_terminal) as progress,
+        session(read_only=True) as s,
+    ):
         task = progress.add_task("backtesting cut-offs", total=len(cutoffs) if cutoffs else count)
 
         def step(done: int, total: int) -> None:
@@ -235,6 +268,9 @@ def _backtest(
             on_step=step,
             currency=currency,
         )
+    if json_out:
+        emit_json(in_whole_units(report))
+        return
     table = Table(title="Backtest: forecast from what was known at each cut-off vs what actually closed")
     for column in ("cut-off", "period", "actual", "forecast", "80% interval", "inside", "stage-weighted"):
         table.add_column(column, justify="right")
@@ -242,13 +278,13 @@ def _backtest(
         table.add_row(
             row.cutoff,
             row.period,
-            money(row.actual, report.currency),
-            money(row.expected, report.currency),
-            f"{money(row.p10, report.currency)} - {money(row.p90, report.currency)}",
+            money(row.actual, report.currency, whole=True),
+            money(row.expected, report.currency, whole=True),
+            f"{money(row.p10, report.currency, whole=True)} - {money(row.p90, report.currency, whole=True)}",
             "yes" if row.inside else "[red]no[/]",
-            money(row.stage_weighted, report.currency),
+            money(row.stage_weighted, report.currency, whole=True),
         )
-    out.print(table)
+    print_table(table, out)
     out.print(
         f"WAPE: forecast {report.wape:.1%} vs stage-weighted baseline {report.wape_stage_weighted:.1%}. "
         f"Interval coverage (nominal 80%): total {report.coverage:.0%} of {len(report.rows)} periods; "

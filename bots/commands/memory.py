@@ -6,11 +6,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.common import AsOption
+from bots.common import AsOption, JsonOption
 
 if TYPE_CHECKING:
-    from datetime import date
-
     from memory.index import InteractionIndex
 
 app = typer.Typer(
@@ -66,6 +64,7 @@ def _run_sync(as_: str | None, *, rebuild: bool, verify: bool = False) -> None:
             TimeRemainingColumn(),
             console=out,
             transient=True,
+            disable=not out.is_terminal,
         ) as bar,
     ):
         task = bar.add_task("indexing interactions", total=None)
@@ -110,25 +109,6 @@ def reindex_cmd(as_: AsOption = None) -> None:
     _run_sync(as_, rebuild=True)
 
 
-def _parse_day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    from datetime import date as date_type
-
-    from sales.errors import InvalidInput
-
-    try:
-        return date_type.fromisoformat(value)
-    except ValueError:
-        pass
-    import dateparser
-
-    parsed = dateparser.parse(value, settings={"RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DATES_FROM": "past"})
-    if parsed is None:
-        raise InvalidInput({option: f"{value!r} is not a date (try 2026-09-01 or '3 weeks ago')"})
-    return parsed.date()
-
-
 @app.command("search")
 def search_cmd(
     query: Annotated[str, typer.Argument(help='What to look for, in your words: "what did Acme say about pricing?"')],
@@ -136,23 +116,31 @@ def search_cmd(
     deal: Annotated[int | None, typer.Option(help="Only this deal (id).")] = None,
     owner: Annotated[str | None, typer.Option(help="Only notes on this user's records (email or id).")] = None,
     channel: Annotated[str | None, typer.Option(help="email, call, meeting, note or slack.")] = None,
-    since: Annotated[str | None, typer.Option(help="From this day on: 2026-09-01 or '3 weeks ago'.")] = None,
-    until: Annotated[str | None, typer.Option(help="Up to and including this day.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From this day on: 2026-09-01, '3 weeks ago', 'last monday', 'last quarter'.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Up to and including this day (a period: its last day), e.g. yesterday.")
+    ] = None,
     mode: Annotated[
         str, typer.Option(help="hybrid (meaning + exact words, default), vector (meaning) or keyword (exact words).")
     ] = "hybrid",
     limit: Annotated[int, typer.Option(min=1, max=50, help="How many results.")] = 5,
+    json_out: JsonOption = False,
     as_: AsOption = None,
 ) -> None:
     """Find the interactions that answer a question. You only ever see notes on records you may see."""
     from rich.table import Table
 
-    from bots.common import console, err_console, resolve_actor, session
+    from bots.common import console, err_console, parse_date, resolve_actor, session
+    from bots.render import emit_json, print_table
     from memory.embeddings import EmbeddingUnavailable
     from memory.index import IndexUnavailable
     from memory.indexer import status
     from memory.search import search_interactions
 
+    since_day = parse_date(since, "--since", prefer="past")
+    until_day = parse_date(until, "--until", prefer="past", period_end=True)
     index = None if mode == "keyword" else _open_index()
     with session() as s:
         actor = resolve_actor(s, as_)
@@ -166,8 +154,8 @@ def search_cmd(
                 deal_id=deal,
                 owner=owner,
                 channel=channel,
-                since=_parse_day(since, "since"),
-                until=_parse_day(until, "until"),
+                since=since_day,
+                until=until_day,
                 limit=limit,
                 mode=mode,  # type: ignore[arg-type]  # validated by search_interactions
             )
@@ -182,6 +170,9 @@ def search_cmd(
             f"[yellow]note:[/] {pending} interactions are not in the vector index yet (keyword matching still "
             "sees them); run `salesgraph memory sync`."
         )
+    if json_out:
+        emit_json(hits)
+        return
     if not hits:
         out.print("No matching interactions you can see.")
         return
@@ -202,18 +193,22 @@ def search_cmd(
             subject + hit.snippet,
             f"{hit.score:.3f}\n{'+'.join(hit.matched_by)}",
         )
-    out.print(table)
+    print_table(table, out)
 
 
 @app.command("status")
-def status_cmd() -> None:
+def status_cmd(json_out: JsonOption = False) -> None:
     """Where the index lives, which embedding model it uses, and how far it is behind the store."""
     from bots.common import console, session
+    from bots.render import emit_json, jsonable
     from memory.indexer import status
 
     index = _open_index()
     with session() as s:
         info = status(s, index, _where())
+    if json_out:
+        emit_json({**jsonable(info), "dimensions": index.embedder.dimension})
+        return
     out = console()
     out.print(f"index:        {info.location}")
     out.print(f"model:        {info.model_id} ({index.embedder.dimension} dimensions)")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.common import AsOption
+from bots.common import AsOption, JsonOption
 
 if TYPE_CHECKING:
     from analytics.scoring import Metrics
@@ -137,16 +137,21 @@ def show_cmd(
     version: Annotated[
         str | None, typer.Argument(help="A model version such as lead-score-v2; default: latest.")
     ] = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Print a model card (data, holdout metrics, top features, warnings) and list the saved versions."""
     from rich.markdown import Markdown
 
     from analytics.scoring import list_versions, read_card
     from bots.common import console, friendly_errors, services
+    from bots.render import emit_json
 
     with friendly_errors():
         settings = services().settings
         card = read_card(settings, version)
+    if json_out:
+        emit_json({"card": card, "versions": list_versions(settings)})
+        return
     console().print(Markdown(card.to_markdown()))
     console().print(f"Saved versions: {', '.join(list_versions(settings))}")
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bots.common import AsOption
+from bots.common import AsOption, JsonOption
 
 if TYPE_CHECKING:
     from sales.pipeline import PipelineRow
@@ -16,19 +16,41 @@ if TYPE_CHECKING:
 audit = typer.Typer(help="The tamper-evident audit log of every change.", no_args_is_help=True)
 
 
-def pipeline_cmd(as_: AsOption = None) -> None:
+def pipeline_cmd(json_out: JsonOption = False, as_: AsOption = None) -> None:
     """Deals and amounts by stage and owner (what you may see), with totals per stage; never adds currencies."""
     from decimal import Decimal
 
     from rich.table import Table
 
-    from bots.common import console, resolve_actor, session
-    from bots.render import money
+    from bots.common import resolve_actor, session
+    from bots.render import emit_json, money, print_table
     from sales.pipeline import pipeline_summary, totals_by_currency
 
     with session(read_only=True) as s:
         who = resolve_actor(s, as_)
         rows = pipeline_summary(s, who)
+    if json_out:
+        stages = list(dict.fromkeys(row.stage for row in rows))
+        emit_json(
+            {
+                "visible_to": who.email,
+                "rows": [
+                    {"stage": r.stage, "owner_id": r.owner_id, "owner": r.owner_name, "deals": r.deals,
+                     "amount": r.amount, "currency": r.currency}
+                    for r in rows
+                ],
+                "stage_totals": [
+                    {"stage": stage, "currency": code, "deals": count, "amount": amount}
+                    for stage in stages
+                    for code, (count, amount) in totals_by_currency([r for r in rows if r.stage == stage]).items()
+                ],
+                "totals": [
+                    {"currency": code, "deals": count, "amount": amount}
+                    for code, (count, amount) in totals_by_currency(rows).items()
+                ],
+            }
+        )  # fmt: skip
+        return
     table = Table(title=f"Pipeline visible to {who.email}")
     for column in ("stage", "owner", "deals", "amount"):
         table.add_column(column, justify="right" if column in ("deals", "amount") else "left")
@@ -54,22 +76,27 @@ def pipeline_cmd(as_: AsOption = None) -> None:
             add_totals(f"{row.stage} total", totals_by_currency(stage_rows), end_section=True)
             stage_rows = []
     add_totals("All stages", totals_by_currency(rows) or {"USD": (0, Decimal(0))})
-    console().print(table)
+    print_table(table)
 
 
 @audit.command("verify")
-def audit_verify() -> None:
+def audit_verify(json_out: JsonOption = False) -> None:
     """Check the hash chain; report the first event that was edited or whose predecessor was removed."""
     from bots.common import console, fail, session
+    from bots.render import emit_json
     from store.audit import verify_chain
 
     with session(read_only=True) as s:
         report = verify_chain(s)
+    if json_out:
+        emit_json(report)  # still exits 2 below when broken, with the reason on stderr
     if not report.ok:
         fail(
             f"audit log broken at event #{report.first_broken_id}: {report.problem} ({report.checked:,} events before it verified)",
             code=2,
         )
+    if json_out:
+        return
     erased = (
         f" ({report.personal_erased:,} of them erased at a data subject's request)" if report.personal_erased else ""
     )
@@ -83,14 +110,15 @@ def audit_verify() -> None:
 def audit_log(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
     record: Annotated[str | None, typer.Option(help="Only this record, e.g. deal:42.")] = None,
+    json_out: JsonOption = False,
 ) -> None:
     """The latest audit events, newest first; personal values re-joined, or [erased] once forgotten."""
     from rich.markup import escape
     from rich.table import Table
     from sqlmodel import col, select
 
-    from bots.common import console, fail, session
-    from bots.render import when
+    from bots.common import fail, session
+    from bots.render import emit_json, print_table, when
     from store.audit import readable_events
     from store.models import AuditEvent
 
@@ -102,6 +130,16 @@ def audit_log(
                 fail("--record takes TYPE:ID, e.g. deal:42")
             stmt = stmt.where(AuditEvent.record_type == kind, AuditEvent.record_id == rid)
         rows = readable_events(s, s.exec(stmt).all())
+    if json_out:
+        emit_json(
+            [
+                {"id": r.event.id, "at": r.event.at, "actor": r.event.actor, "action": r.event.action,
+                 "record_type": r.event.record_type, "record_id": r.event.record_id, "before": r.before,
+                 "after": r.after, "hash": r.event.hash}
+                for r in rows
+            ]
+        )  # fmt: skip
+        return
     table = Table(title="Audit log")
     for column in ("id", "at", "actor", "action", "record", "after"):
         table.add_column(column)
@@ -109,7 +147,7 @@ def audit_log(
         e = row.event
         summary = escape(", ".join(f"{k}={v}" for k, v in (row.after or {}).items())[:80])  # "[erased]" is no markup
         table.add_row(str(e.id), when(e.at), e.actor, e.action, f"{e.record_type}:{e.record_id or ''}", summary)
-    console().print(table)
+    print_table(table)
 
 
 def demo_cmd(

@@ -12,6 +12,7 @@ from bots.commands import db as db_cmd
 from bots.commands import evals as evals_cmd
 from bots.commands import eventlog as eventlog_cmd
 from bots.commands import export as export_cmd
+from bots.commands import fix as fix_cmd
 from bots.commands import forecast as forecast_cmd
 from bots.commands import importing as importing_cmd
 from bots.commands import memory as memory_cmd
@@ -56,6 +57,11 @@ app.add_typer(model_cmd.app, name="model")
 app.command("forecast")(forecast_cmd.forecast_cmd)
 app.add_typer(briefings_cmd.app, name="briefings")
 app.add_typer(slack_cmd.app, name="slack")
+records.deals.command("edit")(fix_cmd.deals_edit)
+records.deals.command("reopen")(fix_cmd.deals_reopen)
+records.leads.command("edit")(fix_cmd.leads_edit)
+privacy_cmd.contacts.command("edit")(fix_cmd.contacts_edit)
+app.command("undo")(fix_cmd.undo_cmd)
 
 
 def main() -> None:

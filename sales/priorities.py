@@ -98,7 +98,8 @@ def who_to_call(
         parts = [
             f"{p.p_win:.0%} to win × {_money(p.amount, p.currency)}"
             + (" (typical amount: the deal has none)" if p.amount_imputed else ""),
-            f"{idle} days since the last touch" + (f" ({deal.stage} allows {stall})" if stall else ""),
+            f"{idle} day{'s' if idle != 1 else ''} since the last touch"
+            + (f" ({deal.stage} allows {stall})" if stall else ""),
         ]
         if tasks:
             parts.append(f"{len(tasks)} task{'s' if len(tasks) != 1 else ''} due: {'; '.join(tasks[:2])}")

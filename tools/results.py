@@ -382,7 +382,9 @@ class HotLeadRow(BaseModel):
 class HotLeadsResult(ToolResult):
     kind: Literal["hot_leads"] = "hot_leads"
     leads: list[HotLeadRow]
-    unscored: int = Field(default=0, description="Open leads you may see that have no score yet.")
+    unscored: int = Field(default=0, description="Open leads you may see that still have no score.")
+    scored_now: int = Field(default=0, description="Open leads that had no score and were scored for this answer.")
+    receipt_id: int | None = Field(default=None, description="The audit event of that scoring, when there was one.")
 
 
 class AccountContactsResult(ToolResult):

@@ -167,19 +167,26 @@ def who_to_call(ctx: RunContext, args: WhoToCallArgs) -> WhoToCallResult:
 
 
 def hot_leads(ctx: RunContext, args: HotLeadsArgs) -> HotLeadsResult:
+    """Open leads by score; open leads without a score are scored first (one audited batch), so the ranking
+    covers every lead the asker may see rather than only those someone happened to score."""
     from sales.priorities import hottest_leads
     from store.models import Lead, LeadStatus
 
     with session_scope(ctx.engine) as s:
-        leads = hottest_leads(s, ctx.actor, limit=args.limit)
-        stmt = (
-            select(func.count())
-            .select_from(Lead)
-            .where(col(Lead.status).in_([LeadStatus.NEW, LeadStatus.WORKING]), col(Lead.score).is_(None))
+        stmt = select(Lead.id).where(
+            col(Lead.status).in_([LeadStatus.NEW, LeadStatus.WORKING]), col(Lead.score).is_(None)
         )
         visible = ctx.actor.owner_filter(Lead.owner_id)
         if visible is not None:
             stmt = stmt.where(visible)
+        unscored = [int(i) for i in s.exec(stmt).all() if i is not None]
+        scored_now, receipt = 0, None
+        if unscored:
+            from analytics.scoring import score_leads
+
+            batch = score_leads(s, ctx.actor, settings=ctx.settings, lead_ids=unscored)
+            scored_now, receipt = batch.scored, batch.audit_event_id
+        leads = hottest_leads(s, ctx.actor, limit=args.limit)
         return HotLeadsResult(
             leads=[
                 HotLeadRow(
@@ -193,7 +200,9 @@ def hot_leads(ctx: RunContext, args: HotLeadsArgs) -> HotLeadsResult:
                 )
                 for lead in leads
             ],
-            unscored=int(s.exec(stmt).one()),
+            unscored=len(unscored) - scored_now,
+            scored_now=scored_now,
+            receipt_id=receipt,
         )
 
 

@@ -604,6 +604,12 @@ def _hot_leads(args: dict[str, Any], data: dict[str, Any]) -> str:
     leads = [row for row in data.get("leads") or [] if isinstance(row, dict)]
     unscored = data.get("unscored") or 0
     note = f"\n{number(unscored)} open lead{'s have' if unscored != 1 else ' has'} no score yet." if unscored else ""
+    if data.get("scored_now"):
+        count = int(data["scored_now"])
+        note += (
+            f"\n(I scored {number(count)} open lead{'s' if count != 1 else ''} that had no score yet first; "
+            f"receipt #{data.get('receipt_id')}.)"
+        )
     if not leads:
         return "No open lead has a score yet." + note
     lines = [

@@ -198,3 +198,19 @@ def test_contacts_at_an_account_and_hot_leads_respect_visibility(engine: Engine)
             contacts_at_account(s, team.rep, "Globex")
         assert [h.name for h in hottest_leads(s, team.rep)] == ["Dana Fox"]
         assert hottest_leads(s, team.other_rep) == []
+
+
+def test_hot_leads_scores_the_unscored_open_leads_first_in_one_audited_batch(engine: Engine, tmp_path: Path) -> None:
+    from agent.context import Context
+    from tests.unit.test_agent_support import services_for
+    from tools.schemas import HotLeadsArgs
+    from tools.workflow import hot_leads
+
+    team = seed_team(engine)
+    context = Context(actor=team.rep, services=services_for(engine, tmp_path))
+    first = hot_leads(context, HotLeadsArgs())
+    assert first.scored_now == 1 and first.unscored == 0 and [lead.name for lead in first.leads] == ["Dana Fox"]
+    [event] = _events(engine, "score_leads")
+    assert event.id == first.receipt_id
+    again = hot_leads(context, HotLeadsArgs())  # nothing left to score: no second audit event
+    assert again.scored_now == 0 and again.receipt_id is None and len(_events(engine, "score_leads")) == 1

@@ -105,6 +105,10 @@ def _dateparser_day(text: str, today: date, prefer: Prefer) -> date | None:
     return parsed.date() if parsed else None
 
 
+_NUMERIC_DAY = re.compile(r"^(?P<a>\d{1,2})[/.](?P<b>\d{1,2})[/.](?P<y>\d{4})$")
+"""3/11/2026 or 03.11.2026: read only when one part is over 12, so the order cannot be mistaken."""
+
+
 def parse_day(text: str, today: date, *, prefer: Prefer = "future", period_end: bool = False) -> date:
     """A day from an ISO date (2026-12-31), a period ("2026-Q3", "last quarter": its first day, or its last with
     ``period_end``) or a relative phrase read by ``resolve_day``.
@@ -112,6 +116,13 @@ def parse_day(text: str, today: date, *, prefer: Prefer = "future", period_end: 
     Raises ``ValueError`` naming what was given and the forms accepted.
     """
     value = " ".join(text.split())
+    numeric = _NUMERIC_DAY.match(value)
+    if numeric and int(numeric["a"]) <= 12 and int(numeric["b"]) <= 12 and numeric["a"] != numeric["b"]:
+        raise ValueError(
+            f"{text!r} is ambiguous (day/month or month/day?); write it as YYYY-MM-DD, e.g. "
+            f"{numeric['y']}-{numeric['b'].zfill(2)}-{numeric['a'].zfill(2)} or "
+            f"{numeric['y']}-{numeric['a'].zfill(2)}-{numeric['b'].zfill(2)}"
+        )
     if _ISO_LIKE.match(value):
         try:
             return date.fromisoformat("-".join(part.zfill(2) for part in value.split("-")))

@@ -118,8 +118,13 @@ def test_seed_command(cli) -> None:  # type: ignore[no-untyped-def]
     declined = cli("seed", "--demo", "--reset", stdin="n\n")
     assert declined.returncode == 1 and "nothing changed" in declined.stderr
 
-    bad = cli("seed", "--demo", "--anchor", "23/11/2026")
-    assert bad.returncode == 1 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
+    bad = cli("seed", "--demo", "--anchor", "03/11/2026")  # 3 November or 11 March?
+    assert (
+        bad.returncode == 1
+        and "ambiguous" in bad.stderr
+        and "YYYY-MM-DD" in bad.stderr
+        and "Traceback" not in bad.stderr
+    )
 
     nothing = cli("seed")
     assert nothing.returncode == 1 and "--demo" in nothing.stderr

@@ -56,6 +56,14 @@ def test_unreadable_dates_name_what_was_given(text: str) -> None:
         parse_day(text, TODAY)
 
 
+def test_slashed_dates_are_read_only_when_the_order_is_certain() -> None:
+    assert parse_day("23/11/2026", TODAY) == date(2026, 11, 23)
+    assert parse_day("11/23/2026", TODAY) == date(2026, 11, 23)
+    assert parse_day("5/5/2026", TODAY) == date(2026, 5, 5)
+    with pytest.raises(ValueError, match=r"'03/11/2026' is ambiguous.*2026-11-03 or 2026-03-11"):
+        parse_day("03/11/2026", TODAY)
+
+
 def test_the_chat_reads_days_with_the_same_function() -> None:
     from agent.offline import slots
 

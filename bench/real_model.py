@@ -315,6 +315,22 @@ def sample_ids(per_category: int | None) -> list[str]:
     return [case_id for ids in taken.values() for case_id in ids]
 
 
+def server_speeds(log: Path) -> dict[str, Any]:
+    """Median prompt-processing and generation speed (tokens/s) from llama-server's per-request timing lines."""
+    import re
+
+    text = log.read_text(errors="replace") if log.exists() else ""
+    speeds: dict[str, Any] = {}
+    for key, label in (
+        ("prompt eval time", "prompt_tokens_per_s_p50"),
+        ("       eval time", "generation_tokens_per_s_p50"),
+    ):
+        found = [float(m) for m in re.findall(re.escape(key) + r" =.*?([\d.]+) tokens per second", text)]
+        if found:
+            speeds[label] = round(statistics.median(found), 1)
+    return speeds
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
@@ -385,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": params,
         "quantisation": quant,
         "server": args.server,
-        "server_flags": " ".join(c for c in cmd[1:] if not c.startswith("/") and c != str(gguf)),
+        "server_flags": " ".join(Path(c).name if c.startswith("/") else c for c in cmd[1:] if c != str(gguf)),
         "threads": args.threads,
         "ctx_size": args.ctx_size,
         "max_tokens": args.max_tokens,
@@ -393,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         "only": (args.only or []) + ([f"first {args.sample} cases per category"] if args.sample else [])
         or "whole public suite",
         "cpu": f"{os.cpu_count()} cores",
+        "load_average_at_start": round(os.getloadavg()[0], 2),
     }
     health = url.removesuffix("/v1") + "/health" if args.server == "llama-server" else None
     with Server(cmd, url, log, health) as server:
@@ -417,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         rc = subprocess.run(cmd, env=env, cwd=ROOT).returncode
         setup["eval_wall_time_min"] = round((time.monotonic() - started) / 60, 1)
+        setup["load_average_at_end"] = round(os.getloadavg()[0], 2)
+        setup.update(server_speeds(log))
         alive = server.alive()
         if not alive:
             print(f"the server died during the run:\n{server.tail()}", file=sys.stderr)

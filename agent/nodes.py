@@ -40,6 +40,7 @@ def system_prompt(ctx: Context, vocabulary: Vocabulary | None = None) -> str:
     from sales.stages import DEFAULT_MACHINE
 
     words = vocabulary.prompt_lines() if vocabulary is not None else ""
+    stages = vocabulary.stages if vocabulary is not None else DEFAULT_MACHINE.stages
     return render(
         "system",
         company=ctx.company,
@@ -47,7 +48,7 @@ def system_prompt(ctx: Context, vocabulary: Vocabulary | None = None) -> str:
         user_email=ctx.actor.email,
         user_role=ctx.actor.role,
         today=ctx.today().isoformat(),
-        stages=", ".join(DEFAULT_MACHINE.stages),
+        stages=", ".join(stages),
         vocabulary=data_block("workspace vocabulary", words) if words else "(none recorded yet)",
     )
 

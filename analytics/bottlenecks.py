@@ -1080,10 +1080,10 @@ def bottleneck_analysis(
     if segment is not None and segment not in SEGMENT_DIMENSIONS and segment not in SEGMENT_DIMENSIONS.values():
         raise InvalidInput({"segment": f"{segment!r} is not a segment; choose from {', '.join(SEGMENT_DIMENSIONS)}"})
     from sales.deals import list_stalled_deals
-    from sales.stages import DEFAULT_MACHINE
+    from sales.stages import workspace_machine
     from store.types import utcnow
 
-    machine = machine or DEFAULT_MACHINE
+    machine = machine or workspace_machine(session)
     now = now or utcnow()
     stalled: dict[str, str] | None
     if cases == "leads":

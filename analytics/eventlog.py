@@ -452,10 +452,10 @@ def event_log_from_store(
     from sqlmodel import col, select
 
     from sales.segments import deal_size_band, tenure_band
-    from sales.stages import DEFAULT_MACHINE
+    from sales.stages import workspace_machine
     from store.models import Account, Deal, StageChange, User
 
-    machine = machine or DEFAULT_MACHINE
+    machine = machine or workspace_machine(session)
     query = select(Deal)
     owner_clause = actor.owner_filter(Deal.owner_id)
     if owner_clause is not None:

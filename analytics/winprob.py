@@ -24,7 +24,7 @@ from sales.money import DEFAULT_CURRENCY
 from sales.periods import Granularity, Period, period_containing, shift
 from sales.permissions import Actor
 from sales.segments import deal_size_band, tenure_band
-from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.stages import DEFAULT_MACHINE, StageMachine, workspace_machine
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,14 +34,9 @@ if TYPE_CHECKING:
 SNAPSHOT_EVERY_DAYS = 14
 MIN_POOL = 25
 RECENT_DAYS = 120
-# Conventional CRM stage probabilities, used only when history has too few deals from a stage.
-DEFAULT_STAGE_PROBABILITY = {
-    "Prospecting": 0.10,
-    "Qualified": 0.20,
-    "Discovery": 0.35,
-    "Proposal": 0.55,
-    "Negotiation": 0.75,
-}
+UNKNOWN_STAGE_PROBABILITY = 0.3
+"""The prior of a stage whose configuration gives none (the stage machine's ``probabilities`` are the
+conventional CRM ones, used only when history has too few deals from a stage)."""
 
 
 @dataclass
@@ -73,8 +68,10 @@ class DealHistory:
         return len(lost) > 0 and bool(((lost.isna()) | (lost <= 0)).mean() > 0.5)
 
 
-def load_history(session: Session, actor: Actor | None = None, machine: StageMachine = DEFAULT_MACHINE) -> DealHistory:
-    """Read deals (owner, account industry, owner tenure), stage changes and deal interactions into frames."""
+def load_history(session: Session, actor: Actor | None = None, machine: StageMachine | None = None) -> DealHistory:
+    """Read deals (owner, account industry, owner tenure), stage changes and deal interactions into frames, with the
+    workspace's stage machine unless ``machine`` is given."""
+    machine = machine or workspace_machine(session)
     import pandas as pd
     from sqlalchemy import select
     from sqlmodel import col
@@ -295,6 +292,7 @@ class WinModel:
     as_of: datetime
     method: str  # "model" or "stage-weighted"
     stage_rates: dict[str, float]
+    stage_priors: dict[str, float] = field(default_factory=dict)  # the stage machine's default probabilities
     bundle: Any = None  # analytics.scoring.ModelBundle when method == "model"
     timing: pd.DataFrame | None = None  # won snapshots: stage, size_band, days_in_stage, days_to_close
     # every snapshot (closed and still-open deals) with the model's p_win, for window probabilities
@@ -310,7 +308,7 @@ class WinModel:
     notes: list[str] = field(default_factory=list)
 
     def stage_probability(self, stage: str) -> float:
-        return self.stage_rates.get(stage, DEFAULT_STAGE_PROBABILITY.get(stage, 0.3))
+        return self.stage_rates.get(stage, self.stage_priors.get(stage, UNKNOWN_STAGE_PROBABILITY))
 
     def priced_in(self, currency: str) -> WinModel:
         """This model with its fallback deal values taken from won deals in ``currency`` only (none: no value)."""
@@ -344,7 +342,7 @@ def _stage_rates(history: DealHistory) -> dict[str, float]:
     for stage in machine.open_stages:
         ids = reached.loc[reached["to_stage"] == stage, "deal_id"].unique()
         if len(ids) >= 20:
-            prior = DEFAULT_STAGE_PROBABILITY.get(stage, 0.3)
+            prior = machine.probabilities.get(stage, UNKNOWN_STAGE_PROBABILITY)
             rates[stage] = float((won.reindex(ids).sum() + 5 * prior) / (len(ids) + 5))
     return rates
 
@@ -409,6 +407,7 @@ def fit_win_model(history: DealHistory, as_of: datetime, config: AnalyticsConfig
         as_of=as_of,
         method="stage-weighted",
         stage_rates=_stage_rates(history),
+        stage_priors=dict(machine.probabilities),
         closed_deals=len(closed),
         amount_by_product=amount_by_product,
         median_amount=median_amount,

@@ -21,6 +21,7 @@ from bots.commands import overview, records
 from bots.commands import privacy as privacy_cmd
 from bots.commands import seed as seed_cmd
 from bots.commands import slack as slack_cmd
+from bots.commands import stages as stages_cmd
 
 app = typer.Typer(
     name="salesgraph",
@@ -57,6 +58,7 @@ app.add_typer(model_cmd.app, name="model")
 app.command("forecast")(forecast_cmd.forecast_cmd)
 app.add_typer(briefings_cmd.app, name="briefings")
 app.add_typer(slack_cmd.app, name="slack")
+app.add_typer(stages_cmd.app, name="stages")
 records.deals.command("edit")(fix_cmd.deals_edit)
 records.deals.command("reopen")(fix_cmd.deals_reopen)
 records.leads.command("edit")(fix_cmd.leads_edit)

@@ -19,7 +19,7 @@ from sales.money import currency_code
 from sales.permissions import Actor, assignable_owner_id, ensure_can_change, ensure_can_see
 from sales.playbook import meeting_task, plan_close_task
 from sales.receipts import snapshot, write_receipt
-from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.stages import StageMachine, workspace_machine
 from store.models import Account, Deal, Interaction, Role, StageChange, User
 from store.types import UTCDateTime, utcnow
 
@@ -36,7 +36,7 @@ class DealInput(BaseModel):
     amount: Decimal | None = Field(default=None, ge=0)
     currency: str = Field(default="USD", description="ISO 4217 code; any case, stored upper-case.")
     product: str | None = None
-    stage: str = "Prospecting"
+    stage: str | None = Field(default=None, description="An open stage; default: the pipeline's first.")
     expected_close_date: date | None = None
     lead_id: int | None = None
 
@@ -92,10 +92,9 @@ def _account_for(session: Session, data: DealInput) -> int | None:
     return None
 
 
-def create_deal(
-    session: Session, actor: Actor, data: DealInput, *, machine: StageMachine = DEFAULT_MACHINE
-) -> DealResult:
-    stage = machine.canonical(data.stage)
+def create_deal(session: Session, actor: Actor, data: DealInput, *, machine: StageMachine | None = None) -> DealResult:
+    machine = machine or workspace_machine(session)
+    stage = machine.open_stages[0] if data.stage is None else machine.canonical(data.stage)
     if stage is None or not machine.is_open(stage):
         raise InvalidInput({"stage": f"a new deal starts in an open stage: {', '.join(machine.open_stages)}"})
     currency = currency_code(data.currency)
@@ -161,8 +160,9 @@ def move_deal_to_stage(
     *,
     amount: Decimal | float | str | None = None,
     loss_reason: str | None = None,
-    machine: StageMachine = DEFAULT_MACHINE,
+    machine: StageMachine | None = None,
 ) -> MoveResult:
+    machine = machine or workspace_machine(session)
     deal = get_deal(session, actor, deal_id)
     ensure_can_change(actor, deal.owner_id, f"deal #{deal_id} ({deal.name})")
     current = deal.stage
@@ -173,7 +173,9 @@ def move_deal_to_stage(
     if target not in allowed:
         options = ", ".join(allowed) if allowed else "nothing (it is closed)"
         raise TransitionNotAllowed(
-            f"deal #{deal_id} ({deal.name}) is in {current}; it can move to {options}, not {target}", allowed
+            f"deal #{deal_id} ({deal.name}) is in {current}; it can move to {options}, not {target} "
+            f"({machine.refusal(current, target)})",
+            allowed,
         )
     new_amount = _money(amount)
     problems: dict[str, str] = {}
@@ -253,12 +255,13 @@ def list_deals(
     owner_id: int | None = None,
     query: str | None = None,
     limit: int = 50,
-    machine: StageMachine = DEFAULT_MACHINE,
+    machine: StageMachine | None = None,
     closing_from: date | None = None,
     closing_to: date | None = None,
 ) -> list[Deal]:
     """Deals ``actor`` may see, most recently updated first; ``closing_from``/``closing_to`` (exclusive) filter on
     the expected close date, soonest first."""
+    machine = machine or workspace_machine(session)
     stmt = select(Deal).join(Account, col(Deal.account_id) == col(Account.id), isouter=True)
     visible = actor.owner_filter(Deal.owner_id)
     if visible is not None:
@@ -297,9 +300,10 @@ def list_stalled_deals(
     actor: Actor,
     *,
     now: datetime | None = None,
-    machine: StageMachine = DEFAULT_MACHINE,
+    machine: StageMachine | None = None,
 ) -> list[StalledDeal]:
     """Open deals with no stage change or interaction for longer than their stage's limit, longest idle first."""
+    machine = machine or workspace_machine(session)
     now = now or utcnow()
     last_touch = (
         select(Interaction.deal_id, func.max(Interaction.occurred_at, type_=UTCDateTime()).label("last_at"))

@@ -67,7 +67,7 @@ from sales.demo_text import (
 from sales.errors import SalesError
 from sales.playbook import CLOSE_PLAN, FIRST_CONTACT, MEETING, add_business_days
 from sales.segments import deal_size_band
-from sales.stages import DEFAULT_MACHINE
+from sales.stages import DEFAULT_MACHINE, workspace_machine
 from sales.validation import company_key
 from store.audit import SYSTEM_ACTOR, record_event
 from store.models import (
@@ -1168,6 +1168,12 @@ def seed_demo(
             f"this store already has {users} user(s); the demo company only goes into an empty store. "
             "Use `salesgraph seed --demo --reset` to delete ALL existing data first, or point SALESGRAPH_HOME "
             "(or SALESGRAPH_DATABASE_URL) at a fresh workspace."
+        )
+    if not reset and workspace_machine(session) != DEFAULT_MACHINE:
+        raise WorkspaceNotEmpty(
+            f"this workspace has its own deal stages ({', '.join(workspace_machine(session).stages)}); the demo "
+            "company uses the built-in ones: `salesgraph stages set mappings/default/stages.yaml` first, or seed "
+            "with --reset"
         )
     if reset:
         step("wiping the store")

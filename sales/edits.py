@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from sales.errors import InvalidInput, NotFound, PermissionDenied
 from sales.permissions import Actor, assignable_owner_id, ensure_can_change
 from sales.receipts import snapshot, write_receipt
-from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.stages import StageMachine, workspace_machine
 from store.models import AuditEvent, Contact, Deal, Lead, StageChange
 from store.types import utcnow
 
@@ -148,10 +148,11 @@ def reopen_deal(
     reason: str,
     to_stage: str | None = None,
     *,
-    machine: StageMachine = DEFAULT_MACHINE,
+    machine: StageMachine | None = None,
 ) -> ReopenResult:
     """Reopen a Won or Lost deal (a manager of its owner, or an admin), back to the stage it closed from unless
     ``to_stage`` names another open stage; the reason is required and kept in the receipt."""
+    machine = machine or workspace_machine(session)
     deal = session.get(Deal, deal_id)
     if deal is None:
         raise NotFound(f"there is no deal #{deal_id}")
@@ -221,12 +222,13 @@ def undo_last_change(
     *,
     now: datetime | None = None,
     window: timedelta = UNDO_WINDOW,
-    machine: StageMachine = DEFAULT_MACHINE,
+    machine: StageMachine | None = None,
 ) -> UndoResult:
     """Reverse the actor's own most recent edit, stage move or reopen, if it is within ``window`` and the record
     has not changed since; anything else is refused with the reason."""
     from store.audit import personal_values, rejoin
 
+    machine = machine or workspace_machine(session)
     if actor.user_id is None:
         raise PermissionDenied("only a user of this workspace can undo their changes")
     now = now or utcnow()

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from sales.money import DEFAULT_CURRENCY
 from sales.permissions import Actor
-from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.stages import StageMachine, workspace_machine
 from store.models import Deal, User
 
 
@@ -30,7 +30,8 @@ class PipelineRow:
     currency: str = DEFAULT_CURRENCY
 
 
-def pipeline_summary(session: Session, actor: Actor, *, machine: StageMachine = DEFAULT_MACHINE) -> list[PipelineRow]:
+def pipeline_summary(session: Session, actor: Actor, *, machine: StageMachine | None = None) -> list[PipelineRow]:
+    machine = machine or workspace_machine(session)
     stmt = select_columns(
         col(Deal.stage), col(Deal.owner_id), col(Deal.currency), func.count(col(Deal.id)), func.sum(Deal.amount)
     ).group_by(col(Deal.stage), col(Deal.owner_id), col(Deal.currency))

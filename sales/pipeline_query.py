@@ -24,7 +24,7 @@ from sqlmodel import Session, col
 from sales.errors import InvalidInput
 from sales.money import DEFAULT_CURRENCY, currency_code
 from sales.permissions import Actor, team_member_ids
-from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.stages import StageMachine, workspace_machine
 from store.models import Account, Deal, StageChange, User
 
 Metric = Literal["count", "total_amount", "avg_amount", "win_rate", "avg_cycle_days", "stage_conversion"]
@@ -129,9 +129,10 @@ def _bound(query: PipelineQuery, day: date) -> date | datetime:
 
 
 def run_pipeline_query(
-    session: Session, actor: Actor, query: PipelineQuery, *, machine: StageMachine = DEFAULT_MACHINE
+    session: Session, actor: Actor, query: PipelineQuery, *, machine: StageMachine | None = None
 ) -> PipelineAnswer:
     """Compute ``query`` over the deals ``actor`` may see; one SQL statement for the rows, one for the total."""
+    machine = machine or workspace_machine(session)
     if query.metric not in UNITS:
         raise InvalidInput({"metric": f"use one of {', '.join(UNITS)}"})
     unknown = [

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from sales.errors import NotFound
 from sales.permissions import Actor
-from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.stages import StageMachine, workspace_machine
 from store.models import Account, Contact, Deal, Interaction, Lead, LeadStatus, Task, TaskStatus, User
 from store.types import UTCDateTime
 
@@ -64,10 +64,12 @@ def who_to_call(
     *,
     today: date,
     limit: int = 5,
-    machine: StageMachine = DEFAULT_MACHINE,
+    machine: StageMachine | None = None,
 ) -> list[CallTarget]:
     """The open deals the actor may see, most worth a call today first (see the module's formula)."""
     from analytics.winprob import win_probabilities
+
+    machine = machine or workspace_machine(session)
 
     probabilities = win_probabilities(session, actor, today=today).deals
     if not probabilities:

@@ -26,7 +26,7 @@ from sales.errors import InvalidInput
 from sales.leads import get_lead
 from sales.permissions import Actor, ensure_can_change
 from sales.receipts import snapshot, write_receipt
-from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.stages import StageMachine, workspace_machine
 from store.models import Approval, Deal, Lead, LeadStatus, User
 from store.types import utcnow
 
@@ -89,9 +89,11 @@ def request_qualification(
 
 
 def qualify_lead(
-    session: Session, actor: Actor, approval_id: int | None, lead_id: int, *, machine: StageMachine = DEFAULT_MACHINE
+    session: Session, actor: Actor, approval_id: int | None, lead_id: int, *, machine: StageMachine | None = None
 ) -> QualificationResult:
-    """Qualify the lead as the approved request says: deal in Qualified, playbook tasks, lead marked qualified."""
+    """Qualify the lead as the approved request says: deal in Qualified (else the pipeline's first stage), playbook
+    tasks, lead marked qualified."""
+    machine = machine or workspace_machine(session)
     approval = require_approved(session, approval_id, action=QUALIFY_LEAD, record_type="lead", record_id=lead_id)
     lead = get_lead(session, actor, lead_id)
     if approval.executed_at is not None:

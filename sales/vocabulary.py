@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.stages import DEFAULT_MACHINE, StageMachine, workspace_machine
 from store.models import Account, Deal, User, WorkspaceTerm
 
 VOCABULARY_KEY = "salesgraph_vocabulary"
@@ -111,8 +111,10 @@ class Vocabulary:
         return "\n".join(lines)
 
 
-def load_vocabulary(session: Session, machine: StageMachine = DEFAULT_MACHINE) -> Vocabulary:
-    """The vocabulary of the workspace in ``session``: a handful of DISTINCT queries, no row is read twice."""
+def load_vocabulary(session: Session, machine: StageMachine | None = None) -> Vocabulary:
+    """The vocabulary of the workspace in ``session``: a handful of DISTINCT queries, no row is read twice. The
+    stages are the workspace's own (``workspace_machine``) unless ``machine`` is given."""
+    machine = machine or workspace_machine(session)
     users = session.execute(
         select(col(User.name), col(User.team), col(User.region)).where(col(User.active).is_(True))
     ).all()

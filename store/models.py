@@ -353,6 +353,23 @@ class WorkspaceTerm(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class StageConfiguration(SQLModel, table=True):
+    """The workspace's deal stages, as ``salesgraph stages set`` stored them (``sales.stages``).
+
+    The newest row is the configuration in force and older rows are its history; no row at all means the built-in
+    pipeline (Prospecting → Qualified → Discovery → Proposal → Negotiation → Won/Lost).
+    """
+
+    __tablename__ = "stage_configurations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    config: dict[str, Any] = _json()
+    source: str | None = Field(default=None, max_length=300, description="the stage file it came from")
+    set_by_id: int | None = Field(default=None, foreign_key="users.id")
+    receipt_id: int | None = None
+    created_at: datetime = _created()
+
+
 __all__ = [
     "Account",
     "Approval",
@@ -371,6 +388,7 @@ __all__ = [
     "OutboundMessage",
     "Role",
     "StageChange",
+    "StageConfiguration",
     "Task",
     "TaskStatus",
     "User",

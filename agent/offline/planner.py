@@ -34,7 +34,6 @@ from agent.offline.slots import (
 from agent.offline.vocab import DIMENSION_NOUNS, KIND_NOUNS, choices, find_terms
 from sales.periods import parse_period
 from sales.segments import SIZE_BANDS
-from sales.stages import DEFAULT_MACHINE
 from sales.vocabulary import Vocabulary
 from tools.drafting import choose_kind
 from tools.schemas import TOOL_ARGS
@@ -359,7 +358,7 @@ def _unrequested_data(turn: Turn) -> Decision:
 def choose_intent(turn: Turn) -> str | None:
     scores = score_intents(nm.mask_quoted_names(turn.request))
     low = turn.low
-    stages = find_stages(low)
+    stages = find_stages(low, turn.ctx.vocabulary.stages)
     has_record_word = bool(re.search(r"\b(deal|deals|lead|leads)\b", low))
     metric_words = re.search(r"\b(conversion|convert|rate|how many|how much|average|total|number of|cycle)\b", low)
     # a stage named next to a move verb is strong evidence; a stage word alone ("the demo went well") is not
@@ -373,7 +372,7 @@ def choose_intent(turn: Turn) -> str | None:
         scores.add(_LEADING_VERBS[first.group(1)], 2.5 if first.group(1) == "email" else 1.5)
     if (
         turn.data
-        and find_stages(turn.data.lower())
+        and find_stages(turn.data.lower(), turn.ctx.vocabulary.stages)
         and re.search(r"\b(update|move|set|change|push|advance|mark)\b", low)
     ):
         scores.add("move_deal", 3.0)  # "update the Acme deal: moved to proposal"
@@ -497,7 +496,8 @@ def _answer_pending(turn: Turn, pending: dict[str, Any]) -> Decision | None:
             return None
         value = True
     elif slot == "to_stage":
-        value = canonical_stage(answer) or (find_stages(answer)[0].stage if find_stages(answer) else None)
+        stages = turn.ctx.vocabulary.stages
+        value = canonical_stage(answer, stages) or next((m.stage for m in find_stages(answer, stages)), None)
     elif slot == "amount":
         value = first_amount(answer) or (
             float(answer.replace(",", "").lstrip("$")) if re.fullmatch(r"\$?[\d,.]+", answer) else None
@@ -644,7 +644,7 @@ def _record(turn: Turn, kind: str, patterns: list[re.Pattern[str]], question: st
     known = nm.known_name_in(request, turn.ctx)
     if known and known.name:
         return known
-    capitalised = [n for n in nm.capitalised_names(request) if not canonical_stage(n)]
+    capitalised = [n for n in nm.capitalised_names(request) if not canonical_stage(n, turn.ctx.vocabulary.stages)]
     refers_back = pronoun or re.search(
         r"\b(it|that|this|them|him|her|the deal|the lead|that deal|this deal|this lead|that lead|this one)\b",
         request,
@@ -843,7 +843,7 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
         if re.search(pattern, low):
             entity = name
             break
-    stages = [s.stage for s in find_stages(low)]
+    stages = [s.stage for s in find_stages(low, turn.ctx.vocabulary.stages)]
     args: dict[str, Any] = {}
     owner = _owner(turn)
     if entity is None:
@@ -869,10 +869,16 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
     query = quoted[0] if quoted else None
     if query is None:
         query, _ = nm.first_pattern_name(turn.request, _FIND_NAME)
-        if query and (canonical_stage(query) or query == owner or find_period(query, turn.today)):
+        if query and (
+            canonical_stage(query, turn.ctx.vocabulary.stages) or query == owner or find_period(query, turn.today)
+        ):
             query = None
     if query is None:
-        candidates = [n for n in nm.capitalised_names(turn.request) if n != owner and not canonical_stage(n)]
+        candidates = [
+            n
+            for n in nm.capitalised_names(turn.request)
+            if n != owner and not canonical_stage(n, turn.ctx.vocabulary.stages)
+        ]
         query = candidates[0] if candidates else None
     if query:
         query = re.sub(_FIND_MODIFIERS, "", query, flags=re.I).strip() or None
@@ -953,10 +959,10 @@ def _target_stage(turn: Turn) -> str | None:
     if turn.filled.get("to_stage"):
         return str(turn.filled["to_stage"])
     low = turn.low
-    mentions = find_stages(low)
+    mentions = find_stages(low, turn.ctx.vocabulary.stages)
     if not mentions and turn.data:
         low = turn.data.lower()  # "update the Acme deal: moved to proposal"
-        mentions = find_stages(low)
+        mentions = find_stages(low, turn.ctx.vocabulary.stages)
     if not mentions:
         low = turn.low
         if re.search(r"\b(we|i)\s+(?:just\s+|finally\s+)?(closed|landed|signed|booked)\b|\bclose(d)? it\b", low):
@@ -984,8 +990,11 @@ def build_move_deal(turn: Turn) -> dict[str, Any]:
     deal = _record(turn, "deal", _MOVE_NAME, f"Which deal should I move{where}?", slot="deal")
     label = deal.name or (f"deal #{deal.id}" if deal.id else "the deal")
     if stage is None:
-        stages = ", ".join(DEFAULT_MACHINE.stages)
-        raise Clarify("to_stage", f"Which stage should I move {label} to? ({stages})", filled=_remember(deal))
+        stages = ", ".join(turn.ctx.vocabulary.stages)
+        # a stage of the built-in pipeline that this workspace does not have ("qualified" in Maven's)
+        other = [m.stage for m in find_stages(turn.low) if m.stage not in turn.ctx.vocabulary.stages]
+        missing = f"This workspace has no {other[0]} stage. " if other else ""
+        raise Clarify("to_stage", f"{missing}Which stage should I move {label} to? ({stages})", filled=_remember(deal))
     args = _ref_args(deal, allow=("deal",)) | {"to_stage": stage}
     amount = turn.filled.get("amount")
     if amount is None and stage == "Won":
@@ -1542,7 +1551,7 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
         args["team"] = team.group("t") or team.group("t2")
         if args["owner"] == args["team"]:
             args["owner"] = None
-    stages = [m for m in find_stages(low) if m.stage not in ("Won", "Lost")]
+    stages = [m for m in find_stages(low, turn.ctx.vocabulary.stages) if m.stage not in ("Won", "Lost")]
     if stages:
         if metric == "stage_conversion":
             from_stage = [m for m in stages if re.search(r"\bfrom\s+(the\s+)?$", low[: m.start])]
@@ -1979,7 +1988,7 @@ def build_reopen_deal(turn: Turn) -> dict[str, Any]:
         raise Clarify(
             "reason", "Why should it be reopened? (The reason goes in the audit log.)", filled=_remember(record)
         )
-    stages = [m.stage for m in find_stages(turn.low) if m.stage not in ("Won", "Lost")]
+    stages = [m.stage for m in find_stages(turn.low, turn.ctx.vocabulary.stages) if m.stage not in ("Won", "Lost")]
     return {**args, "reason": str(reason)[:500], "to_stage": stages[0] if stages else None}
 
 

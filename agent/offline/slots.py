@@ -5,9 +5,11 @@ contact details, each a small pure function over the (normalised) text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from sales.dates import resolve_day as resolve_day  # re-exported: the planner reads days with it too
 from sales.periods import parse_period
@@ -133,16 +135,38 @@ class StageMention:
     end: int
 
 
-def find_stages(text: str) -> list[StageMention]:
-    return [StageMention(STAGE_SYNONYMS[m.group(1).lower()], m.start(), m.end()) for m in _STAGE_RE.finditer(text)]
+@lru_cache(maxsize=16)
+def _stage_words(stages: tuple[str, ...]) -> tuple[dict[str, str], re.Pattern[str]]:
+    """Phrase → stage for a workspace with ``stages``: its own names, and our synonyms of the stages it has (won
+    and lost always: the stage machine reads "Won" and "Lost" as its won and lost stages whatever they are called)."""
+    words = {k: v for k, v in STAGE_SYNONYMS.items() if v in stages or v in ("Won", "Lost")}
+    words |= {" ".join(stage.lower().split()): stage for stage in stages}
+    pattern = re.compile(
+        r"\b(" + "|".join(sorted((re.escape(k) for k in words), key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE
+    )
+    return words, pattern
 
 
-def canonical_stage(text: str) -> str | None:
-    """The stage named by ``text`` (a synonym is fine), or None."""
+def _words_for(stages: Sequence[str] | None) -> tuple[dict[str, str], re.Pattern[str]]:
+    if not stages or tuple(stages) == DEFAULT_MACHINE.stages:
+        return STAGE_SYNONYMS, _STAGE_RE
+    return _stage_words(tuple(stages))
+
+
+def find_stages(text: str, stages: Sequence[str] | None = None) -> list[StageMention]:
+    """The stages named in ``text``; ``stages`` are the workspace's (``Vocabulary.stages``), the demo's when None."""
+    words, pattern = _words_for(stages)
+    return [
+        StageMention(words[" ".join(m.group(1).lower().split())], m.start(), m.end()) for m in pattern.finditer(text)
+    ]
+
+
+def canonical_stage(text: str, stages: Sequence[str] | None = None) -> str | None:
+    """The stage named by ``text`` (a synonym is fine) among ``stages`` (the demo's when None), or None."""
     cleaned = " ".join(text.lower().strip(" .!?").split())
     cleaned = re.sub(r"^(the|to|into|in)\s+", "", cleaned)
     cleaned = re.sub(r"\s+(stage|phase|column)$", "", cleaned)
-    return STAGE_SYNONYMS.get(cleaned)
+    return _words_for(stages)[0].get(cleaned)
 
 
 # --- periods and days --------------------------------------------------------------------------------------

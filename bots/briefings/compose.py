@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from sales.errors import InvalidInput, PermissionDenied, SalesError
 from sales.permissions import Actor, actor_for_user, team_member_ids, user_by_email
 from sales.pipeline import PipelineRow, pipeline_summary, totals_by_currency
-from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.stages import StageMachine, workspace_machine
 from store.models import Deal, Role, StageChange, Task, TaskStatus, User
 from store.types import utcnow
 
@@ -522,7 +522,7 @@ def compose_briefing(
     timezone: str = "UTC",
     period: Literal["month", "quarter"] = "month",
     now: datetime | None = None,
-    machine: StageMachine = DEFAULT_MACHINE,
+    machine: StageMachine | None = None,
     forecast: bool = True,
     sentiment: bool = True,
     simulations: int = 2000,
@@ -530,6 +530,7 @@ def compose_briefing(
     """The briefing of ``manager``'s team for ``day`` (see the module docstring), read in ``session``."""
     from sales.deals import list_stalled_deals
 
+    machine = machine or workspace_machine(session)
     actor = team_actor(session, manager)
     assert actor.visible_owner_ids is not None and manager.id is not None
     zone = ZoneInfo(timezone)

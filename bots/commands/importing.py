@@ -163,15 +163,28 @@ def maven_cmd(
         Path | None,
         typer.Option("--mappings", help="Folder with accounts.yaml, users.yaml, deals.yaml (default: mappings/maven)."),
     ] = None,
+    stages: Annotated[
+        Path | None,
+        typer.Option(
+            "--stages",
+            help="The deal stages to apply first (a stage file, see `salesgraph stages --help`; default: "
+            "stages.yaml in the mappings folder, Maven's Prospecting, Engaging, Won, Lost).",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Run all three imports, then roll back.")] = False,
     as_: AsOption = None,
 ) -> None:
     """Import the Maven Analytics CRM sample (85 accounts, 35 reps, 8,800 deals) in one transaction.
 
+    The deals keep Maven's own stage names: the workspace's stages become those of mappings/maven/stages.yaml
+    (or --stages) first, audited like `salesgraph stages set`, so "Engaging" stays Engaging. Admins only (it
+    creates users and sets the stages).
+
     Example: salesgraph import maven ../shared/data/crm/maven
     """
     from bots.common import console, fail, friendly_errors, resolve_actor, services
-    from sales.importing import MAPPINGS_DIR, ImportFailed, MappingError, import_maven
+    from sales.importing import MAPPINGS_DIR, STAGES_FILE, ImportFailed, MappingError, import_maven
+    from sales.stages import load_stage_file, workspace_machine
     from store.db import session_scope
 
     out = console()
@@ -187,7 +200,11 @@ def maven_cmd(
                     mappings or MAPPINGS_DIR / "maven",
                     dry_run=dry_run,
                     on_progress=update,  # type: ignore[arg-type]
+                    stages_file=stages,
                 )
+                in_force = workspace_machine(s).stages
+            if dry_run and (stages or (mappings or MAPPINGS_DIR / "maven") / STAGES_FILE).is_file():
+                in_force = load_stage_file(stages or (mappings or MAPPINGS_DIR / "maven") / STAGES_FILE)[0].stages
         except ImportFailed as exc:
             render_problems(out, exc.report)
             raise typer.Exit(1) from None
@@ -195,3 +212,5 @@ def maven_cmd(
             fail(str(exc))
     for report in reports:
         render_report(out, report)
+    verb = "would be" if dry_run else "are"
+    out.print(f"Deal stages {verb}: {', '.join(in_force)} (`salesgraph stages show` has the details).", highlight=False)

@@ -277,7 +277,7 @@ def deals_show(deal_id: int, json_out: JsonOption = False, as_: AsOption = None)
     from bots.render import emit_json, money, when
     from sales.deals import get_deal
     from sales.interactions import list_interactions
-    from sales.stages import DEFAULT_MACHINE
+    from sales.stages import workspace_machine
     from sales.tasks import list_tasks
     from store.models import Account, StageChange
     from store.types import utcnow
@@ -285,6 +285,7 @@ def deals_show(deal_id: int, json_out: JsonOption = False, as_: AsOption = None)
     with session(read_only=True) as s:
         who = resolve_actor(s, as_)
         deal = get_deal(s, who, deal_id)
+        machine = workspace_machine(s)
         names = _names(s)
         account = s.get(Account, deal.account_id) if deal.account_id else None
         history = s.exec(
@@ -295,9 +296,7 @@ def deals_show(deal_id: int, json_out: JsonOption = False, as_: AsOption = None)
             emit_json(
                 {
                     "deal": {**deal_json(deal, names), "account": account.name if account else None},
-                    "can_move_to": DEFAULT_MACHINE.allowed_moves(deal.stage)
-                    if DEFAULT_MACHINE.is_open(deal.stage)
-                    else [],
+                    "can_move_to": machine.allowed_moves(deal.stage),
                     "history": [
                         {"from_stage": h.from_stage, "to_stage": h.to_stage, "changed_at": h.changed_at}
                         for h in history
@@ -315,8 +314,8 @@ def deals_show(deal_id: int, json_out: JsonOption = False, as_: AsOption = None)
                   f"expected close: {when(deal.expected_close_date)}", highlight=False)  # fmt: skip
         if deal.loss_reason:
             out.print(f"  lost because: {deal.loss_reason}", highlight=False)
-        if DEFAULT_MACHINE.is_open(deal.stage):
-            out.print(f"  can move to: {', '.join(DEFAULT_MACHINE.allowed_moves(deal.stage))}", highlight=False)
+        if machine.is_open(deal.stage):
+            out.print(f"  can move to: {', '.join(machine.allowed_moves(deal.stage))}", highlight=False)
         out.print(
             "  history: " + " → ".join(f"{h.to_stage} ({h.changed_at.date().isoformat()})" for h in history),
             highlight=False,
@@ -342,7 +341,9 @@ def deals_create(
             "--close-date", help="Expected close: 2027-02-15, 'end of quarter', 'in 3 months', 'next quarter'."
         ),
     ] = None,
-    stage: Annotated[str, typer.Option(help="Starting stage.")] = "Prospecting",
+    stage: Annotated[
+        str | None, typer.Option(help="Starting stage (default: the first; `salesgraph stages show` lists them).")
+    ] = None,
     owner: Annotated[str | None, typer.Option(help="Owner's email (default: you).")] = None,
     as_: AsOption = None,
 ) -> None:
@@ -370,7 +371,11 @@ def deals_create(
 def deals_move(
     deal_id: int,
     stage: Annotated[
-        str, typer.Argument(help="Target stage (one step forward, one back, or Lost; Won from Negotiation).")
+        str,
+        typer.Argument(
+            help="Target stage: one forward (more if the stages allow skipping), one back, or Lost; Won from the "
+            "last open stage. `salesgraph stages show` lists the moves."
+        ),
     ],
     amount: Annotated[float | None, typer.Option(help="Final amount (needed for Won if the deal has none).")] = None,
     reason: Annotated[str | None, typer.Option(help="Loss reason (needed for Lost).")] = None,

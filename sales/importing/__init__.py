@@ -3,6 +3,7 @@
 from sales.importing.core import (
     MAPPINGS_DIR,
     MAVEN_FILES,
+    STAGES_FILE,
     ImportFailed,
     ImportReport,
     RowProblem,
@@ -19,6 +20,7 @@ __all__ = [
     "ENTITY_FIELDS",
     "MAPPINGS_DIR",
     "MAVEN_FILES",
+    "STAGES_FILE",
     "ImportFailed",
     "ImportMapping",
     "ImportReport",

@@ -43,7 +43,7 @@ from sales.importing.fields import (
 from sales.importing.mapping import ROW_COLUMN, ImportMapping, MappingError
 from sales.permissions import Actor
 from sales.receipts import write_receipt
-from sales.stages import DEFAULT_MACHINE, StageMachine
+from sales.stages import StageMachine, workspace_machine
 from sales.validation import company_key, person_key
 from store.models import Account, Contact, Deal, Lead, LeadStatus, Role, User
 from store.types import utcnow
@@ -953,13 +953,15 @@ def import_csv(
     *,
     dry_run: bool = False,
     phone_region: str = "US",
-    machine: StageMachine = DEFAULT_MACHINE,
+    machine: StageMachine | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import every row of ``path`` as ``entity`` in the session's transaction, or raise ``ImportFailed``.
 
-    With ``dry_run`` nothing is written; the report says what would be created.
+    Stages are checked against the workspace's own (``workspace_machine``) unless ``machine`` is given. With
+    ``dry_run`` nothing is written; the report says what would be created.
     """
+    machine = machine or workspace_machine(session)
     if entity not in ENTITY_FIELDS:
         raise MappingError(f"unknown entity {entity!r}; choose one of {', '.join(ENTITY_FIELDS)}")
     mapping = mapping or ImportMapping()
@@ -1068,6 +1070,8 @@ MAVEN_FILES: tuple[tuple[str, str, str], ...] = (
     ("users", "sales_teams.csv", "users.yaml"),
     ("deals", "sales_pipeline.csv", "deals.yaml"),
 )
+STAGES_FILE = "stages.yaml"
+"""A source's own deal stages, beside its mappings (``mappings/maven/stages.yaml``)."""
 
 
 def import_maven(
@@ -1078,21 +1082,31 @@ def import_maven(
     *,
     dry_run: bool = False,
     on_progress: ProgressCallback | None = None,
+    stages_file: Path | None = None,
 ) -> list[ImportReport]:
     """Import the Maven CRM files (accounts, sales teams as users, pipeline as deals) in one transaction.
 
-    A dry run performs the three imports in a savepoint and rolls it back, since the deals refer to the users and
-    accounts the earlier files create.
+    The deals keep Maven's own stages: ``stages_file`` (default: ``stages.yaml`` beside the mappings, when there is
+    one) becomes the workspace's stage configuration first, with its receipt (``sales.stages``). A dry run performs
+    it all in a savepoint and rolls it back, since the deals refer to the users and accounts the earlier files
+    create.
     """
     from sales.importing.mapping import load_mapping
+    from sales.stages import load_stage_file, set_stage_configuration
 
     missing = [name for _, name, _ in MAVEN_FILES if not (directory / name).is_file()]
     if missing:
         raise MappingError(f"{directory} does not hold the Maven CRM files: missing {', '.join(missing)}")
     mappings = {entity: load_mapping(mappings_dir / yaml_name) for entity, _, yaml_name in MAVEN_FILES}
+    if stages_file is None and (mappings_dir / STAGES_FILE).is_file():
+        stages_file = mappings_dir / STAGES_FILE
+    stages = load_stage_file(stages_file) if stages_file is not None else None
     savepoint = session.begin_nested() if dry_run else None
     reports: list[ImportReport] = []
     try:
+        if stages is not None and stages_file is not None:
+            machine, description = stages
+            set_stage_configuration(session, actor, machine, description=description, source=str(stages_file))
         for entity, file_name, _ in MAVEN_FILES:
             reports.append(
                 import_csv(session, actor, entity, directory / file_name, mappings[entity], on_progress=on_progress)

@@ -66,8 +66,9 @@ class PipelineQuery:
     amount_currency: str | None = None
     """The currency of ``amount_min``/``amount_max``; None: the matching deals' one currency, else USD."""
     limit: int = 50
-    order: Literal["desc", "asc"] = "desc"
-    """Groups ranked by the metric, highest first (``asc``: lowest first, for "which ... the fewest")."""
+    order: Literal["desc", "asc"] | None = None
+    """Groups ranked by the metric, highest first (``asc``: lowest first, for "which ... the fewest"); None: highest
+    first, except months and quarters, which then stay in time order (a ranked time series needs ``order``)."""
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,7 @@ def run_pipeline_query(
         stmt = stmt.where(*conditions)
     if group_exprs:
         stmt = stmt.group_by(*group_exprs.values())
-        if any(g in TIME_GROUPS for g in labels):
+        if _chronological(query):
             stmt = stmt.order_by(*group_exprs.values())
         else:
             stmt = stmt.order_by(_ranked(value, query.order), *group_exprs.values())
@@ -315,7 +316,12 @@ def run_pipeline_query(
     )
 
 
-def _ranked(value: ColumnElement[Any], order: str) -> Any:
+def _chronological(query: PipelineQuery) -> bool:
+    """Rows in time order (a series by month or quarter nobody asked to rank), else ranked by the value."""
+    return query.order is None and any(g in TIME_GROUPS for g in query.group_by)
+
+
+def _ranked(value: ColumnElement[Any], order: str | None) -> Any:
     """Rank groups by the metric; a group without a value (no amounts) is last either way."""
     return value.asc().nulls_last() if order == "asc" else value.desc().nulls_last()
 
@@ -361,7 +367,7 @@ def _per_currency(
     if conditions:
         stmt = stmt.where(*conditions)
     stmt = stmt.group_by(*group_exprs.values(), currency)
-    if any(g in TIME_GROUPS for g in labels):
+    if _chronological(query):
         stmt = stmt.order_by(*group_exprs.values(), currency)
     else:
         # values in different currencies are not comparable: rank within each currency
@@ -554,7 +560,7 @@ def describe_query(
         text += ", " + ", ".join(filters)
     if query.group_by:
         text += ", by " + " and ".join(query.group_by)
-        if not any(g in TIME_GROUPS for g in query.group_by):
+        if not _chronological(query):
             if query.limit == 1:
                 text += ", the lowest" if query.order == "asc" else ", the highest"
             else:

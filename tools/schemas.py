@@ -208,8 +208,10 @@ class PipelineQuestionArgs(ToolArgs):
         "deals' one currency, else USD. Deals in other currencies are left out (no exchange rates).",
     )
     limit: int = Field(default=50, ge=1, le=500, description="At most this many groups (top N).")
-    sort: Literal["desc", "asc"] = Field(
-        default="desc", description="Groups ranked by the metric: desc = highest first (most, best), asc = lowest."
+    sort: Literal["desc", "asc"] | None = Field(
+        default=None,
+        description="Groups ranked by the metric: desc = highest first (most, best), asc = lowest. Default: "
+        "highest first, but months and quarters in time order unless a sort is given ('which month was best').",
     )
 
 

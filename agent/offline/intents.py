@@ -204,7 +204,7 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(worth|value)\b", 0.5),
         (r"\bhow (are|is) (we|my team|the team|our team)\b", 1.0),
         (r"\bhow (is|are|'s) (the |our |my )?[\w .&-]{1,40}\b(doing|performing|going|trending|selling|tracking)\b", 1.5),
-        (r"\b(which|what) (of (the|our|my) )?(sales agent|agent|salesperson|seller|office|regional office|account|customer|client|rep|product|team|manager|region|sector|industr(y|ie))(s|'s)?\b[^.?!]{0,40}\b(most|least|fewest|highest|lowest|best|worst|biggest|largest|smallest)\b", 2.5),
+        (r"\b(which|what) (of (the|our|my) )?(sales agent|agent|salesperson|seller|owner|office|regional office|account|customer|client|rep|product|team|manager|region|territory|sector|vertical|stage|month|quarter|industr(y|ie))(s|'s)?\b[^.?!]{0,40}\b(most|least|fewest|highest|lowest|best|worst|biggest|largest|smallest)\b", 2.5),
         (r"\b(top|bottom)\s+\d{1,3}\s+\w+", 1.0),
         (r"\b(compare|comparison|leaderboard|ranking|rank)\b", 1.0),
     ],

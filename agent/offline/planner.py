@@ -1410,7 +1410,7 @@ def build_edit_draft(turn: Turn) -> dict[str, Any]:
 
 _REGION = re.compile(
     r"\b(?:in|for|from|across)\s+(?:the\s+)?(?P<r>emea|apac|latam|na|north america|south america|europe|asia|"
-    r"east|west|central|north|south|us|uk|dach|nordics|anz)\b(?:\s+region)?|\bregion\s+(?P<r2>[A-Z][\w ]+)",
+    r"east|west|central|north|south|us|uk|dach|nordics|anz)\b(?:\s+region)?|\bregion\s+(?P<r2>(?-i:[A-Z])[\w-]*(?:\s+(?-i:[A-Z])[\w-]*)*)",
     re.IGNORECASE,
 )
 
@@ -1665,15 +1665,19 @@ def _rank(turn: Turn, args: dict[str, Any]) -> None:
     """Superlatives and top-N ("which agent won the most", "top 3 accounts", "worst win rate by office") rank the
     groups by the metric and keep the first few: one for a singular "which X", the N asked for, else five."""
     low = turn.low
-    groups = [g for g in args.get("group_by") or [] if g not in ("month", "quarter")]
+    # months and quarters are a time series, ranked only when asked for one ("which month was the best")
+    asked = {g for g in ("month", "quarter") if re.search(rf"\b(which|what|best|worst|top|busiest)\s+{g}\b", low)}
+    groups = [g for g in args.get("group_by") or [] if g not in ("month", "quarter") or g in asked]
     high, lowest = re.search(rf"\b({_HIGH})\b", low), re.search(rf"\b({_LOW})\b", low)
     if not groups or not (high or lowest):
         return
     if lowest and not (high and high.start() > lowest.start()):
         args["sort"] = "asc"
+    elif asked:
+        args["sort"] = "desc"  # a time series asked to be ranked ("which month had the most")
     if "limit" in args:
         return
-    nouns = [w for w in re.findall(r"[a-z]+", low) if w in GROUPINGS and GROUPINGS[w] not in ("month", "quarter")]
+    nouns = [w for w in re.findall(r"[a-z]+", low) if w in GROUPINGS and GROUPINGS[w] in groups]
     plural = any(w.endswith(("s", "people")) for w in nouns)
     singular = bool(nouns) and not plural
     if singular or (re.search(r"\bwho\b", low) and not plural):

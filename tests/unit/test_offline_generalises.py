@@ -58,6 +58,33 @@ def test_fewest_sorts_lowest_first() -> None:
     assert args["group_by"] == ["owner"] and args["sort"] == "asc"
 
 
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        ("which stage has the most deals?", "stage"),
+        ("which region has the most open deals?", "region"),  # not a region called "has the most open deals"
+        ("which owner has the most open deals?", "owner"),
+    ],
+)
+def test_which_x_has_the_most_ranks_the_groups(text: str, group: str) -> None:
+    args = _args(text)
+    assert args["group_by"] == [group] and args["limit"] == 1 and "region" not in args
+
+
+def test_a_month_or_quarter_is_ranked_only_when_asked_to_be() -> None:
+    best = _args("which month had the most won deals in 2017?")
+    assert best["group_by"] == ["month"] and best["sort"] == "desc" and best["limit"] == 1
+    worst = _args("which quarter was our worst for bookings in 2017?")
+    assert worst["group_by"] == ["quarter"] and worst["sort"] == "asc" and worst["limit"] == 1
+    series = _args("won revenue by month in 2017")
+    assert series["group_by"] == ["month"] and "sort" not in series and "limit" not in series
+
+
+def test_a_capitalised_region_after_the_word_region_is_a_filter() -> None:
+    args = _args("how many open deals in region West?")
+    assert args["region"] == "West"
+
+
 def test_workspace_product_and_office_are_filters_not_dropped() -> None:
     assert _args("win rate for MG Advanced")["product"] == "MG Advanced"
     args = _args("revenue the West office won in 2017")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from sales.errors import InvalidInput
-from sales.pipeline_query import PipelineQuery, run_pipeline_query
+from sales.pipeline_query import PipelineQuery, describe_query, run_pipeline_query
 from store.db import session_scope
 from store.models import Account, Deal, StageChange
 from tests.unit.test_agent_support import Team, seed_team
@@ -189,6 +189,17 @@ def test_account_filter_and_grouping_ranked_either_way(engine: Engine) -> None:
     assert [(r.group["owner"], r.value) for r in lowest.rows] == [("Olga Rep", 2)] and lowest.truncated
     softco = _run(engine, team.admin, metric="count", account="softco")
     assert softco.total.value == 2 and softco.filters["account"] == "softco"
+
+
+def test_quarters_in_time_order_unless_ranking_is_asked_for(engine: Engine) -> None:
+    team = seed_deals(engine)
+    series = _run(engine, team.admin, metric="count", group_by=("quarter",), limit=1)
+    assert [(r.group["quarter"], r.value) for r in series.rows] == [("2026-Q1", 2)]  # the first quarter
+    best = _run(engine, team.admin, metric="count", group_by=("quarter",), order="desc", limit=1)
+    assert [(r.group["quarter"], r.value) for r in best.rows] == [("2026-Q2", 4)]  # the busiest one
+    ranked = PipelineQuery(metric="count", group_by=("quarter",), order="desc", limit=1)
+    assert "by quarter, the highest" in describe_query(ranked)
+    assert "highest" not in describe_query(PipelineQuery(metric="count", group_by=("quarter",)))
 
 
 def test_team_by_label_for_workspaces_whose_managers_are_not_users(engine: Engine) -> None:

@@ -594,7 +594,7 @@ def _over_limit_findings(log: EventLog, steps: pd.DataFrame, min_cases: int, tot
                 kind="slow transition",
                 title=f"{stage} runs past its {limit}-day limit",
                 statement=(
-                    f"{over[CASE].nunique()} of {waits[CASE].nunique()} cases stayed in {stage} longer than the "
+                    f"{over[CASE].nunique():,} of {waits[CASE].nunique():,} cases stayed in {stage} longer than the "
                     f"playbook's {limit} days before moving on (median {_days(float(over['wait_days'].median()))}), "
                     f"{cost:,.0f} deal-days past the limit."
                 ),
@@ -690,8 +690,8 @@ def _segment_findings(
                 ),
                 statement=(
                     f"{_segment_phrase(c['dimension'], c['segment'], log.case_noun)} {what} {c['rate_seg']:.0%} of the time, "
-                    f"against {c['rate_rest']:.0%} for the rest ({c['n_seg']} vs {c['n_rest']} decided cases, "
-                    f"p={p:.2g}): about {lost_deals:.1f} fewer {log.case_noun}{money}."
+                    f"against {c['rate_rest']:.0%} for the rest ({c['n_seg']:,} vs {c['n_rest']:,} decided cases, "
+                    f"p={p:.2g}): about {lost_deals:,.{0 if lost_deals >= 10 else 1}f} fewer {log.case_noun}{money}."
                 ),
                 action=_conversion_action(
                     c["dimension"],

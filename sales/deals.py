@@ -258,6 +258,7 @@ def list_deals(
     machine: StageMachine | None = None,
     closing_from: date | None = None,
     closing_to: date | None = None,
+    largest_first: bool = False,
 ) -> list[Deal]:
     """Deals ``actor`` may see, most recently updated first; ``closing_from``/``closing_to`` (exclusive) filter on
     the expected close date, soonest first."""
@@ -290,6 +291,8 @@ def list_deals(
         stmt = stmt.where(col(Deal.expected_close_date) >= closing_from)
     if closing_to is not None:
         stmt = stmt.where(col(Deal.expected_close_date) < closing_to)
+    if largest_first:  # "the biggest open deals": by amount (amounts in different currencies are not converted)
+        return list(session.exec(stmt.order_by(col(Deal.amount).desc().nulls_last(), col(Deal.id)).limit(limit)).all())
     if closing_from is not None or closing_to is not None:
         return list(session.exec(stmt.order_by(col(Deal.expected_close_date), col(Deal.id)).limit(limit)).all())
     return list(session.exec(stmt.order_by(col(Deal.updated_at).desc(), col(Deal.id).desc()).limit(limit)).all())
@@ -301,8 +304,12 @@ def list_stalled_deals(
     *,
     now: datetime | None = None,
     machine: StageMachine | None = None,
+    idle_days: int | None = None,
 ) -> list[StalledDeal]:
-    """Open deals with no stage change or interaction for longer than their stage's limit, longest idle first."""
+    """Open deals with no stage change or interaction for longer than their stage's limit, longest idle first.
+
+    With ``idle_days`` the same rule with one limit for every open stage ("not touched in a month": 30), longest
+    idle first; a stage without a stall limit counts then too."""
     machine = machine or workspace_machine(session)
     now = now or utcnow()
     last_touch = (
@@ -321,14 +328,15 @@ def list_stalled_deals(
         stmt = stmt.where(visible)
     stalled: list[StalledDeal] = []
     for deal, last_interaction in session.exec(stmt).all():
-        limit = machine.stall_limit(deal.stage)
+        limit = machine.stall_limit(deal.stage) if idle_days is None else idle_days
         if limit is None:
             continue
         touched: datetime | None = last_interaction
         last = max(deal.stage_entered_at, touched) if touched else deal.stage_entered_at
         idle = (now - last).days
-        if idle > limit:
+        if idle > limit or (idle_days is not None and idle >= idle_days):
             what = "interaction" if touched and touched >= deal.stage_entered_at else "stage change"
+            allows = f"{deal.stage} allows {limit}" if idle_days is None else f"you asked for {idle_days} or more"
             assert deal.id is not None
             stalled.append(
                 StalledDeal(
@@ -340,9 +348,11 @@ def list_stalled_deals(
                     limit_days=limit,
                     last_activity_at=last,
                     reason=f"no stage change or interaction for {idle} days (last {what} {last.date().isoformat()}); "
-                    f"{deal.stage} allows {limit}",
+                    f"{allows}",
                 )
             )
+    if idle_days is not None:
+        return sorted(stalled, key=lambda s: s.days_idle, reverse=True)
     return sorted(stalled, key=lambda s: s.days_idle - s.limit_days, reverse=True)
 
 

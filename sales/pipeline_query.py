@@ -28,7 +28,9 @@ from sales.stages import StageMachine, workspace_machine
 from store.models import Account, Deal, StageChange, User
 
 Metric = Literal["count", "total_amount", "avg_amount", "win_rate", "avg_cycle_days", "stage_conversion"]
-GroupBy = Literal["owner", "team", "stage", "industry", "product", "region", "account", "month", "quarter"]
+GroupBy = Literal[
+    "owner", "team", "stage", "industry", "product", "region", "account", "loss_reason", "month", "quarter"
+]
 Status = Literal["open", "won", "lost", "closed", "all"]
 DateField = Literal["created", "closed", "expected_close"]
 
@@ -139,7 +141,7 @@ def run_pipeline_query(
     unknown = [
         g
         for g in query.group_by
-        if g not in ("owner", "team", "stage", "industry", "product", "region", "account", *TIME_GROUPS)
+        if g not in ("owner", "team", "stage", "industry", "product", "region", "account", "loss_reason", *TIME_GROUPS)
     ]
     if unknown:
         raise InvalidInput({"group_by": f"cannot group by {', '.join(unknown)}"})
@@ -164,6 +166,8 @@ def run_pipeline_query(
             group_exprs[g] = func.coalesce(Account.region, owner.region)
         elif g == "account":
             group_exprs[g] = col(Account.name)
+        elif g == "loss_reason":  # the reason as the rep wrote it when moving the deal to Lost
+            group_exprs[g] = col(Deal.loss_reason)
         elif g == "month":
             group_exprs[g] = (
                 func.to_char(date_col, "YYYY-MM")
@@ -559,7 +563,7 @@ def describe_query(
     if filters:
         text += ", " + ", ".join(filters)
     if query.group_by:
-        text += ", by " + " and ".join(query.group_by)
+        text += ", by " + " and ".join(g.replace("_", " ") for g in query.group_by)
         if not _chronological(query):
             if query.limit == 1:
                 text += ", the lowest" if query.order == "asc" else ", the highest"

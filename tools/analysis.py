@@ -203,6 +203,9 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             computed += " (these deals carry no amounts, so they are counted)"
         if ctx.actor.visible_owner_ids is not None and owner is None:
             computed += "; only your own deals" if ctx.actor.role == "rep" else "; only your team's deals"
+            if ctx.actor.role == "rep" and {"owner", "team"} & set(query.group_by):
+                # a comparison between reps is asked, and a rep sees nobody else's deals: say so, not a one-row table
+                computed += " (you may not see other reps' deals, so there is no one to compare with)"
         filters = dict(answer.filters)
         if args.owner:
             filters["owner"] = args.owner

@@ -146,6 +146,7 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = 
             limit=args.limit,
             closing_from=closing_from,
             closing_to=closing_to,
+            largest_first=args.largest_first,
         )
         owners = _emails(s, {deal.owner_id for deal in deals})
         account_ids = [d.account_id for d in deals if d.account_id]

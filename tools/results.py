@@ -342,6 +342,8 @@ class StalledDealsResult(ToolResult):
     kind: Literal["stalled_deals"] = "stalled_deals"
     deals: list[StalledDealRow]
     total: int
+    idle_days: int | None = None
+    """The one limit asked for ("not touched in a month"), or None: each stage's own stall limit."""
 
 
 class CallTargetRow(BaseModel):

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Entity = Literal["lead", "deal", "account", "contact", "task"]
 Metric = Literal["count", "total_amount", "avg_amount", "win_rate", "avg_cycle_days", "stage_conversion"]
-GroupBy = Literal["owner", "team", "stage", "industry", "product", "region", "account", "month", "quarter"]
+GroupBy = Literal[
+    "owner", "team", "stage", "industry", "product", "region", "account", "loss_reason", "month", "quarter"
+]
 DealStatus = Literal["open", "won", "lost", "closed", "all"]
 DateField = Literal["created", "closed", "expected_close"]
 ChannelName = Literal["email", "call", "meeting", "note", "slack"]
@@ -77,6 +79,9 @@ class FindRecordsArgs(ToolArgs):
         default=None, description="Deals only: expected to close in this period ('this month', '2026-Q4')."
     )
     limit: int = Field(default=10, ge=1, le=100, description="At most this many, newest first (1: the latest).")
+    largest_first: bool = Field(
+        default=False, description="Deals only: the biggest amounts first ('the largest open deals')."
+    )
 
 
 class ScoreLeadArgs(LeadRef):
@@ -278,6 +283,13 @@ class UndoArgs(ToolArgs):
 
 class StalledDealsArgs(ToolArgs):
     owner: str | None = Field(default=None, description="'me' for only your own; default: all you may see.")
+    idle_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Instead of each stage's stall limit: open deals with no stage change or interaction for at "
+        "least this many days ('not touched in a month': 30).",
+    )
     limit: int = Field(default=10, ge=1, le=100)
 
 

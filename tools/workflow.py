@@ -122,7 +122,8 @@ def stalled_deals(ctx: RunContext, args: StalledDealsArgs) -> StalledDealsResult
     with session_scope(ctx.engine) as s:
         owner_id = owner_id_for(s, ctx.actor, args.owner)
         now = datetime.combine(ctx.today(), datetime.max.time(), UTC)
-        stalled = [d for d in list_stalled_deals(s, ctx.actor, now=now) if owner_id is None or d.owner_id == owner_id]
+        found = list_stalled_deals(s, ctx.actor, now=now, idle_days=args.idle_days)
+        stalled = [d for d in found if owner_id is None or d.owner_id == owner_id]
         emails = dict(s.exec(select(User.id, User.email).where(col(User.id).in_({d.owner_id for d in stalled}))).all())
         rows = [
             StalledDealRow(
@@ -136,7 +137,7 @@ def stalled_deals(ctx: RunContext, args: StalledDealsArgs) -> StalledDealsResult
             )
             for d in stalled[: args.limit]
         ]
-        return StalledDealsResult(deals=rows, total=len(stalled))
+        return StalledDealsResult(deals=rows, total=len(stalled), idle_days=args.idle_days)
 
 
 def who_to_call(ctx: RunContext, args: WhoToCallArgs) -> WhoToCallResult:

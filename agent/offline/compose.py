@@ -284,7 +284,9 @@ def _find_scope(args: dict[str, Any]) -> str:
             parts.append(str(args[key]))
     if args.get("closing"):
         parts.append(f"expected to close {args['closing']}")
-    if args.get("limit") == 1:
+    if args.get("largest_first"):
+        parts.append("largest amount first" if args.get("limit") != 1 else "the largest")
+    elif args.get("limit") == 1:
         parts.append("the latest")
     return f" ({', '.join(parts)})" if parts else ""
 
@@ -355,7 +357,16 @@ def _not_compared(data: dict[str, Any]) -> str:
 
 
 def _pipeline(args: dict[str, Any], data: dict[str, Any]) -> str:
-    return _pipeline_answer(args, data) + _not_compared(data)
+    return _pipeline_answer(args, data) + _not_compared(data) + _no_reasons(data)
+
+
+def _no_reasons(data: dict[str, Any]) -> str:
+    """Lost deals grouped by reason where none was recorded (an import without reasons) say so."""
+    rows = [row for row in data.get("rows") or [] if isinstance(row, dict)]
+    groups: list[dict[str, Any]] = [row["group"] for row in rows if isinstance(row.get("group"), dict)]
+    if rows and groups and all("loss_reason" in g and g["loss_reason"] is None for g in groups):
+        return "\nNo loss reason is recorded on these deals, so they cannot be told apart by why they were lost."
+    return ""
 
 
 def _pipeline_answer(args: dict[str, Any], data: dict[str, Any]) -> str:
@@ -577,6 +588,18 @@ def _undo(args: dict[str, Any], data: dict[str, Any]) -> str:
 def _stalled(args: dict[str, Any], data: dict[str, Any]) -> str:
     deals = [d for d in data.get("deals") or [] if isinstance(d, dict)]
     scope = " of your own" if args.get("owner") == "me" else ""
+    idle = data.get("idle_days")
+    if isinstance(idle, int):
+        total_idle: int = data["total"] if isinstance(data.get("total"), int) else len(deals)
+        what = f"open deal{'s' if total_idle != 1 else ''}{scope} with no stage change or interaction for {idle}+ days"
+        if not deals:
+            return f"No open deals{scope} have gone {idle}+ days without a stage change or interaction."
+        lines = [
+            f"- #{d['deal_id']} {d['name']} ({d['stage']}, {d.get('owner_email') or 'unassigned'}): {d['reason']}"
+            for d in deals[:MAX_ROWS]
+        ]
+        more = f"\n…and {number(total_idle - len(lines))} more." if total_idle > len(lines) else ""
+        return f"{number(total_idle)} {what}, longest idle first:\n" + "\n".join(lines) + more
     if not deals:
         return f"No stalled deals{scope}: every open deal has had a stage change or an interaction within its limit."
     total: int = data["total"] if isinstance(data.get("total"), int) else len(deals)

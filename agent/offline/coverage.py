@@ -35,7 +35,7 @@ GRAMMAR = frozenset(
     over overall owner owners past people per per-rep percent percentage perform performance performing person
     pipeline please pls poorest product products progressed put q1 q2 q3 q4 quarter quarterly quarters question
     quick quickly range rank ranked ranking rate rates ratio ratios reached region regional regions rep reps
-    reps' result results revenue right right-now roughly running sales salespeople salesperson same saturday say
+    reps' rest result results revenue right right-now roughly running sales salespeople salesperson same saturday say
     scheduled second sector sectors see sell seller sellers selling sep sept september series set seven share
     should show since sitting six size sizes slated small smaller smallest smb so so-far sold some sorted split
     splits stage stages stats status still strongest sum sunday take takes taking team team's teams teams' tell

@@ -59,6 +59,9 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(stalled|stale|idle|neglected|dormant|untouched|forgotten|going cold|gone cold|cold)\s+(deals?|opportunit(y|ies)|opps?)\b", 5.0),
         (r"\b(which|what|any|list|show|my|our)\b[^.?!]{0,30}\b(deals?|opps?|opportunit(y|ies))\b[^.?!]{0,25}\b(stalled|stale|idle|going cold|gone cold|been neglected|untouched)\b", 4.5),
         (r"\b(deals?|opps?)\b[^.?!]{0,20}\b(nobody|no one)('s| has) (touched|worked on)\b", 4.5),
+        # "which of my deals haven't been touched in a month", "deals with no activity for two weeks"
+        (r"\b(deals?|opps?|opportunit(y|ies))\b[^.?!]{0,40}\b(have ?n[o']t|has ?n[o']t|not been|no one has|nobody has|without( any)?|with no|no)\b[^.?!]{0,25}\b(touched|worked on|updated|contacted|activity|activities|touch(es)?|interactions?|movement|moved|updates?|contact)\b[^.?!]{0,15}\b(in|for|since|over)\b", 5.0),
+        (r"\b(deals?|opps?)\b[^.?!]{0,30}\b(idle|quiet|silent|untouched|dormant)\s+(for|in|over)\s+(a|an|one|two|three|four|six|\d+)\b", 5.0),
     ],
     "hot_leads": [
         (r"\b(hottest|warmest|most promising|best|top|highest[- ]scor\w*|strongest)\s+(\d+\s+)?(open\s+)?leads\b", 5.0),
@@ -103,6 +106,9 @@ CUES: dict[str, list[_Cue]] = {
         (r"\bwho (owns|is the owner|is working)\b", 2.0),
         (r"\b(status of|details (on|for|of|about)|where are we with|where do we stand with|what's the latest on|(?:what|which) stage is)\b", 2.0),
         (r"\bwhich (leads|deals|accounts|contacts)\b", 0.5),
+        (r"\b(biggest|largest|highest[- ]value|most valuable)\s+(\d{1,3}\s+)?(open\s+)?(deals|opportunities|opps)\b", 2.5),
+        (r"\b\d{1,3}\s+(biggest|largest)\s+(open\s+)?(deals|opportunities|opps)\b", 2.5),
+        (r"\btop\s+\d{1,3}\s+(open\s+|won\s+|lost\s+)?(deals|opportunities|opps)\b(?![^.?!]{0,20}\b(by|per)\s+(rep|owner|stage|region|product|account|team|industry|month|quarter))", 3.0),
     ],
     "score_lead": [
         (r"\bscor(e|es|ed|ing)\b", 2.5),
@@ -203,9 +209,13 @@ CUES: dict[str, list[_Cue]] = {
         (r"\bnumber of\b|\bcount\b", 2.0),
         (r"\b(worth|value)\b", 0.5),
         (r"\bhow (are|is) (we|my team|the team|our team)\b", 1.0),
-        (r"\bhow (is|are|'s) (the |our |my )?[\w .&-]{1,40}\b(doing|performing|going|trending|selling|tracking)\b", 1.5),
+        (r"\bhow (is|are|am|'s) (the |our |my )?[\w .&-]{1,40}\b(doing|performing|going|trending|selling|tracking)\b", 1.5),
+        (r"\bhow (am i|are we|is \w+) (doing|performing|tracking)\b", 1.5),
         (r"\b(which|what) (of (the|our|my) )?(sales agent|agent|salesperson|seller|owner|office|regional office|account|customer|client|rep|product|team|manager|region|territory|sector|vertical|stage|month|quarter|industr(y|ie))(s|'s)?\b[^.?!]{0,40}\b(most|least|fewest|highest|lowest|best|worst|biggest|largest|smallest)\b", 2.5),
         (r"\b(top|bottom)\s+\d{1,3}\s+\w+", 1.0),
+        (r"\bwhy (did|do|does|are|were|have|has) [\w ]{1,30}?(lose|lost|losing)\b|\bloss reasons?\b|\breasons? (for|why)( we)? (losing|lost|los(s|ses))\b|\band why\b[^.?!]*$|\b(by|per) (loss )?reasons?\b", 3.0),
+        # "top 3 reps by won deals", "best 5 accounts": a ranking of groups, not a list of deals
+        (r"\b(top|bottom|best|worst)\s+(\d{1,3}\s+)?(sales\s+)?(reps?|agents?|sellers?|salespeople|owners?|accounts?|customers?|clients?|products?|regions?|offices?|teams?|industries|sectors?|verticals?|stages?|managers?)\b", 2.5),
         (r"\b(compare|comparison|leaderboard|ranking|rank)\b", 1.0),
     ],
     "bottleneck_analysis": [

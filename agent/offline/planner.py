@@ -897,6 +897,10 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
             args.setdefault("status", "open")  # a deal "closing this month" is still open
             if query and find_period(query.lower(), turn.today, turn.fy):
                 query = None
+    if entity == "deal" and re.search(
+        r"\b(biggest|largest|highest[- ]value|most valuable|top|largest[- ]value)\b", low
+    ):
+        args["largest_first"] = True  # "the biggest open deals": by amount, not the latest updated
     if re.search(r"\b(most recent|latest|newest|last)\s+(lead|deal|contact|account)\b", low):
         args["limit"] = 1
         query = None if query and re.search(r"\b(recent|latest|newest|last)\b", query.lower()) else query
@@ -1458,7 +1462,22 @@ def _metric(low: str) -> str:
         return "total_amount"
     if re.search(r"\bpipeline\b", low) and not re.search(r"\bdeals\b", low):
         return "total_amount"  # "the open pipeline by stage" is about money
+    if _DOING.search(low):
+        return "total_amount"  # "how is Jordan doing": what they brought in
     return "count"
+
+
+_DOING = re.compile(r"\b(doing|performing|tracking|getting on)\b")
+_COMPARED = re.compile(
+    r"\b(?:compared? (?:to|with)|vs\.?|versus|against|relative to)\s+(?:the rest of\s+)?(?:the|my|his|her|their|our)\s+"
+    r"team\b|\b(?:the )?rest of (?:the|my|his|her|their|our) team\b"
+)
+
+
+_LOSS_WHY = re.compile(
+    r"\bwhy\b[^.?!]{0,40}\b(lose|lost|losing)\b|\b(lose|lost|losing)\b[^.?!]{0,60}\band why\b|\bloss reasons?\b|"
+    r"\breasons? (for|why)( we)? (losing|lost|loss(es)?)\b|\b(by|per) (loss )?reason\b"
+)
 
 
 def _status(low: str, metric: str) -> str | None:
@@ -1471,7 +1490,7 @@ def _status(low: str, metric: str) -> str | None:
     if re.search(r"\b(lost|lose|losses|losing)\b", low) and not re.search(r"\b(won|win)\b", low):
         return "lost"
     if re.search(
-        r"\b(won|win|wins|winning|bookings|booked|book|sold|signed|landed|closed[- ]won|revenue|best[- ]selling|"
+        r"\b(won|win|wins|winning|bookings|booked|book|sold|sell|sells|signed|landed|closed[- ]won|revenue|best[- ]selling|"
         r"top[- ]selling|brings? in|brought in|made (me|us|the company) (the most )?money|earned)\b",
         low,
     ):
@@ -1481,6 +1500,10 @@ def _status(low: str, metric: str) -> str | None:
         low,
     ) or re.search(r"\bare (in|at)\b", low):
         return "open"
+    if metric == "total_amount" and _DOING.search(low):
+        return "won"  # "how is Jordan doing": won revenue
+    if metric == "total_amount" and re.search(r"\bhow much (did|have|has) [\w ]{1,30}? (close|closed)\b", low):
+        return "won"  # "how much did we close in November": the money brought in, not won plus lost
     if re.search(r"\b(closed|close)\b", low) and metric not in ("avg_cycle_days",):
         return "closed"
     return None
@@ -1544,6 +1567,9 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
     if _date_field(low, None, metric) == "expected_close" and not re.search(r"\b(open|won|lost)\b", low):
         status = None  # "expected to close next month" counts every deal with that expected close date
     groups = find_groupings(turn.request)
+    if _LOSS_WHY.search(low) and "loss_reason" not in groups and metric in ("count", "total_amount"):
+        groups = [*groups, "loss_reason"]  # "how many did we lose and why": the lost deals by their reason
+        status = "lost"
     args: dict[str, Any] = {"metric": metric, "group_by": groups, "status": status}
     args["owner"] = _owner(turn)
     team = re.search(r"\b(?P<t>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)'s\s+team\b|\bteam\s+(?P<t2>[A-Z][a-z]+)\b", turn.request)
@@ -1650,6 +1676,10 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
         args["limit"] = int(limit.group(1)) if limit.group(1).isdigit() else (words | {"twenty": 20})[limit.group(1)]
     _rank(turn, args)
     _workspace_terms(turn, args)
+    if _COMPARED.search(low) and "owner" not in (args.get("group_by") or []):
+        # "how is Jordan doing compared to the rest of the team": every rep the asker may see, Jordan among them
+        args["group_by"] = ["owner", *(args.get("group_by") or [])]
+        args["owner"] = None
     if args["status"] is None:
         args.pop("status")
     if args.get("date_field") is None:
@@ -1941,9 +1971,28 @@ def build_hot_leads(turn: Turn) -> dict[str, Any]:
     return _top_n(turn)
 
 
+_IDLE_SPAN = re.compile(
+    r"\b(?:in|for|since|over)\s+(?:the\s+(?:last|past)\s+)?(?P<n>a|an|one|two|three|four|five|six|eight|ten|twelve|\d{1,4})?"
+    r"\s*(?P<unit>days?|weeks?|fortnight|months?|quarter|year)\b"
+)
+_SMALL_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "eight": 8}
+_SMALL_NUMBERS |= {"ten": 10, "twelve": 12}
+_UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 30, "quarter": 91, "year": 365}
+
+
+def _idle_days(low: str) -> int | None:
+    """ "not touched in a month" → 30, "no activity for two weeks" → 14, "in 45 days" → 45; None without a span."""
+    match = _IDLE_SPAN.search(low)
+    if match is None:
+        return None
+    said = match.group("n") or "a"
+    count = int(said) if said.isdigit() else _SMALL_NUMBERS[said]
+    return max(1, min(3650, count * _UNIT_DAYS[match.group("unit").rstrip("s")]))
+
+
 def build_stalled_deals(turn: Turn) -> dict[str, Any]:
     owner = _owner(turn)
-    return {"owner": "me" if owner == "me" else owner, **_top_n(turn)}
+    return {"owner": "me" if owner == "me" else owner, "idle_days": _idle_days(turn.low), **_top_n(turn)}
 
 
 _ACCOUNT_NAME = _p(

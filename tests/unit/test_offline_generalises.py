@@ -270,3 +270,56 @@ def test_draft_to_my_latest_lead_and_send_it_through_the_graph_stops_at_approval
     assert "Found 1 lead" in answer and "receipt #" in answer
     with session_scope(sqlite_engine) as s:
         assert s.exec(select(OutboundMessage)).one().status == MessageStatus.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("text", "idle"),
+    [
+        ("which of my deals haven't been touched in a month?", 30),
+        ("deals with no activity for two weeks", 14),
+        ("any deals idle for 10 days?", 10),
+    ],
+)
+def test_not_touched_in_a_span_lists_deals_idle_that_long(text: str, idle: int) -> None:
+    decision = _plan(text)
+    assert decision.tool == "stalled_deals" and decision.args["idle_days"] == idle, decision.text
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"), [("show me the biggest open deals", None), ("my 3 largest deals", 3), ("top 5 deals", 5)]
+)
+def test_the_biggest_deals_are_listed_by_amount(text: str, limit: int | None) -> None:
+    decision = _plan(text)
+    assert decision.tool == "find_records" and decision.args["largest_first"] is True, decision.text
+    assert decision.args.get("limit") == limit
+
+
+def test_top_reps_by_won_deals_is_a_ranking_not_a_list_of_deals() -> None:
+    args = _args("top 3 reps by won deals")
+    assert args["group_by"] == ["owner"] and args["limit"] == 3 and args["status"] == "won"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how many deals did James Ascencio lose in 2017 and why?",
+        "why did we lose deals in 2017?",
+        "lost deals by reason",
+    ],
+)
+def test_why_deals_were_lost_groups_them_by_reason(text: str) -> None:
+    args = _args(text)
+    assert args["group_by"] == ["loss_reason"] and args["status"] == "lost"
+
+
+@pytest.mark.parametrize("text", ["how much did we sell in November?", "how much did the team close last month?"])
+def test_how_much_did_we_sell_or_close_is_won_money(text: str) -> None:
+    args = _args(text)
+    assert args["metric"] == "total_amount" and args["status"] == "won" and args["date_field"] == "closed"
+
+
+def test_how_is_a_rep_doing_compared_to_the_team_lists_every_rep() -> None:
+    args = _args("how is James Ascencio doing compared to the rest of the team?")
+    assert args["group_by"] == ["owner"] and "owner" not in args and args["status"] == "won"
+    alone = _args("how is James Ascencio doing in 2017?")
+    assert alone["owner"] == "James Ascencio" and alone["metric"] == "total_amount" and alone["status"] == "won"

@@ -88,3 +88,25 @@ def test_edit_then_oops_undo_that_through_the_graph(sqlite_engine: Engine, tmp_p
     with session_scope(sqlite_engine) as s:
         again = s.get(Deal, deal_id)
         assert again is not None and again.amount == Decimal("10000")
+
+
+def test_answers_say_the_span_asked_for_and_when_no_reason_was_recorded() -> None:
+    import json
+
+    from agent.offline.compose import compose
+
+    row = {"deal_id": 7, "name": "Acme", "stage": "Proposal", "owner_email": "rita@example.com"}
+    idle = {"deals": [{**row, "reason": "no stage change or interaction for 31 days"}], "total": 1, "idle_days": 30}
+    text = compose("stalled_deals", {"owner": "me"}, idle, json.dumps(idle))
+    assert text.startswith("1 open deal of your own with no stage change or interaction for 30+ days")
+    none = {"deals": [], "total": 0, "idle_days": 14}
+    assert "No open deals have gone 14+ days" in compose("stalled_deals", {}, none, json.dumps(none))
+    lost = {
+        "metric": "count",
+        "unit": "deals",
+        "group_by": ["loss_reason"],
+        "computed": "number of lost deals, by loss reason, highest first",
+        "rows": [{"group": {"loss_reason": None}, "value": 2473, "deals": 2473}],
+        "total": {"value": 2473, "deals": 2473},
+    }
+    assert "No loss reason is recorded on these deals" in compose("pipeline_question", {}, lost, json.dumps(lost))

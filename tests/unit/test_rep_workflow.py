@@ -214,3 +214,23 @@ def test_hot_leads_scores_the_unscored_open_leads_first_in_one_audited_batch(eng
     assert event.id == first.receipt_id
     again = hot_leads(context, HotLeadsArgs())  # nothing left to score: no second audit event
     assert again.scored_now == 0 and again.receipt_id is None and len(_events(engine, "score_leads")) == 1
+
+
+def test_deals_idle_for_a_span_the_rep_names(engine: Engine) -> None:
+    """ "not touched in a month": one limit for every open stage instead of each stage's own, longest idle first."""
+    from sales.deals import list_deals, list_stalled_deals
+
+    team = seed_team(engine)
+    now = utcnow()
+    old = _deal(engine, team, name="Quiet one", stage_entered_at=now - timedelta(days=40), amount=Decimal(5))
+    recent = _deal(engine, team, name="Busy one", stage_entered_at=now - timedelta(days=10), amount=Decimal(90))
+    middling = _deal(engine, team, name="Proposal 25", stage_entered_at=now - timedelta(days=25), amount=Decimal(50))
+    with session_scope(engine) as s:
+        by_stage_limit = {d.deal_id for d in list_stalled_deals(s, team.rep, now=now)}
+        month = list_stalled_deals(s, team.rep, now=now, idle_days=30)
+        fortnight = list_stalled_deals(s, team.rep, now=now, idle_days=14)
+        biggest = list_deals(s, team.rep, largest_first=True, limit=2)
+    assert by_stage_limit == {old}  # Proposal allows 30 days
+    assert [d.deal_id for d in month] == [old] and "you asked for 30 or more" in month[0].reason
+    assert [d.deal_id for d in fortnight] == [old, middling] and recent not in {d.deal_id for d in fortnight}
+    assert [d.id for d in biggest] == [recent, middling]  # by amount, not by last update

@@ -228,3 +228,31 @@ def test_describe_query_says_what_was_computed() -> None:
     assert stage == "Number of open deals, in stage Engaging (stored as Qualified)"
     rate = describe_query(PipelineQuery(metric="win_rate", status="closed", group_by=("region",), limit=1, order="asc"))
     assert rate == "Win rate (won / (won + lost)) of deals, by region, the lowest"
+
+
+def test_lost_deals_by_their_reason(engine: Engine) -> None:
+    from sqlmodel import select
+
+    team = seed_deals(engine)
+    with session_scope(engine) as s:
+        lost = s.exec(select(Deal).where(Deal.name == "C")).one()
+        lost.loss_reason = "Price: a competitor came in cheaper"
+        s.add(lost)
+    by_reason = _run(engine, team.admin, metric="count", status="lost", group_by=("loss_reason",))
+    assert [(r.group["loss_reason"], r.value) for r in by_reason.rows] == [("Price: a competitor came in cheaper", 1)]
+    assert "by loss reason" in describe_query(PipelineQuery(metric="count", group_by=("loss_reason",)))
+
+
+def test_a_rep_asking_for_a_comparison_is_told_there_is_no_one_to_compare_with(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from agent.context import Context
+    from tests.unit.test_agent_support import services_for
+    from tools.analysis import pipeline_question
+    from tools.schemas import PipelineQuestionArgs
+
+    team = seed_deals(engine)
+    args = PipelineQuestionArgs(metric="total_amount", status="won", group_by=["owner"])
+    as_rep = pipeline_question(Context(actor=team.rep, services=services_for(engine, tmp_path)), args)
+    assert [r.group["owner"] for r in as_rep.rows] == ["Rita Rep"]
+    assert "there is no one to compare with" in as_rep.computed
+    as_manager = pipeline_question(Context(actor=team.manager, services=services_for(engine, tmp_path)), args)
+    assert "compare" not in as_manager.computed

@@ -106,8 +106,10 @@ CUES: dict[str, list[_Cue]] = {
         (r"\bwho (owns|is the owner|is working)\b", 2.0),
         (r"\b(status of|details (on|for|of|about)|where are we with|where do we stand with|what's the latest on|(?:what|which) stage is)\b", 2.0),
         (r"\bwhich (leads|deals|accounts|contacts)\b", 0.5),
-        (r"\b(biggest|largest|highest[- ]value|most valuable)\s+(\d{1,3}\s+)?(open\s+)?(deals|opportunities|opps)\b", 2.5),
-        (r"\b\d{1,3}\s+(biggest|largest)\s+(open\s+)?(deals|opportunities|opps)\b", 2.5),
+        # "when is the Saltmarsh deal expected to close?": the record's own close date, not a forecast
+        (r"\bwhen (is|will|does|do|should) (the |our |my )?[\w .&'-]{1,40}?\b(expected to |going to |set to |due to |likely to )?(close|sign|land)\b", 4.0),
+        (r"\b(biggest|largest|highest[- ]value|most valuable)\s+(\d{1,3}\s+)?(open\s+)?(deals|opportunities|opps)\b", 1.5),  # weaker than a process word: 'do our biggest deals stall?'
+        (r"\b\d{1,3}\s+(biggest|largest)\s+(open\s+)?(deals|opportunities|opps)\b", 1.5),
         (r"\btop\s+\d{1,3}\s+(open\s+|won\s+|lost\s+)?(deals|opportunities|opps)\b(?![^.?!]{0,20}\b(by|per)\s+(rep|owner|stage|region|product|account|team|industry|month|quarter))", 3.0),
     ],
     "score_lead": [
@@ -213,6 +215,7 @@ CUES: dict[str, list[_Cue]] = {
         (r"\bhow (am i|are we|is \w+) (doing|performing|tracking)\b", 1.5),
         (r"\b(which|what) (of (the|our|my) )?(sales agent|agent|salesperson|seller|owner|office|regional office|account|customer|client|rep|product|team|manager|region|territory|sector|vertical|stage|month|quarter|industr(y|ie))(s|'s)?\b[^.?!]{0,40}\b(most|least|fewest|highest|lowest|best|worst|biggest|largest|smallest)\b", 2.5),
         (r"\b(top|bottom)\s+\d{1,3}\s+\w+", 1.0),
+        (r"\b(quotas?|attainment|pipeline coverage)\b", 2.0),
         (r"\bwhy (did|do|does|are|were|have|has) [\w ]{1,30}?(lose|lost|losing)\b|\bloss reasons?\b|\breasons? (for|why)( we)? (losing|lost|los(s|ses))\b|\band why\b[^.?!]*$|\b(by|per) (loss )?reasons?\b", 3.0),
         # "top 3 reps by won deals", "best 5 accounts": a ranking of groups, not a list of deals
         (r"\b(top|bottom|best|worst)\s+(\d{1,3}\s+)?(sales\s+)?(reps?|agents?|sellers?|salespeople|owners?|accounts?|customers?|clients?|products?|regions?|offices?|teams?|industries|sectors?|verticals?|stages?|managers?)\b", 2.5),

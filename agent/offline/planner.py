@@ -1476,7 +1476,8 @@ _COMPARED = re.compile(
 
 _LOSS_WHY = re.compile(
     r"\bwhy\b[^.?!]{0,40}\b(lose|lost|losing)\b|\b(lose|lost|losing)\b[^.?!]{0,60}\band why\b|\bloss reasons?\b|"
-    r"\breasons? (for|why)( we)? (losing|lost|loss(es)?)\b|\b(by|per) (loss )?reason\b"
+    r"\breasons? (for|why)( we)? (losing|lost|loss(es)?)\b|\b(by|per) (loss )?reason\b|"
+    r"\b(lose|lost|losing) (deals? )?to (a |the |our )?(competitors?|competition|rivals?)\b"
 )
 
 
@@ -1539,10 +1540,21 @@ def _size_band(low: str) -> tuple[float | None, float | None]:
 
 _UNSUPPORTED_METRIC = re.compile(
     r"\b(discounts?|margins?|profits?|profitability|quotas?|attainment|churn|retention|nps|commissions?|mrr|arr|"
-    r"ltv|cac|costs?|expenses?|spend|budgets?|forecast accuracy|satisfaction|csat)\b",
+    r"ltv|cac|costs?|expenses?|spend|budgets?|forecast accuracy|satisfaction|csat|pipeline coverage|coverage)\b",
     re.IGNORECASE,
 )
 METRICS_OFFERED = "the number of deals, total or average deal amount, win rate, days to close, and stage conversion"
+# "how many new leads came in", "how many calls did I log": counts of records that are not deals
+_OTHER_RECORDS = re.compile(
+    r"\b(?:how many|number of|count of|count|total)\s+(?:(?:new|open|inbound|outbound|my|our|the|team's|sales)\s+){0,2}"
+    r"(leads|calls|emails|meetings|notes|interactions|activities|tasks|contacts|accounts|touches|touchpoints|demos)\b"
+)
+_OTHER_RECORDS_INSTEAD = {
+    "leads": "'list my new leads' or 'hottest leads'",
+    "tasks": "'list my open tasks'",
+    "contacts": "'contacts at <account>'",
+    "accounts": "the number of deals by account ('deals by account')",
+}
 
 
 def build_pipeline_question(turn: Turn) -> dict[str, Any]:
@@ -1554,6 +1566,18 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
             f'I can\'t compute "{unsupported.group(1)}": the store has no such figure. I can give {METRICS_OFFERED}. '
             "Which of those would help?",
             filled={"_word": unsupported.group(1), "_metric_ok": True},
+        )
+    other = _OTHER_RECORDS.search(low)
+    if other and not turn.filled.get("_metric_ok"):
+        noun = other.group(1)
+        instead = _OTHER_RECORDS_INSTEAD.get(
+            noun, "a search of the logged notes ('what did customers say about pricing')"
+        )
+        raise Clarify(
+            "filter",
+            f"I can't count {noun}: pipeline questions are about deals ({METRICS_OFFERED}). For {noun}, try "
+            f"{instead}. Should I answer about deals instead?",
+            filled={"_word": noun, "_metric_ok": True},
         )
     bad_quarter = re.search(r"\b(q[05-9]|q\d{2,})\b", low)
     if bad_quarter:

@@ -323,3 +323,35 @@ def test_how_is_a_rep_doing_compared_to_the_team_lists_every_rep() -> None:
     assert args["group_by"] == ["owner"] and "owner" not in args and args["status"] == "won"
     alone = _args("how is James Ascencio doing in 2017?")
     assert alone["owner"] == "James Ascencio" and alone["metric"] == "total_amount" and alone["status"] == "won"
+
+
+@pytest.mark.parametrize(
+    ("text", "noun"),
+    [("how many new leads came in this week?", "leads"), ("how many calls did I log last week?", "calls")],
+)
+def test_a_count_of_records_that_are_not_deals_is_refused_not_answered_about_deals(text: str, noun: str) -> None:
+    decision = _plan(text)
+    assert decision.kind == "clarify" and f"I can't count {noun}" in (decision.text or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "word"), [("what's my quota attainment?", "quota"), ("pipeline coverage for next quarter", "coverage")]
+)
+def test_figures_the_store_does_not_hold_are_named(text: str, word: str) -> None:
+    decision = _plan(text)
+    assert decision.kind == "clarify" and word in (decision.text or "") and "no such figure" in (decision.text or "")
+
+
+def test_when_a_deal_closes_is_looked_up_not_forecast() -> None:
+    decision = _plan("when is the Konex deal expected to close?")
+    assert decision.tool == "find_records" and decision.args["query"] == "Konex", decision.text
+
+
+def test_deals_lost_to_competitors_show_the_reasons() -> None:
+    args = _args("how many deals did we lose to competitors in 2017?")
+    assert args["group_by"] == ["loss_reason"] and args["status"] == "lost"
+
+
+def test_a_process_question_about_the_biggest_deals_is_not_a_listing() -> None:
+    decision = _plan("are the largest deals getting stuck anywhere?")
+    assert decision.tool == "bottleneck_analysis", decision.text

@@ -216,6 +216,7 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(which|what) (of (the|our|my) )?(sales agent|agent|salesperson|seller|owner|office|regional office|account|customer|client|rep|product|team|manager|region|territory|sector|vertical|stage|month|quarter|industr(y|ie))(s|'s)?\b[^.?!]{0,40}\b(most|least|fewest|highest|lowest|best|worst|biggest|largest|smallest)\b", 2.5),
         (r"\b(top|bottom)\s+\d{1,3}\s+\w+", 1.0),
         (r"\b(quotas?|attainment|pipeline coverage)\b", 2.0),
+        (r"\b(which|what) (accounts?|customers?|clients?|companies)\b[^.?!]{0,30}\b(bought|buy|buys|purchased|ordered|signed)\b", 4.0),
         (r"\bwhy (did|do|does|are|were|have|has) [\w ]{1,30}?(lose|lost|losing)\b|\bloss reasons?\b|\breasons? (for|why)( we)? (losing|lost|los(s|ses))\b|\band why\b[^.?!]*$|\b(by|per) (loss )?reasons?\b", 3.0),
         # "top 3 reps by won deals", "best 5 accounts": a ranking of groups, not a list of deals
         (r"\b(top|bottom|best|worst)\s+(\d{1,3}\s+)?(sales\s+)?(reps?|agents?|sellers?|salespeople|owners?|accounts?|customers?|clients?|products?|regions?|offices?|teams?|industries|sectors?|verticals?|stages?|managers?)\b", 2.5),

@@ -608,15 +608,17 @@ def _build(intent: str, turn: Turn) -> Decision:
             pending={"intent": clarify.intent or intent, "slot": clarify.slot, "text": turn.raw, "filled": filled},
         )
     unused = [str(word) for word in args.pop("_unused", None) or []]
+    each: dict[str, list[str]] = args.pop("_each", None) or {}
     args = {key: value for key, value in args.items() if value is not None and value != []}
     try:
         validated = TOOL_ARGS[intent].model_validate(args)
     except ValidationError as exc:  # a bug in a builder; say so rather than call the tool with bad arguments
         problem = "; ".join(str(error["msg"]) for error in exc.errors())
         return Decision("reply", text=f"I couldn't work out the details for {intent.replace('_', ' ')}: {problem}.")
-    return Decision(
-        "tool", tool=intent, args=validated.model_dump(exclude_unset=True, exclude_none=True), unused=unused
-    )
+    first = validated.model_dump(exclude_unset=True, exclude_none=True)
+    # "compare GTX Pro and MG Special": the same question once per value named, each answered
+    calls = [(intent, {**first, kind: value}) for kind, values in each.items() for value in values[1:]]
+    return Decision("tool", tool=intent, args=first, unused=unused, calls=calls)
 
 
 def _record(turn: Turn, kind: str, patterns: list[re.Pattern[str]], question: str, slot: str | None = None) -> Mention:
@@ -1467,7 +1469,12 @@ def _metric(low: str) -> str:
     return "count"
 
 
-_DOING = re.compile(r"\b(doing|performing|tracking|getting on)\b")
+_DOING = re.compile(
+    r"\b(doing|performing|tracking|getting on|performers?)\b|"
+    r"\b(best|top|strongest|worst|weakest|leading)\s+(sales\s+)?(reps?|sellers?|salespeople|salesperson|agents?|"
+    r"managers?|teams?|offices?|regions?)\b"
+)
+"""How someone is doing, or who is best, with no figure named: what they brought in (won revenue)."""
 _COMPARED = re.compile(
     r"\b(?:compared? (?:to|with)|vs\.?|versus|against|relative to)\s+(?:the rest of\s+)?(?:the|my|his|her|their|our)\s+"
     r"team\b|\b(?:the )?rest of (?:the|my|his|her|their|our) team\b"
@@ -1491,7 +1498,7 @@ def _status(low: str, metric: str) -> str | None:
     if re.search(r"\b(lost|lose|losses|losing)\b", low) and not re.search(r"\b(won|win)\b", low):
         return "lost"
     if re.search(
-        r"\b(won|win|wins|winning|bookings|booked|book|sold|sell|sells|signed|landed|closed[- ]won|revenue|best[- ]selling|"
+        r"\b(won|win|wins|winning|bookings|booked|book|sold|sell|sells|bought|purchased|signed|landed|closed[- ]won|revenue|best[- ]selling|"
         r"top[- ]selling|brings? in|brought in|made (me|us|the company) (the most )?money|earned)\b",
         low,
     ):
@@ -1741,6 +1748,8 @@ def _rank(turn: Turn, args: dict[str, Any]) -> None:
 
 
 _FILTER_KINDS = ("owner", "team", "region", "product", "account", "industry")
+_EACH_KINDS = ("owner", "region", "product", "account", "industry")
+"""Filters a question may name several values of ("GTX Pro and MG Special"): asked once per value."""
 
 
 def _known(vocabulary: Vocabulary, kind: str, value: str) -> bool:
@@ -1798,6 +1807,17 @@ def _workspace_terms(turn: Turn, args: dict[str, Any]) -> None:
                 args["status"] = "open"
         elif term.kind not in args.get("group_by", []) or args.get(term.kind) is None:
             args[term.kind] = term.value
+    named: dict[str, list[str]] = {}
+    for term in terms:
+        if term.kind in _EACH_KINDS and term.kind not in (args.get("group_by") or []):
+            named.setdefault(term.kind, [])
+            if term.value not in named[term.kind]:
+                named[term.kind].append(term.value)
+    several = {kind: values for kind, values in named.items() if len(values) > 1}
+    if len(several) == 1:  # two products (offices, accounts...) named: one answer each, none dropped
+        ((kind, values),) = several.items()
+        args[kind] = values[0]
+        args["_each"] = {kind: values}
     other_kinds = {t.said.lower() for t in terms if t.kind not in ("owner", "team")}
     for kind in ("owner", "team"):  # "what did Central win": a pattern took the office for a person
         value = args.get(kind)

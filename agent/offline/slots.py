@@ -365,9 +365,20 @@ def find_groupings(text: str) -> list[str]:
         re.IGNORECASE,
     ):
         found.append((match.start(), GROUPINGS[match.group(1).lower()]))
-    if re.search(r"\bwho(?:'s|\s+is)?\s+(?:our\s+|my\s+|the\s+)?(?:weakest|strongest|best|worst|top)\b", text, re.I):
+    for match in re.finditer(  # "the best performing manager", "worst-performing office"
+        rf"\b(?:best|worst|top|strongest|weakest|highest|lowest)[- ](?:performing|producing|earning)\s+(?:sales\s+|regional\s+)?({_GROUP_WORDS})\b",
+        text,
+        re.IGNORECASE,
+    ):
+        found.append((match.start(), GROUPINGS[match.group(1).lower()]))
+    named_group = bool(found)
+    if not named_group and re.search(
+        r"\bwho(?:'s|\s+is)?\s+(?:our\s+|my\s+|the\s+)?(?:weakest|strongest|best|worst|top)\b", text, re.I
+    ):
         found.append((len(text), "owner"))
-    if re.search(r"\bwho\s+(?:won|closed|sold|brought|booked|has|had|is|are|was|lost)\b|\bleaderboard\b", text, re.I):
+    if not named_group and re.search(
+        r"\bwho\s+(?:won|closed|sold|brought|booked|has|had|is|are|was|lost)\b|\bleaderboard\b", text, re.I
+    ):
         found.append((len(text), "owner"))
     result: list[str] = []
     for _, group in sorted(found):

@@ -355,3 +355,37 @@ def test_deals_lost_to_competitors_show_the_reasons() -> None:
 def test_a_process_question_about_the_biggest_deals_is_not_a_listing() -> None:
     decision = _plan("are the largest deals getting stuck anywhere?")
     assert decision.tool == "bottleneck_analysis", decision.text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "values"),
+    [
+        ("compare win rates of GTX Pro and MG Special", "product", ["GTX Pro", "MG Special"]),
+        ("win rate East vs West in 2017", "region", ["East", "West"]),
+        ("how much did Anna Snelling and Moses Frase win in 2017?", "owner", ["Anna Snelling", "Moses Frase"]),
+    ],
+)
+def test_two_values_of_one_filter_are_each_answered(text: str, kind: str, values: list[str]) -> None:
+    decision = _plan(text)
+    assert decision.tool == "pipeline_question", decision.text
+    asked = [decision.args, *[args for tool, args in decision.calls if tool == "pipeline_question"]]
+    assert [a[kind] for a in asked] == values
+    assert all(a["metric"] == decision.args["metric"] for a in asked)
+
+
+def test_which_accounts_bought_a_product_groups_won_deals_by_account() -> None:
+    args = _args("which accounts bought MG Advanced?")
+    assert args["group_by"] == ["account"] and args["product"] == "MG Advanced" and args["status"] == "won"
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        ("who is the best performing manager?", "team"),
+        ("who is our best rep?", "owner"),
+        ("top seller in 2017?", "owner"),
+    ],
+)
+def test_best_with_no_figure_named_is_won_revenue(text: str, group: str) -> None:
+    args = _args(text)
+    assert args["group_by"] == [group] and args["metric"] == "total_amount" and args["status"] == "won"

@@ -157,7 +157,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=HELP.format(models=models, servers=servers),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", choices=sorted(MODELS), default="smollm2-135m", help="model package to serve")
+    parser.add_argument("--model", choices=sorted(MODELS), default="qwen2.5-coder-1.5b", help="model package to serve")
     parser.add_argument("--gguf", type=Path, help="serve this GGUF file instead of a --model package")
     parser.add_argument("--name", help="model name the server answers to (default: the --model key)")
     parser.add_argument("--server", choices=sorted(SERVERS), default="llama-server", help="which llama.cpp server")

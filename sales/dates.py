@@ -29,6 +29,33 @@ def local_today() -> date:
     return date.today()
 
 
+_PART_OF = re.compile(r"(?:the )?(?P<part>end|start|beginning|middle|mid)(?:(?: of)? |-)(?:the )?(?P<period>[\w -]+?)")
+"""'end of next month', 'start of Q2', 'the end of January', 'mid-March': a day inside a period."""
+
+
+def _part_of_period(part: str, said: str, today: date, prefer: Prefer) -> date | None:
+    """The first, middle or last day of the period ``said`` names; a bare month or quarter ("January", "Q1") that
+    is already over is next year's when the future is preferred (a close date "end of January" in December)."""
+    import calendar
+
+    said = f"this {said}" if said in ("month", "quarter", "year", "week") else said
+    try:
+        period = parse_period(said, today)
+    except ValueError:
+        return None
+    start, last = period.start, period.last_day
+    bare = not re.search(r"\d{4}|\b(this|next|last|previous|current)\b", said)
+    if bare and prefer == "future" and last < today:
+        start = start.replace(year=start.year + 1)
+        last_day = calendar.monthrange(last.year + 1, last.month)[1]
+        last = date(last.year + 1, last.month, last_day)
+    if part == "end":
+        return last
+    if part in ("start", "beginning"):
+        return start
+    return start + (last - start) // 2
+
+
 def resolve_day(phrase: str, today: date, *, prefer: Prefer = "future") -> date | None:
     """The day a phrase names relative to ``today`` ("friday", "end of month", "in 3 weeks", "Dec 3"), or None.
 
@@ -53,12 +80,17 @@ def resolve_day(phrase: str, today: date, *, prefer: Prefer = "future") -> date 
         return today + timedelta(days=2)
     if text == "tomorrow":
         return today + timedelta(days=1)
-    if text in ("end of week", "end of the week"):
+    if text in ("end of week", "end of the week", "end of this week"):
         return today + timedelta(days=(4 - today.weekday()) % 7)
     if text in ("end of month", "end of the month"):
         return parse_period("this month", today).last_day
     if text in ("end of quarter", "end of the quarter"):
         return parse_period("this quarter", today).last_day
+    part = _PART_OF.fullmatch(text)
+    if part:
+        inside = _part_of_period(part.group("part"), part.group("period"), today, prefer)
+        if inside is not None:
+            return inside
     if text == "next week":
         return today + timedelta(days=7 - today.weekday())
     if text == "next month":

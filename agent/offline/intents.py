@@ -75,6 +75,8 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(reassign|hand (it )?over|hand off|transfer)\b", 4.0),
         (r"\brename\b", 4.0),
         (r"\b(amount|value|close date|closing date|email|phone|title|owner) (is now|should be|is actually|needs to be|is wrong)\b", 4.0),
+        # "push the close date to end of January": a close date moves, the deal does not change stage
+        (r"\b(push|move|slip|pull)\b[^.?!]{0,25}\b(close date|closing date|expected close( date)?)\b", 5.0),
     ],
     "reopen_deal": [
         (r"\b(reopen|re-open|un-?lose|unwin|revive)\b", 5.0),

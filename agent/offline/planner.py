@@ -2124,6 +2124,8 @@ def build_edit_record(turn: Turn) -> dict[str, Any]:
     args: dict[str, Any] = {"record_type": kind}
     if field_name == "amount":
         amount = first_amount(value or turn.request)
+        if amount is None and value and re.fullmatch(r"\d[\d,]*(?:\.\d+)?", value.strip()):
+            amount = float(value.strip().replace(",", ""))  # "set the amount of deal #363 to 4200"
         if amount is None:
             raise Clarify("amount", "What's the new amount?")
         args["amount"] = amount

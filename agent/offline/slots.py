@@ -253,6 +253,8 @@ _DAY_RE = re.compile(
     r"\b(?:(?:on|by|before|until|for|due|this|next|coming)\s+)*"
     r"(?P<phrase>today|tonight|tomorrow|day after tomorrow|yesterday|"
     r"(?:end of (?:the )?(?:day|week|month|quarter))|"
+    r"(?:(?:the )?(?:end|start|beginning|middle|mid)(?: of|-) ?(?:the )?(?:(?:this|next|last) )?"
+    r"(?:month|quarter|year|q[1-4]|" + _MONTH_NAMES + r")(?: \d{4})?)|"
     r"in (?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d+) (?:days?|weeks?|months?)|"
     r"(?:a|one|two|three|\d+) (?:days?|weeks?) from now|"
     r"next week|next month|"

@@ -64,6 +64,15 @@ def test_slashed_dates_are_read_only_when_the_order_is_certain() -> None:
         parse_day("03/11/2026", TODAY)
 
 
+def test_a_day_inside_a_named_period() -> None:
+    assert parse_day("end of next month", TODAY) == date(2026, 12, 31)  # not the first of next month
+    assert parse_day("end of January", TODAY) == date(2027, 1, 31)  # January 2026 is over: the coming one
+    assert parse_day("the end of January 2026", TODAY) == date(2026, 1, 31)
+    assert parse_day("start of Q2", TODAY) == date(2027, 4, 1)
+    assert parse_day("mid-March", TODAY) == date(2027, 3, 16)
+    assert parse_day("end of the year", TODAY) == date(2026, 12, 31)
+
+
 def test_the_chat_reads_days_with_the_same_function() -> None:
     from agent.offline import slots
 

@@ -389,3 +389,10 @@ def test_which_accounts_bought_a_product_groups_won_deals_by_account() -> None:
 def test_best_with_no_figure_named_is_won_revenue(text: str, group: str) -> None:
     args = _args(text)
     assert args["group_by"] == [group] and args["metric"] == "total_amount" and args["status"] == "won"
+
+
+def test_an_edit_to_a_bare_number_and_to_the_end_of_a_month() -> None:
+    amount = _args("set the amount of the Konex deal to 4200")
+    assert amount["amount"] == 4200
+    close = _args("push the close date on the Konex deal to end of january")
+    assert close["expected_close_date"] == "2018-01-31"

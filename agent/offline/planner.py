@@ -149,6 +149,9 @@ def plan(text: str, ctx: ConversationContext, today: date, fy: int = 1, tools: s
             return _check_tool(decision, tools)
     if not request and split.data:
         return _unrequested_data(turn)
+    closing = _close_task(turn.low)
+    if closing:
+        return Decision("reply", text=closing)
     several = _several(turn, tools)
     if several is not None:
         return several
@@ -322,6 +325,20 @@ def _check_tool(decision: Decision, tools: set[str] | None) -> Decision:
     if decision.kind == "tool" and tools is not None and decision.tool not in tools:
         return Decision("reply", text=f"I can't do that here: the {decision.tool} tool is not available.")
     return decision
+
+
+def _close_task(low: str) -> str | None:
+    """No chat tool closes tasks: say so, never read "mark task 12 done" as a stage move."""
+    task = re.search(
+        r"\b(?:mark|set)\b[^.?!]{0,30}\btask\s*#?\s*(\d+)?[^.?!]{0,15}\b(?:as )?(?:done|complete|completed|finished)\b|"
+        r"\b(?:tick off|check off|close|complete|finish)\s+(?:my |the |that |this )?task\s*#?\s*(\d+)?|"
+        r"\btask\s*#?\s*(\d+)?\s+(?:is )?(?:done|complete|completed|finished)\b",
+        low,
+    )
+    if task:
+        number = task.group(1) or task.group(2) or task.group(3) or "ID"
+        return f"I can't mark tasks done from chat yet: run `salesgraph tasks done {number}`. " + HELP
+    return None
 
 
 def _small_talk(low: str) -> str | None:

@@ -396,3 +396,14 @@ def test_an_edit_to_a_bare_number_and_to_the_end_of_a_month() -> None:
     assert amount["amount"] == 4200
     close = _args("push the close date on the Konex deal to end of january")
     assert close["expected_close_date"] == "2018-01-31"
+
+
+@pytest.mark.parametrize("text", ["mark my task 2779 as done", "task #12 is finished", "complete task 5"])
+def test_closing_a_task_is_named_as_not_possible_in_chat_not_read_as_a_stage_move(text: str) -> None:
+    decision = _plan(text)
+    assert decision.kind == "reply" and "salesgraph tasks done" in decision.text
+
+
+def test_setting_a_task_is_still_a_new_task() -> None:
+    decision = _plan("set a task to call Konex on friday")
+    assert decision.tool == "create_task", decision.text

@@ -61,8 +61,17 @@ def lead_id_for(session: Session, actor: Actor, lead_id: int | None, lead_name: 
     return resolve_id(session, actor, "lead", lead_id, lead_name, list_leads, lambda lead: lead.name)
 
 
-def deal_id_for(session: Session, actor: Actor, deal_id: int | None, deal_name: str | None) -> int:
+def deal_id_for(
+    session: Session, actor: Actor, deal_id: int | None, deal_name: str | None, *, prefer_open: bool = False
+) -> int:
+    """The deal meant by an id or a name. With ``prefer_open`` (moving, logging, a task, an edit), a name that
+    matches several deals of which exactly one is still open means that one: closed deals are rarely the target."""
     from sales.deals import list_deals
+
+    if prefer_open and deal_id is None and deal_name:
+        still_open = list_deals(session, actor, query=deal_name, status="open", limit=2)
+        if len(still_open) == 1 and still_open[0].id is not None:
+            return still_open[0].id
 
     return resolve_id(session, actor, "deal", deal_id, deal_name, list_deals, lambda deal: deal.name)
 
@@ -223,7 +232,7 @@ def move_deal(ctx: RunContext, args: MoveDealArgs) -> MoveDealResult:
     from sales.deals import move_deal_to_stage
 
     with session_scope(ctx.engine) as s:
-        deal_id = deal_id_for(s, ctx.actor, args.deal_id, args.deal_name)
+        deal_id = deal_id_for(s, ctx.actor, args.deal_id, args.deal_name, prefer_open=True)
         moved = move_deal_to_stage(
             s, ctx.actor, deal_id, args.to_stage, amount=args.amount, loss_reason=args.loss_reason
         )
@@ -255,7 +264,7 @@ def log_interaction(ctx: RunContext, args: LogInteractionArgs) -> LogInteraction
     with session_scope(ctx.engine) as s:
         deal_id = lead_id = None
         if args.deal_id is not None or args.deal_name:
-            deal_id = deal_id_for(s, ctx.actor, args.deal_id, args.deal_name)
+            deal_id = deal_id_for(s, ctx.actor, args.deal_id, args.deal_name, prefer_open=True)
         else:
             lead_id = lead_id_for(s, ctx.actor, args.lead_id, args.lead_name)
         direction = args.direction or ("internal" if args.channel == "note" else "outbound")
@@ -305,7 +314,7 @@ def create_task(ctx: RunContext, args: CreateTaskArgs) -> CreateTaskResult:
     with session_scope(ctx.engine) as s:
         deal_id = lead_id = None
         if args.deal_id is not None or args.deal_name:
-            deal_id = deal_id_for(s, ctx.actor, args.deal_id, args.deal_name)
+            deal_id = deal_id_for(s, ctx.actor, args.deal_id, args.deal_name, prefer_open=True)
         if args.lead_id is not None or args.lead_name:
             lead_id = lead_id_for(s, ctx.actor, args.lead_id, args.lead_name)
         task, receipt = create(

@@ -42,7 +42,7 @@ def _record_id(s: object, ctx: RunContext, args: EditRecordArgs) -> int:
 
     assert isinstance(s, Session)
     if args.record_type == "deal":
-        return deal_id_for(s, ctx.actor, args.record_id, args.record_name)
+        return deal_id_for(s, ctx.actor, args.record_id, args.record_name, prefer_open=True)
     if args.record_type == "lead":
         return lead_id_for(s, ctx.actor, args.record_id, args.record_name)
     if args.record_id is not None:

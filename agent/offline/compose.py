@@ -547,7 +547,13 @@ def _generic(args: dict[str, Any], data: dict[str, Any]) -> str:
 
 
 def _show(value: Any) -> str:
-    return "(empty)" if value in (None, "") else str(value)
+    if value in (None, ""):
+        return "(empty)"
+    try:  # an amount: 3500.00 and 4200.0 both read as 3,500 and 4,200
+        number_value = float(str(value))
+    except ValueError:
+        return str(value)
+    return f"{number_value:,.2f}".removesuffix(".00") if "." in str(value) else str(value)
 
 
 def _edit_record(args: dict[str, Any], data: dict[str, Any]) -> str:

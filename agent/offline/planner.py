@@ -2193,7 +2193,10 @@ def build_edit_record(turn: Turn) -> dict[str, Any]:
     )
     if name and re.fullmatch(r"(it|that|this|her|him|them|the deal|the lead|this deal|that deal)", name, re.I):
         name = None
-    if name:
+    by_id = re.fullmatch(r"(?:(?:deal|lead|contact)\s*)?#?\s*(\d+)", name or "", re.I)
+    if by_id:  # "set the amount of deal #363 to 4200"
+        args["record_id"] = int(by_id.group(1))
+    elif name:
         known = turn.ctx.known_names().get(name.lower())
         args |= {"record_id": known.id} if known and known.id else {"record_name": name}
     else:

@@ -407,3 +407,8 @@ def test_closing_a_task_is_named_as_not_possible_in_chat_not_read_as_a_stage_mov
 def test_setting_a_task_is_still_a_new_task() -> None:
     decision = _plan("set a task to call Konex on friday")
     assert decision.tool == "create_task", decision.text
+
+
+def test_an_edit_names_its_record_by_id() -> None:
+    args = _args("set the amount of deal #363 to 4200")
+    assert args["record_id"] == 363 and args["amount"] == 4200 and "record_name" not in args

@@ -82,9 +82,9 @@ def test_edit_then_oops_undo_that_through_the_graph(sqlite_engine: Engine, tmp_p
         return str(out["messages"][-1].content)
 
     edited = say('change the amount of "Acme renewal" to $25k')
-    assert "amount 10000.00 → 25000" in edited and "receipt #" in edited
+    assert "amount 10,000 → 25,000" in edited and "receipt #" in edited
     undone = say("oops undo that")
-    assert undone.startswith("Undid your edit deal") and "amount back to 10000.00" in undone and "receipt #" in undone
+    assert undone.startswith("Undid your edit deal") and "amount back to 10,000" in undone and "receipt #" in undone
     with session_scope(sqlite_engine) as s:
         again = s.get(Deal, deal_id)
         assert again is not None and again.amount == Decimal("10000")

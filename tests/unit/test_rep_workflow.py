@@ -234,3 +234,16 @@ def test_deals_idle_for_a_span_the_rep_names(engine: Engine) -> None:
     assert [d.deal_id for d in month] == [old] and "you asked for 30 or more" in month[0].reason
     assert [d.deal_id for d in fortnight] == [old, middling] and recent not in {d.deal_id for d in fortnight}
     assert [d.id for d in biggest] == [recent, middling]  # by amount, not by last update
+
+
+def test_a_name_matching_one_open_and_some_closed_deals_means_the_open_one(engine: Engine) -> None:
+    from tools.records import deal_id_for
+
+    team = seed_team(engine)
+    closed = _deal(engine, team, name="Rosewood renewal 2025", stage="Lost")
+    still_open = _deal(engine, team, name="Rosewood renewal 2026")
+    with session_scope(engine) as s:
+        assert deal_id_for(s, team.rep, None, "Rosewood", prefer_open=True) == still_open
+        with pytest.raises(InvalidInput, match="matches several"):
+            deal_id_for(s, team.rep, None, "Rosewood")  # reopening, say, may well mean the closed one
+        assert deal_id_for(s, team.rep, closed, None, prefer_open=True) == closed

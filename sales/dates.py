@@ -19,8 +19,9 @@ EXAMPLES = "2026-12-31, today, tomorrow, 'next friday', 'in 2 weeks', '3 days ag
 
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _SHORT_DAYS = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6}
-_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-_NUMBER_WORDS |= {"seven": 7, "eight": 8, "nine": 9, "ten": 10}
+NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+NUMBER_WORDS |= {"seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12}
+"""Counts written as words ("in two weeks"); the chat's span readers share it."""
 _ISO_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 
 
@@ -110,7 +111,7 @@ def resolve_day(phrase: str, today: date, *, prefer: Prefer = "future") -> date 
         return None
     match = re.fullmatch(r"in (a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d+) (day|week|month)s?", text)
     if match:
-        count = int(match.group(1)) if match.group(1).isdigit() else _NUMBER_WORDS[match.group(1)]
+        count = int(match.group(1)) if match.group(1).isdigit() else NUMBER_WORDS[match.group(1)]
         if match.group(2) == "month":
             month_index = today.month - 1 + count
             year, month = today.year + month_index // 12, month_index % 12 + 1

@@ -594,31 +594,23 @@ def _undo(args: dict[str, Any], data: dict[str, Any]) -> str:
 def _stalled(args: dict[str, Any], data: dict[str, Any]) -> str:
     deals = [d for d in data.get("deals") or [] if isinstance(d, dict)]
     scope = " of your own" if args.get("owner") == "me" else ""
-    idle = data.get("idle_days")
-    if isinstance(idle, int):
-        total_idle: int = data["total"] if isinstance(data.get("total"), int) else len(deals)
-        what = f"open deal{'s' if total_idle != 1 else ''}{scope} with no stage change or interaction for {idle}+ days"
-        if not deals:
-            return f"No open deals{scope} have gone {idle}+ days without a stage change or interaction."
-        lines = [
-            f"- #{d['deal_id']} {d['name']} ({d['stage']}, {d.get('owner_email') or 'unassigned'}): {d['reason']}"
-            for d in deals[:MAX_ROWS]
-        ]
-        more = f"\n…and {number(total_idle - len(lines))} more." if total_idle > len(lines) else ""
-        return f"{number(total_idle)} {what}, longest idle first:\n" + "\n".join(lines) + more
+    idle = data.get("idle_days") if isinstance(data.get("idle_days"), int) else None
     if not deals:
+        if idle is not None:
+            return f"No open deals{scope} have gone {idle}+ days without a stage change or interaction."
         return f"No stalled deals{scope}: every open deal has had a stage change or an interaction within its limit."
     total: int = data["total"] if isinstance(data.get("total"), int) else len(deals)
+    plural = "s" if total != 1 else ""
+    if idle is not None:  # one span asked for ("not touched in a month") instead of each stage's limit
+        title = f"open deal{plural}{scope} with no stage change or interaction for {idle}+ days, longest idle first"
+    else:
+        title = f"stalled deal{plural}{scope}, longest overdue first"
     lines = [
         f"- #{d['deal_id']} {d['name']} ({d['stage']}, {d.get('owner_email') or 'unassigned'}): {d['reason']}"
         for d in deals[:MAX_ROWS]
     ]
     more = f"\n…and {number(total - len(lines))} more." if total > len(lines) else ""
-    return (
-        f"{number(total)} stalled deal{'s' if total != 1 else ''}{scope}, longest overdue first:\n"
-        + "\n".join(lines)
-        + more
-    )
+    return f"{number(total)} {title}:\n" + "\n".join(lines) + more
 
 
 def _who_to_call(args: dict[str, Any], data: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ from agent.offline.slots import (
     resolve_day,
 )
 from agent.offline.vocab import DIMENSION_NOUNS, KIND_NOUNS, choices, find_terms
+from sales.dates import NUMBER_WORDS
 from sales.periods import parse_period
 from sales.segments import SIZE_BANDS
 from sales.vocabulary import Vocabulary
@@ -2033,11 +2034,9 @@ def build_hot_leads(turn: Turn) -> dict[str, Any]:
 
 
 _IDLE_SPAN = re.compile(
-    r"\b(?:in|for|since|over)\s+(?:the\s+(?:last|past)\s+)?(?P<n>a|an|one|two|three|four|five|six|eight|ten|twelve|\d{1,4})?"
+    r"\b(?:in|for|since|over)\s+(?:the\s+(?:last|past)\s+)?(?P<n>" + "|".join(NUMBER_WORDS) + r"|\d{1,4})?"
     r"\s*(?P<unit>days?|weeks?|fortnight|months?|quarter|year)\b"
 )
-_SMALL_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "eight": 8}
-_SMALL_NUMBERS |= {"ten": 10, "twelve": 12}
 _UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 30, "quarter": 91, "year": 365}
 
 
@@ -2047,7 +2046,7 @@ def _idle_days(low: str) -> int | None:
     if match is None:
         return None
     said = match.group("n") or "a"
-    count = int(said) if said.isdigit() else _SMALL_NUMBERS[said]
+    count = int(said) if said.isdigit() else NUMBER_WORDS[said]
     return max(1, min(3650, count * _UNIT_DAYS[match.group("unit").rstrip("s")]))
 
 

@@ -1509,6 +1509,8 @@ _LOSS_WHY = re.compile(
 def _status(low: str, metric: str) -> str | None:
     if metric == "win_rate":
         return "closed"
+    if metric == "stage_conversion":
+        return None  # "from Engaging to won": Won is where deals go, not a filter (won-only would convert 100%)
     if re.search(
         r"\b(won (or|and|&|/) lost|lost (or|and|&|/) won|wins (and|or) losses|either way|closed either)\b", low
     ):

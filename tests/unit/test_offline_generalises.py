@@ -412,3 +412,8 @@ def test_setting_a_task_is_still_a_new_task() -> None:
 def test_an_edit_names_its_record_by_id() -> None:
     args = _args("set the amount of deal #363 to 4200")
     assert args["record_id"] == 363 and args["amount"] == 4200 and "record_name" not in args
+
+
+def test_conversion_to_won_does_not_filter_on_won() -> None:
+    args = _args("what's the conversion rate from engaging to won?")
+    assert args["metric"] == "stage_conversion" and args["stage"].lower() == "engaging" and "status" not in args

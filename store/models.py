@@ -370,6 +370,84 @@ class StageConfiguration(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class ExternalRef(SQLModel, table=True):
+    """Which of our rows an outside system's record is: (system, object, external id) → (record type, id).
+
+    Written by CRM imports and syncs (``sales.importing``, ``connectors``), so a re-import or a sync updates the
+    row it made instead of adding a second one. ``synced`` holds the field values as last agreed with the system,
+    the base a sync compares both sides against to tell a conflict (both changed) from a one-sided change.
+    """
+
+    __tablename__ = "external_refs"
+    __table_args__ = (
+        UniqueConstraint("system", "object", "external_id", name="uq_external_refs_system_object_id"),
+        Index("ix_external_refs_record", "record_type", "record_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    system: str = Field(max_length=32, description="hubspot, salesforce, pipedrive")
+    object: str = Field(max_length=32, description="the system's object: deals, contacts, companies, persons...")
+    external_id: str = Field(max_length=100)
+    record_type: str = Field(max_length=32, description="our table: deals, leads, accounts, contacts, interactions")
+    record_id: int
+    synced: dict[str, Any] = _json()
+    remote_updated_at: datetime | None = _ts(nullable=True)
+    deleted_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class ConnectorState(SQLModel, table=True):
+    """A connector's stored progress for one stream: the modified-since cursor, the page being read, and so on."""
+
+    __tablename__ = "connector_states"
+    __table_args__ = (UniqueConstraint("connector", "stream", name="uq_connector_states_connector_stream"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    connector: str = Field(max_length=32)
+    stream: str = Field(max_length=64, description="deals, companies, writeback ...")
+    state: dict[str, Any] = _json()
+    updated_at: datetime = _created()
+
+
+class SyncWrite(SQLModel, table=True):
+    """One write-back to an outside system, keyed by its idempotency key: recorded before the call, completed
+    after it, so a crash in between is retried with the same key and never writes twice."""
+
+    __tablename__ = "sync_writes"
+    __table_args__ = (UniqueConstraint("connector", "idempotency_key", name="uq_sync_writes_connector_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    connector: str = Field(max_length=32)
+    idempotency_key: str = Field(max_length=64)
+    audit_event_id: int | None = Field(default=None, index=True)
+    operation: str = Field(max_length=32, description="move_deal, create_note, create_lead")
+    record_type: str = Field(max_length=32)
+    record_id: int
+    remote_id: str | None = Field(default=None, max_length=100)
+    status: str = Field(default="pending", max_length=16, description="pending, done, failed")
+    attempts: int = 0
+    error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _created()
+    done_at: datetime | None = _ts(nullable=True)
+
+
+class SlackEventReceipt(SQLModel, table=True):
+    """A Slack event salesgraph has taken: its ``event_id`` and the message's ``client_msg_id``, each unique.
+
+    Inserted (in its own transaction) before the event's turn runs, so Slack's redelivery, the same message
+    arriving as both ``app_mention`` and ``message``, or the same event reaching a second app process runs once,
+    even across restarts (``store.slack_events``).
+    """
+
+    __tablename__ = "slack_event_receipts"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    client_msg_id: str | None = Field(default=None, max_length=64, unique=True)
+    kind: str = Field(max_length=40, description="the event type: app_mention, message")
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+
+
 __all__ = [
     "Account",
     "Approval",
@@ -378,17 +456,21 @@ __all__ = [
     "AuditPersonalValue",
     "BriefingDelivery",
     "Channel",
+    "ConnectorState",
     "Contact",
     "Deal",
     "Direction",
+    "ExternalRef",
     "Interaction",
     "Lead",
     "LeadStatus",
     "MessageStatus",
     "OutboundMessage",
     "Role",
+    "SlackEventReceipt",
     "StageChange",
     "StageConfiguration",
+    "SyncWrite",
     "Task",
     "TaskStatus",
     "User",

@@ -4,6 +4,12 @@ A request names who may decide it. Only those people decide; anyone else is refu
 pending. A request past its expiry is rejected automatically (status ``expired``), never approved. The guarded
 domain functions (``sales.outbound``, ``sales.qualification``) call ``require_approved`` themselves, so nothing
 is sent or qualified without an approved row even when the agent is bypassed.
+
+Several processes may decide and carry out approvals at once (N Slack app processes on one PostgreSQL): every
+function here that changes a row first takes the row lock (``SELECT ... FOR UPDATE``, re-reading the row), so
+of two concurrent clicks one decides and the other waits, then sees the decision and gets ``ApprovalClosed``;
+of two concurrent executions one claims ``executed_at`` and the other sees it claimed. (SQLite serialises
+writers with ``BEGIN IMMEDIATE`` instead; the same code holds there.)
 """
 
 from __future__ import annotations
@@ -177,6 +183,22 @@ def get_approval(session: Session, approval_id: int) -> Approval:
     return approval
 
 
+def _locked(session: Session, approval_id: int) -> Approval | None:
+    """The row, locked for this transaction and re-read from the database (not the session's stale copy): a
+    concurrent decider in another process waits here until this transaction ends, then reads what it wrote."""
+    return session.exec(
+        select(Approval).where(Approval.id == approval_id).with_for_update().execution_options(populate_existing=True)
+    ).first()
+
+
+def lock_approval(session: Session, approval_id: int) -> Approval:
+    """``get_approval`` with the row lock held until the transaction ends (for a caller about to change it)."""
+    approval = _locked(session, approval_id)
+    if approval is None:
+        raise NotFound(f"there is no approval request #{approval_id}; see `salesgraph approvals list`")
+    return approval
+
+
 def _expire(session: Session, actor: Actor, approval: Approval, now: datetime) -> int:
     before = snapshot(approval, APPROVAL_FIELDS)
     approval.status = ApprovalStatus.EXPIRED
@@ -238,7 +260,7 @@ def decide_approval(
     An overdue request is marked expired instead, whatever the decision; check ``result.expired``.
     """
     now = now or utcnow()
-    approval = get_approval(session, approval_id)
+    approval = lock_approval(session, approval_id)
     if approval.status != ApprovalStatus.PENDING:
         who = ""
         if approval.decided_by_id is not None and (user := session.get(User, approval.decided_by_id)) is not None:
@@ -287,7 +309,7 @@ def decide_approval(
 def withdraw_approval(session: Session, actor: Actor, approval_id: int, reason: str) -> int:
     """Withdraw a pending request whose subject changed under it (a draft edited after its send was requested):
     it is rejected with ``reason``, never approved, and a new request must be made. Returns the receipt."""
-    approval = get_approval(session, approval_id)
+    approval = lock_approval(session, approval_id)
     if approval.status != ApprovalStatus.PENDING:
         raise ApprovalClosed(f"approval #{approval_id} is already {approval.status}; nothing changed")
     before = snapshot(approval, APPROVAL_FIELDS)
@@ -312,7 +334,7 @@ def withdraw_approval(session: Session, actor: Actor, approval_id: int, reason: 
 def expire_if_overdue(session: Session, actor: Actor, approval_id: int, now: datetime | None = None) -> bool:
     """Expire one pending request if its time is up; True when it is (now or already) expired."""
     now = now or utcnow()
-    approval = get_approval(session, approval_id)
+    approval = lock_approval(session, approval_id)
     if approval.status == ApprovalStatus.EXPIRED:
         return True
     if approval.status == ApprovalStatus.PENDING and approval.expires_at <= now:
@@ -325,7 +347,10 @@ def expire_overdue(session: Session, actor: Actor, now: datetime | None = None) 
     """Mark every pending request past its expiry as expired; returns their ids."""
     now = now or utcnow()
     overdue = session.exec(
-        select(Approval).where(Approval.status == ApprovalStatus.PENDING, col(Approval.expires_at) <= now)
+        select(Approval)
+        .where(Approval.status == ApprovalStatus.PENDING, col(Approval.expires_at) <= now)
+        .with_for_update(skip_locked=True)  # one being decided elsewhere right now is left to that decider
+        .execution_options(populate_existing=True)
     ).all()
     expired: list[int] = []
     for approval in overdue:
@@ -364,11 +389,13 @@ def require_approved(
 ) -> Approval:
     """The approved row for exactly this action on exactly this record, or ``ApprovalRequired``.
 
-    The guarded domain functions call this first, so a caller that skips the agent still cannot act.
+    The guarded domain functions call this first, so a caller that skips the agent still cannot act. The row stays
+    locked until the caller's transaction ends, so two processes cannot both carry it out.
     """
     if approval_id is None:
         raise ApprovalRequired(f"{action} needs an approved request first; nothing was done")
-    approval = session.get(Approval, approval_id)
+    # Locked: a second process carrying out the same approval waits here, then sees ``executed_at`` set.
+    approval = _locked(session, approval_id)
     if approval is None:
         raise ApprovalRequired(f"approval #{approval_id} does not exist; nothing was done")
     if approval.action != action or approval.record_type != record_type or approval.record_id != record_id:
@@ -384,6 +411,16 @@ def require_approved(
 
 
 def mark_executed(session: Session, approval: Approval) -> None:
-    approval.executed_at = utcnow()
-    session.add(approval)
-    session.flush()
+    """Record that the approved action was carried out; refuses a second time (compare-and-set on the row)."""
+    from sqlalchemy import update
+
+    stamp = utcnow()
+    claimed = session.execute(
+        update(Approval)
+        .where(col(Approval.id) == approval.id, col(Approval.executed_at).is_(None))
+        .values(executed_at=stamp)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 1) != 1:
+        raise ApprovalClosed(f"approval #{approval.id} was already carried out; nothing was done twice")
+    approval.executed_at = stamp

@@ -135,3 +135,9 @@ def open_checkpointer(settings: Settings, *, schema: str | None = None) -> Itera
     else:
         with postgres_checkpointer(settings.effective_database_url, schema=schema or CHECKPOINT_SCHEMA) as saver:
             yield saver
+
+
+def conversation_exists(settings: Settings, thread_id: str) -> bool:
+    """Whether the checkpointer holds a conversation under ``thread_id`` (a Slack thread the assistant is in)."""
+    with open_checkpointer(settings) as saver:
+        return saver.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}) is not None

@@ -6,7 +6,8 @@ uses, the way Slack answers them (``{"ok": true, ...}`` or ``{"ok": false, "erro
 checks the bot token, and records every call for assertions:
 
 - ``auth.test``, ``users.info``, ``users.lookupByEmail``, ``conversations.open``, ``conversations.info``
-- ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``views.open``, ``views.update``
+- ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``views.open``, ``views.update``, ``views.publish``
+- ``reactions.add``, ``reactions.remove`` (``already_reacted`` / ``no_reaction`` as Slack answers them)
 - the external file upload: ``files.getUploadURLExternal`` → POST the bytes to the returned URL →
   ``files.completeUploadExternal`` (what ``WebClient.files_upload_v2`` does)
 - ``response_url`` posts (``/respond/<id>``), which Bolt's ``respond()`` sends to
@@ -65,6 +66,8 @@ class SlackState:
     calls: list[SlackCall] = field(default_factory=list)
     uploads: dict[str, Upload] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # bodies posted to response_url
+    reactions: set[tuple[str, str, str]] = field(default_factory=set)  # (channel, ts, name) on messages now
+    not_in: set[str] = field(default_factory=set)  # channels the bot was not added to (chat.postMessage refuses)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -86,6 +89,8 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "users.lookupByEmail": frozenset({"users:read.email"}),
     "conversations.open": frozenset({"channels:manage", "groups:write", "im:write", "mpim:write"}),
     "conversations.info": frozenset({"channels:read", "groups:read", "im:read", "mpim:read"}),
+    "reactions.add": frozenset({"reactions:write"}),
+    "reactions.remove": frozenset({"reactions:write"}),
     "files.getUploadURLExternal": frozenset({"files:write"}),
     "files.completeUploadExternal": frozenset({"files:write"}),
 }
@@ -205,6 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
     def api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         if (problem := self._need(params, "channel")) is not None:
             return problem
+        if params["channel"] in self.server.state.not_in:
+            return {"ok": False, "error": "not_in_channel"}
         if not params.get("text") and not params.get("blocks"):
             return {"ok": False, "error": "no_text"}
         ts = self.server.state.next_ts()
@@ -236,6 +243,35 @@ class _Handler(BaseHTTPRequestHandler):
         if (problem := self._need(params, "view")) is not None:
             return problem
         return {"ok": True, "view": params["view"]}
+
+    def api_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        if (problem := self._need(params, "user_id", "view")) is not None:
+            return problem
+        if params["view"].get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        view = dict(params["view"])
+        view["id"] = self.server.state.next_id("V")
+        return {"ok": True, "view": view}
+
+    def api_reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        if (problem := self._need(params, "channel", "timestamp", "name")) is not None:
+            return problem
+        key = (str(params["channel"]), str(params["timestamp"]), str(params["name"]))
+        with self.server.state.lock:
+            if key in self.server.state.reactions:
+                return {"ok": False, "error": "already_reacted"}
+            self.server.state.reactions.add(key)
+        return {"ok": True}
+
+    def api_reactions_remove(self, params: dict[str, Any]) -> dict[str, Any]:
+        if (problem := self._need(params, "channel", "timestamp", "name")) is not None:
+            return problem
+        key = (str(params["channel"]), str(params["timestamp"]), str(params["name"]))
+        with self.server.state.lock:
+            if key not in self.server.state.reactions:
+                return {"ok": False, "error": "no_reaction"}
+            self.server.state.reactions.discard(key)
+        return {"ok": True}
 
     def api_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         url = self.server.state.socket_url

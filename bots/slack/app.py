@@ -1,9 +1,17 @@
-"""The Bolt app: a mention or a DM becomes one agent turn in the Slack thread; approval cards become decisions.
+"""The Bolt app: a mention, a DM, ``/salesgraph`` or a reply in one of its threads becomes one agent turn in the
+Slack thread; approval cards become decisions; the Home tab shows what waits for you; a message shortcut logs a
+message to a deal.
 
 Slack wants an answer within three seconds, so every listener acknowledges first and the turn runs afterwards
-(a lazy listener, or the listener's own code after ``ack()``; ``process_before_response`` stays off). The
-people behind a request are found by email (users.info → the salesgraph user); Slack's text is handed to the
-agent as the user's message, i.e. as data, and whatever we post back is escaped.
+(a lazy listener, or the listener's own code after ``ack()``; ``process_before_response`` stays off); the
+person sees an :eyes: reaction (or, for the slash command, a private "working on it") at once. The people
+behind a request are found by email (users.info → the salesgraph user); Slack's text is handed to the agent as
+the user's message, i.e. as data, and whatever we post back is escaped.
+
+Several app processes may serve one workspace over one PostgreSQL database: an event is claimed in the store
+before its turn runs (``store.slack_events``), so Slack's retry or the same event reaching a second process
+runs once; a conversation runs one turn at a time across processes (``store.locks``); and an approval is
+decided once (``sales.approvals`` locks the row).
 """
 
 from __future__ import annotations
@@ -12,14 +20,13 @@ import json
 import logging
 import re
 import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -40,7 +47,9 @@ from sales.approvals import (
 from sales.errors import InvalidInput, SalesError
 from sales.permissions import Actor, actor_for_user, load_actor, user_by_email, user_by_slack_id
 from store.db import session_scope
-from store.models import Approval, ApprovalStatus, User
+from store.locks import advisory_lock
+from store.models import Approval, ApprovalStatus, Channel, Direction, User
+from store.slack_events import claim_slack_event
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -52,31 +61,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+SLASH_COMMAND = "/salesgraph"
+WORKING_REACTION = "eyes"
+SLASH_HELP = (
+    "Ask salesgraph anything: `/salesgraph what's my pipeline by stage?`, `/salesgraph qualify Dana Fox for 20k`. "
+    "The answer starts a thread here; reply in it without mentioning me. Your approvals, tasks and stalled deals "
+    "are on my Home tab; to log a message to a deal, use its ⋯ menu → *Log this to a deal*."
+)
 
 
 def _ack(ack: Ack) -> None:
     ack()
-
-
-class RecentEvents:
-    """Event ids taken lately: Slack redelivers an event (``X-Slack-Retry-Num``) when it thinks we missed it,
-    and a redelivery of one we already took must not run a second turn."""
-
-    def __init__(self, keep_seconds: float = 3600, limit: int = 10_000) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._keep = keep_seconds
-        self._limit = limit
-        self._lock = threading.Lock()
-
-    def first_time(self, event_id: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            while self._seen and (len(self._seen) >= self._limit or next(iter(self._seen.values())) < now - self._keep):
-                self._seen.popitem(last=False)
-            if event_id in self._seen:
-                return False
-            self._seen[event_id] = now
-            return True
 
 
 @dataclass(frozen=True)
@@ -126,6 +121,15 @@ def thread_of(conversation: str | None) -> tuple[str, str] | None:
     return parts[2], parts[3]
 
 
+def _approval_summary(row: Approval) -> str:
+    """A line of what an approval would do, from its arguments (long text such as an email body left out)."""
+    args = dict(row.decided_arguments or row.arguments)
+    parts = [
+        f"{k.replace('_', ' ')}: {v}" for k, v in args.items() if k not in ("body", "note") and v not in (None, "")
+    ]
+    return " · ".join(parts[:5])
+
+
 def _friendly(exc: SalesError) -> str:
     if isinstance(exc, InvalidInput):
         return "That did not work: " + "; ".join(f"{field}: {problem}" for field, problem in exc.problems.items())
@@ -139,7 +143,6 @@ class SlackFrontDoor:
         self.services = services
         self.model = model
         self.client = client
-        self.recent = RecentEvents()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -147,10 +150,11 @@ class SlackFrontDoor:
 
     @contextmanager
     def conversation(self, thread_id: str) -> Iterator[None]:
-        """One turn at a time per conversation (two quick messages in a thread queue up, in order)."""
+        """One turn at a time per conversation (two quick messages in a thread queue up, in order), in this
+        process and, on PostgreSQL, across every app process sharing the database."""
         with self._locks_guard:
             lock = self._locks.setdefault(thread_id, threading.Lock())
-        with lock:
+        with lock, advisory_lock(self.services.engine, f"conversation:{thread_id}"):
             yield
 
     def context_for(self, actor: Actor) -> Context:
@@ -204,7 +208,21 @@ class SlackFrontDoor:
             return SlackPerson(slack_user_id, email, actor_for_user(s, user))
 
     def say(self, channel: str, thread_ts: str, text: str) -> None:
-        self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=blocks.escape(text))
+        """An answer in the thread, as Block Kit (tables as fields), with the plain text for notifications."""
+        self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=blocks.escape(text)[:3000], blocks=blocks.answer_blocks(text)
+        )
+
+    def react(self, channel: str, ts: str, *, on: bool) -> None:
+        """The "working on it" reaction on the person's message (added at once, taken off with the answer)."""
+        try:
+            if on:
+                self.client.reactions_add(channel=channel, timestamp=ts, name=WORKING_REACTION)
+            else:
+                self.client.reactions_remove(channel=channel, timestamp=ts, name=WORKING_REACTION)
+        except SlackApiError as exc:  # a missing reaction is no reason to drop the answer
+            error = exc.response.get("error") if exc.response is not None else "unknown"
+            log.warning("could not %s the working reaction in %s: %s", "add" if on else "remove", channel, error)
 
     def whisper(self, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         """A message only ``user`` sees (refusals, problems with a click)."""
@@ -265,19 +283,23 @@ class SlackFrontDoor:
 
     # -- messages ------------------------------------------------------------------------------------------
 
-    def drop_redelivered_events(
-        self, req: BoltRequest, resp: BoltResponse, next: Callable[[], None]
-    ) -> BoltResponse | None:
-        """Global middleware (after Bolt's signature check): a redelivered event we already took is answered
-        200 and dropped, so a retry never runs a turn twice. A retry of an event we never saw is handled."""
-        body = req.body if isinstance(req.body, dict) else {}
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not self.recent.first_time(str(event_id)):
-            retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
-            log.info("dropped Slack's redelivery of event %s (retry %s)", event_id, retry)
-            return BoltResponse(status=200, body="")
-        next()
-        return resp
+    def claim(self, body: dict[str, Any], event: dict[str, Any]) -> bool:
+        """Take the event for this process, once across processes and restarts (a row in the store keyed by
+        ``event_id`` and the message's ``client_msg_id``). False: Slack's redelivery, the same message already
+        taken as another event (a mention in a thread arrives as ``app_mention`` and as ``message``), or another
+        process took it; nothing runs."""
+        event_id = str(body.get("event_id") or "")
+        if not event_id:
+            return True  # nothing to key on (not an Events API delivery)
+        if claim_slack_event(
+            self.services.engine,
+            event_id,
+            client_msg_id=str(event.get("client_msg_id") or "") or None,
+            kind=str(event.get("type") or ""),
+        ):
+            return True
+        log.info("dropped event %s: already taken (Slack's redelivery, or another app process took it)", event_id)
+        return False
 
     @staticmethod
     def _from_a_person(event: dict[str, Any], bot_user_id: str | None) -> bool:
@@ -287,21 +309,47 @@ class SlackFrontDoor:
         user = event.get("user")
         return bool(user) and user != bot_user_id
 
+    def _our_thread(self, team: str, event: dict[str, Any], bot_user_id: str | None) -> bool:
+        """A channel message we answer without a mention: a reply in a thread that is already a conversation
+        with the assistant (one mention started it). A reply that mentions us comes as ``app_mention`` too."""
+        root = event.get("thread_ts")
+        if not root or root == event.get("ts"):
+            return False
+        if bot_user_id and f"<@{bot_user_id}>" in str(event.get("text") or ""):
+            return False
+        from agent.checkpoint import conversation_exists
+
+        return conversation_exists(self.services.settings, conversation_id(team, str(event["channel"]), str(root)))
+
     def answer_message(self, body: dict[str, Any], context: BoltContext) -> None:
-        """Lazy listener for ``app_mention`` and direct messages: run one turn and answer in the thread."""
+        """Lazy listener for ``app_mention``, direct messages and replies in our threads: one turn, answered in
+        the thread."""
         event = body.get("event") or {}
         if not self._from_a_person(event, context.bot_user_id):
             return
-        if event.get("type") == "message" and event.get("channel_type") != "im":
-            return  # in channels we answer mentions only (they arrive as app_mention)
         channel, root = str(event["channel"]), str(event.get("thread_ts") or event["ts"])
         team = str(body.get("team_id") or event.get("team") or context.team_id or "")
-        thread_id = conversation_id(team, channel, root)
-        person = self.person(str(event["user"]))
+        if (
+            event.get("type") == "message"
+            and event.get("channel_type") != "im"
+            and not self._our_thread(team, event, context.bot_user_id)
+        ):
+            return  # in channels we answer mentions, and replies in threads we are part of
+        if not self.claim(body, event):
+            return
+        text = blocks.plain_text_from_slack(str(event.get("text") or ""), context.bot_user_id)
+        self.react(channel, str(event["ts"]), on=True)
+        try:
+            self.turn(str(event["user"]), channel, root, conversation_id(team, channel, root), text)
+        finally:
+            self.react(channel, str(event["ts"]), on=False)
+
+    def turn(self, slack_user: str, channel: str, root: str, thread_id: str, text: str) -> None:
+        """Run one turn for the Slack user in the conversation and post what came of it in the thread."""
+        person = self.person(slack_user)
         if person.actor is None:
             self.say(channel, root, person.problem)
             return
-        text = blocks.plain_text_from_slack(str(event.get("text") or ""), context.bot_user_id)
         if not text:
             self.say(channel, root, 'Ask me something, e.g. "what\'s my pipeline by stage?"')
             return
@@ -327,7 +375,215 @@ class SlackFrontDoor:
                 return
         self.post_outcome(channel, root, outcome)
 
+    # -- the slash command ---------------------------------------------------------------------------------
+
+    def slash_ack(self, ack: Ack, command: dict[str, Any]) -> None:
+        """Acknowledge ``/salesgraph`` at once with a private line: help for an empty command, else "working"."""
+        text = str(command.get("text") or "").strip()
+        if not text or text.lower() in ("help", "?"):
+            ack(text=SLASH_HELP, response_type="ephemeral")
+        else:
+            ack(text=f"Working on it: {blocks.escape(text)[:200]}", response_type="ephemeral")
+
+    def slash_command(self, command: dict[str, Any], context: BoltContext) -> None:
+        """Lazy listener for ``/salesgraph <question>``: the question opens a thread in the channel (so the
+        conversation carries on there, without mentions) and the answer follows in it. Where the app may not
+        post (a channel it was not added to) the answer comes back privately through the command's
+        response_url."""
+        text = blocks.plain_text_from_slack(str(command.get("text") or ""), context.bot_user_id)
+        if not text or text.lower() in ("help", "?"):
+            return
+        user, channel = str(command["user_id"]), str(command["channel_id"])
+        team = str(command.get("team_id") or context.team_id or "")
+        try:
+            posted = self.client.chat_postMessage(
+                channel=channel,
+                text=f"<@{user}> asked: {blocks.escape(text)[:2900]}",
+                blocks=[{"type": "section", "text": blocks.mrkdwn(f"<@{user}> asked: {blocks.escape(text)}")}],
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else "unknown"
+            log.info("/salesgraph: cannot post in %s (%s); answering privately", channel, error)
+            self.private_answer(command, user, text)
+            return
+        root = str(posted["ts"])
+        self.turn(user, str(posted.get("channel") or channel), root, conversation_id(team, channel, root), text)
+
+    def private_answer(self, command: dict[str, Any], user: str, text: str) -> None:
+        from slack_sdk.webhook import WebhookClient
+
+        person = self.person(user)
+        if person.actor is None:
+            answer = person.problem
+        else:
+            thread_id = f"slack:{command.get('team_id') or ''}:{command['channel_id']}:cmd-{command.get('trigger_id')}"
+            try:
+                with self.conversation(thread_id), open_agent(self.services, self.model) as graph:
+                    outcome = run_turn(graph, self.context_for(person.actor), thread_id, text=text)
+                answer = outcome.answer or (
+                    "That needs an approval; add me to this channel (or ask in a direct message) to get the card."
+                    if outcome.interrupts
+                    else "I have nothing to add to that."
+                )
+            except SalesError as exc:
+                answer = _friendly(exc)
+        WebhookClient(str(command["response_url"])).send(
+            text=blocks.escape(answer)[:3000], blocks=blocks.answer_blocks(answer), response_type="ephemeral"
+        )
+
+    # -- the Home tab --------------------------------------------------------------------------------------
+
+    def home_opened(self, event: dict[str, Any]) -> None:
+        """Lazy listener for ``app_home_opened``: publish this person's Home tab from the store."""
+        if event.get("tab") not in (None, "home"):
+            return
+        slack_user = str(event["user"])
+        person = self.person(slack_user)
+        if person.actor is None:
+            self.client.views_publish(user_id=slack_user, view=blocks.home_problem_view(person.problem))
+            return
+        self.client.views_publish(user_id=slack_user, view=self.home_for(person.actor))
+
+    def home_for(self, actor: Actor) -> dict[str, Any]:
+        from sales.approvals import list_approvals
+        from sales.deals import list_stalled_deals
+        from sales.tasks import list_tasks
+        from store.models import Deal, Lead
+        from store.types import utcnow
+
+        policy = approval_policy_from_env()
+        today = utcnow().date()
+        with session_scope(self.services.engine, read_only=True) as s:
+            me = s.get(User, actor.user_id) if actor.user_id is not None else None
+            waiting = [
+                {
+                    "id": a.id,
+                    "action": a.action,
+                    "arguments": a.arguments,
+                    "summary": _approval_summary(a),
+                    "requested_by": (u.email if (u := s.get(User, a.requested_by_id)) else None)
+                    if a.requested_by_id
+                    else None,
+                    "expires_at": a.expires_at,
+                }
+                for a in list_approvals(s, actor)
+                if may_decide(actor, a, policy) and a.expires_at > utcnow()
+            ]
+            tasks = []
+            owner = [actor.user_id] if actor.user_id is not None else None
+            for t in list_tasks(s, actor, owner_ids=owner, due_before=today + timedelta(days=1), limit=50):
+                about = None
+                if t.deal_id and (deal := s.get(Deal, t.deal_id)) is not None:
+                    about = f"deal #{deal.id} {deal.name}"
+                elif t.lead_id and (lead := s.get(Lead, t.lead_id)) is not None:
+                    about = f"lead #{lead.id} {lead.name}"
+                overdue = t.due_date is not None and t.due_date < today
+                tasks.append({"id": t.id, "title": t.title, "due_date": t.due_date, "overdue": overdue, "about": about})
+            mine_only = actor.role == "rep"
+            stalled = []
+            for d in list_stalled_deals(s, actor):
+                if mine_only and d.owner_id != actor.user_id:
+                    continue
+                owner_user = s.get(User, d.owner_id) if not mine_only and d.owner_id is not None else None
+                stalled.append(
+                    {"id": d.deal_id, "name": d.name, "stage": d.stage, "reason": d.reason,
+                     "owner": owner_user.name if owner_user is not None else None}
+                )  # fmt: skip
+        return blocks.home_view(
+            me.name if me is not None else actor.email,
+            waiting,
+            tasks,
+            stalled,
+            stalled_title="My stalled deals" if mine_only else "Stalled deals I can see",
+        )
+
+    # -- "log this to a deal" ------------------------------------------------------------------------------
+
+    def log_shortcut(self, ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+        """The message shortcut: open a modal to pick the deal (the trigger id lasts three seconds, so this
+        runs before anything slow)."""
+        ack()
+        from sales.deals import list_deals
+
+        slack_user = str(shortcut["user"]["id"])
+        message = shortcut.get("message") or {}
+        channel = str((shortcut.get("channel") or {}).get("id") or "")
+        person = self.person(slack_user)
+        if person.actor is None:
+            self.whisper(channel, slack_user, message.get("thread_ts"), person.problem)
+            return
+        with session_scope(self.services.engine, read_only=True) as s:
+            deals = [(d.id, d.name) for d in list_deals(s, person.actor, status="open", limit=100) if d.id is not None]
+        if not deals:
+            self.whisper(channel, slack_user, message.get("thread_ts"), "You have no open deals to log this to.")
+            return
+        author = str(message.get("user") or "")
+        meta = {"channel": channel, "message_ts": str(message.get("ts") or ""), "author": author,
+                "thread_ts": str(message.get("thread_ts") or "")}  # fmt: skip
+        text = blocks.plain_text_from_slack(str(message.get("text") or ""), None)
+        client.views_open(
+            trigger_id=shortcut["trigger_id"],
+            view=blocks.log_modal(deals, text, f"<@{author}>" if author else "the message", meta),
+        )
+
+    def log_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The modal was submitted: log the text as a Slack interaction on the deal (a receipt), close the
+        modal, and tell the person privately in the conversation, with the receipt."""
+        from sales.interactions import InteractionInput, log_interaction
+        from store.models import Deal
+
+        meta = json.loads(view.get("private_metadata") or "{}")
+        person = self.person(str(body["user"]["id"]))
+        if person.actor is None:
+            ack(response_action="errors", errors={blocks.LOG_DEAL_BLOCK: person.problem[:300]})
+            return
+        chosen = blocks.selected_value(view, blocks.LOG_DEAL_BLOCK)
+        text = blocks.selected_value(view, blocks.LOG_TEXT_BLOCK).strip()
+        if not chosen.isdigit():
+            ack(response_action="errors", errors={blocks.LOG_DEAL_BLOCK: "pick the deal to log this to"})
+            return
+        if not text:
+            ack(response_action="errors", errors={blocks.LOG_TEXT_BLOCK: "there is nothing to log"})
+            return
+        author = meta.get("author") or ""
+        subject = f"Slack message in {meta.get('channel') or 'Slack'}" + (f" from {author}" if author else "")
+        try:
+            with session_scope(self.services.engine) as s:
+                interaction, receipt = log_interaction(
+                    s,
+                    person.actor,
+                    InteractionInput(
+                        deal_id=int(chosen), channel=Channel.SLACK, direction=Direction.INTERNAL,
+                        subject=subject, body=text,
+                    ),
+                )  # fmt: skip
+                deal = s.get(Deal, int(chosen))
+                deal_name = f"deal #{chosen} {deal.name}" if deal is not None else f"deal #{chosen}"
+        except SalesError as exc:
+            ack(response_action="errors", errors={blocks.LOG_DEAL_BLOCK: _friendly(exc)[:300]})
+            return
+        ack()
+        channel = str(meta.get("channel") or "")
+        if channel:
+            self.whisper(
+                channel,
+                str(body["user"]["id"]),
+                meta.get("thread_ts") or None,
+                f"Logged to {deal_name} as interaction #{interaction.id} (receipt #{receipt}).",
+            )
+
     # -- approvals ------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def decided_once(self, approval_id: int) -> Iterator[None]:
+        """Hold the conversation waiting on the approval while a decision is recorded and the thread resumed, so
+        a second click (in this process or another) waits, then finds the approval decided and nothing waiting."""
+        try:
+            thread = self.approval(approval_id).thread_id
+        except SalesError:
+            thread = None  # recording refuses it with the reason
+        with self.conversation(thread or f"approval:{approval_id}"):
+            yield
 
     def record(self, approval_id: int, decision: ApprovalDecision) -> DecisionResult:
         """Record the decision in the approvals table (the domain refuses anyone who may not decide)."""
@@ -350,23 +606,24 @@ class SlackFrontDoor:
 
         ``recorded`` is None for a repeat click: then the conversation resumes only if it still waits (a crash
         between recording and resuming); False means nothing was waiting and nothing changed.
+
+        The caller holds the conversation (``decided_once``), so of two processes clicking at once only the one
+        that recorded the decision resumes; the other finds nothing waiting.
         """
-        row = recorded.approval if recorded is not None else self.approval(approval_id)
         failure = ""
-        with self.conversation(row.thread_id or f"approval:{approval_id}"):
-            try:
-                with open_agent(self.services, self.model) as graph:
-                    outcome = decide(graph, self.services, approval_id, decision, context_factory=self.context_for)
-                turn = outcome.turn
-            except ApprovalClosed:
-                if recorded is None:
-                    return False
-                turn = None  # recorded just now, and no conversation waits on it
-            except Exception as exc:
-                # The decision is stored; say on the card that the conversation did not carry on.
-                log.exception("resuming the conversation waiting on approval #%s failed", approval_id)
-                turn = None
-                failure = _friendly(exc) if isinstance(exc, SalesError) else "see salesgraph's log"
+        try:
+            with open_agent(self.services, self.model) as graph:
+                outcome = decide(graph, self.services, approval_id, decision, context_factory=self.context_for)
+            turn = outcome.turn
+        except ApprovalClosed:
+            if recorded is None:
+                return False
+            turn = None  # recorded just now, and no conversation waits on it
+        except Exception as exc:
+            # The decision is stored; say on the card that the conversation did not carry on.
+            log.exception("resuming the conversation waiting on approval #%s failed", approval_id)
+            turn = None
+            failure = _friendly(exc) if isinstance(exc, SalesError) else "see salesgraph's log"
         row = self.approval(approval_id)
         outcome_text = self._outcome(row, recorded, turn)
         if failure:
@@ -431,15 +688,17 @@ class SlackFrontDoor:
         _, approval_id, place, clicker, actor = click
         decision = ApprovalDecision(decision="approve", decided_by=actor.email)
         closed = f"approval #{approval_id} is already decided; nothing changed"
-        try:
-            recorded: DecisionResult | None = self.record(approval_id, decision)
-        except ApprovalClosed as exc:
-            recorded = None
-            closed = str(exc)
-        except SalesError as exc:
-            self.whisper(place.channel, clicker, place.thread_ts, _friendly(exc))
-            return
-        if not self.resume(place, approval_id, decision, recorded):
+        with self.decided_once(approval_id):
+            try:
+                recorded: DecisionResult | None = self.record(approval_id, decision)
+            except ApprovalClosed as exc:
+                recorded = None
+                closed = str(exc)
+            except SalesError as exc:
+                self.whisper(place.channel, clicker, place.thread_ts, _friendly(exc))
+                return
+            resumed = self.resume(place, approval_id, decision, recorded)
+        if not resumed:
             self.whisper(place.channel, clicker, place.thread_ts, closed)
 
     def refusal(self, actor: Actor, row: Approval) -> str | None:
@@ -514,16 +773,17 @@ class SlackFrontDoor:
                 refuse({first_block: "nothing was changed; use Approve on the card to approve it as it stands"})
                 return
             decision = ApprovalDecision(decision="edit", decided_by=person.actor.email, arguments=changes)
-        try:
-            recorded = self.record(approval_id, decision)
-        except InvalidInput as exc:
-            refuse({field_blocks.get(f, first_block): problem for f, problem in exc.problems.items()})
-            return
-        except SalesError as exc:
-            refuse({first_block: _friendly(exc)})
-            return
-        ack()
-        self.resume(place, approval_id, decision, recorded)
+        with self.decided_once(approval_id):
+            try:
+                recorded = self.record(approval_id, decision)
+            except InvalidInput as exc:
+                refuse({field_blocks.get(f, first_block): problem for f, problem in exc.problems.items()})
+                return
+            except SalesError as exc:
+                refuse({first_block: _friendly(exc)})
+                return
+            ack()
+            self.resume(place, approval_id, decision, recorded)
 
 
 def build_slack_app(
@@ -556,9 +816,12 @@ def build_slack_app(
         process_before_response=False,
         logger=logging.getLogger("salesgraph.slack.bolt"),
     )
-    app.use(door.drop_redelivered_events)
     app.event("app_mention")(ack=_ack, lazy=[door.answer_message])
     app.event("message")(ack=_ack, lazy=[door.answer_message])
+    app.event("app_home_opened")(ack=_ack, lazy=[door.home_opened])
+    app.command(SLASH_COMMAND)(ack=door.slash_ack, lazy=[door.slash_command])
+    app.shortcut(blocks.SHORTCUT_CALLBACK)(door.log_shortcut)
+    app.view(blocks.LOG_CALLBACK)(door.log_submitted)
     app.action(re.compile(r"^approval:approve:\d+$"))(ack=_ack, lazy=[door.approve_clicked])
     app.action(re.compile(r"^approval:(edit|reject):\d+$"))(door.edit_or_reject_clicked)
     app.view(blocks.EDIT_CALLBACK)(door.decision_submitted)

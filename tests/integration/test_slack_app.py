@@ -246,8 +246,16 @@ def test_a_mention_creates_a_lead_once_and_answers_in_the_thread(rig: Rig, caplo
     # Slack redelivers the same event (it thought we were slow): acknowledged, dropped, no second turn.
     retry = rig.post_json(body, {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     assert retry.status_code == 200
-    assert any("redelivery of event Ev1" in r.getMessage() for r in caplog.records)
+    wait_for(
+        "the redelivery dropped", lambda: any("event Ev1: already taken" in r.getMessage() for r in caplog.records)
+    )
     [reply] = rig.wait_reply(ts)
+    # ... and again after a restart: the claim is a row in the store, not a memory of this process
+    rig.start_app()
+    assert rig.post_json(body, {"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_timeout"}).status_code == 200
+    wait_for("the second redelivery dropped",
+             lambda: sum("event Ev1: already taken" in r.getMessage() for r in caplog.records) == 2)  # fmt: skip
+    assert len(rig.replies(ts)) == 1
     with session_scope(rig.engine) as s:
         [lead] = s.exec(select(Lead).where(Lead.name == "Jane Doe")).all()
         assert lead.email == "jane@initech.example" and lead.company == "Initech"

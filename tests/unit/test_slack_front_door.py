@@ -87,7 +87,11 @@ def test_manifest_names_the_scopes_events_and_urls(cli: CliRunner) -> None:
         "files:write",
     }
     settings = manifest["settings"]
-    assert settings["event_subscriptions"] == {"bot_events": ["app_mention", "message.im"], "request_url": url}
+    assert settings["event_subscriptions"] == {
+        "bot_events": ["app_mention", "message.im", "message.channels", "message.groups", "app_home_opened"],
+        "request_url": url,
+    }
+    assert manifest["features"]["slash_commands"][0]["url"] == url
     assert settings["interactivity"] == {"is_enabled": True, "request_url": url}
     socket = json.loads(cli.invoke(app, ["slack", "manifest", "--socket", "--json"]).output)
     assert (

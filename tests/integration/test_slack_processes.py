@@ -26,7 +26,7 @@ from sqlmodel import select
 
 from bots.slack.manifest import BOT_SCOPES
 from store.db import make_engine, session_scope, upgrade
-from store.models import Approval, AuditEvent, Deal, Lead, SlackEventReceipt
+from store.models import Approval, AuditEvent, Deal, Lead, OutboundMessage, SlackEventReceipt
 from tests.integration.test_slack_app import CHANNEL, SECRET, TOKEN, USERS, Rig, event_body, wait_for
 from tests.slack_api import SlackAPIServer
 from tests.unit.test_agent_support import seed_team
@@ -170,6 +170,35 @@ def test_two_app_processes_on_one_database_run_an_event_once_and_decide_an_appro
             assert count(engine, AuditEvent, action="qualify_lead") == 1  # carried out once
             assert count(engine, Deal) == 1
             assert "qualify_lead receipt #" in str(update.params["blocks"])
+
+            # 3. an email send: drafted in a thread through one process, "send it" replied in the thread (no
+            # mention) through the other, the card clicked in both at once: one decision, one send
+            root = first.event("U_RITA", "<@UBOT> Send a follow-up email to Dana Fox about the proposal")
+            [draft] = first.wait_reply(root)
+            assert "Drafted message #" in draft.params["text"]
+            second.event("U_RITA", "send it", kind="message", channel_type="channel", thread_ts=root,
+                         client_msg_id="m-send")  # fmt: skip
+            [_, send_card] = first.wait_reply(root, n=2)
+            [actions] = [b for b in send_card.params["blocks"] if b["type"] == "actions"]
+            send_id = int(actions["elements"][0]["action_id"].rsplit(":", 1)[1])
+            assert (
+                send_card.params["blocks"][0]["text"]["text"]
+                == "Approval needed: Send a follow-up email to dana@acme.example"
+            )
+            together(
+                lambda: second.click("U_MIA", send_card, "approve", send_id),
+                lambda: first.click("U_MIA", send_card, "approve", send_id),
+            )
+            wait_for("the send card update", lambda: len(slack.calls("chat.update")) == 2, timeout=60)
+            first.wait_reply(root, n=3)
+            wait_for("the other click's notice", lambda: len(first.ephemerals("U_MIA")) == 2, timeout=60)
+            time.sleep(1.0)
+            assert len(slack.calls("chat.update")) == 2 and len(first.replies(root)) == 3
+            with session_scope(engine) as s:
+                [message] = s.exec(select(OutboundMessage)).all()
+                assert message.status == "queued" and message.approval_id == send_id  # the outbox: sent once
+            assert count(engine, AuditEvent, action="approve_approval", record_id=str(send_id)) == 1
+            assert count(engine, AuditEvent, action="claim_send") == 1
         finally:
             for process in processes:
                 process.terminate()

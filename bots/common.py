@@ -68,6 +68,9 @@ def services() -> Services:
         from app.services import build_services
 
         _services = build_services()
+        from memory.live import watch_services
+
+        watch_services(_services)  # interactions logged through this process become searchable on commit
     return _services
 
 

@@ -26,6 +26,10 @@ class MemorySettings(BaseSettings):
     embeddings_api_key: SecretStr | None = Field(
         default=None, description="API key for the embeddings API; default $SALESGRAPH_OPENAI_API_KEY."
     )
+    index_on_write: bool = Field(
+        default=True,
+        description="Embed an interaction when the transaction that logs or edits it commits (else only `memory sync`).",
+    )
     chroma_dir: Path | None = Field(default=None, description="On-disk index folder; default $SALESGRAPH_HOME/chroma.")
 
     home_dir: Path = Path("~/.salesgraph")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import bindparam, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -32,6 +33,7 @@ from store.types import utcnow
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (done, total)
+EMBED_STEP = 64  # texts embedded between two progress reports
 BATCH = 1024  # Chroma writes have a large fixed cost per call: few large batches beat many small ones
 
 
@@ -98,8 +100,41 @@ def _expected(session: Session) -> dict[int, tuple[int, str, bool]]:
     }
 
 
-def index_rows(index: InteractionIndex, rows: Sequence[Interaction]) -> tuple[list[tuple[int, datetime, float]], int]:
-    """Chunk, score and embed ``rows`` and write them to the index; returns (id, updated_at, sentiment) and chunks."""
+def _shifted(progress: Progress | None, offset: int, total: int) -> Progress | None:
+    """A batch's own (done, of) progress reported as the whole run's (offset + done, total)."""
+    if progress is None:
+        return None
+
+    def report(done: int, _of: int) -> None:
+        progress(offset + done, total)
+
+    return report
+
+
+def _mark_indexed(engine: Engine, done: Sequence[tuple[int, datetime, float]]) -> None:
+    """Mark rows indexed (with their sentiment), guarded by ``updated_at``: an edit committed meanwhile stays pending.
+
+    Core executemany, not ORM updates, which would re-evaluate every loaded object per statement.
+    """
+    if not done:
+        return
+    now = utcnow()
+    with session_scope(engine) as session:
+        table: Any = Interaction.__table__  # type: ignore[attr-defined]
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("iid"), table.c.updated_at == bindparam("seen"))
+            .values(indexed_at=bindparam("now"), sentiment=bindparam("score")),
+            [{"iid": iid, "seen": seen, "now": now, "score": score} for iid, seen, score in done],
+        )
+
+
+def index_rows(
+    index: InteractionIndex, rows: Sequence[Interaction], *, progress: Progress | None = None
+) -> tuple[list[tuple[int, datetime, float]], int]:
+    """Chunk, score and embed ``rows`` and write them to the index; returns (id, updated_at, sentiment) and chunks.
+
+    ``progress`` gets (rows embedded, rows) after every embedding sub-batch, so a bar moves from the start."""
     records: list[ChunkRecord] = []
     done: list[tuple[int, datetime, float]] = []
     for row in rows:
@@ -117,9 +152,57 @@ def index_rows(index: InteractionIndex, rows: Sequence[Interaction]) -> tuple[li
             )
         done.append((row.id, row.updated_at, sentiment))
     if records:
-        vectors = index.embedder.embed([r.text for r in records])
+        texts = [r.text for r in records]
+        step = EMBED_STEP if progress else len(texts)
+        # Similar lengths side by side (little padding), as the embedder itself does within one call.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), index.embedder.dimension), dtype=np.float32)
+        for start in range(0, len(order), step):
+            part = order[start : start + step]
+            vectors[part] = index.embedder.embed([texts[i] for i in part])
+            if progress:
+                # chunks, not rows, are embedded: report the share of rows whose chunks are done
+                progress(min(len(rows), round(len(rows) * (start + len(part)) / len(texts))), len(rows))
         index.upsert(records, vectors)
     return done, len(records)
+
+
+def index_interactions(
+    engine: Engine, index: InteractionIndex, interaction_ids: Sequence[int], *, actor: Actor = SYSTEM
+) -> SyncReport:
+    """Index these interactions now (just written or edited): old chunks out, new chunks in, rows marked indexed.
+
+    What ``sync`` would do for these rows alone, without reading the whole index; ids whose row is gone are
+    removed from the index. One audit event when anything changed."""
+    wanted = sorted(set(interaction_ids))
+    if not wanted:
+        return SyncReport(0, 0, 0, 0, None)
+    with session_scope(engine) as session:
+        rows = list(session.exec(select(Interaction).where(col(Interaction.id).in_(wanted))).all())
+    # An edit may shorten the text (fewer chunks) or change the owner (another collection): start clean.
+    removed = index.delete_interactions(wanted)
+    done, written = index_rows(index, rows)
+    _mark_indexed(engine, done)
+    gone = len(wanted) - len(rows)
+    receipt = None
+    with session_scope(engine) as session:
+        receipt = write_receipt(
+            session,
+            actor,
+            action="memory_sync",
+            record_type="memory_index",
+            record_id=index.prefix,
+            after={
+                "indexed": len(done),
+                "chunks": written,
+                "removed": gone,
+                "model_id": index.embedder.model_id,
+                "interaction_ids": wanted[:50],
+                "on_write": True,
+            },
+        )
+    log.debug("memory: indexed %d interactions on write (%d chunks, %d old chunks out)", len(done), written, removed)
+    return SyncReport(len(done), written, gone, 0, receipt)
 
 
 def sync(
@@ -180,19 +263,8 @@ def sync(
         # No transaction is held while embedding (minutes on a slow CPU): SQLite would block every other writer.
         with session_scope(engine) as session:
             rows = session.exec(select(Interaction).where(col(Interaction.id).in_(ids))).all()
-        done, written = index_rows(index, rows)
-        now = utcnow()
-        with session_scope(engine) as session:
-            if done:
-                # Guarded by updated_at: an edit committed meanwhile keeps the row pending. Core executemany,
-                # not ORM updates, which would re-evaluate every loaded object per statement.
-                table: Any = Interaction.__table__  # type: ignore[attr-defined]
-                session.connection().execute(
-                    update(table)
-                    .where(table.c.id == bindparam("iid"), table.c.updated_at == bindparam("seen"))
-                    .values(indexed_at=bindparam("now"), sentiment=bindparam("score")),
-                    [{"iid": iid, "seen": seen, "now": now, "score": score} for iid, seen, score in done],
-                )
+        done, written = index_rows(index, rows, progress=_shifted(progress, start, len(todo)))
+        _mark_indexed(engine, done)
         indexed += len(done)
         chunks += written
         if progress:
@@ -220,6 +292,15 @@ def reindex(
     """Drop this model's collections and rebuild them from SQL (works on an empty or deleted index folder too)."""
     index.drop_all()
     return sync(engine, index, actor=actor, progress=progress)
+
+
+def pending_count(session: Session) -> tuple[int, int]:
+    """(interactions the index does not reflect yet, interactions in the store): two SQL counts, no index access."""
+    total = session.exec(select(func.count()).select_from(Interaction)).one()
+    pending = session.exec(
+        select(func.count()).select_from(Interaction).where(col(Interaction.indexed_at).is_(None))
+    ).one()
+    return int(pending), int(total)
 
 
 def status(session: Session, index: InteractionIndex, location: str) -> IndexStatus:

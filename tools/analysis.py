@@ -360,5 +360,25 @@ def search_interactions(ctx: RunContext, args: SearchInteractionsArgs) -> Search
         if why:
             logging.getLogger(__name__).info("interaction search without the vector index: %s", why)
         return SearchInteractionsResult(
-            query=args.query, hits=hits, mode="keyword only: " + why if why else "hybrid (meaning + keywords)"
+            query=args.query,
+            hits=hits,
+            mode="keyword only: " + why if why else "hybrid (meaning + keywords)",
+            index_note=_index_note(s, index),
         )
+
+
+def _index_note(session: Session, index: Any) -> str | None:
+    """What the answer must say when meaning search cannot see every note: the index is missing, empty or behind."""
+    from memory.indexer import pending_count
+
+    pending, total = pending_count(session)
+    if not total:
+        return None
+    command = "an admin runs `salesgraph memory sync`"
+    if index is None or (pending == total):
+        return (
+            f"the vector index holds none of the {total:,} notes yet, so only exact words were matched until {command}"
+        )
+    if pending:
+        return f"{pending:,} of {total:,} notes are not in the vector index yet (exact words still match them) until {command}"
+    return None

@@ -277,6 +277,11 @@ class SearchInteractionsResult(ToolResult):
     query: str
     hits: list[InteractionHit]
     mode: str | None = Field(default=None, description="How the search matched; says so when meaning search was off.")
+    index_note: str | None = Field(
+        default=None,
+        description="Set when the vector index is empty or behind the store: how many notes it misses and the "
+        "command that catches it up.",
+    )
 
 
 RESULT_MODELS: dict[str, type[ToolResult]] = {

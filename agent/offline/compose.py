@@ -506,8 +506,14 @@ def _forecast(args: dict[str, Any], data: dict[str, Any]) -> str:
 def _search(args: dict[str, Any], data: dict[str, Any]) -> str:
     hits = [row for row in data.get("hits") or [] if isinstance(row, dict)]
     query = data.get("query") or args.get("query")
+    note = data.get("index_note")
     if not hits:
-        return f'I found nothing in the notes and emails about "{query}".'
+        answer = f'I found nothing in the notes and emails about "{query}"'
+        if note:
+            return answer + f", but {note}."
+        if str(data.get("mode") or "").startswith("keyword only"):
+            return answer + f" ({data['mode']}; an admin runs `salesgraph memory sync` once it is fixed)."
+        return answer + "."
     lines = []
     for hit in hits[:MAX_ROWS]:
         when = str(hit.get("occurred_at") or "")[:10]
@@ -519,6 +525,8 @@ def _search(args: dict[str, Any], data: dict[str, Any]) -> str:
     answer = f'Found {len(hits)} {noun} about "{query}":\n' + "\n".join(lines)
     if data.get("mode"):
         answer += f"\n({data['mode']})"
+    if note:
+        answer += f"\nNote: {note}."
     return answer
 
 

@@ -9,14 +9,23 @@ import typer
 from bots.common import AsOption, JsonOption
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+    from sqlalchemy.engine import Engine
+
+    from app.services import Services
     from memory.index import InteractionIndex
+    from memory.indexer import SyncReport
+    from sales.permissions import Actor
 
 app = typer.Typer(
     help=(
         "Memory: semantic search over every logged email, call, meeting note and Slack message.\n\n"
         "The SQL store is the source of truth; the vector index (Chroma, under $SALESGRAPH_HOME/chroma or the "
-        "server at $SALESGRAPH_CHROMA_URL) follows it. Run `memory sync` after logging or editing notes "
-        "(or on a schedule); `memory reindex` rebuilds the index from scratch."
+        "server at $SALESGRAPH_CHROMA_URL) follows it: notes logged or edited through salesgraph are indexed "
+        "when they are saved, `salesgraph demo` indexes the demo's notes, and the scheduler's `memory sync` "
+        "job (every 10 minutes) catches up anything written around it (imports, other tools). `memory sync` "
+        "does the same by hand; `memory reindex` rebuilds the index from scratch."
     ),
     no_args_is_help=True,
 )
@@ -41,13 +50,51 @@ def _where() -> str:
     return settings.chroma_url or str(settings.chroma_path)
 
 
-def _run_sync(as_: str | None, *, rebuild: bool, verify: bool = False) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _progress_bar(out: Console) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=out,
+        transient=True,
+        disable=not out.is_terminal,
+    )
+
+
+def run_index_sync(
+    out: Console, engine: Engine, index: InteractionIndex, actor: Actor, *, rebuild: bool = False, verify: bool = False
+) -> SyncReport:
+    """``sync`` (or ``reindex``) with a progress bar that counts interactions from the first embedding batch on."""
+    from memory.indexer import reindex, sync
+
+    with _progress_bar(out) as bar:
+        task = bar.add_task("loading the embedding model", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, description="indexing interactions", completed=done, total=total)
+
+        if rebuild:
+            return reindex(engine, index, actor=actor, progress=progress)
+        return sync(engine, index, actor=actor, progress=progress, verify=verify)
+
+
+def _run_sync(as_: str | None, *, rebuild: bool, verify: bool = False) -> None:
     from bots.common import console, fail, friendly_errors, resolve_actor, services, session
     from memory.embeddings import EmbeddingUnavailable
     from memory.index import IndexUnavailable
-    from memory.indexer import reindex, sync
 
     with session() as s:
         actor = resolve_actor(s, as_)
@@ -55,28 +102,9 @@ def _run_sync(as_: str | None, *, rebuild: bool, verify: bool = False) -> None:
         fail(f"{actor.email} is not an admin: indexing covers every team's notes, so an admin runs it")
     index = _open_index()
     out = console()
-    with (
-        friendly_errors(),
-        Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=out,
-            transient=True,
-            disable=not out.is_terminal,
-        ) as bar,
-    ):
-        task = bar.add_task("indexing interactions", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with friendly_errors():
         try:
-            if rebuild:
-                report = reindex(services().engine, index, actor=actor, progress=progress)
-            else:
-                report = sync(services().engine, index, actor=actor, progress=progress, verify=verify)
+            report = run_index_sync(out, services().engine, index, actor, rebuild=rebuild, verify=verify)
         except (EmbeddingUnavailable, IndexUnavailable) as exc:
             fail(str(exc))
     verb = "rebuilt" if rebuild else "synced"
@@ -85,6 +113,43 @@ def _run_sync(as_: str | None, *, rebuild: bool, verify: bool = False) -> None:
         f"{report.removed} deleted ones removed, {report.already_current} already current."
         + (f" Receipt: audit #{report.receipt}." if report.receipt else "")
     )
+
+
+def index_demo_workspace(out: Console, services: Services) -> SyncReport | None:
+    """The demo's indexing step: every seeded interaction into the vector index, so search works at once.
+
+    Uses the index the process shares (the one index-on-write keeps current). If embeddings are unavailable the
+    demo goes on without them and says which command to run later; returns None then."""
+    import time
+
+    from memory.config import MemorySettings
+    from memory.embeddings import EmbeddingUnavailable
+    from memory.index import IndexUnavailable, InteractionIndex
+    from sales.permissions import SYSTEM
+
+    started = time.perf_counter()
+    try:
+        cached = services.extras.get("vector_index")
+        if isinstance(cached, InteractionIndex):
+            index = cached
+        else:
+            index = InteractionIndex.from_settings(MemorySettings.from_app(services.settings))
+            services.extras["vector_index"] = index
+        report = run_index_sync(out, services.engine, index, SYSTEM)
+    except (EmbeddingUnavailable, IndexUnavailable) as exc:
+        out.print(
+            f"[yellow]Memory search is keyword-only for now:[/] {exc}. Once that is fixed, run "
+            "`salesgraph memory sync --as <admin email>` to index the notes.",
+            highlight=False,
+        )
+        return None
+    out.print(
+        f"Indexed {report.indexed:,} interactions ({report.chunks:,} chunks) for memory search in "
+        f"{time.perf_counter() - started:.0f} s with {index.embedder.model_id}; new notes are indexed as they are "
+        "logged.",
+        highlight=False,
+    )
+    return report
 
 
 @app.command("sync")

@@ -17,7 +17,7 @@ def test_demo_seeds_trains_runs_the_tour_and_can_run_again(tmp_path: Path) -> No
 
     def demo() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "bots.cli", "demo", "--reset"],
+            [sys.executable, "-m", "bots.cli", "demo", "--reset", "--no-index"],  # indexing: test_memory_ready
             capture_output=True,
             text=True,
             env=env,

@@ -26,6 +26,7 @@ def cli_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World
     for name in ("SALESGRAPH_DATABASE_URL", "SALESGRAPH_USER", "SALESGRAPH_CHROMA_URL", "SALESGRAPH_EMBEDDINGS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("SALESGRAPH_INDEX_ON_WRITE", "false")  # these tests drive `memory sync` by hand
     get_settings.cache_clear()
     monkeypatch.setattr(bots.common, "_services", None)
     engine = bots.common.services().engine

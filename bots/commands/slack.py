@@ -8,8 +8,11 @@ import typer
 
 app = typer.Typer(
     help=(
-        "The Slack front door: mention @salesgraph in a channel or message it directly; approval requests arrive "
-        "as cards with Approve / Edit / Reject. Create the app from `salesgraph slack manifest`."
+        "The Slack front door: mention @salesgraph in a channel, message it directly or type /salesgraph; replies "
+        "in its threads need no mention; approval requests arrive as cards with Approve / Edit / Reject; the Home "
+        "tab shows your approvals, tasks today and stalled deals; a message's ⋯ menu has 'Log this to a deal'. "
+        "Create the app from `salesgraph slack manifest`. Several `serve` processes may share one PostgreSQL "
+        "database (README: Production layout)."
     ),
     no_args_is_help=True,
 )

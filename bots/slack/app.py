@@ -94,11 +94,18 @@ class CardPlace:
 
     @classmethod
     def from_click(cls, body: dict[str, Any]) -> CardPlace:
+        """Where the click came from; a button on the Home tab has no channel (``on_home``)."""
         message = body.get("message") or {}
         container = body.get("container") or {}
+        if container.get("type") == "view" or (body.get("view") or {}).get("type") == "home":
+            return cls(channel="", message_ts="", thread_ts="")
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
         ts = message.get("ts") or container.get("message_ts")
         return cls(channel=str(channel), message_ts=str(ts), thread_ts=str(message.get("thread_ts") or ts))
+
+    @property
+    def on_home(self) -> bool:
+        return not self.channel
 
     def to_metadata(self) -> dict[str, Any]:
         return {"channel": self.channel, "message_ts": self.message_ts, "thread_ts": self.thread_ts}
@@ -227,6 +234,18 @@ class SlackFrontDoor:
     def whisper(self, channel: str, user: str, thread_ts: str | None, text: str) -> None:
         """A message only ``user`` sees (refusals, problems with a click)."""
         self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=blocks.escape(text))
+
+    def tell(self, place: CardPlace, user: str, text: str) -> None:
+        """A private note about a click: beside the card, or, for a click on the Home tab, in the app's DM."""
+        if place.on_home:
+            self.client.chat_postMessage(channel=user, text=blocks.escape(text), blocks=blocks.answer_blocks(text))
+        else:
+            self.whisper(place.channel, user, place.thread_ts, text)
+
+    def refresh_home(self, place: CardPlace, slack_user: str) -> None:
+        """After a decision taken on the Home tab, show the tab without it."""
+        if place.on_home:
+            self.home_opened({"user": slack_user, "tab": "home"})
 
     def mention_for(self, email: str) -> str:
         slack_id = self.slack_id_for(email)
@@ -628,17 +647,24 @@ class SlackFrontDoor:
         outcome_text = self._outcome(row, recorded, turn)
         if failure:
             outcome_text += f" · the conversation could not carry on: {blocks.escape(failure)}"
-        self.client.chat_update(
-            channel=place.channel,
-            ts=place.message_ts,
-            text=blocks.escape(f"approval #{approval_id} {row.status}"),
-            blocks=blocks.decided_card(row.action, approval_id, self._arguments(row), outcome_text),
-        )
-        # The follow-up belongs in the conversation's own thread, wherever the card was clicked (an approver's DM).
-        channel, thread_ts = thread_of(row.thread_id) or (place.channel, place.thread_ts)
+        if not place.on_home:
+            self.client.chat_update(
+                channel=place.channel,
+                ts=place.message_ts,
+                text=blocks.escape(f"approval #{approval_id} {row.status}"),
+                blocks=blocks.decided_card(row.action, approval_id, self._arguments(row), outcome_text),
+            )
+        # The follow-up belongs in the conversation's own thread, wherever the card was clicked (an approver's DM,
+        # the Home tab); a decision on the Home tab also says, in the thread, who decided it and the receipts.
+        where = thread_of(row.thread_id)
+        channel, thread_ts = where or (place.channel, place.thread_ts)
+        if place.on_home and where is not None:
+            self.say(channel, thread_ts, f"Approval #{approval_id}, decided on the Home tab: {outcome_text}")
+        if not channel:
+            return True  # decided on the Home tab, for a conversation outside Slack
         if turn is not None:
             self.post_outcome(channel, thread_ts, turn)
-        elif (channel, thread_ts) != (place.channel, place.thread_ts):
+        elif (channel, thread_ts) != (place.channel, place.thread_ts) and not place.on_home:
             self.say(channel, thread_ts, f"Approval #{approval_id}: {row.status}.")
         return True
 
@@ -676,7 +702,7 @@ class SlackFrontDoor:
         clicker = str(body["user"]["id"])
         person = self.person(clicker)
         if person.actor is None:
-            self.whisper(place.channel, clicker, place.thread_ts, person.problem)
+            self.tell(place, clicker, person.problem)
             return None
         return choice, approval_id, place, clicker, person.actor
 
@@ -695,11 +721,12 @@ class SlackFrontDoor:
                 recorded = None
                 closed = str(exc)
             except SalesError as exc:
-                self.whisper(place.channel, clicker, place.thread_ts, _friendly(exc))
+                self.tell(place, clicker, _friendly(exc))
                 return
             resumed = self.resume(place, approval_id, decision, recorded)
         if not resumed:
-            self.whisper(place.channel, clicker, place.thread_ts, closed)
+            self.tell(place, clicker, closed)
+        self.refresh_home(place, clicker)
 
     def refusal(self, actor: Actor, row: Approval) -> str | None:
         """Why ``actor`` may not decide ``row`` now (None: they may), checked before a modal opens."""
@@ -721,11 +748,11 @@ class SlackFrontDoor:
         try:
             row = self.approval(approval_id)
         except SalesError as exc:
-            self.whisper(place.channel, clicker, place.thread_ts, _friendly(exc))
+            self.tell(place, clicker, _friendly(exc))
             return
         problem = self.refusal(actor, row)
         if problem is not None:
-            self.whisper(place.channel, clicker, place.thread_ts, problem)
+            self.tell(place, clicker, problem)
             return
         if choice == blocks.REJECT:
             view = blocks.reject_modal(approval_id, row.action, place.to_metadata())
@@ -784,6 +811,7 @@ class SlackFrontDoor:
                 return
             ack()
             self.resume(place, approval_id, decision, recorded)
+        self.refresh_home(place, str(body["user"]["id"]))
 
 
 def build_slack_app(

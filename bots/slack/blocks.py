@@ -400,12 +400,16 @@ def home_view(
     deals. Each item is a dict of plain facts (the app fills them from the store); each list shows its first
     15 and says how many more there are."""
 
-    def listing(title: str, items: list[dict[str, Any]], empty: str, line: Any) -> list[dict[str, Any]]:
+    def listing(
+        title: str, items: list[dict[str, Any]], empty: str, line: Any, buttons: Any = None
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = [{"type": "header", "text": plain(f"{title} ({len(items)})")}]
         if not items:
             out.append({"type": "context", "elements": [mrkdwn(empty)]})
         for item in items[:15]:
             out.append({"type": "section", "text": mrkdwn(line(item))})
+            if buttons is not None:
+                out.append(buttons(item))
         if len(items) > 15:
             out.append({"type": "context", "elements": [mrkdwn(f"and {len(items) - 15} more")]})
         out.append({"type": "divider"})
@@ -415,8 +419,21 @@ def home_view(
         return (
             f"*#{a['id']} {escape(human_title(a['action'], a.get('arguments')))}*\n"
             f"{escape(str(a.get('summary') or ''))}\nrequested by {escape(str(a.get('requested_by') or '?'))}"
-            f" · expires {_expires(a.get('expires_at'))} · decide on its card, or `salesgraph approvals decide {a['id']}`"
+            f" · expires {_expires(a.get('expires_at'))}"
         )
+
+    def approval_buttons(a: dict[str, Any]) -> dict[str, Any]:
+        """Approve decides here; Reject asks for the reason in a modal (Edit stays on the card in the thread)."""
+        return {
+            "type": "actions",
+            "block_id": f"home:approval:{a['id']}",
+            "elements": [
+                {"type": "button", "text": plain("Approve"), "style": "primary",
+                 "action_id": action_id(APPROVE, int(a["id"])), "value": str(a["id"])},
+                {"type": "button", "text": plain("Reject"), "style": "danger",
+                 "action_id": action_id(REJECT, int(a["id"])), "value": str(a["id"])},
+            ],
+        }  # fmt: skip
 
     def task_line(t: dict[str, Any]) -> str:
         due = t.get("due_date")
@@ -432,7 +449,8 @@ def home_view(
         {"type": "section", "text": mrkdwn(f"Hello {escape(name)}. Ask me anything with `/salesgraph`, a mention, or "
                                            "a direct message; reply in my threads without mentioning me.")},
         {"type": "divider"},
-        *listing("Approvals waiting for me", approvals, "Nothing waits for your decision.", approval_line),
+        *listing("Approvals waiting for me", approvals, "Nothing waits for your decision.", approval_line,
+                 approval_buttons),
         *listing("My tasks today", tasks, "No open tasks due today or overdue.", task_line),
         *listing(stalled_title, stalled, "No stalled deals.", stalled_line),
     ]  # fmt: skip

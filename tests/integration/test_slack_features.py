@@ -202,3 +202,44 @@ def test_log_this_to_a_deal_opens_a_modal_and_logs_with_a_receipt(rig: Rig) -> N
         assert audit.actor == "rita@example.com" and audit.record_id == str(note.id)
     [told] = wait_for("the receipt", lambda: rig.ephemerals("U_RITA"))
     assert f"receipt #{audit.id}" in told.params["text"] and told.params["channel"] == CHANNEL
+
+
+def test_an_approval_decided_on_the_home_tab_carries_on_in_the_askers_thread(rig: Rig) -> None:
+    card, approval_id = rig.ask_for_approval()
+    thread = str(card.params["thread_ts"])
+    body = event_body({"type": "app_home_opened", "user": "U_MIA", "channel": "D0HOME", "tab": "home",
+                       "event_ts": rig.next_ts()}, "EvHomeMia")  # fmt: skip
+    assert rig.post_json(body).status_code == 200
+    [published] = wait_for("the home tab", lambda: rig.slack.calls("views.publish"))
+    view = published.params["view"]
+    [buttons] = [b for b in view["blocks"] if b.get("block_id") == f"home:approval:{approval_id}"]
+    assert [e["action_id"] for e in buttons["elements"]] == [f"approval:approve:{approval_id}",
+                                                             f"approval:reject:{approval_id}"]  # fmt: skip
+
+    def click_on_home(user: str) -> None:
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A0TEST", "token": "legacy", "trigger_id": f"trigger-{time.monotonic_ns()}",
+            "container": {"type": "view", "view_id": "V0HOME"}, "view": {**view, "id": "V0HOME"},
+            "actions": [{"type": "button", "action_id": f"approval:approve:{approval_id}",
+                         "block_id": buttons["block_id"], "value": str(approval_id), "action_ts": str(time.time())}],
+        }  # fmt: skip
+        assert rig.post_payload(payload).status_code == 200
+
+    click_on_home("U_OLGA")  # another team's rep: refused in the app's DM, nothing changes
+    [refusal] = wait_for("Olga's refusal", lambda: [c for c in rig.slack.calls("chat.postMessage")
+                                                    if c.params["channel"] == "U_OLGA"])  # fmt: skip
+    assert "may not decide" in refusal.params["text"] and rig.approval(approval_id).status == "pending"
+
+    click_on_home("U_MIA")
+    replies = rig.wait_reply(thread, n=3)  # the card, "decided on the Home tab ...", the assistant's answer
+    assert "decided on the Home tab" in replies[1].params["text"] and "receipt #" in replies[2].params["text"]
+    assert rig.approval(approval_id).status == "approved"
+    with session_scope(rig.engine) as s:
+        [deal] = s.exec(select(Deal)).all()
+        assert deal.stage == "Qualified"
+    # the tab is published again without it
+    again = wait_for("the refreshed home tab", lambda: rig.slack.calls("views.publish")[1:])
+    assert again[0].params["user_id"] == "U_MIA"
+    assert "Approvals waiting for me (0)" in json.dumps(again[0].params["view"])
+    assert rig.slack.calls("chat.update") == []  # the card in the thread is not where it was decided

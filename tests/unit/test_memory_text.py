@@ -153,3 +153,21 @@ def test_convex_fusion_lets_one_confident_exact_match_win() -> None:
     assert min_max({7: 2.0}) == {7: 1.0}
     rrf = rrf_fuse([[1, 3, 2], [3, 2]])
     assert abs(rrf[3] - rrf[2]) < 0.001  # rank fusion ignores how far ahead the exact match was
+
+
+def test_a_keyword_leg_that_only_shares_common_words_does_not_outrank_meaning() -> None:
+    from sqlmodel import Session, create_engine
+
+    from memory.search import BM25_CONFIDENT, convex_fuse, keyword_confidence
+
+    vector = {1: 0.71, 2: 0.70, 3: 0.40}  # 1 and 2 mean what was asked; 3 only names "price"
+    weak = {3: 6.0, 1: 5.5}  # BM25 of a common word: the best keyword hit is barely ahead
+    with Session(create_engine("sqlite://")) as s:
+        confidence = keyword_confidence(s, weak)
+        assert confidence == 6.0 / BM25_CONFIDENT
+        assert keyword_confidence(s, {9: 19.0}) == 1.0  # a rare name keeps the keyword leg's full weight
+        assert keyword_confidence(s, {}) == 0.0
+    unscaled = convex_fuse(vector, weak, 0.5)
+    scaled = convex_fuse(vector, weak, 0.5, keyword_scale=confidence)
+    assert unscaled[3] > unscaled[2]  # min-max makes the weak match look certain: it outranks a note on topic
+    assert scaled[1] > scaled[2] > scaled[3]

@@ -230,6 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
     def api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         if (problem := self._need(params, "channel", "user")) is not None:
             return problem
+        if params["channel"] in self.server.state.not_in:
+            return {"ok": False, "error": "channel_not_found"}
         return {"ok": True, "message_ts": self.server.state.next_ts()}
 
     def api_views_open(self, params: dict[str, Any]) -> dict[str, Any]:

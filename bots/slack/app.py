@@ -582,14 +582,15 @@ class SlackFrontDoor:
             ack(response_action="errors", errors={blocks.LOG_DEAL_BLOCK: _friendly(exc)[:300]})
             return
         ack()
+        user = str(body["user"]["id"])
+        told = f"Logged to {deal_name} as interaction #{interaction.id} (receipt #{receipt})."
         channel = str(meta.get("channel") or "")
-        if channel:
-            self.whisper(
-                channel,
-                str(body["user"]["id"]),
-                meta.get("thread_ts") or None,
-                f"Logged to {deal_name} as interaction #{interaction.id} (receipt #{receipt}).",
-            )
+        try:
+            if not channel:
+                raise SlackApiError("no channel to answer in", None)  # type: ignore[no-untyped-call]
+            self.whisper(channel, user, meta.get("thread_ts") or None, told)
+        except SlackApiError:  # a conversation the app is not in (someone else's DM): the app's own DM instead
+            self.client.chat_postMessage(channel=user, text=blocks.escape(told))
 
     # -- approvals ------------------------------------------------------------------------------------------
 

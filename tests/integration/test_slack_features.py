@@ -164,13 +164,22 @@ def test_the_home_tab_shows_my_approvals_tasks_and_stalled_deals(rig: Rig) -> No
 
 
 def test_log_this_to_a_deal_opens_a_modal_and_logs_with_a_receipt(rig: Rig) -> None:
+    log_a_message(rig, CHANNEL)
+
+
+def test_a_message_logged_from_a_conversation_the_app_is_not_in_gets_its_receipt_in_the_apps_dm(rig: Rig) -> None:
+    rig.slack.state.not_in.add("D0FRIENDS")  # Rita's DM with Olga: the app cannot post there
+    log_a_message(rig, "D0FRIENDS")
+
+
+def log_a_message(rig: Rig, channel: str) -> None:
     deal_id, _ = seed_deals(rig)
     message = {"type": "message", "user": "U_OLGA", "ts": "1700000500.000001",
                "text": "Globex said the budget is approved &amp; they want <https://globex.example|the quote>"}  # fmt: skip
     payload = {
         "type": "message_action", "callback_id": "log_to_deal", "trigger_id": f"trigger-{time.monotonic_ns()}",
         "team": {"id": TEAM, "domain": "test"}, "user": {"id": "U_RITA", "team_id": TEAM},
-        "channel": {"id": CHANNEL, "name": "sales"}, "message_ts": message["ts"], "message": message,
+        "channel": {"id": channel, "name": "sales"}, "message_ts": message["ts"], "message": message,
         "response_url": rig.slack.response_url("shortcut"), "token": "legacy", "action_ts": str(time.time()),
     }  # fmt: skip
     assert rig.post_payload(payload).status_code == 200
@@ -200,8 +209,16 @@ def test_log_this_to_a_deal_opens_a_modal_and_logs_with_a_receipt(rig: Rig) -> N
         assert note.deal_id == deal_id and note.channel == "slack" and note.body == typed
         [audit] = s.exec(select(AuditEvent).where(AuditEvent.action == "log_interaction")).all()
         assert audit.actor == "rita@example.com" and audit.record_id == str(note.id)
-    [told] = wait_for("the receipt", lambda: rig.ephemerals("U_RITA"))
-    assert f"receipt #{audit.id}" in told.params["text"] and told.params["channel"] == CHANNEL
+    if channel == CHANNEL:
+        [told] = wait_for("the receipt", lambda: rig.ephemerals("U_RITA"))
+        assert told.params["channel"] == CHANNEL
+    else:
+        [told] = wait_for("the receipt in the app's DM", lambda: [c for c in rig.slack.calls("chat.postMessage")
+                                                                  if c.params["channel"] == "U_RITA"])  # fmt: skip
+    assert (
+        f"receipt #{audit.id}" in told.params["text"]
+        and f"Logged to deal #{deal_id} Globex renewal" in told.params["text"]
+    )
 
 
 def test_an_approval_decided_on_the_home_tab_carries_on_in_the_askers_thread(rig: Rig) -> None:

@@ -8,11 +8,27 @@ store, the lock is the caller's in-process lock alone.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
+
+_LOCK_ENGINES: dict[str, Engine] = {}
+_GUARD = threading.Lock()
+
+
+def _lock_engine(engine: Engine) -> Engine:
+    """An engine without a pool for the lock's own connection: a turn holds its lock for seconds while its
+    tools use the store's pool, and ten concurrent turns must not use that pool up waiting on each other."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _GUARD:
+        found = _LOCK_ENGINES.get(key)
+        if found is None:
+            found = _LOCK_ENGINES[key] = create_engine(engine.url, poolclass=NullPool)
+        return found
 
 
 def lock_key(name: str) -> int:
@@ -27,7 +43,7 @@ def advisory_lock(engine: Engine, name: str) -> Iterator[None]:
         yield
         return
     key = lock_key(name)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with _lock_engine(engine).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
         try:
             yield

@@ -80,3 +80,29 @@ def test_an_approval_is_carried_out_once(engine: Engine) -> None:
         mark_executed(s, s.get(Approval, approval.id))  # type: ignore[arg-type]
     with session_scope(engine) as s, pytest.raises(ApprovalClosed, match="already carried out"):
         mark_executed(s, stale)
+
+
+def test_a_conversation_lock_makes_a_second_process_wait(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the cross-process lock is PostgreSQL's advisory lock; SQLite is one host, one process")
+    from store.locks import advisory_lock
+
+    order: list[str] = []
+    inside = threading.Event()
+
+    def second() -> None:
+        inside.wait(10)
+        with advisory_lock(engine, "conversation:slack:T:C:1"):
+            order.append("second")
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    with advisory_lock(engine, "conversation:slack:T:C:1"):
+        inside.set()
+        waiter.join(0.5)
+        assert waiter.is_alive()  # still waiting for the lock
+        order.append("first")
+    waiter.join(10)
+    assert order == ["first", "second"]
+    with advisory_lock(engine, "conversation:slack:T:C:2"):  # another conversation is not held up
+        pass

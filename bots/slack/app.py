@@ -484,6 +484,7 @@ class SlackFrontDoor:
                     if a.requested_by_id
                     else None,
                     "expires_at": a.expires_at,
+                    "editable": bool(EDITABLE_ARGUMENTS.get(a.action)),
                 }
                 for a in list_approvals(s, actor)
                 if may_decide(actor, a, policy) and a.expires_at > utcnow()

@@ -423,13 +423,15 @@ def home_view(
         )
 
     def approval_buttons(a: dict[str, Any]) -> dict[str, Any]:
-        """Approve decides here; Reject asks for the reason in a modal (Edit stays on the card in the thread)."""
+        """Approve decides here; Edit and Reject open their modals, as on the card."""
         return {
             "type": "actions",
             "block_id": f"home:approval:{a['id']}",
             "elements": [
                 {"type": "button", "text": plain("Approve"), "style": "primary",
                  "action_id": action_id(APPROVE, int(a["id"])), "value": str(a["id"])},
+                *([{"type": "button", "text": plain("Edit"), "action_id": action_id(EDIT, int(a["id"])),
+                    "value": str(a["id"])}] if a.get("editable") else []),
                 {"type": "button", "text": plain("Reject"), "style": "danger",
                  "action_id": action_id(REJECT, int(a["id"])), "value": str(a["id"])},
             ],

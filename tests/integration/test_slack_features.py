@@ -230,8 +230,9 @@ def test_an_approval_decided_on_the_home_tab_carries_on_in_the_askers_thread(rig
     [published] = wait_for("the home tab", lambda: rig.slack.calls("views.publish"))
     view = published.params["view"]
     [buttons] = [b for b in view["blocks"] if b.get("block_id") == f"home:approval:{approval_id}"]
-    assert [e["action_id"] for e in buttons["elements"]] == [f"approval:approve:{approval_id}",
-                                                             f"approval:reject:{approval_id}"]  # fmt: skip
+    assert [e["action_id"] for e in buttons["elements"]] == [
+        f"approval:{choice}:{approval_id}" for choice in ("approve", "edit", "reject")
+    ]
 
     def click_on_home(user: str) -> None:
         payload = {

@@ -1,6 +1,12 @@
-"""List the benchmarks, or run one: ``python -m bench`` / ``python -m bench vocabulary --accounts 10000``.
+"""Run the suite (``make bench`` = ``python -m bench``), list the benchmarks, or run one.
+
+    python -m bench                       # the suite at default scale: bench/results/bench-DATE.json + bench/README.md
+    python -m bench --only memory_index   # the suite's runs of one benchmark
+    python -m bench --list                # every benchmark, and which are in the suite
+    python -m bench vocabulary --accounts 10000   # one benchmark with its own options (see its --help)
 
 Each benchmark is a module of this package with its own ``--help``; results go to bench/results/<name>.json.
+A module joins the suite by declaring ``SUITE`` (and ``summarize``): see bench/suite.py.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import runpy
 import sys
 from pathlib import Path
 
-HELPERS = {"memory_common", "memory_texts"}  # shared code, not benchmarks
+HELPERS = {"memory_common", "memory_texts", "suite"}  # shared code, not benchmarks
 
 
 def benchmarks() -> dict[str, str]:
@@ -26,11 +32,18 @@ def benchmarks() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip() + "\n\nBenchmarks:")
+    if argv and argv[0] in ("-h", "--help", "--list"):
+        from bench.suite import suite_modules
+
+        in_suite = set(suite_modules())
+        print(__doc__.strip() + "\n\nBenchmarks (* = in the suite):")
         for name, line in sorted(benchmarks().items()):
-            print(f"  {name:18} {line}")
+            print(f"  {'*' if name in in_suite else ' '} {name:18} {line}")
         return 0
+    if not argv or argv[0].startswith("--"):
+        from bench.suite import main as suite_main
+
+        return suite_main(argv)
     name, rest = argv[0], argv[1:]
     if name not in benchmarks():
         print(f"no benchmark called {name!r}; `python -m bench` lists them", file=sys.stderr)

@@ -324,6 +324,7 @@ def main() -> None:
         )
     )
     # Baseline: one collection with Chroma's own metadata filter (what a plain setup would do).
+    scenarios["baseline_chroma_unfiltered"] = run(lambda v, rep: plain.query(query_embeddings=v, n_results=40))
     scenarios["baseline_chroma_where_rep"] = run(
         lambda v, rep: plain.query(query_embeddings=v, n_results=60, where={"owner_id": rep})
     )
@@ -358,6 +359,7 @@ def main() -> None:
         filtered: dict[str, tuple[Any, dict[str, Any]]] = {
             "rep_vector_channel_email_since_aug": (rep_actor, {"channel": "email", "since": aug_1}),
             "manager_vector_channel_call": (manager, {"channel": "call"}),
+            "manager_hybrid_channel_call": (manager, {"channel": "call", "mode": "hybrid"}),
             "admin_vector_account": (admin, {"account": 17}),
             "admin_vector_channel_call_since_aug": (admin, {"channel": "call", "since": aug_1}),
             "rep_hybrid_channel_email_since_aug": (rep_actor, {"channel": "email", "since": aug_1, "mode": "hybrid"}),
@@ -394,6 +396,67 @@ def main() -> None:
             "collections": len(index.collection_names()),
         },
     )
+
+
+# make bench: growth from 10,000 to 100,000 interactions (the 100k run is what the team-search target is about).
+SUITE = [
+    {"label": "10k", "args": ["--n", "10000", "--queries", "100"], "timeout_s": 600},
+    {"label": "100k", "args": ["--n", "100000", "--queries", "200"], "timeout_s": 1200},
+]
+
+
+def summarize(result: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    raw = result["vector_query_latency"]
+    ours = result["search_interactions_latency"]
+
+    def p50(table: dict[str, Any], key: str) -> float | None:
+        value = table.get(key, {}).get("p50_ms")
+        return float(value) if value is not None else None
+
+    rows = [
+        (
+            "admin search, vector, p50",
+            p50(ours, "admin_vector"),
+            p50(raw, "baseline_chroma_unfiltered"),
+            "raw Chroma query",
+        ),
+        (
+            "rep search, vector, p50",
+            p50(ours, "rep_vector"),
+            p50(raw, "baseline_chroma_where_rep"),
+            "Chroma where owner",
+        ),
+        (
+            "manager team search, hybrid, p50",
+            p50(ours, "manager_hybrid"),
+            p50(raw, "baseline_chroma_where_team"),
+            "Chroma where owner $in team",
+        ),
+        (
+            "manager team search, vector + channel, p50",
+            p50(ours, "manager_vector_channel_call"),
+            p50(raw, "baseline_chroma_where_channel"),
+            "Chroma where channel",
+        ),
+        (
+            "manager team search, hybrid + channel, p50",
+            p50(ours, "manager_hybrid_channel_call"),
+            p50(raw, "baseline_chroma_where_channel"),
+            "Chroma where channel",
+        ),
+    ]
+    out = [{"figure": f, "ours": o, "baseline": b, "baseline_name": n, "unit": "ms"} for f, o, b, n in rows]
+    if "sync_seconds_without_embedding" in result:
+        out.append(
+            {
+                "figure": "index build without embedding",
+                "ours": result["sync_seconds_without_embedding"],
+                "unit": "s",
+                "baseline_name": f"embedding would add {result['sync_seconds_embedding']} s (pool vectors)",
+            }
+        )
+    out.append({"figure": "peak memory (build + search)", "ours": result.get("peak_rss_mb"), "unit": "MB"})
+    return out
 
 
 if __name__ == "__main__":

@@ -101,5 +101,20 @@ def main() -> None:
     write_result("offline_model", result)
 
 
+SUITE = [{"label": "", "args": ["--repeat", "3"], "timeout_s": 600}]
+
+
+def summarize(result: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "figure": "offline model, one request turn, p50",
+            "ours": result["request_turn"]["p50_ms"],
+            "baseline": result["baseline_generic_fake_chat_model"]["p50_ms"],
+            "baseline_name": "LangChain GenericFakeChatModel",
+            "unit": "ms",
+        }
+    ]
+
+
 if __name__ == "__main__":
     main()

@@ -158,5 +158,21 @@ def main() -> None:
     )
 
 
+SUITE = [{"label": "50k", "args": ["--rows", "50000", "--repeat", "3"], "timeout_s": 600}]
+
+
+def summarize(result: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "figure": f"score {result['rows_scored']:,} leads (features, calibrated probability, band)",
+            "ours": result["score_seconds_median"],
+            "baseline": result["baseline_predict_proba_seconds_median"],
+            "baseline_name": "sklearn predict_proba on a prepared matrix",
+            "unit": "s",
+        },
+        {"figure": "peak memory", "ours": result.get("peak_rss_mb"), "unit": "MB"},
+    ]
+
+
 if __name__ == "__main__":
     main()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -156,7 +158,7 @@ def _decide(approval_id: int, decision: ApprovalDecision, model: str | None) -> 
     svc = services()
     chat_model = model_or_fail(svc, model)
     out = console()
-    with friendly_errors(), open_agent(svc, chat_model) as graph:
+    with friendly_errors(), _conversation_of(svc, approval_id), open_agent(svc, chat_model) as graph:
         result = decide(graph, svc, approval_id, decision, context_factory=lambda a: context_for(a, svc))
     if result.status == "expired":
         fail(f"approval #{approval_id} had expired; it was rejected automatically and nothing was done")
@@ -167,6 +169,24 @@ def _decide(approval_id: int, decision: ApprovalDecision, model: str | None) -> 
         return
     out.print(f"[dim]conversation {result.turn.thread_id} resumed:[/]", highlight=False)
     render_outcome(out, result.turn)
+
+
+@contextmanager
+def _conversation_of(svc: Any, approval_id: int) -> Iterator[None]:
+    """Hold the waiting conversation's lock while deciding, as a Slack app process does: a CLI decision racing
+    a click on the card is recorded once either way, and this makes sure the thread is resumed once too."""
+    from store.db import session_scope
+    from store.locks import advisory_lock
+    from store.models import Approval
+
+    with session_scope(svc.engine, read_only=True) as s:
+        row = s.get(Approval, approval_id)
+        thread = row.thread_id if row is not None else None
+    if not thread:
+        yield
+        return
+    with advisory_lock(svc.engine, f"conversation:{thread}"):
+        yield
 
 
 def _decider(as_: str | None) -> str:

@@ -106,3 +106,31 @@ def test_a_conversation_lock_makes_a_second_process_wait(engine: Engine) -> None
     assert order == ["first", "second"]
     with advisory_lock(engine, "conversation:slack:T:C:2"):  # another conversation is not held up
         pass
+
+
+def test_a_cli_decision_holds_the_conversation_a_slack_click_would(engine: Engine) -> None:
+    """`salesgraph approvals approve` takes the same conversation lock as a Slack app process, so a CLI
+    decision racing a click on the card resumes the waiting thread once."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the cross-process lock is PostgreSQL's advisory lock; SQLite is one host, one process")
+    from types import SimpleNamespace
+
+    from sqlalchemy import text
+
+    from bots.commands.approvals import _conversation_of
+    from store.locks import lock_key
+
+    team = seed_team(engine)
+    with session_scope(engine) as s:
+        approval, _ = request_approval(
+            s, team.rep, action="qualify_lead", arguments={"lead_id": team.lead_id, "amount": 1},
+            record_type="lead", record_id=team.lead_id, owner_id=team.rep.user_id, thread_id="slack:T:C:9",
+        )  # fmt: skip
+        approval_id = approval.id
+    assert approval_id is not None
+    key = lock_key("conversation:slack:T:C:9")
+    with engine.connect() as probe:
+        with _conversation_of(SimpleNamespace(engine=engine), approval_id):
+            assert not probe.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        assert probe.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        probe.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})

@@ -448,22 +448,6 @@ class SlackEventReceipt(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
 
 
-class SlackEventReceipt(SQLModel, table=True):
-    """A Slack event salesgraph has taken: its ``event_id`` and the message's ``client_msg_id``, each unique.
-
-    Inserted (in its own transaction) before the event's turn runs, so Slack's redelivery, the same message
-    arriving as both ``app_mention`` and ``message``, or the same event reaching a second app process runs once,
-    even across restarts (``store.slack_events``).
-    """
-
-    __tablename__ = "slack_event_receipts"
-
-    event_id: str = Field(primary_key=True, max_length=64)
-    client_msg_id: str | None = Field(default=None, max_length=64, unique=True)
-    kind: str = Field(max_length=40, description="the event type: app_mention, message")
-    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
-
-
 __all__ = [
     "Account",
     "Approval",
@@ -483,7 +467,6 @@ __all__ = [
     "MessageStatus",
     "OutboundMessage",
     "Role",
-    "SlackEventReceipt",
     "SlackEventReceipt",
     "StageChange",
     "StageConfiguration",

@@ -122,8 +122,8 @@ def main() -> None:
         with SlackAPIServer(token=TOKEN, users=users, scopes=BOT_SCOPES) as slack:
             settings = Settings(
                 home_dir=home,
-                slack_bot_token=TOKEN,  # type: ignore[arg-type]
-                slack_signing_secret=SECRET,  # type: ignore[arg-type]
+                slack_bot_token=TOKEN,
+                slack_signing_secret=SECRET,
                 slack_api_url=slack.base_url,
             )
             services = Services(settings=settings, engine=engine)

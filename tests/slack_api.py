@@ -69,8 +69,8 @@ class SlackState:
     reactions: set[tuple[str, str, str]] = field(default_factory=set)  # (channel, ts, name) on messages now
     not_in: set[str] = field(default_factory=set)  # channels the bot was not added to (chat.postMessage refuses)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
@@ -333,8 +333,8 @@ class SlackAPIServer:
         )
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
-        host, port = self._server.server_address[:2]
-        self._server.root_url = f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        self._server.root_url = f"http://127.0.0.1:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="slack-api", daemon=True)
 
     @property

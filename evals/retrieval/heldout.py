@@ -153,7 +153,7 @@ def evaluate(engine: Any, index: Any, queries: list[HeldOutQuery], variants: tup
                     q.query,
                     account=q.account_id,
                     limit=MRR_DEPTH,
-                    mode=mode,
+                    mode=mode,  # type: ignore[arg-type]
                     fusion=fusion,  # type: ignore[arg-type]
                 )
                 recall, rr = score([h.interaction_id for h in hits], q.relevant)

@@ -449,6 +449,165 @@ def _emails(session: Session) -> dict[int, str]:
     return {uid: email for uid, email in session.exec(select(User.id, User.email)).all() if uid is not None}
 
 
+# --------------------------------------------------------------------------------------------- baselines
+
+RUN_RATE_MONTHS = 3
+STAGE_RATE_LOOKBACK = 6
+INTERVAL_ALPHA = 0.2  # the 80 % interval: p10-p90
+BLEND_PRIOR_ORIGINS = 2.0  # the blend weight is shrunk toward an even split as if two origins had tied
+BLEND_MIN_ORIGINS = 3
+
+
+def _months_in(period: Period) -> int:
+    return {"month": 1, "quarter": 3, "year": 12}[period.granularity]
+
+
+def run_rate(history: DealHistory, at: datetime, period: Period, keys: pd.Series) -> dict[str, float] | None:
+    """Trailing bookings: revenue won in the 3 whole months before ``at``, per month, times the period's months.
+
+    Per group (``keys`` maps deal index to group) and ``__total__``; None when the history does not reach back
+    three months (the baseline would be a guess).
+    """
+    this_month = period_containing(at.date(), "month")
+    end = _midnight(this_month.start)  # whole months only: a month under way is not yet a rate
+    start = _midnight(shift(this_month, -RUN_RATE_MONTHS).start)
+    deals = history.deals
+    if deals.empty or deals["created_at"].min() > start:
+        return None
+    won = _won_in(history, start, end)
+    scale = _months_in(period) / RUN_RATE_MONTHS
+    by_key: Any = won.groupby(keys.reindex(won.index).fillna("unknown").astype(str))["amount"].sum() if len(won) else {}
+    out = {str(k): float(v) * scale for k, v in dict(by_key).items()}
+    out["__total__"] = float(won["amount"].fillna(0).sum()) * scale
+    return out
+
+
+def stage_in_period_baseline(
+    history: DealHistory,
+    model: WinModel,
+    period: Period,
+    at: datetime,
+    keys: pd.Series,
+    *,
+    fiscal_start: int = 1,
+    lookback: int = STAGE_RATE_LOOKBACK,
+) -> dict[str, float]:
+    """Σ amount × (share of deals in that stage at a past period's start that were won within that period).
+
+    The rates come from up to ``lookback`` whole past periods of the same length ending by ``at``; business won
+    from deals created inside the period is added as the past periods' mean (as in the simulation). A stage never
+    seen open at a past period's start takes the pooled in-period win rate.
+    """
+    import numpy as np
+
+    open_stages = set(history.machine.open_stages)
+    counts: dict[str, list[int]] = {}
+    past = period
+    for _ in range(lookback):
+        past = shift(past, -1, fiscal_start)
+        p_start, p_end = _midnight(past.start), _midnight(past.end)
+        if p_end > at:
+            continue
+        if history.deals.empty or history.deals["created_at"].min() > p_start:
+            break
+        then = history.as_of(p_start).deals
+        then = then[then["stage"].isin(open_stages)]
+        won_ids = set(_won_in(history, p_start, p_end)["id"].tolist())
+        for stage, ids in then.groupby("stage")["id"]:
+            seen = counts.setdefault(str(stage), [0, 0])
+            seen[0] += int(ids.isin(won_ids).sum())
+            seen[1] += len(ids)
+    pooled_won = sum(c[0] for c in counts.values())
+    pooled_all = sum(c[1] for c in counts.values())
+    pooled = pooled_won / pooled_all if pooled_all else 0.0
+    rates = {s: c[0] / c[1] for s, c in counts.items() if c[1]}
+    deals = history.deals
+    groups = keys.reindex(deals.index).fillna("unknown").astype(str)
+    out: dict[str, float] = {"__total__": 0.0}
+    start, end = _midnight(period.start), _midnight(period.end)
+    won = _won_in(history, start, min(end, at))
+    for idx, amount in zip(won.index, won["amount"].fillna(0.0), strict=True):
+        for k in (groups[idx], "__total__"):
+            out[k] = out.get(k, 0.0) + float(amount)
+    snaps = open_snapshots(history, at)
+    if not snaps.empty and end > at:
+        amounts = model.deal_amounts(snaps)
+        index_of = dict(zip(deals["id"], deals.index, strict=True))
+        for i, row in enumerate(snaps.to_dict("records")):
+            value = float(amounts[i]) * rates.get(str(row["stage"]), pooled)
+            for k in (groups[index_of[row["deal_id"]]], "__total__"):
+                out[k] = out.get(k, 0.0) + value
+    if end > at:
+        for k, pool in _new_business_samples(history, period, at, groups, fiscal_start).items():
+            out[k] = out.get(k, 0.0) + float(np.mean(pool))
+    return out
+
+
+def run_rate_samples(point: float, log_sd: float, z: np.ndarray) -> np.ndarray:
+    """The naive band: the run rate times a mean-preserving lognormal factor with the history's revenue spread."""
+    import numpy as np
+
+    return point * np.exp(log_sd * z - log_sd**2 / 2)
+
+
+# --------------------------------------------------------------------------------------------- scoring rules
+
+
+def crps(samples: np.ndarray, actual: float) -> float:
+    """Continuous ranked probability score of a sample forecast: E|X − y| − ½ E|X − X′| (money; lower is better).
+
+    A point forecast (one sample) scores its absolute error.
+    """
+    import numpy as np
+
+    x = np.sort(np.asarray(samples, dtype=float))
+    n = len(x)
+    if n == 0:
+        return float("nan")
+    spread = float(np.sum((2 * np.arange(1, n + 1) - n - 1) * x)) / (n * n)
+    return float(np.mean(np.abs(x - actual))) - spread
+
+
+def interval_score(lo: float, hi: float, actual: float, alpha: float = INTERVAL_ALPHA) -> float:
+    """Gneiting-Raftery interval score of a central (1 − alpha) interval: width plus 2/alpha per unit missed."""
+    return (hi - lo) + (2 / alpha) * max(lo - actual, 0.0) + (2 / alpha) * max(actual - hi, 0.0)
+
+
+def wape(forecast: list[float], actual: list[float]) -> float:
+    """Σ |forecast − actual| / Σ actual (NaN when nothing was won)."""
+    import numpy as np
+
+    denominator = float(np.sum(actual))
+    return float(np.sum(np.abs(np.array(forecast) - np.array(actual))) / denominator) if denominator else float("nan")
+
+
+def blend_weight(past: list[tuple[float, float, float]]) -> float:
+    """Weight on the simulation (1 − weight on the run rate) that minimised past absolute error.
+
+    ``past`` holds (simulation mean, run rate, actual) for origins whose period was over. The weight is searched on
+    a 0.05 grid and shrunk toward 0.5 as if ``BLEND_PRIOR_ORIGINS`` origins had tied; with fewer than
+    ``BLEND_MIN_ORIGINS`` past origins it is 0.5.
+    """
+    import numpy as np
+
+    if len(past) < BLEND_MIN_ORIGINS:
+        return 0.5
+    sim, rr, actual = (np.array(v, dtype=float) for v in zip(*past, strict=True))
+    grid = np.linspace(0.0, 1.0, 21)
+    errors = np.array([np.abs(w * sim + (1 - w) * rr - actual).sum() for w in grid])
+    best = grid[np.flatnonzero(np.isclose(errors, errors.min()))]
+    w = float(best[np.argmin(np.abs(best - 0.5))])
+    n = len(past)
+    return round((n * w + BLEND_PRIOR_ORIGINS * 0.5) / (n + BLEND_PRIOR_ORIGINS), 4)
+
+
+def blend_samples(sim: np.ndarray, rr: np.ndarray, weight: float) -> np.ndarray:
+    """Quantile averaging: the blend's q-th quantile is weight × the simulation's + (1 − weight) × the run rate's."""
+    import numpy as np
+
+    return weight * np.sort(sim) + (1 - weight) * np.sort(rr)
+
+
 # --------------------------------------------------------------------------------------------- backtest
 
 
@@ -456,23 +615,47 @@ class BacktestRow(BaseModel):
     cutoff: str
     period: str
     actual: float
-    expected: float
+    expected: float  # the blended forecast (what `forecast` reports with --blend)
     p10: float
     p90: float
-    stage_weighted: float
     inside: bool
+    blend_weight: float  # weight on the simulation; the rest on the run rate
+    simulation: float
+    simulation_p10: float
+    simulation_p90: float
+    run_rate: float
+    run_rate_p10: float
+    run_rate_p90: float
+    stage_in_period: float
+    stage_weighted: float
     method: str
+
+
+class MethodScore(BaseModel):
+    """One forecaster's error over the backtest's origins (money in the backtest's currency)."""
+
+    method: str
+    wape: float
+    crps: float  # mean CRPS per period; a point forecast scores its absolute error
+    interval_score: float | None  # mean 80 % interval score; None for point forecasts
+    coverage: float | None
 
 
 class BacktestReport(BaseModel):
     rows: list[BacktestRow]
-    wape: float
+    wape: float  # the blended forecast
+    wape_simulation: float
+    wape_run_rate: float
+    wape_stage_in_period: float
     wape_stage_weighted: float
+    scores: list[MethodScore]
     coverage: float
     owner_cells: int
     owner_coverage: float
     owner_wape: float
+    owner_wape_run_rate: float
     owner_wape_stage_weighted: float
+    warmup_origins: int = 0
     nominal: float = 0.8
     currency: str = DEFAULT_CURRENCY
 
@@ -489,6 +672,55 @@ def default_cutoffs(history: DealHistory, granularity: Granularity, count: int =
     return [shift(end, -i).start for i in range(count - 1, -1, -1)]
 
 
+@dataclass
+class _Origin:
+    """Every forecaster's output for one cut-off, before blending."""
+
+    cutoff: date
+    period: Period
+    actual: float
+    actual_by_owner: dict[str, float]
+    sim: Simulation
+    run_rate: dict[str, float]
+    run_rate_sd: float
+    stage_in_period: dict[str, float]
+    method: str
+
+
+def _origin(
+    history: DealHistory,
+    cutoff: date,
+    granularity: Granularity,
+    simulations: int,
+    seed: int,
+    config: AnalyticsConfig | None,
+) -> _Origin | None:
+    period = period_containing(cutoff, granularity)
+    if period.start != cutoff:
+        raise InvalidInput({"cutoffs": f"{cutoff} is not the start of a {granularity}"})
+    at = _midnight(cutoff)
+    known = history.as_of(at)
+    owners = known.deals["owner"]
+    rr = run_rate(known, at, period, owners)
+    if rr is None:
+        return None
+    model = fit_win_model(known, at, config)
+    sim = simulate_period(known, model, period, at, owners, simulations=simulations, seed=seed)
+    actual_won = _won_in(history, at, _midnight(period.end))
+    by_owner = {str(k): float(v) for k, v in actual_won.groupby("owner")["amount"].sum().items()}
+    return _Origin(
+        cutoff=cutoff,
+        period=period,
+        actual=float(actual_won["amount"].sum()),
+        actual_by_owner=by_owner,
+        sim=sim,
+        run_rate=rr,
+        run_rate_sd=_revenue_log_sd(known, period, at, 1),
+        stage_in_period=stage_in_period_baseline(known, model, period, at, owners),
+        method=model.method,
+    )
+
+
 def backtest(
     history: DealHistory,
     cutoffs: list[date],
@@ -498,8 +730,16 @@ def backtest(
     seed: int = 0,
     config: AnalyticsConfig | None = None,
     on_step: object = None,
+    warmup: int = 4,
 ) -> BacktestReport:
-    """For each cut-off: forecast the period starting there from history as known then, compare with actuals."""
+    """Rolling-origin backtest: at each cut-off, forecast the period starting there from history as known then.
+
+    Every origin scores four forecasters against what closed: the Monte Carlo simulation, the run rate (trailing
+    3-month bookings with a naive lognormal band), the stage × in-period win-rate baseline and the stage-weighted
+    pipeline; the reported forecast blends the simulation toward the run rate by their accuracy at earlier origins
+    (``warmup`` extra periods before the first cut-off are forecast only to learn that weight). Scored by WAPE,
+    CRPS and the 80 % interval score.
+    """
     import numpy as np
 
     # WAPE and coverage add actuals over every period and owner: one currency at a time
@@ -508,66 +748,133 @@ def backtest(
         "the backtest",
         "backtest one currency at a time (salesgraph forecast backtest --currency CODE)",
     )
+    if not cutoffs:
+        raise InvalidInput({"cutoffs": "no cut-offs to backtest"})
+    cutoffs = sorted(cutoffs)
+    first = period_containing(cutoffs[0], granularity)
+    extra = [shift(first, -i).start for i in range(warmup, 0, -1)]
+    reported = set(cutoffs)
+    origins: list[_Origin] = []
+    steps = len(extra) + len(cutoffs)
+    for i, cutoff in enumerate([*extra, *cutoffs]):
+        origin = _origin(history, cutoff, granularity, simulations, seed + i, config)
+        if origin is None and cutoff in reported:
+            raise InvalidInput(
+                {"cutoffs": f"{cutoff}: the history does not reach {RUN_RATE_MONTHS} months back for the run rate"}
+            )
+        if origin is not None:
+            origins.append(origin)
+        if callable(on_step):
+            on_step(i + 1, steps)
+
+    z = np.random.default_rng(seed).standard_normal(simulations)
     rows: list[BacktestRow] = []
-    cell_actual: list[float] = []
-    cell_expected: list[float] = []
-    cell_weighted: list[float] = []
+    samples: dict[str, list[tuple[np.ndarray, float]]] = {"blend": [], "simulation": [], "run rate": []}
+    points: dict[str, list[float]] = {"stage × in-period win rate": [], "stage-weighted pipeline": []}
+    cells: dict[str, list[float]] = {"actual": [], "blend": [], "run rate": [], "stage-weighted": []}
     cell_inside: list[bool] = []
-    for i, cutoff in enumerate(cutoffs):
-        period = period_containing(cutoff, granularity)
-        if period.start != cutoff:
-            raise InvalidInput({"cutoffs": f"{cutoff} is not the start of a {granularity}"})
-        at = _midnight(cutoff)
-        known = history.as_of(at)
-        model = fit_win_model(known, at, config)
-        sim = simulate_period(known, model, period, at, known.deals["owner"], simulations=simulations, seed=seed + i)
-        actual_won = _won_in(history, at, _midnight(period.end))
-        actual_by_owner = actual_won.groupby("owner")["amount"].sum()
-        total = _line(sim, "__total__", "total")
-        actual = float(actual_won["amount"].sum())
+    for origin in origins:
+        if origin.cutoff not in reported:
+            continue
+        at = _midnight(origin.cutoff)
+        past = [
+            (float(o.sim.sims["__total__"].mean()), o.run_rate["__total__"], o.actual)
+            for o in origins
+            if _midnight(o.period.end) <= at
+        ]
+        w = blend_weight(past)
+        sim_total = origin.sim.sims["__total__"]
+        rr_total = run_rate_samples(origin.run_rate["__total__"], origin.run_rate_sd, z)
+        blended = blend_samples(sim_total, rr_total, w)
+        y = origin.actual
+        lo, hi = (float(v) for v in np.percentile(blended, [10, 90]))
+        s_lo, s_hi = (float(v) for v in np.percentile(sim_total, [10, 90]))
+        r_lo, r_hi = (float(v) for v in np.percentile(rr_total, [10, 90]))
         rows.append(
             BacktestRow(
-                cutoff=cutoff.isoformat(),
-                period=period.label,
-                actual=round(actual, 2),
-                expected=total.expected,
-                p10=total.p10,
-                p90=total.p90,
-                stage_weighted=total.stage_weighted,
-                inside=total.p10 <= actual <= total.p90,
-                method=model.method,
+                cutoff=origin.cutoff.isoformat(),
+                period=origin.period.label,
+                actual=round(y, 2),
+                expected=round(float(blended.mean()), 2),
+                p10=round(lo, 2),
+                p90=round(hi, 2),
+                inside=lo <= y <= hi,
+                blend_weight=w,
+                simulation=round(float(sim_total.mean()), 2),
+                simulation_p10=round(s_lo, 2),
+                simulation_p90=round(s_hi, 2),
+                run_rate=round(origin.run_rate["__total__"], 2),
+                run_rate_p10=round(r_lo, 2),
+                run_rate_p90=round(r_hi, 2),
+                stage_in_period=round(origin.stage_in_period["__total__"], 2),
+                stage_weighted=round(origin.sim.stage_weighted["__total__"], 2),
+                method=origin.method,
             )
         )
-        for owner in sorted(set(sim.keys) | set(actual_by_owner.index)):
-            a = float(actual_by_owner.get(owner, 0.0))
-            if owner in sim.sims:
-                line = _line(sim, owner, owner)
-                e, lo, hi, w = line.expected, line.p10, line.p90, line.stage_weighted
+        samples["blend"].append((blended, y))
+        samples["simulation"].append((sim_total, y))
+        samples["run rate"].append((rr_total, y))
+        points["stage × in-period win rate"].append(origin.stage_in_period["__total__"])
+        points["stage-weighted pipeline"].append(origin.sim.stage_weighted["__total__"])
+        for owner in sorted(set(origin.sim.keys) | set(origin.actual_by_owner)):
+            a = origin.actual_by_owner.get(owner, 0.0)
+            rr_owner = origin.run_rate.get(owner, 0.0)
+            if owner in origin.sim.sims:
+                # an owner's run rate is too thin for a band of its own (months with nothing won): the cell keeps
+                # the simulation's spread, moved to the blended mean
+                owner_sim = origin.sim.sims[owner]
+                e = w * float(owner_sim.mean()) + (1 - w) * rr_owner
+                o_lo, o_hi = np.percentile(owner_sim, [10, 90]) + (e - float(owner_sim.mean()))
+                weighted = origin.sim.stage_weighted[owner]
             else:
-                e = lo = hi = w = 0.0
-            cell_actual.append(a)
-            cell_expected.append(e)
-            cell_weighted.append(w)
-            cell_inside.append(lo <= a <= hi)
-        if callable(on_step):
-            on_step(i + 1, len(cutoffs))
-
-    def wape(forecast: list[float], actual: list[float]) -> float:
-        denominator = float(np.sum(actual))
-        return (
-            float(np.sum(np.abs(np.array(forecast) - np.array(actual))) / denominator) if denominator else float("nan")
-        )
+                e = o_lo = o_hi = weighted = 0.0
+            cells["actual"].append(a)
+            cells["blend"].append(e)
+            cells["run rate"].append(rr_owner)
+            cells["stage-weighted"].append(weighted)
+            cell_inside.append(bool(o_lo <= a <= o_hi))
 
     actuals = [r.actual for r in rows]
+    scores = []
+    for method, drawn in samples.items():
+        bands = [np.percentile(s, [10, 90]) for s, _ in drawn]
+        scores.append(
+            MethodScore(
+                method=method,
+                wape=round(wape([float(s.mean()) for s, _ in drawn], actuals), 4),
+                crps=round(float(np.mean([crps(s, y) for s, y in drawn])), 2),
+                interval_score=round(
+                    float(np.mean([interval_score(b[0], b[1], y) for b, (_, y) in zip(bands, drawn, strict=True)])), 2
+                ),
+                coverage=round(float(np.mean([b[0] <= y <= b[1] for b, (_, y) in zip(bands, drawn, strict=True)])), 4),
+            )
+        )
+    for method, values in points.items():
+        scores.append(
+            MethodScore(
+                method=method,
+                wape=round(wape(values, actuals), 4),
+                crps=round(float(np.mean(np.abs(np.array(values) - np.array(actuals)))), 2),
+                interval_score=None,
+                coverage=None,
+            )
+        )
+    by_method = {s.method: s for s in scores}
     return BacktestReport(
         rows=rows,
-        wape=round(wape([r.expected for r in rows], actuals), 4),
-        wape_stage_weighted=round(wape([r.stage_weighted for r in rows], actuals), 4),
-        coverage=round(float(np.mean([r.inside for r in rows])), 4) if rows else float("nan"),
-        owner_cells=len(cell_actual),
+        wape=by_method["blend"].wape,
+        wape_simulation=by_method["simulation"].wape,
+        wape_run_rate=by_method["run rate"].wape,
+        wape_stage_in_period=by_method["stage × in-period win rate"].wape,
+        wape_stage_weighted=by_method["stage-weighted pipeline"].wape,
+        scores=scores,
+        coverage=by_method["blend"].coverage or 0.0,
+        owner_cells=len(cell_inside),
         owner_coverage=round(float(np.mean(cell_inside)), 4) if cell_inside else float("nan"),
-        owner_wape=round(wape(cell_expected, cell_actual), 4),
-        owner_wape_stage_weighted=round(wape(cell_weighted, cell_actual), 4),
+        owner_wape=round(wape(cells["blend"], cells["actual"]), 4),
+        owner_wape_run_rate=round(wape(cells["run rate"], cells["actual"]), 4),
+        owner_wape_stage_weighted=round(wape(cells["stage-weighted"], cells["actual"]), 4),
+        warmup_origins=len(origins) - len(rows),
         currency=currency or DEFAULT_CURRENCY,
     )
 

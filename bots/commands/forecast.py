@@ -272,22 +272,56 @@ def _backtest(
         emit_json(in_whole_units(report))
         return
     table = Table(title="Backtest: forecast from what was known at each cut-off vs what actually closed")
-    for column in ("cut-off", "period", "actual", "forecast", "80% interval", "inside", "stage-weighted"):
+    for column in (
+        "cut-off",
+        "period",
+        "actual",
+        "forecast",
+        "80% interval",
+        "inside",
+        "weight on sim.",
+        "simulation",
+        "run rate",
+        "stage x in-period",
+        "stage-weighted",
+    ):
         table.add_column(column, justify="right")
+    code = report.currency
     for row in report.rows:
         table.add_row(
             row.cutoff,
             row.period,
-            money(row.actual, report.currency, whole=True),
-            money(row.expected, report.currency, whole=True),
-            f"{money(row.p10, report.currency, whole=True)} - {money(row.p90, report.currency, whole=True)}",
+            money(row.actual, code, whole=True),
+            money(row.expected, code, whole=True),
+            f"{money(row.p10, code, whole=True)} - {money(row.p90, code, whole=True)}",
             "yes" if row.inside else "[red]no[/]",
-            money(row.stage_weighted, report.currency, whole=True),
+            f"{row.blend_weight:.2f}",
+            money(row.simulation, code, whole=True),
+            money(row.run_rate, code, whole=True),
+            money(row.stage_in_period, code, whole=True),
+            money(row.stage_weighted, code, whole=True),
         )
     print_table(table, out)
+    scores = Table(title=f"Scores over {len(report.rows)} rolling origins (lower is better)")
+    for column in ("forecaster", "WAPE", "mean CRPS", "mean 80% interval score", "80% coverage"):
+        scores.add_column(column, justify="left" if column == "forecaster" else "right")
+    for score in report.scores:
+        scores.add_row(
+            "forecast (blend)" if score.method == "blend" else score.method,
+            f"{score.wape:.1%}",
+            money(score.crps, code, whole=True),
+            money(score.interval_score, code, whole=True) if score.interval_score is not None else "point",
+            f"{score.coverage:.0%}" if score.coverage is not None else "—",
+        )
+    print_table(scores, out)
+    verdict = "at or below" if report.wape <= report.wape_run_rate else "[red]above[/]"
     out.print(
-        f"WAPE: forecast {report.wape:.1%} vs stage-weighted baseline {report.wape_stage_weighted:.1%}. "
+        f"WAPE: forecast {report.wape:.1%} ({verdict} the run-rate baseline's {report.wape_run_rate:.1%}); "
+        f"simulation alone {report.wape_simulation:.1%}, stage x in-period win rate {report.wape_stage_in_period:.1%}, "
+        f"stage-weighted baseline {report.wape_stage_weighted:.1%}. "
         f"Interval coverage (nominal 80%): total {report.coverage:.0%} of {len(report.rows)} periods; "
         f"per owner {report.owner_coverage:.0%} of {report.owner_cells} owner-periods "
-        f"(owner-level WAPE {report.owner_wape:.1%} vs baseline {report.owner_wape_stage_weighted:.1%})."
+        f"(owner-level WAPE {report.owner_wape:.1%} vs run rate {report.owner_wape_run_rate:.1%}). "
+        f"The blend weight at each cut-off was learnt from earlier origins only "
+        f"({report.warmup_origins} warm-up periods before the first)."
     )

@@ -159,20 +159,61 @@ def test_planted_effects_show_up_in_win_reasons(demo_engine: Engine) -> None:
     assert slow_stage == "Negotiation"
 
 
-def test_demo_backtest_beats_stage_weighted_baseline_with_honest_coverage(demo_engine: Engine) -> None:
+def test_demo_backtest_scores_every_forecaster_over_rolling_origins(demo_engine: Engine) -> None:
     with session_scope(demo_engine) as s:
         history = load_history(s)
     cutoffs = default_cutoffs(history, "month", 4)
     assert cutoffs == [date(2026, 6, 1), date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1)]
-    report = backtest(history, cutoffs, "month", simulations=500)
+    report = backtest(history, cutoffs, "month", simulations=500, warmup=3)
     assert len(report.rows) == 4 and all(r.method == "model" for r in report.rows)
-    assert report.wape < report.wape_stage_weighted
-    assert report.wape < 0.5
-    # nominal 80 %: per owner and period the actual lands inside the interval about that often
+    assert report.warmup_origins == 3
+    methods = {s.method: s for s in report.scores}
+    assert set(methods) == {"blend", "simulation", "run rate", "stage × in-period win rate", "stage-weighted pipeline"}
+    # the run rate is what was won in the three whole months before the cut-off, per month
+    june = report.rows[0]
+    won = history.deals[(history.deals["stage"] == "Won") & history.deals["closed_at"].notna()]
+    months = won[
+        (won["closed_at"] >= pd.Timestamp("2026-03-01", tz="UTC"))
+        & (won["closed_at"] < pd.Timestamp("2026-06-01", tz="UTC"))
+    ]
+    assert june.run_rate == pytest.approx(float(months["amount"].sum()) / 3, rel=1e-6)
+    # every row's blend lies between its two parts, with the weight learnt from earlier origins only
+    for row in report.rows:
+        assert 0.0 <= row.blend_weight <= 1.0
+        lo, hi = sorted((row.simulation, row.run_rate))
+        assert lo - 1 <= row.expected <= hi + 1
+        assert row.p10 <= row.expected <= row.p90
+    # the stage-weighted pipeline counts the whole pipeline against one month: far worse than every other
+    assert report.wape_stage_weighted > 1.0
+    assert max(report.wape, report.wape_simulation, report.wape_run_rate, report.wape_stage_in_period) < 0.8
+    # the point baselines score their absolute error as CRPS; banded forecasters have an interval score
+    assert methods["stage-weighted pipeline"].interval_score is None
+    assert all(methods[m].interval_score for m in ("blend", "simulation", "run rate"))
     assert report.owner_cells >= 20
-    assert 0.6 <= report.owner_coverage <= 0.97
+    assert 0.5 <= report.owner_coverage <= 0.97
     with pytest.raises(InvalidInput, match="not the start of a month"):
         backtest(history, [date(2026, 6, 15)], "month")
+
+
+def test_scoring_rules_match_their_definitions() -> None:
+    import numpy as np
+
+    from analytics.forecast import blend_samples, blend_weight, crps, interval_score
+
+    # a point forecast's CRPS is its absolute error; a normal's has the closed form sigma * (1/sqrt(pi) ... ) at 0
+    assert crps(np.array([120.0]), 100.0) == pytest.approx(20.0)
+    draws = np.random.default_rng(0).standard_normal(20000)
+    assert crps(draws, 0.0) == pytest.approx(2 * 0.3989423 - 1 / np.sqrt(np.pi), abs=0.01)
+    # a sharper forecast centred on the truth scores better than a wide one
+    assert crps(draws * 0.5, 0.0) < crps(draws * 2, 0.0)
+    assert interval_score(90, 110, 100) == pytest.approx(20)
+    assert interval_score(90, 110, 120) == pytest.approx(20 + 10 * 10)  # 2 / 0.2 per unit above the top
+    # the weight goes to whichever forecaster was right before, shrunk toward an even split
+    assert blend_weight([(100, 50, 100)] * 2) == 0.5  # too few origins
+    assert blend_weight([(100, 50, 100)] * 6) == pytest.approx((6 * 1.0 + 2 * 0.5) / 8)
+    assert blend_weight([(100, 50, 50)] * 6) == pytest.approx(2 * 0.5 / 8)
+    mixed = blend_samples(np.array([3.0, 1.0, 2.0]), np.array([10.0, 30.0, 20.0]), 0.25)
+    assert mixed.tolist() == pytest.approx([0.25 * 1 + 0.75 * 10, 0.25 * 2 + 0.75 * 20, 0.25 * 3 + 0.75 * 30])
 
 
 def test_the_method_and_its_notes_read_as_one_line_of_clauses() -> None:

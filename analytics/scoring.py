@@ -990,6 +990,11 @@ def score_lead(
     cold = _cold_start_reason(session, config) if bundle is None else ""
     result = _score_rows(frame, bundle, config, now, with_reasons=True, cold_reason=cold)[0]
     before = {"score": lead.score, "score_band": lead.score_band, "score_model_version": lead.score_model_version}
+    if lead.score_band != result["band"]:
+        from sales.events import SCORE_BAND_CHANGED, emit
+
+        payload = {"from_band": lead.score_band, "to_band": result["band"], "score": result["score"]}
+        emit(session, SCORE_BAND_CHANGED, "lead", lead_id, payload, actor=actor)
     lead.score, lead.score_band = result["score"], result["band"]
     lead.score_model_version, lead.scored_at = result["model_version"], now
     session.add(lead)
@@ -1043,7 +1048,17 @@ def score_leads(
     cold = _cold_start_reason(session, config) if bundle is None else ""
     results = _score_rows(frame.reset_index(drop=True), bundle, config, now, with_reasons=False, cold_reason=cold)
     version = bundle.version if bundle else RULES_VERSION
+    from sales.events import SCORE_BAND_CHANGED, emit
+
+    scored_ids = [int(r["lead_id"]) for r in results]
+    old_bands: dict[int, str | None] = {}
+    for start in range(0, len(scored_ids), 500):
+        chunk = scored_ids[start : start + 500]
+        old_bands.update(session.exec(select(Lead.id, Lead.score_band).where(col(Lead.id).in_(chunk))).all())  # type: ignore[arg-type]
     for r in results:
+        if old_bands.get(int(r["lead_id"])) != r["band"]:
+            payload = {"from_band": old_bands.get(int(r["lead_id"])), "to_band": r["band"], "score": r["score"]}
+            emit(session, SCORE_BAND_CHANGED, "lead", int(r["lead_id"]), payload, actor=actor)
         session.execute(
             update(Lead)
             .where(col(Lead.id) == r["lead_id"])

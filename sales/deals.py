@@ -129,6 +129,9 @@ def create_deal(session: Session, actor: Actor, data: DealInput, *, machine: Sta
     receipt = write_receipt(
         session, actor, "create_deal", "deal", deal.id, after={**snapshot(deal, DEAL_FIELDS), "task_ids": task_ids}
     )
+    from sales.events import DEAL_ENTERED_STAGE, emit
+
+    emit(session, DEAL_ENTERED_STAGE, "deal", deal.id, {"from_stage": None, "to_stage": stage}, actor=actor)
     return DealResult(deal, receipt, task_ids)
 
 
@@ -215,6 +218,9 @@ def move_deal_to_stage(
         before=before,
         after={**snapshot(deal, DEAL_FIELDS), "stage_change_id": change.id},
     )
+    from sales.events import DEAL_ENTERED_STAGE, emit
+
+    emit(session, DEAL_ENTERED_STAGE, "deal", deal.id, {"from_stage": current, "to_stage": target}, actor=actor)
     return MoveResult(deal, current, target, change.id, receipt)
 
 

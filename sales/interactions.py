@@ -128,6 +128,22 @@ def log_interaction(session: Session, actor: Actor, data: InteractionInput) -> t
         interaction.id,
         after={**snapshot(interaction, INTERACTION_FIELDS), **body_digest(data.body)},
     )
+    if interaction.direction == Direction.INBOUND:
+        from sales.events import REPLY_RECEIVED, emit
+
+        emit(
+            session,
+            REPLY_RECEIVED,
+            "interaction",
+            interaction.id,
+            {
+                "lead_id": interaction.lead_id,
+                "deal_id": interaction.deal_id,
+                "contact_id": interaction.contact_id,
+                "channel": interaction.channel,
+            },
+            actor=actor,
+        )
     return interaction, receipt
 
 

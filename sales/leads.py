@@ -277,6 +277,9 @@ def create_lead(
             "task_id": task.id,
         },
     )
+    from sales.events import LEAD_CREATED, emit
+
+    emit(session, LEAD_CREATED, "lead", lead.id, {"owner_id": owner_id, "source": lead.source}, actor=actor)
     return LeadResult(lead, receipt, created=True, merged=False, task_id=task.id, assignment=assignment)
 
 

@@ -72,6 +72,7 @@ class MessageStatus(StrEnum):
     QUEUED = "queued"  # recorded in the outbox, not delivered
     FAILED = "failed"
     REJECTED = "rejected"
+    BLOCKED = "blocked"  # refused at send time: opted out, or its sequence stopped (sales.outbound)
 
 
 class ApprovalStatus(StrEnum):
@@ -448,28 +449,216 @@ class SlackEventReceipt(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
 
 
+# -- automation (issue 14): domain events, rules, sequences, escalation, opt-outs, inbound mail ----------------
+
+
+class DomainEvent(SQLModel, table=True):
+    """The outbox: one row per domain event, written in the same transaction as the change it reports.
+
+    ``sales.automation`` reads unprocessed rows, fires the matching rules (each at most once per event, see
+    ``RuleFiring``) and sets ``processed_at``. ``dedupe_key`` makes time-based events (a deal stalled since a given
+    stage entry, a task overdue on a given due date) happen once however often the scheduler looks.
+    """
+
+    __tablename__ = "domain_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40, index=True)
+    record_type: str = Field(max_length=32)
+    record_id: int | None = None
+    payload: dict[str, Any] = _json()
+    dedupe_key: str | None = Field(default=None, max_length=300, unique=True)
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
+    occurred_at: datetime = _created()
+    processed_at: datetime | None = _ts(nullable=True, index=True)
+
+
+class AutomationRuleSet(SQLModel, table=True):
+    """The workspace's rules and sequences, as ``salesgraph rules set`` stored them (``sales.automation``).
+
+    The newest row is in force and older rows are its history; no row means no automation at all.
+    """
+
+    __tablename__ = "automation_rule_sets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    config: dict[str, Any] = _json()
+    source: str | None = Field(default=None, max_length=300, description="the rules file it came from")
+    set_by_id: int | None = Field(default=None, foreign_key="users.id")
+    receipt_id: int | None = None
+    created_at: datetime = _created()
+
+
+class RuleFiring(SQLModel, table=True):
+    """A rule fired for an event: unique per (rule, event), inserted in the same transaction as the rule's action,
+    so an event processed again after a crash cannot fire the rule a second time."""
+
+    __tablename__ = "rule_firings"
+    __table_args__ = (UniqueConstraint("rule", "event_id", name="uq_rule_firings_rule_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str = Field(max_length=100)
+    event_id: int = Field(foreign_key="domain_events.id", index=True)
+    action: str = Field(max_length=40)
+    result: dict[str, Any] = _json()
+    receipt_id: int | None = None
+    fired_at: datetime = _created()
+
+
+class SequenceEnrolment(SQLModel, table=True):
+    """A lead or deal on a nurture sequence: which step comes next and when, until it completes or stops."""
+
+    __tablename__ = "sequence_enrolments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrol_key: str = Field(max_length=200, unique=True, description="sequence:record_type:record_id")
+    sequence: str = Field(max_length=100, index=True)
+    lead_id: int | None = Field(default=None, foreign_key="leads.id", index=True)
+    deal_id: int | None = Field(default=None, foreign_key="deals.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id")
+    to_address: str = Field(max_length=320, index=True)
+    owner_id: int = Field(foreign_key="users.id")
+    next_step: int = 0
+    next_due_at: datetime | None = _ts(nullable=True, index=True)
+    status: str = Field(default="active", max_length=16, index=True)
+    stop_reason: str | None = Field(default=None, max_length=300)
+    enrolled_at: datetime = _created()
+    stopped_at: datetime | None = _ts(nullable=True)
+    receipt_id: int | None = None
+
+
+class SequenceMessage(SQLModel, table=True):
+    """The draft written for one step of an enrolment (one per step), and the standing approval it may go under."""
+
+    __tablename__ = "sequence_messages"
+    __table_args__ = (UniqueConstraint("enrolment_id", "step", name="uq_sequence_messages_enrolment_step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrolment_id: int = Field(foreign_key="sequence_enrolments.id")
+    step: int
+    template: str = Field(max_length=100)
+    text_hash: str = Field(max_length=64, description="sha256 of the drafted subject and body")
+    message_id: int = Field(foreign_key="outbound_messages.id", unique=True)
+    standing_approval_id: int | None = Field(default=None, foreign_key="standing_approvals.id")
+    created_at: datetime = _created()
+
+
+class StandingApproval(SQLModel, table=True):
+    """A manager's recorded approval of a sequence template: its steps' emails may go out without a per-message
+    approval while it stands (``revoked_at`` unset)."""
+
+    __tablename__ = "standing_approvals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    template: str = Field(max_length=100, index=True)
+    template_hash: str = Field(max_length=64, description="sha256 of the approved subject and body")
+    granted_by_id: int = Field(foreign_key="users.id")
+    note: str | None = Field(default=None, max_length=500)
+    receipt_id: int | None = None
+    granted_at: datetime = _created()
+    revoked_at: datetime | None = _ts(nullable=True)
+    revoked_by_id: int | None = Field(default=None, foreign_key="users.id")
+
+
+class OptOut(SQLModel, table=True):
+    """An address that must never be emailed (``sales.outbound.send_message`` checks it on every send)."""
+
+    __tablename__ = "opt_outs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, description="normalised address")
+    reason: str | None = Field(default=None, max_length=300)
+    source: str = Field(default="manual", max_length=32, description="manual, reply, bounce, import")
+    recorded_by_id: int | None = Field(default=None, foreign_key="users.id")
+    receipt_id: int | None = None
+    created_at: datetime = _created()
+
+
+class Notification(SQLModel, table=True):
+    """A message for a user from automation (a stalled deal, an escalation, a rule): delivered to their Slack DM by
+    the scheduler when Slack is configured, and listed by ``salesgraph rules notifications`` either way."""
+
+    __tablename__ = "notifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    kind: str = Field(max_length=40)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    record_type: str | None = Field(default=None, max_length=32)
+    record_id: int | None = None
+    event_id: int | None = Field(default=None, foreign_key="domain_events.id")
+    status: str = Field(default="pending", max_length=16, index=True)
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _created()
+    delivered_at: datetime | None = _ts(nullable=True)
+
+
+class InboundEmail(SQLModel, table=True):
+    """One email read from the IMAP mailbox, by Message-ID, so a message read twice is logged once."""
+
+    __tablename__ = "inbound_emails"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=500, unique=True)
+    mailbox: str = Field(max_length=200)
+    from_address: str | None = Field(default=None, max_length=320)
+    kind: str = Field(max_length=16, description="reply, bounce or unmatched")
+    interaction_id: int | None = Field(default=None, foreign_key="interactions.id")
+    received_at: datetime = _created()
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token (MCP clients, scripts): only its SHA-256 is stored; the token is shown once.
+
+    A token acts as its user with that user's permissions, never more; a revoked or expired token is refused.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(max_length=100, description="what the token is for, e.g. 'claude desktop'")
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    prefix: str = Field(max_length=16, description="the token's first characters, to recognise it in a list")
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = _created()
+    expires_at: datetime | None = _ts(nullable=True)
+    last_used_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
 __all__ = [
     "Account",
+    "ApiToken",
     "Approval",
     "ApprovalStatus",
     "AuditEvent",
     "AuditPersonalValue",
+    "AutomationRuleSet",
     "BriefingDelivery",
     "Channel",
     "ConnectorState",
     "Contact",
     "Deal",
     "Direction",
+    "DomainEvent",
     "ExternalRef",
+    "InboundEmail",
     "Interaction",
     "Lead",
     "LeadStatus",
     "MessageStatus",
+    "Notification",
+    "OptOut",
     "OutboundMessage",
     "Role",
+    "RuleFiring",
+    "SequenceEnrolment",
+    "SequenceMessage",
     "SlackEventReceipt",
     "StageChange",
     "StageConfiguration",
+    "StandingApproval",
     "SyncWrite",
     "Task",
     "TaskStatus",

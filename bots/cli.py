@@ -15,6 +15,7 @@ from bots.commands import export as export_cmd
 from bots.commands import fix as fix_cmd
 from bots.commands import forecast as forecast_cmd
 from bots.commands import importing as importing_cmd
+from bots.commands import mcp as mcp_cmd
 from bots.commands import memory as memory_cmd
 from bots.commands import model as model_cmd
 from bots.commands import overview, records
@@ -22,6 +23,7 @@ from bots.commands import privacy as privacy_cmd
 from bots.commands import seed as seed_cmd
 from bots.commands import slack as slack_cmd
 from bots.commands import stages as stages_cmd
+from bots.commands import tokens as tokens_cmd
 
 app = typer.Typer(
     name="salesgraph",
@@ -59,6 +61,8 @@ app.command("forecast")(forecast_cmd.forecast_cmd)
 app.add_typer(briefings_cmd.app, name="briefings")
 app.add_typer(slack_cmd.app, name="slack")
 app.add_typer(stages_cmd.app, name="stages")
+app.add_typer(mcp_cmd.app, name="mcp")
+app.add_typer(tokens_cmd.app, name="tokens")
 records.deals.command("edit")(fix_cmd.deals_edit)
 records.deals.command("reopen")(fix_cmd.deals_reopen)
 records.leads.command("edit")(fix_cmd.leads_edit)

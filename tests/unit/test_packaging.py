@@ -24,6 +24,9 @@ HEAVY = [
     "langgraph",
     "matplotlib",
     "onnxruntime",
+    "mcp",
+    "uvicorn",
+    "starlette",
 ]
 
 
@@ -49,7 +52,13 @@ def _modules_loaded_by(argv: list[str]) -> list[str]:
 
 @pytest.mark.parametrize(
     "argv",
-    [["salesgraph", "--help"], ["salesgraph", "deals", "--help"], ["salesgraph", "leads", "create", "--help"]],
+    [
+        ["salesgraph", "--help"],
+        ["salesgraph", "deals", "--help"],
+        ["salesgraph", "leads", "create", "--help"],
+        ["salesgraph", "mcp", "serve", "--help"],
+        ["salesgraph", "tokens", "create", "--help"],
+    ],
 )
 def test_help_imports_none_of_the_heavy_libraries(argv: list[str]) -> None:
     assert _modules_loaded_by(argv) == []

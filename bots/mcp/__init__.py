@@ -1,0 +1,1 @@
+"""The MCP front door: salesgraph's tools for other agents and desktop clients (``salesgraph mcp serve``)."""

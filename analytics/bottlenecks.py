@@ -47,7 +47,7 @@ MIN_SEGMENT_CASES = 10  # below this a segment's median or rate is too noisy to 
 SLOW_RATIO = 1.25  # a segment must be at least this much slower than the rest to be a finding
 MIN_EXTRA_DAYS = 1 / 24  # ... and slower by at least an hour
 MIN_RATE_GAP = 0.08  # a conversion gap smaller than 8 points is not worth a finding
-SIGNIFICANCE = 0.01  # after Benjamini-Hochberg correction over every comparison in the run
+SIGNIFICANCE = 0.05  # false discovery rate (Benjamini-Hochberg) over every comparison made in the run
 MAX_FINDINGS = 12  # per group
 AT_RISK_QUANTILE = 0.75
 
@@ -253,6 +253,34 @@ def _bh(pvalues: list[float]) -> list[float]:
     return [float(p) for p in false_discovery_control(pvalues, method="bh")]
 
 
+def _cmh_less(in_segment: Any, converted: Any, strata: Any) -> float:
+    """One-sided Cochran-Mantel-Haenszel p that the segment converts less than the rest within strata.
+
+    Each stratum (size band) contributes its segment's observed conversions minus those expected under no
+    difference, and their hypergeometric variance; strata with only one group or one outcome carry nothing.
+    """
+    import numpy as np
+    from scipy.stats import norm
+
+    seg = np.asarray(in_segment, dtype=bool)
+    conv = np.asarray(converted, dtype=bool)
+    observed = expected = variance = 0.0
+    for stratum in np.unique(strata):
+        k = strata == stratum
+        n = int(k.sum())
+        n1, m1 = int((seg & k).sum()), int((conv & k).sum())
+        if n < 2 or n1 in (0, n) or m1 in (0, n):
+            continue
+        observed += float((seg & conv & k).sum())
+        expected += n1 * m1 / n
+        variance += n1 * (n - n1) * m1 * (n - m1) / (n * n * (n - 1))
+    if variance <= 0:
+        return 1.0
+    # continuity correction, toward no difference
+    z = (observed - expected + 0.5) / math.sqrt(variance)
+    return float(norm.cdf(z))
+
+
 def _stage_index(log: EventLog, order: Sequence[str]) -> dict[str, int]:
     index = {s: i for i, s in enumerate(order) if s not in log.outcome_stages}
     if log.won_stage:
@@ -390,14 +418,19 @@ def _slow_segment_candidates(
             total_cases = int(pair_cases[(source, target)])
             rest_cases = total_cases - seg_cases
             med_seg = float(row["median"])
-            if seg_cases < min_cases or rest_cases < min_cases or med_seg <= float(pair_median[(source, target)]):
+            if seg_cases < min_cases or rest_cases < min_cases:
                 continue
+            # every comparison made is tested and counted in the correction, whatever its effect size: testing
+            # only those that look large first would let chance differences through
             idx = positions[(source, target)]
             mask = label_values[idx] == value
             seg, rest = waits[idx][mask], waits[idx][~mask]
             med_rest = float(np.median(rest))
-            if med_seg < med_rest * SLOW_RATIO or med_seg - med_rest < MIN_EXTRA_DAYS:
-                continue
+            large = not (
+                med_seg <= float(pair_median[(source, target)])
+                or med_seg < med_rest * SLOW_RATIO
+                or med_seg - med_rest < MIN_EXTRA_DAYS
+            )
             p = float(mannwhitneyu(seg, rest, alternative="greater").pvalue)
             candidates.append(
                 {
@@ -411,6 +444,7 @@ def _slow_segment_candidates(
                     "cases_seg": seg_cases,
                     "cases_rest": rest_cases,
                     "p": p,
+                    "large": large,
                 }
             )
     return candidates
@@ -443,6 +477,7 @@ def _conversion_candidates(
         sub = progress[reached]
         decided = sub[~(sub["open"] & (sub["max_index"] == i))]
         checks.append((stage, decided, decided["max_index"] > i))
+    mix = segments["size_band"] if "size_band" in segments.columns else None
     if log.won_stage and log.lost_stage:
         closed = progress[progress["won"] | progress["lost"]]
         checks.append((log.won_stage, closed, closed["won"]))
@@ -459,9 +494,14 @@ def _conversion_candidates(
                     continue
                 k_seg, k_rest = int(conv[mask].sum()), int(conv[~mask].sum())
                 rate_seg, rate_rest = k_seg / n_seg, k_rest / n_rest
-                if rate_rest - rate_seg < MIN_RATE_GAP:
-                    continue
-                p = float(fisher_exact([[k_seg, n_seg - k_seg], [k_rest, n_rest - k_rest]], alternative="less").pvalue)
+                # deal mix: a rep (or industry) with more large deals converts less for that reason alone, so
+                # the comparison is stratified by size band (Cochran-Mantel-Haenszel) when there is one
+                strata = mix[decided.index] if mix is not None and dimension != "size_band" else None
+                if strata is not None and strata.nunique() > 1:
+                    p = _cmh_less(mask, conv, strata.to_numpy())
+                else:
+                    table = [[k_seg, n_seg - k_seg], [k_rest, n_rest - k_rest]]
+                    p = float(fisher_exact(table, alternative="less").pvalue)
                 candidates.append(
                     {
                         "stage": stage,
@@ -473,6 +513,7 @@ def _conversion_candidates(
                         "n_rest": n_rest,
                         "case_ids": decided.index[mask],
                         "p": p,
+                        "large": rate_rest - rate_seg >= MIN_RATE_GAP,
                     }
                 )
     return candidates
@@ -635,7 +676,7 @@ def _segment_findings(
     amounts = log.cases["amount"] if "amount" in log.cases.columns else None
     n_cases = max(len(progress), 1)
     for c, p in zip(slow, adjusted[: len(slow)], strict=True):
-        if p >= SIGNIFICANCE:
+        if p >= SIGNIFICANCE or not c["large"]:
             continue
         extra = c["median_seg"] - c["median_rest"]
         cost = c["steps_seg"] * extra
@@ -671,7 +712,7 @@ def _segment_findings(
             )
         )
     for c, p in zip(conv, adjusted[len(slow) :], strict=True):
-        if p >= SIGNIFICANCE:
+        if p >= SIGNIFICANCE or not c["large"]:
             continue
         lost_deals = c["n_seg"] * (c["rate_rest"] - c["rate_seg"])
         won = c["stage"] == log.won_stage
@@ -1018,6 +1059,40 @@ def analyse_event_log(
     )
     report.summary = summarise(report)
     return report
+
+
+def segment_findings(
+    log: EventLog, segment: str | Sequence[str] | None = None, *, min_segment_cases: int = MIN_SEGMENT_CASES
+) -> list[Finding]:
+    """Only the segment comparisons (slow segments, low conversion) of ``analyse_event_log``, without mining.
+
+    The statistics the seed sweep and the shuffled-label checks repeat many times.
+    """
+    from analytics import process
+
+    dimensions = _resolve_dimensions(log, segment)
+    stage_frame = process.stage_events(log)
+    if stage_frame.empty:
+        raise InvalidInput({"events": f"{log.source} has no stage events ({', '.join(log.stages)})"})
+    order = process.activity_order(log, stage_frame)
+    steps = process.transitions(stage_frame)
+    progress_frame = case_progress(log, stage_frame, order)
+    total_days = float(steps["wait_days"].sum())
+    return _segment_findings(log, steps, progress_frame, stage_frame, dimensions, min_segment_cases, total_days)
+
+
+def shuffled_segments(log: EventLog, seed: int, dimensions: Sequence[str] = DEFAULT_DIMENSIONS) -> EventLog:
+    """The log with each segment column permuted across cases: every segment difference is then chance."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    cases = log.cases.copy()
+    for column in dimensions:
+        if column in cases.columns:
+            cases[column] = rng.permutation(cases[column].to_numpy())
+    return replace(log, cases=cases)
 
 
 def rank_findings(findings: list[Finding]) -> list[Finding]:

@@ -116,10 +116,12 @@ def test_planted_low_converting_rep_is_found(planted: tuple[EventLog, Bottleneck
     _, report = planted
     low = [f for f in report.findings if f.kind == "low conversion" and f.dimension == "owner"]
     assert {f.segment for f in low} == {"rep3@example.com"}
-    assert {f.source for f in low} == {"Negotiation", "Won"}  # the last step, and so the win rate
-    won = next(f for f in low if f.source == "Won")
-    assert won.evidence.segment_value < won.evidence.rest_value * 0.7
-    assert won.revenue_at_risk and won.revenue_at_risk > 0
+    # the last step; the win rate too when it survives the correction over every comparison made (stratified by
+    # size band, it no longer does on this small log)
+    assert "Negotiation" in {f.source for f in low} <= {"Negotiation", "Won"}
+    step = next(f for f in low if f.source == "Negotiation")
+    assert step.evidence.segment_value < step.evidence.rest_value * 0.7
+    assert step.revenue_at_risk and step.revenue_at_risk > 0
 
 
 def test_no_spurious_segment_findings_on_unplanted_dimensions(planted: tuple[EventLog, BottleneckReport]) -> None:
@@ -251,7 +253,7 @@ def test_bpi_2012_subset_end_to_end_with_the_loan_funnel_as_playbook(shared_data
 
 
 def test_revenue_at_risk_is_valued_within_each_currency() -> None:
-    log = synthetic_event_log(1500, seed=11)
+    log = synthetic_event_log(3000, seed=11)  # enough cases for the win-rate gap to pass the correction
     plain = analyse_event_log(log, segment="owner", conformance_check=False)
     log.cases["currency"] = "USD"
     usd = analyse_event_log(log, segment="owner", conformance_check=False)

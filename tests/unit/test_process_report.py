@@ -18,7 +18,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def report() -> BottleneckReport:
-    log = synthetic_event_log(400, seed=8)
+    log = synthetic_event_log(1500, seed=8)  # enough cases for a low-conversion finding after the correction
     # File names and CRM fields are data, never markup: a log named like a script tag must come out inert.
     log.source = "<script>alert(1)</script>.xes"
     log.cases.loc[log.cases.index[0], "industry"] = "<b>bold|pipe</b>"

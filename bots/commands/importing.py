@@ -12,7 +12,7 @@ from bots.common import AsOption
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sales.importing import ImportReport
+    from sales.importing import ImportMapping, ImportReport
 
 app = typer.Typer(
     help=(
@@ -52,6 +52,15 @@ def render_report(console: Console, report: ImportReport) -> None:
     verb = "Would create" if report.dry_run else "Created"
     created = ", ".join(f"{n:,} {what}" for what, n in report.created.items())
     console.print(f"[bold green]{verb}[/] {created} from {report.rows:,} rows of {report.file_name}.")
+    if report.system:
+        would = "would be " if report.dry_run else ""
+        console.print(
+            f"{report.system} rows: {report.created.get(report.entity, 0):,} created, {report.updated:,} {would}updated, "
+            f"{report.unchanged:,} unchanged, {report.refused:,} refused (matched on the {report.system} record id).",
+            highlight=False,
+        )
+    if report.stages_adopted:
+        console.print(f"Deal stages set from {report.stages_adopted} first.", highlight=False)
     table = Table(title="columns used", show_edge=False, title_justify="left")
     table.add_column("field")
     table.add_column("from")
@@ -89,7 +98,15 @@ def render_problems(console: Console, report: ImportReport) -> None:
 @app.command("csv")
 def csv_cmd(
     file: Annotated[Path, typer.Argument(help="The CSV file (comma, semicolon, tab or | separated).")],
-    entity: Annotated[str, typer.Option("--entity", "-e", help=ENTITY_HELP)],
+    entity: Annotated[
+        str | None,
+        typer.Option(
+            "--entity",
+            "-e",
+            help=ENTITY_HELP + " Optional for HubSpot, Salesforce and Pipedrive exports: they are recognised by "
+            "their columns and read with the ready mapping in mappings/<crm>/.",
+        ),
+    ] = None,
     map_options: Annotated[
         list[str] | None,
         typer.Option(
@@ -102,11 +119,29 @@ def csv_cmd(
         typer.Option("--mapping", help="A mapping YAML (columns, value maps, defaults, templates); see README."),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and report; write nothing.")] = False,
+    adopt_stages: Annotated[
+        bool,
+        typer.Option(
+            "--adopt-stages",
+            help="CRM exports: make the CRM's default pipeline (mappings/<crm>/stages.yaml) the workspace's deal "
+            "stages first, so deals keep the CRM's stage names (admins; audited like `salesgraph stages set`). "
+            "Without it, the CRM's stages are mapped onto the workspace's.",
+        ),
+    ] = False,
     as_: AsOption = None,
 ) -> None:
     """Import one CSV file as ENTITY rows, all or nothing.
 
+    HubSpot (contacts, companies, deals), Salesforce (leads, accounts, contacts, opportunities) and Pipedrive
+    (persons, organizations, deals, activities) exports need no options: the file's columns say which it is.
+    Such imports upsert: a second import of an updated export updates the rows the first one made (matched on the
+    CRM's record id) and reports created, updated, unchanged and refused rows.
+
     Examples:
+
+        salesgraph import csv hubspot-deals.csv --dry-run
+
+        salesgraph import csv salesforce-opportunities.csv --adopt-stages
 
         salesgraph import csv --entity leads leads.csv --map name=full_name --map email=mail --dry-run
 
@@ -118,6 +153,7 @@ def csv_cmd(
         ImportFailed,
         ImportMapping,
         MappingError,
+        adopt_source_stages,
         import_csv,
         load_mapping,
         parse_map_options,
@@ -125,16 +161,31 @@ def csv_cmd(
     from store.db import session_scope
 
     out = console()
-    if entity not in ENTITIES:
+    if entity is not None and entity not in ENTITIES:
         fail(f"--entity {entity!r} is not importable; choose one of {', '.join(ENTITIES)}")
     with friendly_errors():
         try:
-            mapping = load_mapping(mapping_file) if mapping_file else ImportMapping()
+            if mapping_file:
+                mapping = load_mapping(mapping_file)
+            elif entity is None or adopt_stages:
+                mapping = _detected(file, out) or ImportMapping()
+            else:
+                mapping = ImportMapping()
+            entity = entity or mapping.entity
+            if entity is None:
+                fail(
+                    f"{file.name} is not a HubSpot, Salesforce or Pipedrive export this version recognises; say what "
+                    f"its rows are with --entity ({', '.join(ENTITIES)}), and map columns with --map or --mapping"
+                )
             mapping = mapping.with_overrides(parse_map_options(map_options or []))
             svc = services()
             progress, update = _progress(out)
             with progress, session_scope(svc.engine, read_only=dry_run) as s:  # type: ignore[attr-defined]
                 actor = resolve_actor(s, as_)
+                machine = None
+                adopted = None
+                if adopt_stages:
+                    mapping, machine, adopted = adopt_source_stages(s, actor, mapping, dry_run=dry_run)
                 report = import_csv(
                     s,
                     actor,
@@ -144,13 +195,33 @@ def csv_cmd(
                     dry_run=dry_run,
                     phone_region=svc.settings.default_phone_region,
                     on_progress=update,  # type: ignore[arg-type]
+                    machine=machine,
                 )
+                report.stages_adopted = str(adopted) if adopted else None
         except ImportFailed as exc:
             render_problems(out, exc.report)
             raise typer.Exit(1) from None
         except MappingError as exc:
             fail(str(exc))
     render_report(out, report)
+
+
+def _detected(file: Path, out: Console) -> ImportMapping | None:
+    """The ready CRM mapping that fits the file's header, announced; None when none fits."""
+    import csv
+
+    from sales.importing import MAPPINGS_DIR, MappingError, detect_delimiter, detect_mapping
+
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline()
+    except FileNotFoundError:
+        raise MappingError(f"{file} is not a file") from None
+    header = next(csv.reader([first], delimiter=detect_delimiter(first)), [])
+    mapping = detect_mapping(header, MAPPINGS_DIR)
+    if mapping is not None:
+        out.print(f"Recognised a {mapping.system} {mapping.object} export: reading it with {mapping.source}.")
+    return mapping
 
 
 @app.command("maven")

@@ -7,13 +7,22 @@ from sales.importing.core import (
     ImportFailed,
     ImportReport,
     RowProblem,
+    adopt_source_stages,
     detect_delimiter,
     file_sha256,
     import_csv,
     import_maven,
+    source_stages,
 )
 from sales.importing.fields import ENTITIES, ENTITY_FIELDS, field_names
-from sales.importing.mapping import ImportMapping, MappingError, load_mapping, mapping_from_dict, parse_map_options
+from sales.importing.mapping import (
+    ImportMapping,
+    MappingError,
+    detect_mapping,
+    load_mapping,
+    mapping_from_dict,
+    parse_map_options,
+)
 
 __all__ = [
     "ENTITIES",
@@ -26,7 +35,9 @@ __all__ = [
     "ImportReport",
     "MappingError",
     "RowProblem",
+    "adopt_source_stages",
     "detect_delimiter",
+    "detect_mapping",
     "field_names",
     "file_sha256",
     "import_csv",
@@ -34,4 +45,5 @@ __all__ = [
     "load_mapping",
     "mapping_from_dict",
     "parse_map_options",
+    "source_stages",
 ]

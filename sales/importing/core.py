@@ -10,6 +10,10 @@ Rules a user can rely on:
 - Users can be imported by admins only. Anyone else may import only records owned by people they can see; rows
   without an owner are owned by the importing user.
 - One audit event per import records the counts, the file name and the file's SHA-256.
+- A mapping with a ``system`` (the ready HubSpot, Salesforce and Pipedrive mappings) upserts: each row's record id
+  is kept as an external ref (``external_refs``), and a second import of an updated export updates the rows it made
+  (or adopts a same-named account, same-email contact or lead) instead of refusing them; the report counts created,
+  updated, unchanged and refused rows, and a refused row still means nothing is written.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from sales.permissions import Actor
 from sales.receipts import write_receipt
 from sales.stages import StageMachine, workspace_machine
 from sales.validation import company_key, person_key
-from store.models import Account, Contact, Deal, Lead, LeadStatus, Role, User
+from store.models import Account, Contact, Deal, ExternalRef, Lead, LeadStatus, Role, User
 from store.types import utcnow
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -74,6 +78,11 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     audit_event_id: int | None = None
+    system: str | None = None  # set for CRM imports, which upsert
+    updated: int = 0
+    unchanged: int = 0
+    updated_ids: list[int] = field(default_factory=list)
+    stages_adopted: str | None = None  # the stage file applied first, if any
     terms: dict[str, dict[str, str]] = field(default_factory=dict)
     """The workspace's own spellings kept from the mapping's ``values:`` (e.g. stage Engaging → Qualified)."""
 
@@ -85,13 +94,30 @@ class ImportReport:
     def bad_rows(self) -> int:
         return len({p.row for p in self.problems})
 
+    @property
+    def refused(self) -> int:
+        """Rows refused for a problem (then nothing at all was written)."""
+        return self.bad_rows
+
     def summary(self) -> dict[str, Any]:
+        upsert = (
+            {
+                "system": self.system,
+                "updated": self.updated,
+                "unchanged": self.unchanged,
+                "refused": self.refused,
+                "updated_ids": list(self.updated_ids),
+            }
+            if self.system
+            else {}
+        )
         return {
             "entity": self.entity,
             "file": self.file_name,
             "sha256": self.sha256,
             "rows": self.rows,
             "created": dict(self.created),
+            **upsert,
             "columns": dict(self.columns),
             "ignored_columns": list(self.ignored_columns),
             **({"terms": {k: dict(v) for k, v in self.terms.items()}} if self.terms else {}),
@@ -208,6 +234,12 @@ class _ColumnPlan:
                 problems.append(
                     f"column {column!r} (for field {name}) is not in the file; its columns are {', '.join(header)}"
                 )
+        self.fallbacks: dict[str, list[int]] = {}
+        for name, columns in mapping.fallbacks.items():
+            missing = [c for c in columns if c not in index]
+            if missing:
+                problems.append(f"column(s) {', '.join(map(repr, missing))} (for field {name}) not in the file")
+            self.fallbacks[name] = [index[c] for c in columns if c in index]
         for name in self.specs:
             if name not in self.column_of and name not in mapping.columns and name.lower() in lower_index:
                 self.column_of[name] = lower_index[name.lower()]
@@ -238,6 +270,7 @@ class _ColumnPlan:
 
         self.attribute_columns: list[tuple[str, int]] = []
         used = {i for i in self.column_of.values() if i >= 0}
+        used.update(i for columns in self.fallbacks.values() for i in columns)
         for template in mapping.templates.values():
             used.update(index[n] for n in template.names if n in index)
         used.update(self.stage_dates.values())
@@ -281,6 +314,8 @@ class _ColumnPlan:
             if name in self.column_of:
                 i = self.column_of[name]
                 self.sources[name] = ROW_COLUMN if i < 0 else header[i]
+                if self.fallbacks.get(name):
+                    self.sources[name] += ", else " + ", else ".join(header[j] for j in self.fallbacks[name])
             elif name in mapping.templates:
                 self.sources[name] = f"template {mapping.templates[name].text!r}"
             elif name in mapping.defaults:
@@ -308,6 +343,12 @@ class _ColumnPlan:
             value_map = mapping.values.get(name)
             if value_map and text in value_map:
                 text = value_map[text].strip()
+            for j in self.fallbacks.get(name, ()) if not text else ():
+                text = _cell(cells[j])
+                if value_map and text in value_map:
+                    text = value_map[text].strip()
+                if text:
+                    break
             raw[name] = text
         if mapping.templates:
             # fields (after value maps) win over same-named columns; only the names templates use are looked up
@@ -347,7 +388,7 @@ class _ColumnPlan:
             if not text:
                 continue
             try:
-                stage_dates[stage] = parse_datetime(text, ctx.date_format)
+                stage_dates[stage] = parse_datetime(text, ctx.formats)
             except ValueError as exc:
                 problems.append(RowProblem(row_no, self.header[i], str(exc)))
         return _ParsedRow(row_no, values, attributes, stage_dates), problems
@@ -359,8 +400,9 @@ class _ColumnPlan:
 class _Lookups:
     """Existing records by the names rows use for them, loaded once per import."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, system: str | None = None) -> None:
         self.session = session
+        self.system = system
         self._users: tuple[dict[str, int], dict[str, list[int]], dict[int, str]] | None = None
         self._accounts: dict[str, int] | None = None
         self._account_keys: dict[str, int] | None = None
@@ -408,6 +450,15 @@ class _Lookups:
         return keys.get(company_key(name) or name.lower())
 
     def external_ids(self, model: type[Deal] | type[Lead]) -> dict[str, tuple[int, int | None]]:
+        """External id → (id, owner id); in a CRM import, the ids that CRM gave (its external refs)."""
+        if self.system is not None:
+            table = model.__tablename__
+            refs = self.session.exec(
+                select(ExternalRef.external_id, model.id, model.owner_id)
+                .join(model, col(model.id) == col(ExternalRef.record_id))
+                .where(ExternalRef.system == self.system, ExternalRef.record_type == table)
+            ).all()
+            return {ext: (rid, owner) for ext, rid, owner in refs if rid is not None}
         rows = self.session.exec(
             select(model.id, model.external_id, model.owner_id).where(col(model.external_id).is_not(None))
         ).all()
@@ -464,7 +515,13 @@ class _Importer:
         self.report = report
         self.machine = machine
         self.now = now
-        self.lookups = _Lookups(session)
+        self.system = plan.mapping.system
+        self.object = plan.mapping.object or entity
+        self.lookups = _Lookups(session, self.system)
+        self.matches: dict[int, int] = {}  # row -> id of the existing record it updates (CRM imports)
+        self.adopted: set[int] = set()  # matched rows whose record has no external ref yet (matched by name/email)
+        self.updates: list[tuple[int, dict[str, Any], dict[str, Any]]] = []  # (id, changes, record) planned
+        self.stage_moves: list[dict[str, Any]] = []  # stage changes the updates make
         self.new_accounts: dict[str, str] = {}  # company key -> name as first written
         self.rows: list[_ParsedRow] = []
         self.broken: list[_ParsedRow] = []  # rows with bad cells: only their references are still checked
@@ -510,7 +567,7 @@ class _Importer:
         if value is None:
             return True
         key = value
-        if key in existing:
+        if key in existing and parsed.row not in self.matches:
             self.problem(parsed.row, name, f"{what} {value!r} already exists in the store")
             return False
         if key in seen:
@@ -522,8 +579,122 @@ class _Importer:
     # --- per entity: check and resolve (no writes)
 
     def resolve(self) -> None:
+        if self.system is not None:
+            self._match_existing()
         getattr(self, f"_resolve_{self.entity}")()
         self._check_broken_references()
+        if self.system is not None and not self.report.problems:
+            self._plan_updates()
+
+    # --- CRM imports: which rows update an existing record, and how
+
+    def _natural_keys(self) -> dict[str, int]:
+        """An existing record by the key a CRM row without an external ref is matched on (adopted, not duplicated)."""
+        session = self.session
+        if self.entity == "accounts":
+            _, keys = self.lookups.accounts()
+            return dict(keys)
+        if self.entity == "contacts":
+            return {e.lower(): i for i, e in session.exec(select(Contact.id, Contact.email)).all() if e and i}
+        if self.entity == "leads":
+            return {e.lower(): i for i, e in session.exec(select(Lead.id, Lead.email)).all() if e and i}
+        if self.entity == "deals":
+            rows = session.exec(select(Deal.id, Deal.external_id).where(col(Deal.external_id).is_not(None))).all()
+            return {e: i for i, e in rows if e and i}
+        return {}
+
+    def _natural_key(self, values: dict[str, Any]) -> str | None:
+        if self.entity == "accounts":
+            return company_key(values.get("name")) or str(values.get("name", "")).lower()
+        if self.entity in ("contacts", "leads"):
+            email = values.get("email")
+            return email.lower() if email else None
+        if self.entity == "deals":
+            return values.get("external_id")
+        return None
+
+    def _match_existing(self) -> None:
+        refs = dict(
+            self.session.exec(
+                select(ExternalRef.external_id, ExternalRef.record_id).where(
+                    ExternalRef.system == self.system, ExternalRef.object == self.object
+                )
+            ).all()
+        )
+        natural = self._natural_keys()
+        referenced = set(refs.values())
+        seen: dict[str, int] = {}
+        for parsed in self.rows:
+            ext = parsed.values.get("external_id")
+            if ext is None:
+                self.problem(parsed.row, "external_id", f"the {self.system} record id is empty")
+                continue
+            if ext in seen:
+                self.problem(parsed.row, "external_id", f"{self.system} record {ext!r} is also on row {seen[ext]}")
+                continue
+            seen[ext] = parsed.row
+            if ext in refs:
+                self.matches[parsed.row] = refs[ext]
+                continue
+            key = self._natural_key(parsed.values)
+            found = natural.get(key) if key else None
+            if found is not None and found not in referenced:
+                self.matches[parsed.row] = found
+                self.adopted.add(parsed.row)
+                referenced.add(found)
+
+    def _plan_updates(self) -> None:
+        """Compare each matched row with its record: the changed mapped fields become updates, the rest unchanged."""
+        assert len(self.resolved) == len(self.rows), "every row resolved when there is no problem"
+        fields = [f for f in _UPDATABLE[self.entity] if f in self.plan.sources]
+        table = _table(self.entity)
+        ids = sorted(set(self.matches.values()))
+        current: dict[int, Any] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in self.session.connection().execute(table.select().where(table.c.id.in_(chunk))).mappings():
+                current[int(row["id"])] = row
+        for parsed, record in zip(self.rows, self.resolved, strict=True):
+            record_id = self.matches.get(parsed.row)
+            if record_id is None:
+                continue
+            now_row = current[record_id]
+            changes: dict[str, Any] = {}
+            for name in fields:
+                key = _RECORD_KEY.get(name, name)
+                column = "account_id" if key == "_account" else key
+                new = record.get(key)
+                if key == "_account" and isinstance(new, str):
+                    changes[column] = new  # an account this import creates: its id is known when written
+                elif key == "attributes":
+                    merged = {**(now_row["attributes"] or {}), **(new or {})}
+                    if merged != (now_row["attributes"] or {}):
+                        changes[column] = merged
+                elif new != now_row[column]:
+                    changes[column] = new
+            if "company" in changes:
+                changes["company_key"] = company_key(changes["company"])
+            if self.entity == "deals" and "stage" in changes:
+                when = next((at for st, at in reversed(record["_history"]) if st == changes["stage"]), self.now)
+                changes["stage_entered_at"] = when
+                changes["closed_at"] = when if changes["stage"] in self.machine.closed_stages else None
+                self.stage_moves.append(
+                    {
+                        "deal_id": record_id,
+                        "from_stage": now_row["stage"],
+                        "to_stage": changes["stage"],
+                        "changed_at": when,
+                        "changed_by_id": self.actor.user_id,
+                    }
+                )
+            if changes:
+                if "updated_at" in table.c:
+                    changes["updated_at"] = self.now
+                self.updates.append((record_id, changes, record))
+                self.report.updated_ids.append(record_id)
+            else:
+                self.report.unchanged += 1
+        self.report.updated = len(self.updates)
 
     def _check_broken_references(self) -> None:
         """Name unknown users and deals on rows that already have a bad cell, so one report lists everything."""
@@ -600,7 +771,7 @@ class _Importer:
             v = parsed.values
             key = company_key(v["name"]) or v["name"].lower()
             ok = True
-            if v["name"] in exact or key in keys:
+            if (v["name"] in exact or key in keys) and parsed.row not in self.matches:
                 self.problem(parsed.row, "name", f"an account named {v['name']!r} already exists in the store")
                 ok = False
             elif key in seen:
@@ -871,16 +1042,23 @@ class _Importer:
 
     # --- writing
 
+    def _inserts(self) -> list[dict[str, Any]]:
+        if not self.matches:
+            return self.resolved
+        return [r for p, r in zip(self.rows, self.resolved, strict=True) if p.row not in self.matches]
+
     def planned_counts(self) -> dict[str, int]:
-        counts = {self.entity: len(self.resolved)}
+        inserts = self._inserts()
+        counts = {self.entity: len(inserts)}
         if self.new_accounts:
             counts["accounts"] = counts.get("accounts", 0) + len(self.new_accounts)
         if self.entity == "deals":
-            counts["stage_changes"] = sum(len(r["_history"]) for r in self.resolved)
+            counts["stage_changes"] = sum(len(r["_history"]) for r in inserts) + len(self.stage_moves)
         return counts
 
     def write(self, progress: Callable[[int], None]) -> None:
         conn = self.session.connection()
+        inserts = self._inserts()
         account_ids: dict[str, int] = {}
         if self.new_accounts:
             keys = list(self.new_accounts)
@@ -892,7 +1070,7 @@ class _Importer:
             account_ids = dict(zip(keys, account_id_list, strict=True))
         rows: list[dict[str, Any]] = []
         extras: list[dict[str, Any]] = []
-        for record in self.resolved:
+        for record in inserts:
             row = {k: v for k, v in record.items() if not k.startswith("_")}
             if "_account" in record:
                 ref = record["_account"]
@@ -902,17 +1080,18 @@ class _Importer:
         ids: list[int] = []
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
-            if self.entity in ("deals", "users"):
+            if self.entity in ("deals", "users") or self.system is not None:
                 ids.extend(_insert_returning_ids(conn, self.entity, chunk))
             else:
                 _insert(conn, self.entity, chunk)
             progress(len(chunk))
         if self.entity == "deals":
-            for deal_id, record in zip(ids, self.resolved, strict=True):
+            for deal_id, record in zip(ids, inserts, strict=True):
                 previous: str | None = None
                 for stage, when in record["_history"]:
                     extras.append({"deal_id": deal_id, "from_stage": previous, "to_stage": stage, "changed_at": when})
                     previous = stage
+            extras.extend(self.stage_moves)
             for start in range(0, len(extras), 5000):
                 _insert(conn, "stage_changes", extras[start : start + 5000])
         if self.entity == "users":
@@ -929,6 +1108,113 @@ class _Importer:
                 conn.execute(
                     update(users).where(users.c.id == bindparam("uid")).values(manager_id=bindparam("mid")), updates
                 )
+        if self.system is not None:
+            self._write_upserts(conn, ids, inserts, account_ids, progress)
+
+    def _write_upserts(
+        self,
+        conn: Connection,
+        ids: list[int],
+        inserts: list[dict[str, Any]],
+        account_ids: dict[str, int],
+        progress: Callable[[int], None],
+    ) -> None:
+        """Apply the planned updates and record the external refs of created and adopted rows."""
+        table = _table(self.entity)
+        for record_id, changes, _ in self.updates:
+            if isinstance(changes.get("account_id"), str):
+                changes["account_id"] = account_ids[changes["account_id"]]
+            conn.execute(update(table).where(table.c.id == record_id).values(**changes))
+        if self.updates:
+            progress(len(self.updates))
+        refs: list[dict[str, Any]] = []
+        new_rows = [p for p in self.rows if p.row not in self.matches]
+        for record_id, parsed in zip(ids, new_rows, strict=True):
+            refs.append(self._ref(str(parsed.values["external_id"]), record_id))
+        for parsed in self.rows:
+            if parsed.row in self.adopted:
+                refs.append(self._ref(str(parsed.values["external_id"]), self.matches[parsed.row]))
+        for start in range(0, len(refs), 5000):
+            _insert(conn, "external_refs", refs[start : start + 5000])
+
+    def _ref(self, external_id: str, record_id: int) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "object": self.object,
+            "external_id": external_id,
+            "record_type": self.entity,
+            "record_id": record_id,
+            "synced": {},
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+
+
+_UPDATABLE: dict[str, tuple[str, ...]] = {
+    "deals": (
+        "name",
+        "account",
+        "owner",
+        "product",
+        "amount",
+        "currency",
+        "stage",
+        "expected_close_date",
+        "probability",
+        "loss_reason",
+    ),
+    "leads": (
+        "name",
+        "email",
+        "phone",
+        "company",
+        "title",
+        "source",
+        "industry",
+        "region",
+        "status",
+        "outcome",
+        "owner",
+        "account",
+        "attributes",
+    ),
+    "accounts": (
+        "name",
+        "domain",
+        "industry",
+        "employees",
+        "size_band",
+        "annual_revenue",
+        "region",
+        "owner",
+        "attributes",
+    ),
+    "contacts": ("name", "account", "email", "phone", "title", "owner"),
+    "interactions": (
+        "deal",
+        "lead",
+        "contact",
+        "account",
+        "user",
+        "channel",
+        "direction",
+        "subject",
+        "body",
+        "occurred_at",
+        "sentiment",
+    ),
+    "users": (),
+    "stage_changes": (),
+}
+"""The fields a re-import of a CRM export may change on an existing record (only those the mapping fills)."""
+_RECORD_KEY = {
+    "owner": "owner_id",
+    "account": "_account",
+    "user": "user_id",
+    "deal": "deal_id",
+    "lead": "lead_id",
+    "contact": "contact_id",
+}
 
 
 def _rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, int, list[str]]]:
@@ -971,10 +1257,17 @@ def import_csv(
         raise PermissionDenied(f"only admins import users; {actor.email} is a {actor.role}")
     if not path.is_file():
         raise MappingError(f"{path} is not a file")
-    report = ImportReport(entity=entity, file_name=path.name, sha256=file_sha256(path), dry_run=dry_run)
+    if mapping.system is not None and entity in ("users", "stage_changes"):
+        raise MappingError(f"CRM mappings ({mapping.system}) import deals, leads, accounts, contacts or interactions")
+    report = ImportReport(
+        entity=entity, file_name=path.name, sha256=file_sha256(path), dry_run=dry_run, system=mapping.system
+    )
     total = _count_data_rows(path)
     ctx = ParseContext(
-        date_format=mapping.date_format, phone_region=mapping.phone_region or phone_region, machine=machine
+        date_format=mapping.date_format,
+        date_formats=mapping.date_formats,
+        phone_region=mapping.phone_region or phone_region,
+        machine=machine,
     )
     line_of: Any = None
     try:
@@ -1034,7 +1327,7 @@ def import_csv(
         nonlocal written
         written += n
         if on_progress:
-            on_progress("writing", written, len(importer.resolved))
+            on_progress("writing", written, len(importer.resolved) + len(importer.updates))
 
     importer.write(advance)
     _keep_terms(session, mapping, report)
@@ -1119,3 +1412,41 @@ def import_maven(
             report.dry_run = True
             report.audit_event_id = None
     return reports
+
+
+def source_stages(mapping: ImportMapping, mappings_dir: Path = MAPPINGS_DIR) -> Path:
+    """The stage file of a CRM mapping's system (``mappings/<system>/stages.yaml``): that CRM's default pipeline."""
+    if mapping.system is None:
+        raise MappingError("only a CRM mapping (one with `system:`) has the source's stages to adopt")
+    path = mappings_dir / mapping.system / STAGES_FILE
+    if not path.is_file():
+        raise MappingError(f"there is no stage file for {mapping.system} at {path}")
+    return path
+
+
+def adopt_source_stages(
+    session: Session,
+    actor: Actor,
+    mapping: ImportMapping,
+    *,
+    stages_file: Path | None = None,
+    dry_run: bool = False,
+) -> tuple[ImportMapping, StageMachine, Path]:
+    """Make the export's own pipeline the workspace's stages (as ``import maven`` does), with its receipt.
+
+    Returns the mapping without its stage renames (the stage names are now the CRM's own), the stages in force
+    and the stage file used. With ``dry_run`` the stages are checked and returned, not stored.
+    """
+    from sales.stages import load_stage_file, set_stage_configuration
+
+    path = stages_file or source_stages(mapping)
+    machine, description = load_stage_file(path)
+    set_stage_configuration(session, actor, machine, description=description, source=str(path), dry_run=dry_run)
+    # the renames onto our stage names go; "read the next column" ("") and won/lost (Deal - Status) stay
+    values = dict(mapping.values)
+    values["stage"] = {
+        k: v
+        for k, v in mapping.values.get("stage", {}).items()
+        if not v or machine.canonical(v) in machine.closed_stages
+    }
+    return ImportMapping(**{**mapping.__dict__, "values": values}), machine, path

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -43,6 +43,12 @@ class FieldSpec:
 class ParseContext:
     date_format: str | None = None
     phone_region: str = "US"
+    date_formats: tuple[str, ...] = ()  # tried after date_format, in turn
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return ((self.date_format,) if self.date_format else ()) + self.date_formats
+
     machine: StageMachine = DEFAULT_MACHINE
 
 
@@ -65,6 +71,7 @@ ENTITY_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("active", "bool"),
     ),
     "accounts": (
+        _s("external_id", 100, help="the CRM's record id (CRM mappings only: stored as an external ref)"),
         _s("name", 300, required=True),
         _s("domain", 255),
         _s("industry", 100),
@@ -76,6 +83,7 @@ ENTITY_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("attributes", "json"),
     ),
     "contacts": (
+        _s("external_id", 100, help="the CRM's record id (CRM mappings only: stored as an external ref)"),
         _s("name", 200, required=True),
         FieldSpec("account", REF_ACCOUNT),
         FieldSpec("email", "email"),
@@ -122,6 +130,7 @@ ENTITY_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("changed_by", REF_USER),
     ),
     "interactions": (
+        _s("external_id", 100, help="the CRM's record id (CRM mappings only: stored as an external ref)"),
         FieldSpec("deal", REF_DEAL),
         FieldSpec("lead", REF_LEAD),
         FieldSpec("contact", REF_CONTACT),
@@ -188,12 +197,22 @@ def _float_in(low: float, high: float, what: str) -> Callable[[str], float]:
     return parse
 
 
-def parse_date(value: str, date_format: str | None) -> date:
-    if date_format:
-        try:
-            return datetime.strptime(value, date_format).date()
-        except ValueError:
-            raise ValueError(f"{value!r} does not match the date format {date_format!r}") from None
+def _formats(date_format: str | Sequence[str] | None) -> tuple[str, ...]:
+    if not date_format:
+        return ()
+    return (date_format,) if isinstance(date_format, str) else tuple(date_format)
+
+
+def parse_date(value: str, date_format: str | Sequence[str] | None) -> date:
+    formats = _formats(date_format)
+    if formats:
+        for fmt in formats:
+            try:
+                return datetime.strptime(value, fmt).date()
+            except ValueError:
+                continue
+        shown = " or ".join(repr(f) for f in formats)
+        raise ValueError(f"{value!r} does not match the date format {shown}")
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -206,13 +225,22 @@ def parse_date(value: str, date_format: str | None) -> date:
         ) from None
 
 
-def parse_datetime(value: str, date_format: str | None) -> datetime:
-    """ISO date-times (naive ones are taken as UTC); a bare date means midnight UTC of that day."""
+def parse_datetime(value: str, date_format: str | Sequence[str] | None) -> datetime:
+    """ISO date-times (naive ones are taken as UTC); a bare date means midnight UTC of that day.
+
+    With formats (a mapping's ``date_format``), each is tried in turn and keeps the time it reads.
+    """
     parsed: datetime | None = None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
     except ValueError:
         parsed = None
+    for fmt in _formats(date_format) if parsed is None else ():
+        try:
+            parsed = datetime.strptime(value, fmt)
+            break
+        except ValueError:
+            continue
     if parsed is None:
         day = parse_date(value, date_format)
         parsed = datetime(day.year, day.month, day.day)
@@ -279,9 +307,9 @@ def parse_value(spec: FieldSpec, value: str, ctx: ParseContext) -> Any:
     if kind == "sentiment":
         return _float_in(-1.0, 1.0, "sentiment score")(value)
     if kind == "date":
-        return parse_date(value, ctx.date_format)
+        return parse_date(value, ctx.formats)
     if kind == "datetime":
-        return parse_datetime(value, ctx.date_format)
+        return parse_datetime(value, ctx.formats)
     if kind == "bool":
         return _bool(value)
     if kind == "currency":

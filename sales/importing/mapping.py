@@ -92,6 +92,8 @@ class ImportMapping:
 
     entity: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    fallbacks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Further columns per field, read in turn while the value is still empty (``stage: [Deal - Status, ...]``)."""
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
     templates: dict[str, Template] = field(default_factory=dict)
@@ -102,8 +104,12 @@ class ImportMapping:
     delimiter: str | None = None
     encoding: str = "utf-8-sig"
     date_format: str | None = None
+    date_formats: tuple[str, ...] = ()  # more strptime formats tried in turn (exports mix dates and date-times)
     phone_region: str | None = None
     source: str | None = None  # where it came from, for the report
+    system: str | None = None  # the CRM the file was exported from: rows are upserted by its record ids
+    object: str | None = None  # that CRM's name for the rows (deals, opportunities, persons ...)
+    detect: tuple[str, ...] = ()  # columns whose presence says a file is this export (automatic mapping)
 
     def with_overrides(self, overrides: Mapping[str, str]) -> ImportMapping:
         """A copy whose ``columns`` are updated by ``--map field=column`` options (they win over the file)."""
@@ -137,6 +143,9 @@ _KNOWN_KEYS = {
     "date_format",
     "phone_region",
     "description",
+    "system",
+    "object",
+    "detect",
 }
 
 
@@ -177,12 +186,36 @@ def mapping_from_dict(raw: Mapping[str, Any], *, source: str = "mapping") -> Imp
         inc = attrs.get("include", "*")
         include = ("*",) if inc == "*" else tuple(str(c) for c in (inc or []))
         exclude = tuple(str(c) for c in (attrs.get("exclude") or []))
+    formats = raw.get("date_format")
+    if isinstance(formats, list):
+        formats = [str(f) for f in formats]
+    elif formats:
+        formats = [str(formats)]
+    else:
+        formats = []
+    detect = raw.get("detect") or []
+    if not isinstance(detect, list):
+        raise MappingError(f"{source}: `detect` must be a list of column names")
+    system = str(raw["system"]).lower() if raw.get("system") else None
+    if system is not None and not raw.get("columns", {}).get("external_id"):
+        raise MappingError(f"{source}: a mapping with `system` must map `external_id` (the record id column)")
     delimiter = raw.get("delimiter")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise MappingError(f"{source}: `delimiter` must be one character, e.g. ';' or ','")
+    columns_raw = raw.get("columns") or {}
+    fallbacks: dict[str, tuple[str, ...]] = {}
+    if isinstance(columns_raw, dict):
+        columns_raw = dict(columns_raw)
+        for name, column in list(columns_raw.items()):
+            if isinstance(column, list):
+                if not column:
+                    raise MappingError(f"{source}: `columns.{name}` is an empty list")
+                columns_raw[name] = column[0]
+                fallbacks[str(name)] = tuple(str(c) for c in column[1:])
     return ImportMapping(
         entity=str(raw["entity"]) if raw.get("entity") else None,
-        columns=_str_dict(raw.get("columns"), "columns", source),
+        columns=_str_dict(columns_raw, "columns", source),
+        fallbacks=fallbacks,
         values=values,
         defaults=_str_dict(raw.get("defaults"), "defaults", source),
         templates=templates,
@@ -192,9 +225,13 @@ def mapping_from_dict(raw: Mapping[str, Any], *, source: str = "mapping") -> Imp
         stage_dates=_str_dict(raw.get("stage_dates"), "stage_dates", source),
         delimiter=delimiter,
         encoding=str(raw.get("encoding") or "utf-8-sig"),
-        date_format=str(raw["date_format"]) if raw.get("date_format") else None,
+        date_format=formats[0] if formats else None,
+        date_formats=tuple(formats[1:]),
         phone_region=str(raw["phone_region"]) if raw.get("phone_region") else None,
         source=source,
+        system=system,
+        object=(str(raw.get("object") or raw.get("entity") or "") or None) if system else None,
+        detect=tuple(str(c) for c in detect),
     )
 
 
@@ -211,3 +248,20 @@ def load_mapping(path: Path) -> ImportMapping:
     if not isinstance(raw, dict):
         raise MappingError(f"mapping file {path} must contain a YAML mapping (key: value lines)")
     return mapping_from_dict(raw, source=str(path))
+
+
+def detect_mapping(header: Iterable[str], mappings_dir: Path) -> ImportMapping | None:
+    """The ready mapping (``mappings/<source>/<entity>.yaml`` with a ``detect:`` list) that fits a file's header.
+
+    A mapping fits when every column it names under ``detect`` is in the header; when several fit, the one naming
+    the most columns wins (a Salesforce opportunities export also has an "Account Name" column).
+    """
+    columns = {h.strip() for h in header}
+    best: tuple[int, ImportMapping] | None = None
+    for path in sorted(mappings_dir.glob("*/*.yaml")):
+        if path.name == "stages.yaml":
+            continue
+        mapping = load_mapping(path)
+        if mapping.detect and set(mapping.detect) <= columns and (best is None or len(mapping.detect) > best[0]):
+            best = (len(mapping.detect), mapping)
+    return best[1] if best else None

@@ -145,3 +145,33 @@ def test_cli_import_maven_then_pipeline_total_matches_pandas(cli_home: Path, sha
     for stage, count in counts.items():
         line = next(line for line in pipeline.output.splitlines() if f"{stage} total" in line)
         assert f"{count:,}" in line
+
+
+CRM_DATA = Path(__file__).resolve().parents[1] / "data" / "crm"
+
+
+def test_crm_exports_import_with_no_options_and_a_reimport_reports_updates(cli_home: Path, tmp_path: Path) -> None:
+    with Session(_engine()) as s:
+        small_org(s)
+    for name in ("hubspot-deals.csv", "salesforce-opportunities.csv"):
+        result = _run("import", "csv", str(CRM_DATA / name))
+        assert result.exit_code == 0, result.output
+        assert "Recognised a" in result.output and "export" in result.output
+        assert "0 updated, 0 unchanged, 0 refused" in result.output
+    assert _count(Deal) == 11
+    changed = tmp_path / "hubspot-deals.csv"
+    changed.write_text(
+        (CRM_DATA / "hubspot-deals.csv").read_text(encoding="utf-8").replace(",8500.50,", ",9100,"), encoding="utf-8"
+    )
+    result = _run("import", "csv", str(changed))
+    assert result.exit_code == 0, result.output
+    assert "0 created, 1 updated, 5 unchanged, 0 refused" in result.output
+    assert _count(Deal) == 11
+
+
+def test_a_file_no_mapping_recognises_asks_for_the_entity(cli_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "mystery.csv"
+    path.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    result = _run("import", "csv", str(path))
+    assert result.exit_code != 0
+    assert "--entity" in result.output

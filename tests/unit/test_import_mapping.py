@@ -36,10 +36,39 @@ def _spec(entity: str, name: str):  # type: ignore[no-untyped-def]
 )
 def test_shipped_mapping_files_load_and_name_only_real_fields(path: Path) -> None:
     mapping = load_mapping(path)
-    assert mapping.entity == path.stem
-    fields = {f.name for f in ENTITY_FIELDS[path.stem]}
+    # our own mappings are named after the entity; a CRM's after that CRM's object (companies.yaml → accounts)
+    assert mapping.entity == path.stem or (mapping.system == path.parent.name and mapping.object == path.stem)
+    assert mapping.entity is not None
+    fields = {f.name for f in ENTITY_FIELDS[mapping.entity]}
     named = set(mapping.columns) | set(mapping.values) | set(mapping.defaults) | set(mapping.templates)
     assert named <= fields, named - fields
+
+
+def test_crm_exports_are_detected_by_their_columns_and_the_most_specific_mapping_wins() -> None:
+    from sales.importing import detect_mapping
+
+    opportunities = ["Opportunity ID", "Opportunity Name", "Account ID", "Account Name", "Stage", "Close Date"]
+    found = detect_mapping(opportunities, MAPPINGS_DIR)
+    assert found is not None and (found.system, found.entity) == ("salesforce", "deals")
+    deals = ["Deal - ID", "Deal - Title", "Deal - Stage", "Person - ID", "Person - Name"]
+    found = detect_mapping(deals, MAPPINGS_DIR)
+    assert found is not None and (found.system, found.object) == ("pipedrive", "deals")
+    assert detect_mapping(["id", "name", "stage"], MAPPINGS_DIR) is None
+
+
+def test_a_crm_mapping_must_say_which_column_holds_the_record_id() -> None:
+    with pytest.raises(MappingError, match="must map `external_id`"):
+        mapping_from_dict({"entity": "deals", "system": "hubspot", "columns": {"name": "Deal Name"}})
+
+
+def test_several_date_formats_are_tried_in_turn_and_keep_the_time() -> None:
+    ctx = ParseContext(date_format="%m/%d/%Y", date_formats=("%m/%d/%Y %I:%M %p",))
+    assert parse_value(_spec("deals", "created_at"), "3/4/2025 2:30 PM", ctx) == datetime(
+        2025, 3, 4, 14, 30, tzinfo=UTC
+    )
+    assert parse_value(_spec("deals", "expected_close_date"), "12/31/2025", ctx).isoformat() == "2025-12-31"
+    with pytest.raises(ValueError, match="does not match the date format '%m/%d/%Y' or"):
+        parse_value(_spec("deals", "expected_close_date"), "31.12.2025", ctx)
 
 
 def test_the_four_ready_mappings_exist() -> None:

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         default=None, description="Daily briefings config (YAML); default $SALESGRAPH_HOME/briefings.yaml."
     )
 
+    hubspot_token: SecretStr | None = Field(
+        default=None, description="HubSpot private app access token (CRM deals, owners, pipelines scopes)."
+    )
+    hubspot_api_url: str = Field(default="https://api.hubapi.com", description="HubSpot API base URL.")
+    pipedrive_token: SecretStr | None = Field(default=None, description="Pipedrive API token (sent as x-api-token).")
+    pipedrive_api_url: str = Field(
+        default="https://api.pipedrive.com", description="Pipedrive API base URL (or https://COMPANY.pipedrive.com)."
+    )
+
     default_phone_region: str = Field(
         default="US", description="Region used to parse phone numbers written without a country code."
     )

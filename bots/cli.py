@@ -23,6 +23,7 @@ from bots.commands import privacy as privacy_cmd
 from bots.commands import seed as seed_cmd
 from bots.commands import slack as slack_cmd
 from bots.commands import stages as stages_cmd
+from bots.commands import sync as sync_cmd
 from bots.commands import tokens as tokens_cmd
 
 app = typer.Typer(
@@ -61,6 +62,7 @@ app.command("forecast")(forecast_cmd.forecast_cmd)
 app.add_typer(briefings_cmd.app, name="briefings")
 app.add_typer(slack_cmd.app, name="slack")
 app.add_typer(stages_cmd.app, name="stages")
+app.add_typer(sync_cmd.app, name="sync")
 app.add_typer(mcp_cmd.app, name="mcp")
 app.add_typer(tokens_cmd.app, name="tokens")
 records.deals.command("edit")(fix_cmd.deals_edit)

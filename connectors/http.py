@@ -94,7 +94,13 @@ class ApiClient:
         return min(0.2 * 2.0 ** (state.attempt_number - 1), 5.0)
 
     def request(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None, **headers: str
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         def sleep_and_count(seconds: float) -> None:
             self.waited += seconds
@@ -110,7 +116,9 @@ class ApiClient:
         def once() -> Any:
             self.requests += 1
             try:
-                response = self._client.request(method, path, params=params, json=json, headers=headers or None)
+                response = self._client.request(
+                    method, path, params=params, json=json, headers=dict(headers) if headers else None
+                )
             except httpx.TransportError as exc:
                 raise Unavailable(f"{method} {path}: {type(exc).__name__}") from None
             if response.status_code == 429:

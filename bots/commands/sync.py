@@ -22,13 +22,14 @@ app = typer.Typer(
 )
 
 
-def _run(connector: str, as_: str | None, max_pages: int | None) -> None:
+def _run(connector: str, as_: str | None, max_pages: int | None, push: bool = True) -> None:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from bots.common import console, fail, friendly_errors, resolve_actor, services
     from connectors.http import ApiClient, ConnectorError
     from connectors.sources import HubSpotDeals, PipedriveDeals
     from connectors.sync import SyncReport, pull_deals
+    from connectors.writeback import push_stage_moves
     from store.db import session_scope
 
     out = console()
@@ -63,9 +64,13 @@ def _run(connector: str, as_: str | None, max_pages: int | None) -> None:
                 description=f"{connector}: page {report.pages}, {report.created:,} created, {report.updated:,} updated",
             )
 
+        pushed = None
         try:
             with progress:
                 report = pull_deals(svc.engine, actor, source, on_page=advance, max_pages=max_pages)
+                if push:
+                    progress.update(task, description=f"{connector}: sending stage moves")
+                    pushed = push_stage_moves(svc.engine, actor, source)
         except ConnectorError as exc:
             fail(f"{connector} sync stopped: {exc}. What was written is kept; run the sync again to resume.")
         finally:
@@ -76,19 +81,31 @@ def _run(connector: str, as_: str | None, max_pages: int | None) -> None:
         f"{len(report.refused):,} refused ({report.pages} pages, {report.requests} requests, "
         f"{report.waited_seconds:.1f}s waiting on rate limits)."
     )
+    if pushed is not None:
+        out.print(f"Stage moves sent to {connector}: {pushed.sent:,}.", highlight=False)
+        for line in pushed.failed or []:
+            out.print(f"  not sent: {line}", highlight=False)
     for line in report.refused[:20]:
         out.print(f"  refused: {line}", highlight=False)
     if report.cursor:
         out.print(f"Next sync reads deals modified since {report.cursor}.", highlight=False)
 
 
+Push = Annotated[
+    bool,
+    typer.Option(
+        "--push/--no-push",
+        help="After pulling, send the stage moves made here since the last sync to the CRM (once each, keyed by "
+        "an idempotency key; a crash re-sends the same key).",
+    ),
+]
 MaxPages = Annotated[
     int | None, typer.Option("--max-pages", help="Stop after this many pages (the next run resumes there).")
 ]
 
 
 @app.command("hubspot")
-def hubspot_cmd(max_pages: MaxPages = None, as_: AsOption = None) -> None:
+def hubspot_cmd(max_pages: MaxPages = None, push: Push = True, as_: AsOption = None) -> None:
     """Pull deals from HubSpot (CRM v3: deals, pipelines, owners; archived deals marked deleted).
 
     Owners are matched to users by email; stages by the pipeline's labels, renamed as mappings/hubspot/deals.yaml
@@ -96,13 +113,13 @@ def hubspot_cmd(max_pages: MaxPages = None, as_: AsOption = None) -> None:
 
     Example: SALESGRAPH_HUBSPOT_TOKEN=pat-... salesgraph sync hubspot
     """
-    _run("hubspot", as_, max_pages)
+    _run("hubspot", as_, max_pages, push)
 
 
 @app.command("pipedrive")
-def pipedrive_cmd(max_pages: MaxPages = None, as_: AsOption = None) -> None:
+def pipedrive_cmd(max_pages: MaxPages = None, push: Push = True, as_: AsOption = None) -> None:
     """Pull deals from Pipedrive (API v2 deals with cursor pagination and updated_since; deleted deals marked).
 
     Example: SALESGRAPH_PIPEDRIVE_TOKEN=... salesgraph sync pipedrive
     """
-    _run("pipedrive", as_, max_pages)
+    _run("pipedrive", as_, max_pages, push)

@@ -218,3 +218,41 @@ def test_sync_command_reads_the_token_from_settings_and_never_prints_it(
         if bots.common._services is not None:
             bots.common._services.engine.dispose()
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("kind", ["hubspot", "pipedrive"])
+def test_stage_moves_are_written_back_once_even_after_a_crash(sqlite_engine: Engine, kind: str) -> None:
+    from connectors.writeback import push_stage_moves
+    from sales.deals import move_deal_to_stage
+    from store.db import session_scope
+    from store.models import SyncWrite
+
+    with Session(sqlite_engine) as s:
+        small_org(s)
+    data = _data(4, kind)
+    with crm_server(kind, data) as url:
+        pull_deals(sqlite_engine, SYSTEM, _source(kind, url))
+        with session_scope(sqlite_engine) as s:
+            for ext in ("1", "2"):
+                deal = s.exec(select(Deal).where(Deal.external_id == ext)).one()
+                assert deal.id is not None
+                move_deal_to_stage(s, SYSTEM, deal.id, "Lost", loss_reason="price")
+
+        def crash(event_id: int) -> None:
+            raise RuntimeError("crashed after the CRM accepted the write")
+
+        with pytest.raises(RuntimeError):
+            push_stage_moves(sqlite_engine, SYSTEM, _source(kind, url), after_call=crash)
+        report = push_stage_moves(sqlite_engine, SYSTEM, _source(kind, url))
+        assert report.sent == 2
+        again = push_stage_moves(sqlite_engine, SYSTEM, _source(kind, url))
+        assert again.sent == 0
+        after = pull_deals(sqlite_engine, SYSTEM, _source(kind, url))
+    keys = [k for k, _, _ in data.writes]
+    assert len(keys) == 3 and keys[0] == keys[1] != keys[2]  # the crashed write was re-sent with the same key
+    for ext in (1, 2):
+        assert data.deals[ext].stage == "closedlost" if kind == "hubspot" else data.deals[ext].status == "lost"
+    assert after.conflicts == 0
+    with Session(sqlite_engine) as s:
+        assert {w.status for w in s.exec(select(SyncWrite)).all()} == {"done"}
+        assert s.exec(select(Deal).where(Deal.external_id == "1")).one().stage == "Lost"

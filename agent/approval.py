@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.context import Context
 from agent.state import AgentState
 from sales.approvals import ApprovalClosed, decide_approval, expire_if_overdue, get_approval
-from sales.errors import SalesError
+from sales.errors import InvalidInput, SalesError
 from sales.permissions import SYSTEM, load_actor
 from store.db import session_scope
 from store.models import Approval, ApprovalStatus, User
@@ -50,6 +50,22 @@ class ApprovalRequest(BaseModel):
     refusal: str | None = Field(
         default=None, description="Why the previous answer to this request was not accepted (it stays pending)."
     )
+    # The same request in Agent Inbox's ``HumanInterrupt`` shape, so a team can decide it there too.
+    action_request: dict[str, Any] = Field(default_factory=dict, description="Agent Inbox: {action, args}.")
+    config: dict[str, bool] = Field(default_factory=dict, description="Agent Inbox: allow_accept/edit/respond/ignore.")
+    description: str | None = Field(default=None, description="Agent Inbox: the markdown shown with the request.")
+
+
+class HumanResponse(BaseModel):
+    """Agent Inbox's answer to a ``HumanInterrupt``: accept, edit (args = {action, args}), response (text), ignore.
+
+    It names no decider: the decider is the run's authenticated user (``langgraph_auth_user_id`` in the run's
+    config, set by the LangGraph server's auth), and the domain still checks they may decide."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["accept", "edit", "response", "ignore"]
+    args: dict[str, Any] | str | None = None
 
 
 class ApprovalDecision(BaseModel):
@@ -63,10 +79,25 @@ class ApprovalDecision(BaseModel):
     reason: str | None = Field(default=None, description="Why, for 'reject' (returned to the model).")
 
 
+def _description(ticket: ApprovalTicket) -> str:
+    approvers = ", ".join(ticket.approvers) or "an admin"
+    text = (
+        f"**{ticket.summary}**\n\nRequested by {ticket.requested_by}; may be decided by {approvers} (not by "
+        f"the requester through a program). Approval #{ticket.approval_id}, expires {ticket.expires_at:%Y-%m-%d %H:%M} UTC."
+    )
+    if ticket.preview:
+        text += "\n\n---\n\n" + ticket.preview
+    return text
+
+
 def _request_for(ticket: ApprovalTicket, tool_call_id: str, thread_id: str | None) -> ApprovalRequest:
     from sales.approvals import EDITABLE_ARGUMENTS
 
+    editable = EDITABLE_ARGUMENTS.get(ticket.action, frozenset())
     return ApprovalRequest(
+        action_request={"action": ticket.action, "args": ticket.arguments},
+        config={"allow_accept": True, "allow_edit": bool(editable), "allow_respond": True, "allow_ignore": True},
+        description=_description(ticket),
         approval_id=ticket.approval_id,
         action=ticket.action,
         arguments=ticket.arguments,
@@ -102,9 +133,12 @@ def wait_for_decision(ctx: Context, request: ApprovalRequest) -> Approval:
             return settled
         answer = interrupt(request.model_copy(update={"refusal": refusal}).model_dump(mode="json"))
         try:
-            decision = ApprovalDecision.model_validate(answer)
+            decision = parse_decision(answer, request)
         except ValidationError as exc:
             refusal = f"not a decision ({describe_error(exc).error}); answer approve, edit or reject"
+            continue
+        except SalesError as exc:
+            refusal = str(exc)
             continue
         try:
             with session_scope(ctx.engine) as s:
@@ -125,6 +159,47 @@ def wait_for_decision(ctx: Context, request: ApprovalRequest) -> Approval:
             # Refused (not an approver, bad edit): nothing changed, the request stays pending and is asked again.
             refusal = describe_error(exc).error
             log.info("approval #%s: decision refused: %s", request.approval_id, refusal)
+
+
+def _run_user() -> str | None:
+    """The authenticated user of this run, as a LangGraph server (``langgraph dev``, Agent Inbox) sets it."""
+    from langgraph.config import get_config
+
+    try:
+        configurable = get_config().get("configurable", {})
+    except RuntimeError:
+        return None
+    user = configurable.get("langgraph_auth_user_id")
+    return str(user) if user else None
+
+
+def parse_decision(answer: Any, request: ApprovalRequest) -> ApprovalDecision:
+    """Our own ``ApprovalDecision``, or Agent Inbox's ``HumanResponse`` (alone or as its one-item list)."""
+    from sales.errors import PermissionDenied
+
+    if isinstance(answer, list) and len(answer) == 1:
+        answer = answer[0]
+    if not (isinstance(answer, dict) and answer.get("type") in ("accept", "edit", "response", "ignore")):
+        return ApprovalDecision.model_validate(answer)
+    response = HumanResponse.model_validate(answer)
+    decider = _run_user()
+    if decider is None:
+        raise PermissionDenied(
+            "an Agent Inbox answer names nobody; the run must be authenticated (langgraph.json auth with a "
+            "salesgraph API token) so the decider is known"
+        )
+    if response.type == "accept":
+        return ApprovalDecision(decision="approve", decided_by=decider)
+    if response.type == "edit":
+        edited = response.args.get("args") if isinstance(response.args, dict) else None
+        if not isinstance(edited, dict):
+            raise InvalidInput({"args": "an edit answer carries {action, args} with the changed arguments"})
+        changed = {k: v for k, v in edited.items() if request.arguments.get(k) != v}
+        return ApprovalDecision(decision="edit", decided_by=decider, arguments=changed)
+    if response.type == "response":
+        text = response.args if isinstance(response.args, str) else ""
+        return ApprovalDecision(decision="reject", decided_by=decider, reason=text.strip() or "answered in Agent Inbox")
+    return ApprovalDecision(decision="reject", decided_by=decider, reason="ignored in Agent Inbox")
 
 
 def _decider(ctx: Context, approval: Approval) -> str:

@@ -4,6 +4,11 @@ Delivery goes through the configured channel: ``smtp`` (stdlib smtplib) or the d
 the message as queued and says plainly that it was not delivered. ``send_message`` refuses without an approved
 approval row for exactly this message, and runs at most once per approval: the approval is claimed (its
 ``executed_at`` set and committed) before delivery, so a resumed or repeated call never delivers twice.
+
+``send_message`` is the only way out, and it checks, whoever calls it: the address is not opted out (``opt_outs``;
+the message is then blocked for good), a sequence email's sequence is still running and its standing approval
+still stands for the text drafted, and the address has not had ``cap_messages`` emails in ``cap_days`` days (the
+message is then held, not claimed, and can go later).
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from sales.approvals import (
     DEFAULT_POLICY,
@@ -32,7 +39,19 @@ from sales.permissions import Actor, ensure_can_change, ensure_can_see
 from sales.receipts import snapshot, write_receipt
 from sales.validation import normalize_email
 from store.db import session_scope
-from store.models import Approval, ApprovalStatus, Deal, Lead, MessageStatus, OutboundMessage, User
+from store.models import (
+    Approval,
+    ApprovalStatus,
+    Deal,
+    Lead,
+    MessageStatus,
+    OptOut,
+    OutboundMessage,
+    SequenceEnrolment,
+    SequenceMessage,
+    StandingApproval,
+    User,
+)
 from store.types import utcnow
 
 MESSAGE_FIELDS = ("to_address", "subject", "status", "channel", "deal_id", "lead_id", "approval_id")
@@ -56,6 +75,27 @@ class SmtpConfig:
 class DeliveryConfig:
     channel: Literal["outbox", "smtp"] = "outbox"
     smtp: SmtpConfig | None = None
+    cap_messages: int = 3
+    """At most this many emails to one address in ``cap_days`` days (the per-contact frequency cap)."""
+    cap_days: int = 7
+
+
+def delivery_from_settings(settings: Any) -> DeliveryConfig:
+    """The delivery configured in ``app.settings.Settings`` (send channel and SMTP settings)."""
+    if settings.send_channel == "outbox":
+        return DeliveryConfig(channel="outbox")
+    return DeliveryConfig(
+        channel="smtp",
+        smtp=SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            starttls=settings.smtp_starttls,
+            use_ssl=settings.smtp_ssl,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -369,6 +409,19 @@ def send_message(engine: Engine, actor: Actor, message_id: int, delivery: Delive
         if approval.executed_at is not None:
             return _result_of_earlier_send(session, message, approval)
         args = effective_arguments(approval)
+        address = str(args.get("to") or message.to_address)
+        refusal = send_refusal(session, message, approval, address, args)
+        if refusal is not None:
+            return _blocked(session, actor, message, approval, delivery, refusal)
+        if frequency_cap_reached(session, address, delivery, utcnow(), exclude_id=message_id):
+            note = (
+                f"held: {address} has had {delivery.cap_messages} emails in the last {delivery.cap_days} days "
+                "(the frequency cap); not sent now, still approved, and it can go once the cap allows"
+            )
+            receipt = write_receipt(
+                session, actor, "send_held", "outbound_message", message.id, after=snapshot(message, MESSAGE_FIELDS)
+            )
+            return SendResult(message, approval, receipt, False, delivery.channel, approval.decision == "edit", note)
         before = snapshot(message, MESSAGE_FIELDS)
         message.to_address = str(args.get("to") or message.to_address)
         message.subject = str(args.get("subject") or message.subject)
@@ -396,6 +449,8 @@ def send_message(engine: Engine, actor: Actor, message_id: int, delivery: Delive
         else:
             try:
                 _deliver_smtp(delivery.smtp, message, header)
+            except smtplib.SMTPRecipientsRefused as exc:
+                error = f"bounced: the server refused {message.to_address}: {exc}"[:900]
             except (OSError, smtplib.SMTPException) as exc:
                 # The reason goes to the user and the audit log; the server's reply never contains our password.
                 error = f"{type(exc).__name__}: {exc}"[:900]
@@ -419,6 +474,10 @@ def send_message(engine: Engine, actor: Actor, message_id: int, delivery: Delive
             note = f"delivery failed: {error}"
         session.add(stored)
         session.flush()
+        if error is not None and error.startswith("bounced:"):
+            from sales.events import EMAIL_BOUNCED, emit
+
+            emit(session, EMAIL_BOUNCED, "outbound_message", stored.id, {"email": stored.to_address})
         receipt = write_receipt(
             session,
             actor,
@@ -437,6 +496,119 @@ def send_message(engine: Engine, actor: Actor, message_id: int, delivery: Delive
             edited=stored_approval.decision == "edit",
             note=note,
         )
+
+
+def send_refusal(
+    session: Session, message: OutboundMessage, approval: Approval, address: str, args: dict[str, object]
+) -> str | None:
+    """Why this approved message must never be sent, or None: an opted-out address, a stopped sequence, a standing
+    approval revoked or not covering the text about to go out."""
+    if is_opted_out(session, address):
+        return f"{address} has opted out of email; never sent"
+    row = session.exec(select(SequenceMessage).where(SequenceMessage.message_id == message.id)).first()
+    if row is None:
+        return None
+    enrolment = session.get(SequenceEnrolment, row.enrolment_id)
+    if enrolment is None or enrolment.status == "stopped":
+        why = enrolment.stop_reason if enrolment is not None else "its enrolment is gone"
+        return f"its sequence stopped ({why}); not sent"
+    standing = session.get(StandingApproval, row.standing_approval_id) if row.standing_approval_id else None
+    if (
+        standing is not None
+        and approval.decided_by_id == standing.granted_by_id
+        and approval.reason
+        and (approval.reason.startswith(f"standing approval #{standing.id} "))
+    ):
+        if standing.revoked_at is not None:
+            return f"standing approval #{standing.id} was revoked before it went out; draft and approve it again"
+        from sales.sequences import text_hash
+
+        subject = str(args.get("subject") or message.subject)
+        body = str(args.get("body") or message.body)
+        if text_hash(subject, body) != row.text_hash:
+            return f"the text changed after drafting, so standing approval #{standing.id} does not cover it"
+    return None
+
+
+def is_opted_out(session: Session, address: str) -> bool:
+    return session.exec(select(OptOut.id).where(OptOut.email == address.strip().lower())).first() is not None
+
+
+def frequency_cap_reached(
+    session: Session, address: str, delivery: DeliveryConfig, now: datetime, *, exclude_id: int | None = None
+) -> bool:
+    """Whether ``address`` already had ``cap_messages`` emails (sent, queued or going out) in ``cap_days``."""
+    since = now - timedelta(days=delivery.cap_days)
+    stmt = (
+        select(func.count())
+        .select_from(OutboundMessage)
+        .where(
+            func.lower(OutboundMessage.to_address) == address.strip().lower(),
+            col(OutboundMessage.status).in_((MessageStatus.SENT, MessageStatus.QUEUED, MessageStatus.APPROVED)),
+            func.coalesce(OutboundMessage.sent_at, OutboundMessage.created_at) >= since,
+        )
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(col(OutboundMessage.id) != exclude_id)
+    return int(session.exec(stmt).one()) >= delivery.cap_messages
+
+
+def _blocked(
+    session: Session,
+    actor: Actor,
+    message: OutboundMessage,
+    approval: Approval,
+    delivery: DeliveryConfig,
+    why: str,
+) -> SendResult:
+    """Refuse for good: the approval is used up (so nothing can send it later) and the message is blocked."""
+    before = snapshot(message, MESSAGE_FIELDS)
+    message.status = MessageStatus.BLOCKED
+    message.error = why[:1000]
+    approval.executed_at = utcnow()
+    session.add_all([message, approval])
+    session.flush()
+    receipt = write_receipt(
+        session,
+        actor,
+        "send_blocked",
+        "outbound_message",
+        message.id,
+        before=before,
+        after={**snapshot(message, MESSAGE_FIELDS), "error": message.error},
+    )
+    return SendResult(message, approval, receipt, False, delivery.channel, approval.decision == "edit", why)
+
+
+@dataclass(frozen=True)
+class OptOutResult:
+    opt_out: OptOut
+    receipt_id: int | None
+    created: bool
+
+
+def record_opt_out(
+    session: Session, actor: Actor, address: str, *, reason: str | None = None, source: str = "manual"
+) -> OptOutResult:
+    """Never email ``address`` again (every send path checks it); an opted_out event stops its sequences."""
+    try:
+        email = normalize_email(address).lower()
+    except ValueError as exc:
+        raise InvalidInput({"email": str(exc)}) from exc
+    existing = session.exec(select(OptOut).where(OptOut.email == email)).first()
+    if existing is not None:
+        return OptOutResult(existing, None, False)
+    row = OptOut(email=email, reason=(reason or "")[:300] or None, source=source, recorded_by_id=actor.user_id)
+    session.add(row)
+    session.flush()
+    row.receipt_id = write_receipt(
+        session, actor, "record_opt_out", "contact", row.id, after={"email": email, "reason": reason, "source": source}
+    )
+    session.add(row)
+    from sales.events import OPTED_OUT, emit
+
+    emit(session, OPTED_OUT, "opt_out", row.id, {"email": email, "source": source}, actor=actor)
+    return OptOutResult(row, row.receipt_id, True)
 
 
 def ensure_sendable_by(session: Session, actor: Actor, message: OutboundMessage) -> None:
@@ -458,8 +630,11 @@ __all__ = [
     "SmtpConfig",
     "create_draft",
     "edit_draft",
+    "frequency_cap_reached",
     "get_message",
+    "is_opted_out",
     "mark_rejected",
+    "record_opt_out",
     "request_send",
     "send_message",
 ]

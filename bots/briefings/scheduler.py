@@ -38,7 +38,9 @@ EXPIRE_JOB = "expire_approvals"
 SYNC_JOB = "memory_sync"
 EXPIRE_EVERY_MINUTES = 15
 SYNC_EVERY_MINUTES = 10
-OUR_JOBS = (BRIEFING_PREFIX, EXPIRE_JOB, SYNC_JOB)
+AUTOMATION_JOB = "automation"
+AUTOMATION_EVERY_MINUTES = 5
+OUR_JOBS = (BRIEFING_PREFIX, EXPIRE_JOB, SYNC_JOB, AUTOMATION_JOB)
 
 
 @dataclass
@@ -127,6 +129,19 @@ def sync_memory_index() -> str:
     return f"{report.indexed} indexed, {report.removed} removed, {report.already_current} current"
 
 
+def run_automation() -> str:
+    """``sales.automation.tick``: time-based events, stalled-deal escalation, the rules on the outbox, sequences.
+
+    Every step is idempotent in the store (dedupe keys, unique rule firings, unique sequence steps, claimed
+    approvals), so a crash mid-tick followed by a restart repeats nothing.
+    """
+    from sales.automation import tick
+    from sales.outbound import delivery_from_settings
+
+    rt = runtime()
+    return tick(rt.services.engine, delivery_from_settings(rt.services.settings)).describe()
+
+
 # -- the schedule -------------------------------------------------------------------------------------
 
 
@@ -191,6 +206,16 @@ def job_specs(emails: list[str], config: BriefingsConfig) -> list[JobSpec]:
             trigger=IntervalTrigger(minutes=EXPIRE_EVERY_MINUTES, timezone="UTC"),
             name="expire overdue approval requests",
             describe=f"every {EXPIRE_EVERY_MINUTES} minutes",
+            misfire_grace_seconds=grace,
+        )
+    )
+    specs.append(
+        JobSpec(
+            id=AUTOMATION_JOB,
+            func=f"{__name__}:run_automation",
+            trigger=IntervalTrigger(minutes=AUTOMATION_EVERY_MINUTES, timezone="UTC"),
+            name="automation rules, stalled-deal escalation and nurture sequences",
+            describe=f"every {AUTOMATION_EVERY_MINUTES} minutes",
             misfire_grace_seconds=grace,
         )
     )

@@ -304,6 +304,7 @@ def test_scheduler_jobs_survive_a_restart_and_a_due_briefing_runs_once(sqlite_en
             f"{sched.BRIEFING_PREFIX}{DEMO_OTHER_MANAGER_EMAIL}",
             sched.EXPIRE_JOB,
             sched.SYNC_JOB,
+            sched.AUTOMATION_JOB,
         }
 
         first = sched.make_scheduler(sqlite_engine, config, BackgroundScheduler)

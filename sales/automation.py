@@ -812,13 +812,6 @@ def tick(engine: Engine, delivery: Any, *, now: datetime | None = None) -> TickR
     return TickReport(emitted, escalation.describe(), outbox, sequences.describe())
 
 
-def rules_file_template() -> str:
-    """A commented starting point for ``salesgraph rules init``."""
-    from importlib.resources import files
-
-    return files("sales").joinpath("automation_example.yaml").read_text(encoding="utf-8")
-
-
 __all__ = [
     "ACTIONS",
     "FILTERS",

@@ -71,7 +71,7 @@ def main() -> None:
     from analytics.bottlenecks import segment_findings, shuffled_segments
 
     start = time.perf_counter()
-    per_seed = []
+    per_seed: list[dict[str, Any]] = []
     shuffled_runs = shuffled_hits = 0
     for seed in range(1, args.seeds + 1):
         log = demo_log(seed)

@@ -226,6 +226,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Run the benchmark suite (make bench).")
     parser.add_argument("--only", action="append", help="run only this benchmark (repeatable)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the table in bench/README.md")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --only: replace just those benchmarks' runs in today's report instead of starting a new one",
+    )
     args = parser.parse_args(argv)
     modules = suite_modules(args.only)
     if not modules:
@@ -263,6 +268,14 @@ def main(argv: list[str]) -> int:
         "growth": growth(rows),
         "runs": runs,
     }
+    if args.merge and (RESULTS / file).exists():
+        old = json.loads((RESULTS / file).read_text())
+        report["runs"] = [r for r in old["runs"] if r["module"] not in modules] + runs
+        report["table"] = [r for r in old["table"] if r["benchmark"] not in modules] + rows
+        report["growth"] = growth(report["table"])
+        report["load_average_start"] = old["load_average_start"]
+        report["total_minutes"] = round(old["total_minutes"] + report["total_minutes"], 1)
+        report["merged"] = sorted(modules)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / file).write_text(json.dumps(report, indent=1, default=str) + "\n")
     table = markdown(report)

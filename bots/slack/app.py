@@ -871,6 +871,9 @@ def http_server(app: App, host: str = "127.0.0.1", port: int = 3000) -> WSGIServ
 
     class ThreadingServer(ThreadingMixIn, WSGIServer):
         daemon_threads = True
+        # socketserver's default backlog is 5: a burst of Slack events (a busy channel, a retry storm) had
+        # connections reset before they were accepted, which Slack counts as unacknowledged and retries.
+        request_queue_size = 512
 
     class LoggingHandler(WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:

@@ -271,8 +271,9 @@ def main(argv: list[str]) -> int:
     if args.merge and (RESULTS / file).exists():
         old = json.loads((RESULTS / file).read_text())
         report["runs"] = [r for r in old["runs"] if r["module"] not in modules] + runs
-        report["table"] = [r for r in old["table"] if r["benchmark"] not in modules] + rows
-        report["growth"] = growth(report["table"])
+        table_rows: list[dict[str, Any]] = [r for r in old["table"] if r["benchmark"] not in modules] + rows
+        report["table"] = table_rows
+        report["growth"] = growth(table_rows)
         report["load_average_start"] = old["load_average_start"]
         report["total_minutes"] = round(old["total_minutes"] + report["total_minutes"], 1)
         report["merged"] = sorted(modules)

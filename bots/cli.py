@@ -20,6 +20,7 @@ from bots.commands import memory as memory_cmd
 from bots.commands import model as model_cmd
 from bots.commands import overview, records
 from bots.commands import privacy as privacy_cmd
+from bots.commands import rules as rules_cmd
 from bots.commands import seed as seed_cmd
 from bots.commands import slack as slack_cmd
 from bots.commands import stages as stages_cmd
@@ -62,6 +63,7 @@ app.command("forecast")(forecast_cmd.forecast_cmd)
 app.add_typer(briefings_cmd.app, name="briefings")
 app.add_typer(slack_cmd.app, name="slack")
 app.add_typer(stages_cmd.app, name="stages")
+app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(sync_cmd.app, name="sync")
 app.add_typer(mcp_cmd.app, name="mcp")
 app.add_typer(tokens_cmd.app, name="tokens")

@@ -85,6 +85,7 @@ def test_the_whole_suite_passes_on_clones_of_a_postgresql_store(
     baseline = json.loads(BASELINE.read_text(encoding="utf-8"))
     assert len(cases) == baseline["cases"]
     before = _fingerprint(demo_database)
+    already = _eval_databases()  # left by another run that was killed: not this run's leak
     workspace = existing_workspace(demo_database, today=EVAL_ANCHOR)
     try:
         run = run_cases(cases, workspace)
@@ -94,11 +95,14 @@ def test_the_whole_suite_passes_on_clones_of_a_postgresql_store(
     assert set(failed) <= set(baseline["failing"]), json.dumps(failed, indent=1)[:4000]
     assert len(run.results) == len(cases) and not run.scorecard.must_failed
     assert _fingerprint(demo_database) == before  # the moves, sends and approvals happened in clones only
+    assert _eval_databases() - already == set()  # every clone this run made was dropped
+
+
+def _eval_databases() -> set[str]:
     admin = create_engine(make_url(PG_URL).set(database="postgres"))
-    with admin.connect() as conn:
-        leftovers = conn.execute(
-            text("SELECT count(*) FROM pg_database WHERE datname LIKE 'eval\\_%' AND datname <> :source"),
-            {"source": make_url(demo_database).database},
-        ).scalar()
-    admin.dispose()
-    assert leftovers == 0
+    try:
+        with admin.connect() as conn:
+            rows = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'eval\\_%'")).scalars()
+            return {str(r) for r in rows}
+    finally:
+        admin.dispose()

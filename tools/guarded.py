@@ -175,23 +175,9 @@ def request_send_follow_up(ctx: RunContext, args: SendFollowUpArgs) -> ApprovalT
 
 
 def _delivery(ctx: RunContext) -> Any:
-    from sales.outbound import DeliveryConfig, SmtpConfig
+    from sales.outbound import delivery_from_settings
 
-    settings = ctx.settings
-    if settings.send_channel == "outbox":
-        return DeliveryConfig(channel="outbox")
-    return DeliveryConfig(
-        channel="smtp",
-        smtp=SmtpConfig(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.smtp_from,
-            starttls=settings.smtp_starttls,
-            use_ssl=settings.smtp_ssl,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        ),
-    )
+    return delivery_from_settings(ctx.settings)
 
 
 def _approver(s: Session, approval: Approval) -> str:

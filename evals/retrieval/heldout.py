@@ -20,12 +20,10 @@ import json
 import os
 import random
 import re
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from sales.demo_text import TOPICS
 
@@ -128,49 +126,6 @@ def score(ranked: list[int], relevant: frozenset[int]) -> tuple[float, float]:
     return recall, rr
 
 
-def evaluate(engine: Any, index: Any, queries: list[HeldOutQuery], variants: tuple[tuple[str, str, str], ...]) -> Any:
-    from sqlmodel import Session, col, select
-
-    from memory.search import search_interactions
-    from sales.permissions import actor_for_user
-    from store.models import Role, User
-
-    with Session(engine) as s:
-        admin_user = s.exec(select(User).where(User.role == Role.ADMIN).order_by(col(User.id))).first()
-        assert admin_user is not None, "the workspace has no admin: seed the demo first"
-        admin = actor_for_user(s, admin_user)
-    scores: dict[str, Any] = {}
-    per_query: dict[str, dict[str, Any]] = {q.qid: {} for q in queries}
-    for name, mode, fusion in variants:
-        totals: dict[str, list[float]] = {}
-        started = time.perf_counter()
-        with Session(engine) as s:
-            for q in queries:
-                hits = search_interactions(
-                    s,
-                    admin,
-                    index,
-                    q.query,
-                    account=q.account_id,
-                    limit=MRR_DEPTH,
-                    mode=mode,  # type: ignore[arg-type]
-                    fusion=fusion,  # type: ignore[arg-type]
-                )
-                recall, rr = score([h.interaction_id for h in hits], q.relevant)
-                per_query[q.qid][name] = {"recall@5": round(recall, 3), "rr": round(rr, 3)}
-                for bucket in (q.scope, "all"):
-                    agg = totals.setdefault(bucket, [0, 0.0, 0.0])
-                    agg[0] += 1
-                    agg[1] += recall
-                    agg[2] += rr
-        scores[name] = {
-            bucket: {"n": int(n), "recall@5": round(r / n, 3), "mrr": round(m / n, 3)}
-            for bucket, (n, r, m) in totals.items()
-        }
-        scores[name]["mean_query_ms"] = round((time.perf_counter() - started) / len(queries) * 1000, 1)
-    return scores, per_query
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="held-out retrieval set on the demo data")
     parser.add_argument("--home", type=Path, required=True, help="a seeded (seed 7) and synced demo workspace")
@@ -178,7 +133,7 @@ def main() -> None:
 
     from sqlmodel import Session, select
 
-    from evals.retrieval.run import VARIANTS
+    from evals.retrieval.run import evaluate
     from memory.config import MemorySettings
     from memory.index import InteractionIndex
     from store.db import make_engine
@@ -189,7 +144,8 @@ def main() -> None:
     with Session(engine) as s:
         rows = [(r.id, r.account_id, r.body) for r in s.exec(select(Interaction)).all() if r.id is not None]
     queries = build_heldout(rows)
-    scores, per_query = evaluate(engine, index, queries, VARIANTS)
+    result = evaluate(engine, index, queries, bucket=lambda q: str(q.scope), scorer=score)
+    scores, per_query = result["scores"], result["per_query"]
     path = HERE / "heldout_results.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     run = {

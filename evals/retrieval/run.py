@@ -15,13 +15,14 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from evals.retrieval.labels import LabelledQuery, build_queries
+from evals.retrieval.labels import build_queries
 
 HERE = Path(__file__).resolve().parent
 # (name, mode, fusion): hybrid is the default convex fusion; hybrid_rrf the rank-fusion alternative
@@ -46,7 +47,21 @@ def score(ranked: list[int], relevant: frozenset[int]) -> tuple[float, float]:
     return recall, rr
 
 
-def evaluate(engine: Any, index: Any, queries: list[LabelledQuery]) -> dict[str, Any]:
+def evaluate(
+    engine: Any,
+    index: Any,
+    queries: Sequence[Any],
+    *,
+    variants: tuple[tuple[str, str, str], ...] = VARIANTS,
+    bucket: Callable[[Any], str] = lambda q: str(q.kind),
+    scorer: Callable[[list[int], frozenset[int]], tuple[float, float]] = score,
+) -> dict[str, Any]:
+    """Every query through each (name, mode, fusion) variant as the workspace's admin: mean recall@5 and MRR per
+    ``bucket`` of queries and overall, each query's own scores, and the mean time per query.
+
+    ``queries`` need ``qid``, ``query``, ``account_id`` and ``relevant``; the held-out set passes its own bucket
+    (scope) and scorer.
+    """
     from sqlmodel import Session, col, select
 
     from memory.search import search_interactions
@@ -59,7 +74,7 @@ def evaluate(engine: Any, index: Any, queries: list[LabelledQuery]) -> dict[str,
         admin = actor_for_user(s, admin_user)
     results: dict[str, Any] = {}
     per_query: dict[str, dict[str, Any]] = {q.qid: {} for q in queries}
-    for name, mode, fusion in VARIANTS:
+    for name, mode, fusion in variants:
         totals: dict[str, dict[str, float]] = {}
         started = time.perf_counter()
         with Session(engine) as s:
@@ -74,17 +89,17 @@ def evaluate(engine: Any, index: Any, queries: list[LabelledQuery]) -> dict[str,
                     mode=mode,  # type: ignore[arg-type]
                     fusion=fusion,  # type: ignore[arg-type]
                 )
-                recall, rr = score([h.interaction_id for h in hits], q.relevant)
+                recall, rr = scorer([h.interaction_id for h in hits], q.relevant)
                 per_query[q.qid][name] = {"recall@5": round(recall, 3), "rr": round(rr, 3)}
-                for bucket in (q.kind, "all"):
-                    agg = totals.setdefault(bucket, {"n": 0, "recall@5": 0.0, "mrr": 0.0})
+                for group in (bucket(q), "all"):
+                    agg = totals.setdefault(group, {"n": 0, "recall@5": 0.0, "mrr": 0.0})
                     agg["n"] += 1
                     agg["recall@5"] += recall
                     agg["mrr"] += rr
         seconds = time.perf_counter() - started
         results[name] = {
-            bucket: {"n": int(v["n"]), "recall@5": round(v["recall@5"] / v["n"], 3), "mrr": round(v["mrr"] / v["n"], 3)}
-            for bucket, v in totals.items()
+            group: {"n": int(v["n"]), "recall@5": round(v["recall@5"] / v["n"], 3), "mrr": round(v["mrr"] / v["n"], 3)}
+            for group, v in totals.items()
         }
         results[name]["mean_query_ms"] = round(seconds / len(queries) * 1000, 1)
     return {"scores": results, "per_query": per_query}

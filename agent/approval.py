@@ -24,7 +24,7 @@ from sales.errors import InvalidInput, SalesError
 from sales.permissions import SYSTEM, load_actor
 from store.db import session_scope
 from store.models import Approval, ApprovalStatus, User
-from tools.base import ApprovalTicket, describe_error
+from tools.base import ApprovalTicket, describe_error, run_configurable
 from tools.guarded import HALVES
 
 log = logging.getLogger(__name__)
@@ -163,13 +163,7 @@ def wait_for_decision(ctx: Context, request: ApprovalRequest) -> Approval:
 
 def _run_user() -> str | None:
     """The authenticated user of this run, as a LangGraph server (``langgraph dev``, Agent Inbox) sets it."""
-    from langgraph.config import get_config
-
-    try:
-        configurable = get_config().get("configurable", {})
-    except RuntimeError:
-        return None
-    user = configurable.get("langgraph_auth_user_id")
+    user = run_configurable().get("langgraph_auth_user_id")
     return str(user) if user else None
 
 

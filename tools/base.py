@@ -74,14 +74,19 @@ def current_context() -> RunContext:
     return context
 
 
-def current_thread_id() -> str | None:
+def run_configurable() -> dict[str, Any]:
+    """The running graph's ``configurable`` (thread id, a LangGraph server's authenticated user); empty outside
+    a run."""
     from langgraph.config import get_config
 
     try:
-        configurable = get_config().get("configurable", {})
+        return dict(get_config().get("configurable", {}))
     except RuntimeError:
-        return None
-    thread = configurable.get("thread_id")
+        return {}
+
+
+def current_thread_id() -> str | None:
+    thread = run_configurable().get("thread_id")
     return str(thread) if thread is not None else None
 
 

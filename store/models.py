@@ -589,21 +589,38 @@ class Notification(SQLModel, table=True):
     event_id: int | None = Field(default=None, foreign_key="domain_events.id")
     status: str = Field(default="pending", max_length=16, index=True)
     error: str | None = Field(default=None, max_length=500)
+    attempts: int = Field(default=0, description="Slack delivery attempts so far (bots.notify)")
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    claimed_at: datetime | None = _ts(nullable=True)
+    slack_channel: str | None = Field(default=None, max_length=64)
+    slack_ts: str | None = Field(default=None, max_length=32)
+    receipt_id: int | None = None
     created_at: datetime = _created()
     delivered_at: datetime | None = _ts(nullable=True)
 
 
 class InboundEmail(SQLModel, table=True):
-    """One email read from the IMAP mailbox, by Message-ID, so a message read twice is logged once."""
+    """One email read from the IMAP mailbox or an imported file, by Message-ID, so a message read twice is logged
+    once (``sales.inbound``). A sender we cannot match is kept here (with its text) and reported, never dropped."""
 
     __tablename__ = "inbound_emails"
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: str = Field(max_length=500, unique=True)
     mailbox: str = Field(max_length=200)
-    from_address: str | None = Field(default=None, max_length=320)
-    kind: str = Field(max_length=16, description="reply, bounce or unmatched")
+    from_address: str | None = Field(default=None, max_length=320, index=True)
+    subject: str | None = Field(default=None, max_length=500)
+    kind: str = Field(max_length=16, index=True, description="reply, auto_reply, bounce or unmatched")
+    matched_by: str | None = Field(default=None, max_length=16, description="thread (In-Reply-To) or from")
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id")
+    lead_id: int | None = Field(default=None, foreign_key="leads.id")
+    deal_id: int | None = Field(default=None, foreign_key="deals.id")
+    outbound_message_id: int | None = Field(default=None, foreign_key="outbound_messages.id")
     interaction_id: int | None = Field(default=None, foreign_key="interactions.id")
+    event_id: int | None = Field(default=None, foreign_key="domain_events.id")
+    receipt_id: int | None = None
+    body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    sent_at: datetime | None = _ts(nullable=True)
     received_at: datetime = _created()
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
@@ -64,6 +65,16 @@ class ForecastLine(BaseModel):
     best_case: float
     stage_weighted: float
     open_deals: int
+    # every forecaster the live forecast chose from: ``expected``/``p10``/``p90`` are the chosen one's
+    simulation: float = 0.0
+    simulation_p10: float = 0.0
+    simulation_p90: float = 0.0
+    run_rate: float | None = None
+    run_rate_p10: float | None = None
+    run_rate_p90: float | None = None
+    blend: float | None = None
+    blend_p10: float | None = None
+    blend_p90: float | None = None
 
 
 class Forecast(BaseModel):
@@ -80,6 +91,10 @@ class Forecast(BaseModel):
     lines: list[ForecastLine]
     notes: list[str]
     currency: str = DEFAULT_CURRENCY
+    chosen: str = "simulation"  # blend, simulation or run rate: whose numbers are ``expected`` and the interval
+    why: str = ""  # why that one: its backtest WAPE against the others, or why no backtest was possible
+    blend_weight: float | None = None  # the blend's weight on the simulation (the rest on the run rate)
+    track_record: TrackRecord | None = None
 
 
 def _midnight(day: date) -> datetime:
@@ -244,16 +259,44 @@ def _revenue_log_sd(history: DealHistory, period: Period, at: datetime, fiscal_s
     return monthly / math.sqrt(3 if period.granularity == "quarter" else 12)
 
 
-def _line(sim: Simulation, key: str, label: str, currency: str = DEFAULT_CURRENCY) -> ForecastLine:
+def _line(
+    sim: Simulation,
+    key: str,
+    label: str,
+    currency: str = DEFAULT_CURRENCY,
+    live: LiveParts | None = None,
+) -> ForecastLine:
     import numpy as np
 
     values = sim.sims[key]
+    s_mean, s_lo, s_hi = float(values.mean()), float(np.percentile(values, 10)), float(np.percentile(values, 90))
+    rr = rr_lo = rr_hi = bl = bl_lo = bl_hi = None
+    chosen = (s_mean, s_lo, s_hi)
+    if live is not None and live.run_rate is not None:
+        rr_samples = live.run_rate_samples(key)
+        rr, rr_lo, rr_hi = (float(v) for v in (rr_samples.mean(), *np.percentile(rr_samples, [10, 90])))
+        if key != "__total__":
+            # a group's run rate is too thin for a band of its own (months with nothing won): as in the backtest,
+            # the group keeps the simulation's spread, moved to the run rate (never below what is already won)
+            floor = sim.won_to_date[key]
+            rr_lo, rr_hi = max(s_lo + (rr - s_mean), floor), max(s_hi + (rr - s_mean), floor)
+        if key == "__total__":
+            blended = blend_samples(values, rr_samples, live.weight)
+            bl, bl_lo, bl_hi = (float(v) for v in (blended.mean(), *np.percentile(blended, [10, 90])))
+        else:
+            bl = live.weight * s_mean + (1 - live.weight) * rr
+            bl_lo, bl_hi = s_lo + (bl - s_mean), s_hi + (bl - s_mean)
+        chosen = {"blend": (bl, bl_lo, bl_hi), "run rate": (rr, rr_lo, rr_hi)}.get(live.chosen, chosen)
+
+    def r(v: float | None) -> float | None:
+        return None if v is None else round(v, 2)
+
     return ForecastLine(
         key=label,
         currency=currency,
-        expected=round(float(values.mean()), 2),
-        p10=round(float(np.percentile(values, 10)), 2),
-        p90=round(float(np.percentile(values, 90)), 2),
+        expected=round(chosen[0], 2),
+        p10=round(chosen[1], 2),
+        p90=round(chosen[2], 2),
         won_to_date=round(sim.won_to_date[key], 2),
         pipeline_expected=round(sim.pipeline_expected[key], 2),
         new_business_expected=round(sim.new_business[key], 2),
@@ -261,6 +304,15 @@ def _line(sim: Simulation, key: str, label: str, currency: str = DEFAULT_CURRENC
         best_case=round(sim.best_case[key], 2),
         stage_weighted=round(sim.stage_weighted[key], 2),
         open_deals=sim.open_deals[key],
+        simulation=round(s_mean, 2),
+        simulation_p10=round(s_lo, 2),
+        simulation_p90=round(s_hi, 2),
+        run_rate=r(rr),
+        run_rate_p10=r(rr_lo),
+        run_rate_p90=r(rr_hi),
+        blend=r(bl),
+        blend_p10=r(bl_lo),
+        blend_p90=r(bl_hi),
     )
 
 
@@ -278,6 +330,7 @@ def forecast_period(
     fiscal_year_start_month: int = 1,
     config: AnalyticsConfig | None = None,
     currency: str | None = None,
+    cache_dir: Path | None = None,
 ) -> Forecast:
     """Expected revenue and 80 % interval for a month/quarter/year, for the deals the actor may see.
 
@@ -297,6 +350,7 @@ def forecast_period(
         fiscal_year_start_month=fiscal_year_start_month,
         config=config,
         currency=currency,
+        cache_dir=cache_dir,
     )
     require_single_currency(
         [f.currency for f in forecasts], "one forecast", "forecast one currency at a time (currency=CODE)"
@@ -318,10 +372,17 @@ def forecast_by_currency(
     fiscal_year_start_month: int = 1,
     config: AnalyticsConfig | None = None,
     currency: str | None = None,
+    cache_dir: Path | None = None,
+    preloaded: DealHistory | None = None,
 ) -> list[Forecast]:
     """One forecast per currency of the deals the actor may see, in code order (``currency`` keeps one).
 
-    Each currency is simulated from its own deals, history and amounts; the win model is shared.
+    Each currency is simulated from its own deals, history and amounts; the win model is shared. Beside the
+    simulation come the run rate and the blend of the two; ``expected`` and the interval are those of whichever
+    of the three had the lowest WAPE in a backtest over this store's last months in that currency (the whole
+    store's, so a rep's scope uses the company's track record), named in ``chosen`` with the reason in ``why``.
+    ``cache_dir`` keeps that backtest until the history it read changes; ``preloaded`` is the store's
+    ``load_history`` when the caller already has it (forecasts as of many days).
     """
     today = today or datetime.now(UTC).date()
     try:
@@ -331,7 +392,7 @@ def forecast_by_currency(
     if group_by not in (None, "owner", "team"):
         raise InvalidInput({"by": f"{group_by!r}: group by owner or team"})
     at = _midnight(today)
-    full = load_history(session)
+    full = preloaded if preloaded is not None else load_history(session)
     history = full.as_of(at)
     model = fit_win_model(history, at, config)
     deals = history.deals
@@ -363,7 +424,7 @@ def forecast_by_currency(
     # new business is learnt from the scoped owners' own past periods
     column = "team" if group_by == "team" else "owner"
     single = _currency_of(deals).nunique() <= 1
-    sims: list[tuple[str, Simulation]] = []
+    sims: list[tuple[str, Simulation, DealHistory]] = []
     for code, part in _per_currency(scoped):
         group_of = part.deals[column].fillna("unknown") if group_by else part.deals["owner"].map(lambda _: "all")
         # a deal without an amount is valued from won deals in its own currency
@@ -371,14 +432,12 @@ def forecast_by_currency(
         sim = simulate_period(
             part, priced, period, at, group_of, simulations=simulations, seed=seed, fiscal_start=fiscal_year_start_month
         )
-        sims.append((code, sim))
-    active = [(code, sim) for code, sim in sims if _has_money(sim)]
+        sims.append((code, sim, part))
+    active = [item for item in sims if _has_money(item[1])]
     sims = active or sims
-    method = "monte-carlo" if model.method == "model" else "monte-carlo (stage-weighted win probabilities)"
-    if _midnight(period.end) <= at:
-        method = "actual (the period is over)"
+    over = _midnight(period.end) <= at
     forecasts = []
-    for code, sim in sims:
+    for code, sim, part in sims:
         notes = list(model.notes)
         if model.impute_amounts:
             notes.append(
@@ -391,9 +450,16 @@ def forecast_by_currency(
         )
         if len(sims) > 1:
             notes.append(
-                f"the deals are in {len(sims)} currencies ({', '.join(c for c, _ in sims)}): each is forecast "
+                f"the deals are in {len(sims)} currencies ({', '.join(c for c, _, _ in sims)}): each is forecast "
                 "on its own and never added to another (no exchange rates)"
             )
+        record = None if over else track_record(_in_currency(history, code), at, cache_dir=cache_dir)
+        group_of = part.deals[column].fillna("unknown") if group_by else part.deals["owner"].map(lambda _: "all")
+        live = live_parts(part, period, at, sim, group_of, record, seed=seed, fiscal_start=fiscal_year_start_month)
+        if over:
+            method, why = "actual (the period is over)", "the period is over: what was won"
+        else:
+            method, why = live.method_text(model.method), live.why
         forecasts.append(
             Forecast(
                 period=period.label,
@@ -403,13 +469,22 @@ def forecast_by_currency(
                 method=method,
                 simulations=simulations,
                 interval="80% (p10-p90)",
-                total=_line(sim, "__total__", "total", code),
-                lines=[_line(sim, k, k, code) for k in sim.keys] if group_by else [],
+                total=_line(sim, "__total__", "total", code, live),
+                lines=[_line(sim, k, k, code, live) for k in sim.keys] if group_by else [],
                 notes=notes,
                 currency=code,
+                chosen=live.chosen,
+                why=why,
+                blend_weight=live.weight if live.run_rate is not None else None,
+                track_record=record,
             )
         )
     return forecasts
+
+
+def _in_currency(history: DealHistory, code: str) -> DealHistory:
+    deals = history.deals[_currency_of(history.deals) == code].reset_index(drop=True)
+    return DealHistory(deals, history.changes, history.interactions, history.machine)
 
 
 def _currency_of(deals: pd.DataFrame) -> pd.Series:
@@ -641,6 +716,17 @@ class MethodScore(BaseModel):
     coverage: float | None
 
 
+class OriginOutcome(BaseModel):
+    """One rolling origin (warm-up ones too): what the simulation and the run rate said and what closed."""
+
+    cutoff: str
+    period: str
+    period_end: str  # exclusive
+    simulation: float
+    run_rate: float
+    actual: float
+
+
 class BacktestReport(BaseModel):
     rows: list[BacktestRow]
     wape: float  # the blended forecast
@@ -658,6 +744,7 @@ class BacktestReport(BaseModel):
     warmup_origins: int = 0
     nominal: float = 0.8
     currency: str = DEFAULT_CURRENCY
+    origins: list[OriginOutcome] = []
 
 
 def default_cutoffs(history: DealHistory, granularity: Granularity, count: int = 6) -> list[date]:
@@ -876,6 +963,17 @@ def backtest(
         owner_wape_stage_weighted=round(wape(cells["stage-weighted"], cells["actual"]), 4),
         warmup_origins=len(origins) - len(rows),
         currency=currency or DEFAULT_CURRENCY,
+        origins=[
+            OriginOutcome(
+                cutoff=o.cutoff.isoformat(),
+                period=o.period.label,
+                period_end=o.period.end.isoformat(),
+                simulation=round(float(o.sim.sims["__total__"].mean()), 2),
+                run_rate=round(o.run_rate["__total__"], 2),
+                actual=round(o.actual, 2),
+            )
+            for o in origins
+        ],
     )
 
 
@@ -910,3 +1008,215 @@ def backtest_store(
         raise InvalidInput({"history": "no deals in the store: import or seed some first"})
     cutoffs = cutoffs or default_cutoffs(history, granularity, count)
     return backtest(history, cutoffs, granularity, simulations=simulations, config=config, on_step=on_step)
+
+
+# --------------------------------------------------------------------------------------------- the live choice
+
+TRACK_RECORD_ORIGINS = 6  # reported months in the live forecast's backtest
+TRACK_RECORD_WARMUP = 4  # earlier months forecast only to learn the blend weight
+TRACK_RECORD_SIMULATIONS = 1000
+LIVE_METHODS = ("blend", "simulation", "run rate")
+_TRACK_RECORD_VERSION = 1  # bump when the backtest's method changes: cached track records are then recomputed
+
+
+class TrackRecord(BaseModel):
+    """How the forecasters did on this store's last whole months (rolling origins, only what was known then)."""
+
+    available: bool
+    reason: str = ""  # why no backtest was possible
+    currency: str = DEFAULT_CURRENCY
+    origins: int = 0
+    first_period: str = ""
+    last_period: str = ""
+    wape: dict[str, float] = {}
+    interval_score: dict[str, float] = {}
+    outcomes: list[OriginOutcome] = []  # every origin, warm-up included: the blend weight is learnt from them
+    best: str = ""
+    computed_at: str = ""
+
+
+_TRACK_RECORDS: dict[str, TrackRecord] = {}  # this process's track records by key (forecasts as of many days)
+
+
+def _fingerprint(known: DealHistory) -> str:
+    """What the track record read: deals, stage changes and interactions known before the current month."""
+    import hashlib
+
+    digest = hashlib.sha256(f"v{_TRACK_RECORD_VERSION}".encode())
+    columns = ["id", "amount", "currency", "owner_id", "created_at", "stage", "product", "industry", "team"]
+    present = [c for c in columns if c in known.deals.columns]
+    digest.update(known.deals[present].sort_values("id").to_csv(index=False).encode())
+    digest.update(known.changes.sort_values(["deal_id", "changed_at"]).to_csv(index=False).encode())
+    digest.update(known.interactions.sort_values(["deal_id", "occurred_at"]).to_csv(index=False).encode())
+    digest.update(",".join(known.machine.stages).encode())
+    return digest.hexdigest()
+
+
+def track_record(
+    history: DealHistory,
+    at: datetime,
+    *,
+    cache_dir: Path | None = None,
+    simulations: int = TRACK_RECORD_SIMULATIONS,
+    origins: int = TRACK_RECORD_ORIGINS,
+) -> TrackRecord:
+    """The backtest behind the live forecast's choice: the last ``origins`` whole months before ``at``'s month.
+
+    ``history`` is one currency's (the backtest adds actuals up). Months whose cut-off lacks three months of
+    run-rate history are left out; with fewer than ``BLEND_MIN_ORIGINS`` left, or nothing won in them, the
+    record says no backtest was possible and why. Cached in ``cache_dir`` under a fingerprint of the history known
+    before the current month, so it is recomputed only when that history changes (or a new month starts).
+    """
+    import json
+
+    codes = sorted(set(_currency_of(history.deals).tolist())) or [DEFAULT_CURRENCY]
+    code = codes[0]
+    month = period_containing(at.date(), "month")
+    known = history.as_of(_midnight(month.start))
+    key = _fingerprint(known) + f"|{month.start}|{simulations}|{origins}"
+    if key in _TRACK_RECORDS:
+        return _TRACK_RECORDS[key]
+    path = cache_dir / f"track-record-{code}.json" if cache_dir is not None else None
+    if path is not None and path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            if stored.get("key") == key:
+                return TrackRecord(**stored["record"])
+        except (ValueError, TypeError, KeyError):
+            pass  # an unreadable cache is recomputed
+    record = _compute_track_record(known, month, code, simulations, origins)
+    if len(_TRACK_RECORDS) > 64:
+        _TRACK_RECORDS.clear()
+    _TRACK_RECORDS[key] = record
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(".tmp")
+        scratch.write_text(json.dumps({"key": key, "record": record.model_dump()}), encoding="utf-8")
+        scratch.replace(path)
+    return record
+
+
+def _compute_track_record(known: DealHistory, month: Period, code: str, simulations: int, count: int) -> TrackRecord:
+    import numpy as np
+
+    deals = known.deals
+    if deals.empty:
+        return TrackRecord(available=False, reason="no deals before this month", currency=code)
+    first_known = deals["created_at"].min()
+    cutoffs = [
+        shift(month, -i).start
+        for i in range(count, 0, -1)
+        if first_known <= _midnight(shift(month, -i - RUN_RATE_MONTHS).start)
+    ]
+    if len(cutoffs) < BLEND_MIN_ORIGINS:
+        months = max(int((_midnight(month.start) - first_known).days // 30), 0)
+        return TrackRecord(
+            available=False,
+            reason=f"the history reaches back about {months} months; a backtest needs {RUN_RATE_MONTHS} months of "
+            f"run-rate history before each of at least {BLEND_MIN_ORIGINS} past months",
+            currency=code,
+        )
+    report = backtest(known, cutoffs, "month", simulations=simulations, warmup=TRACK_RECORD_WARMUP)
+    wape_of = {s.method: s.wape for s in report.scores}
+    if any(not np.isfinite(wape_of.get(m, float("nan"))) for m in LIVE_METHODS):
+        return TrackRecord(available=False, reason="nothing was won in the backtest's months", currency=code)
+    best = min(LIVE_METHODS, key=lambda m: (wape_of[m], LIVE_METHODS.index(m)))
+    return TrackRecord(
+        available=True,
+        currency=code,
+        origins=len(report.rows),
+        first_period=report.rows[0].period,
+        last_period=report.rows[-1].period,
+        wape=wape_of,
+        interval_score={s.method: s.interval_score for s in report.scores if s.interval_score is not None},
+        outcomes=report.origins,
+        best=best,
+        computed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+@dataclass
+class LiveParts:
+    """The live forecast's run rate (per group, won so far included), the blend weight and the chosen method."""
+
+    run_rate: dict[str, float] | None
+    to_go: dict[str, float]  # the run rate's part still to come (what the band spreads)
+    log_sd: float
+    z: np.ndarray
+    weight: float
+    chosen: str
+    why: str
+
+    def run_rate_samples(self, key: str) -> np.ndarray:
+        assert self.run_rate is not None
+        won = self.run_rate.get(key, 0.0) - self.to_go.get(key, 0.0)
+        return won + run_rate_samples(self.to_go.get(key, 0.0), self.log_sd, self.z)
+
+    def method_text(self, win_method: str) -> str:
+        simulation = "Monte Carlo simulation" + ("" if win_method == "model" else " (stage-weighted win probabilities)")
+        if self.chosen == "blend":
+            return f"blend of {self.weight:.2f} x {simulation} and {1 - self.weight:.2f} x run rate (quantile average)"
+        if self.chosen == "run rate":
+            return (
+                f"run rate: won so far plus the trailing {RUN_RATE_MONTHS}-month bookings rate for the rest of the "
+                "period, with a lognormal band of the history's spread"
+            )
+        return simulation
+
+
+def live_parts(
+    history: DealHistory,
+    period: Period,
+    at: datetime,
+    sim: Simulation,
+    group_of: pd.Series,
+    record: TrackRecord | None,
+    *,
+    seed: int = 0,
+    fiscal_start: int = 1,
+) -> LiveParts:
+    """Run rate to the period's end, the blend weight learnt from ``record``'s past origins, and the choice.
+
+    The run rate is what was won so far plus, for the part of the period still ahead, the trailing three whole
+    months' bookings per month. The choice is the method with the lowest backtest WAPE; with no backtest
+    possible it is the even blend (the blend's prior), and with no run rate (under three months of history) the
+    simulation alone. The reason is always stated.
+    """
+    import numpy as np
+
+    z = np.random.default_rng(seed + 1).standard_normal(len(sim.sims["__total__"]))
+    rate = run_rate(history, at, period, group_of)
+    if rate is None:
+        why = (
+            f"the history does not reach {RUN_RATE_MONTHS} whole months back, so there is no run rate to compare "
+            "or blend with: the simulation alone"
+        )
+        return LiveParts(None, {}, 0.0, z, 1.0, "simulation", why)
+    start, end = _midnight(period.start), _midnight(period.end)
+    share = min(max((end - max(at, start)) / (end - start), 0.0), 1.0)
+    to_go = {k: v * share for k, v in rate.items()}
+    keys = set(sim.sims) | set(to_go)
+    total = {k: sim.won_to_date.get(k, 0.0) + to_go.get(k, 0.0) for k in keys}
+    log_sd = _revenue_log_sd(history, period, at, fiscal_start)
+    past = []
+    if record is not None and record.available:
+        past = [(o.simulation, o.run_rate, o.actual) for o in record.outcomes if o.period_end <= at.date().isoformat()]
+    weight = blend_weight(past)
+    if record is None or not record.available:
+        reason = record.reason if record is not None else "no track record"
+        why = (
+            f"no backtest possible ({reason}): the even blend of the simulation and the run rate, until there is a "
+            "track record to choose by"
+        )
+        return LiveParts(total, to_go, log_sd, z, weight, "blend", why)
+    scores = ", ".join(f"{m} {record.wape[m]:.1%}" for m in LIVE_METHODS)
+    others = (
+        f"; stage x in-period win rate {record.wape['stage × in-period win rate']:.1%}"
+        if ("stage × in-period win rate" in record.wape)
+        else ""
+    )
+    why = (
+        f"lowest WAPE in a backtest over {record.origins} past months ({record.first_period} to "
+        f"{record.last_period}, monthly origins, only what was known at each): {scores}{others}"
+    )
+    return LiveParts(total, to_go, log_sd, z, weight, record.best, why)

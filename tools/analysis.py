@@ -267,7 +267,14 @@ def forecast(ctx: RunContext, args: ForecastArgs) -> ForecastResult:
     forecaster = _capability("analytics.forecast", "forecast_by_currency", "revenue forecasting")
     with session_scope(ctx.engine) as s:
         found = forecaster(
-            s, ctx.actor, args.period, group_by=args.group_by, owner=args.owner, team=args.team, today=ctx.today()
+            s,
+            ctx.actor,
+            args.period,
+            group_by=args.group_by,
+            owner=args.owner,
+            team=args.team,
+            today=ctx.today(),
+            cache_dir=ctx.settings.home_dir / "forecast",
         )
         results = [_as_dict(f) for f in found]
         totals = [_as_dict(r["total"]) for r in results]
@@ -286,6 +293,24 @@ def forecast(ctx: RunContext, args: ForecastArgs) -> ForecastResult:
         method = str(results[0].get("method") or "") if results else ""
         # one currency: its total; several: no total at all (amounts are never added across currencies)
         one = by_currency[0] if len(by_currency) == 1 else None
+        chosen = str(results[0].get("chosen") or "") if results else ""
+        why = str(results[0].get("why") or "") if results else ""
+        beside: dict[str, dict[str, float | None]] = {}
+        if one is not None:
+            t = totals[0]
+            for name, key in (("simulation", "simulation"), ("run rate", "run_rate"), ("blend", "blend")):
+                if t.get(key) is not None:
+                    beside[name] = {"expected": t[key], "low": t.get(f"{key}_p10"), "high": t.get(f"{key}_p90")}
+        # the answer states the method: which forecaster the figure is, the others beside it, and why
+        stated = f"{chosen}: {method}" if chosen and chosen != method else method
+        if beside and one is not None:
+            stated += "; beside it " + ", ".join(
+                f"{name} {v['expected']:,.0f} ({v['low']:,.0f} to {v['high']:,.0f}) {one.currency}"
+                for name, v in beside.items()
+                if v["low"] is not None and v["high"] is not None and name != chosen
+            )
+        if why:
+            stated += f"; why {chosen}: {why}"
         return ForecastResult(
             period=str(results[0].get("period") if results else args.period),
             currency=one.currency if one else None,
@@ -293,8 +318,11 @@ def forecast(ctx: RunContext, args: ForecastArgs) -> ForecastResult:
             low=one.low if one else None,
             high=one.high if one else None,
             rows=rows,
-            method=method_text(method, notes),
+            method=method_text(stated, notes),
             by_currency=by_currency,
+            chosen=chosen or None,
+            why=why or None,
+            beside=beside,
         )
 
 

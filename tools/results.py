@@ -223,6 +223,13 @@ class PipelineQuestionResult(ToolResult):
         description="With an amount filter: deals per other currency left out because the threshold is in "
         "filters.amount_currency and amounts in different currencies cannot be compared; say so in the answer.",
     )
+    counted: str = Field(
+        default="deals", description="What the rows' counts count: deals, or leads, leads emailed, won deals..."
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the figure leaves out, or why it is not available; state them in the answer.",
+    )
 
 
 class BottleneckResult(ToolResult):
@@ -256,6 +263,16 @@ class ForecastResult(ToolResult):
     method: str | None = None
     by_currency: list[CurrencyForecast] = Field(
         default_factory=list, description="The forecast per currency (one entry when there is one)."
+    )
+    chosen: str | None = Field(
+        default=None,
+        description="Whose numbers expected/low/high are: blend, simulation or run rate (the one with the lowest "
+        "backtest WAPE); say which in the answer, with why.",
+    )
+    why: str | None = Field(default=None, description="Why that method: its backtest WAPE against the others.")
+    beside: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict,
+        description="One currency: every forecaster's expected/low/high (simulation, run rate, blend).",
     )
 
 

@@ -106,11 +106,12 @@ def _forecast(
     from rich.table import Table
 
     from analytics.forecast import forecast_by_currency
-    from bots.common import console, err_console, fail, resolve_actor, session
+    from bots.common import console, err_console, fail, resolve_actor, services, session
     from bots.render import emit_json, money, print_table
 
     out = console()
-    with (err_console() if json_out else out).status("simulating deal outcomes..."), session(read_only=True) as s:
+    status = "simulating deal outcomes (the first forecast of a month also backtests the last 6 months)..."
+    with (err_console() if json_out else out).status(status), session(read_only=True) as s:
         results = forecast_by_currency(
             s,
             resolve_actor(s, as_),
@@ -121,6 +122,7 @@ def _forecast(
             today=today,
             simulations=simulations,
             currency=currency,
+            cache_dir=services().settings.home_dir / "forecast",
         )
     if chart is not None and len(results) > 1:
         fail(
@@ -142,8 +144,11 @@ def _forecast(
         )
         for column in (
             "",
-            "expected",
+            "forecast",
             "80% interval",
+            "simulation",
+            "run rate",
+            "blend",
             "won so far",
             "commit",
             "best case",
@@ -151,11 +156,20 @@ def _forecast(
             "open deals",
         ):
             table.add_column(column, justify="left" if not column else "right")
+
+        def band(mean: float | None, lo: float | None, hi: float | None, code: str = code) -> str:
+            if mean is None or lo is None or hi is None:
+                return "—"
+            return f"{money(mean, code, whole=True)} ({money(lo, code, whole=True)} - {money(hi, code, whole=True)})"
+
         for line in [*result.lines, result.total]:
             table.add_row(
                 line.key if line is not result.total else "[bold]total[/]",
                 money(line.expected, code, whole=True),
                 f"{money(line.p10, code, whole=True)} - {money(line.p90, code, whole=True)}",
+                band(line.simulation, line.simulation_p10, line.simulation_p90),
+                band(line.run_rate, line.run_rate_p10, line.run_rate_p90),
+                band(line.blend, line.blend_p10, line.blend_p90),
                 money(line.won_to_date, code, whole=True),
                 money(line.commit, code, whole=True),
                 money(line.best_case, code, whole=True),
@@ -164,9 +178,11 @@ def _forecast(
                 end_section=line is result.lines[-1] if result.lines else False,
             )
         print_table(table, out, keep_title=True)
+        in_code = f" ({code})" if len(results) > 1 else ""
+        out.print(f"Forecast{in_code} = {result.chosen}: {result.method}. Why: {result.why}.", highlight=False)
     result = results[0]
     out.print(
-        f"Method: {result.method}, {result.simulations:,} simulations. Commit = won so far + deals at least "
+        f"{result.simulations:,} simulations. Commit = won so far + deals at least "
         "60 % likely to be won in the period; best case adds those at least 30 % likely."
     )
     for note in dict.fromkeys(note for r in results for note in r.notes):

@@ -48,6 +48,25 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str = "salesgraph@localhost"
+    email_cap_messages: int = Field(
+        default=3,
+        ge=1,
+        description="Per-contact frequency cap: at most this many emails to one address in email_cap_days days; "
+        "checked inside every send (a send over the cap is held, still approved, until the cap allows).",
+    )
+    email_cap_days: int = Field(default=7, ge=1, description="The frequency cap's window in days.")
+
+    imap_host: str | None = Field(
+        default=None, description="IMAP server to read replies from (salesgraph inbox poll); unset: no polling."
+    )
+    imap_port: int | None = Field(default=None, description="Default 993 with imap_security=ssl, else 143.")
+    imap_security: Literal["ssl", "starttls", "none"] = Field(
+        default="ssl", description="ssl (IMAPS), starttls (upgrade a plain connection), or none (loopback only)."
+    )
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_folder: str = Field(default="INBOX", description="The mailbox folder replies arrive in.")
+    imap_poll_minutes: int = Field(default=5, ge=1, description="How often the scheduler polls the mailbox.")
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -81,10 +81,13 @@ class DeliveryConfig:
 
 
 def delivery_from_settings(settings: Any) -> DeliveryConfig:
-    """The delivery configured in ``app.settings.Settings`` (send channel and SMTP settings)."""
+    """The delivery configured in ``app.settings.Settings``: send channel, SMTP settings and the frequency cap
+    (``SALESGRAPH_EMAIL_CAP_MESSAGES`` in ``SALESGRAPH_EMAIL_CAP_DAYS``, default 3 in 7)."""
+    cap = {"cap_messages": settings.email_cap_messages, "cap_days": settings.email_cap_days}
     if settings.send_channel == "outbox":
-        return DeliveryConfig(channel="outbox")
+        return DeliveryConfig(channel="outbox", **cap)
     return DeliveryConfig(
+        **cap,
         channel="smtp",
         smtp=SmtpConfig(
             host=settings.smtp_host,

@@ -1,0 +1,299 @@
+"""Inbound replies (issue 14) read by our poller through the real ``imaplib`` over TCP from a loopback IMAP4rev1
+server (tests/imap_server.py), with sequence emails really sent over SMTP to a loopback server, on SQLite and
+PostgreSQL:
+
+- a reply (matched by In-Reply-To to the email we sent) stops the sequence, with its interaction and receipt;
+- polling again, a lost cursor, or a rebuilt folder (new UIDVALIDITY) logs nothing twice;
+- a crash between storing a message and moving the cursor duplicates nothing;
+- a bounce (a delivery-status report) stops the sequence; an out-of-office is kept but is not a reply;
+- an unknown sender is kept and reported; the password never appears in logs or errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.engine import Engine
+from sqlmodel import func, select
+
+import connectors.imap as imap
+from connectors.imap import ImapConfig, ImapError, poll
+from sales.approvals import decide_approval
+from sales.automation import tick
+from sales.inbound import import_messages
+from store.db import session_scope
+from store.models import (
+    Approval,
+    AuditEvent,
+    ConnectorState,
+    DomainEvent,
+    InboundEmail,
+    Interaction,
+    OutboundMessage,
+    SequenceEnrolment,
+)
+from store.types import utcnow
+from tests.imap_server import ImapServer
+from tests.integration.test_automation import _set_rules, _smtp, _web_lead
+from tests.integration.test_smtp_send import Inbox, smtp_server  # noqa: F401  (the loopback SMTP fixture)
+from tests.unit.test_agent_support import Team, seed_team
+
+PASSWORD = "imap-pa55-9f3c"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[ImapServer]:
+    with ImapServer(user="sales@ours.example", password=PASSWORD) as server:
+        yield server
+
+
+def _config(server: ImapServer, password: str = PASSWORD) -> ImapConfig:
+    return ImapConfig("127.0.0.1", server.port, "sales@ours.example", SecretStr(password), security="none")
+
+
+def _email(
+    sender: str,
+    subject: str,
+    body: str,
+    *,
+    message_id: str,
+    in_reply_to: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = "rita@example.com"
+    mail["Subject"] = subject
+    mail["Date"] = format_datetime(utcnow())
+    mail["Message-ID"] = message_id
+    if in_reply_to:
+        mail["In-Reply-To"] = in_reply_to
+        mail["References"] = in_reply_to
+    for name, value in (headers or {}).items():
+        mail[name] = value
+    mail.set_content(body)
+    return bytes(mail)
+
+
+def _bounce(recipient: str, original_id: str) -> bytes:
+    """A delivery-status notification as Postfix sends one (RFC 3464)."""
+    return (
+        "From: MAILER-DAEMON@mx.beta.example (Mail Delivery System)\r\n"
+        "To: rita@example.com\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        f"Date: {format_datetime(utcnow())}\r\n"
+        "Message-ID: <bounce-1@mx.beta.example>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="BB"\r\n'
+        "\r\n"
+        "--BB\r\nContent-Type: text/plain\r\n\r\n"
+        f"I'm sorry to have to inform you that your message could not be delivered to <{recipient}>.\r\n"
+        "--BB\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.beta.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+        "--BB\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: rita@example.com\r\nTo: {recipient}\r\nSubject: Ideas for Beta Ltd\r\nMessage-ID: {original_id}\r\n"
+        "--BB--\r\n"
+    ).encode()
+
+
+def _count(engine: Engine, model: Any, *where: Any) -> int:
+    with session_scope(engine, read_only=True) as s:
+        return int(s.exec(select(func.count()).select_from(model).where(*where)).one())
+
+
+def _sent_sequence_email(engine: Engine, team: Team, port: int) -> tuple[int, str]:
+    """Lee's web lead is enrolled, step 1 approved by Mia and really sent: (lead id, its Message-ID header)."""
+    _set_rules(engine, team)
+    lead_id = _web_lead(engine, team)
+    now = utcnow()
+    tick(engine, _smtp(port), now=now)
+    with session_scope(engine, read_only=True) as s:
+        waiting = s.exec(select(Approval).where(Approval.status == "pending")).one()
+    with session_scope(engine) as s:
+        decide_approval(s, team.manager, waiting.id or 0, "approve")
+    tick(engine, _smtp(port), now=now)
+    with session_scope(engine, read_only=True) as s:
+        sent = s.exec(select(OutboundMessage).where(OutboundMessage.status == "sent")).one()
+        assert sent.provider_message_id
+        return lead_id, sent.provider_message_id
+
+
+def test_a_reply_read_over_imap_stops_the_sequence(
+    engine: Engine,
+    mailbox: ImapServer,
+    smtp_server: tuple[Inbox, int],  # noqa: F811
+) -> None:
+    inbox, port = smtp_server
+    team = seed_team(engine)
+    lead_id, sent_id = _sent_sequence_email(engine, team, port)
+    assert len(inbox.messages) == 1
+    # A colleague answers from another address: the thread, not the sender, says which record it is.
+    mailbox.deliver(_email("Pat Lee <pat@beta.example>", "Re: Ideas for Beta Ltd",
+                           "Yes, let's talk.\n\nOn Mon, Rita wrote:\n> A few ideas", message_id="<r1@beta.example>",
+                           in_reply_to=sent_id))  # fmt: skip
+
+    report = poll(engine, _config(mailbox))
+    assert report.count("reply") == 1 and report.errors == []
+    for day in (0, 3, 10, 30):
+        tick(engine, _smtp(port), now=utcnow() + timedelta(days=day))
+
+    with session_scope(engine, read_only=True) as s:
+        enrolment = s.exec(select(SequenceEnrolment)).one()
+        assert enrolment.status == "stopped" and "replied" in (enrolment.stop_reason or "")
+        row = s.exec(select(InboundEmail)).one()
+        assert (row.kind, row.matched_by, row.lead_id) == ("reply", "thread", lead_id)
+        interaction = s.get(Interaction, row.interaction_id)
+        assert interaction is not None and interaction.direction == "inbound" and interaction.lead_id == lead_id
+        assert interaction.body == "Yes, let's talk."  # the quoted earlier message is cut off
+        event = s.get(DomainEvent, row.event_id)
+        assert event is not None and event.kind == "reply_received" and event.processed_at is not None
+        receipt = s.get(AuditEvent, row.receipt_id)
+        assert receipt is not None and receipt.action == "receive_reply"
+    assert _count(engine, OutboundMessage) == 1  # step 2 was never drafted
+    assert len(inbox.messages) == 1
+    # Polling never marks the mailbox's mail as read: read-only EXAMINE and BODY.PEEK.
+    assert mailbox.commands("EXAMINE") and not mailbox.commands("SELECT")
+    assert all("BODY.PEEK[]" in c for c in mailbox.commands("UID FETCH"))
+
+
+def test_polling_again_a_lost_cursor_or_a_rebuilt_folder_logs_nothing_twice(
+    engine: Engine, mailbox: ImapServer
+) -> None:
+    team = seed_team(engine)  # Dana Fox (dana@acme.example) is Rita's lead
+    for i in range(3):
+        mailbox.deliver(_email("Dana Fox <dana@acme.example>", f"Question {i}", f"Question {i}?",
+                               message_id=f"<q{i}@acme.example>"))  # fmt: skip
+    first = poll(engine, _config(mailbox))
+    assert first.count("reply") == 3
+    assert poll(engine, _config(mailbox)).outcomes == []  # the cursor: nothing new is even fetched
+    assert mailbox.commands("UID SEARCH")[-1] == "UID SEARCH UID 4:*"
+
+    mailbox.deliver(_email("Dana Fox <dana@acme.example>", "One more", "One more.", message_id="<q3@acme.example>"))
+    assert poll(engine, _config(mailbox)).count("reply") == 1
+
+    with session_scope(engine) as s:  # the cursor is lost
+        for state in s.exec(select(ConnectorState)).all():
+            s.delete(state)
+    again = poll(engine, _config(mailbox))
+    assert len(again.outcomes) == 4 and again.duplicates == 4
+    mailbox.rebuild(uidvalidity=99)  # the server renumbered the folder
+    rebuilt = poll(engine, _config(mailbox))
+    assert len(rebuilt.outcomes) == 4 and rebuilt.duplicates == 4
+
+    assert _count(engine, InboundEmail) == 4
+    assert _count(engine, Interaction, Interaction.lead_id == team.lead_id) == 4
+    assert _count(engine, DomainEvent, DomainEvent.kind == "reply_received") == 4
+    with session_scope(engine, read_only=True) as s:
+        cursor = s.exec(select(ConnectorState).where(ConnectorState.connector == "imap")).one()
+        assert cursor.state["uidvalidity"] == 99 and cursor.state["last_uid"] == 8
+
+
+def test_a_crash_between_storing_and_the_cursor_update_duplicates_nothing(
+    engine: Engine, mailbox: ImapServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_team(engine)
+    for i in range(3):
+        mailbox.deliver(_email("dana@acme.example", f"Re: {i}", f"Answer {i}", message_id=f"<a{i}@acme.example>"))
+    real = imap.advance_cursor
+    calls = {"n": 0}
+
+    def crash_on_second(*args: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("the process died here")
+        real(*args)
+
+    monkeypatch.setattr(imap, "advance_cursor", crash_on_second)
+    crashed = poll(engine, _config(mailbox))
+    assert crashed.count("reply") == 1 and len(crashed.errors) == 1  # the 2nd rolled back with its cursor step
+    assert _count(engine, InboundEmail) == 1
+    monkeypatch.setattr(imap, "advance_cursor", real)
+
+    resumed = poll(engine, _config(mailbox))
+    assert [o.message_id for o in resumed.outcomes] == ["<a1@acme.example>", "<a2@acme.example>"]
+    assert _count(engine, InboundEmail) == 3 and _count(engine, Interaction) == 3
+    assert _count(engine, DomainEvent, DomainEvent.kind == "reply_received") == 3
+
+
+def test_a_bounce_stops_the_sequence_and_an_out_of_office_is_not_a_reply(
+    engine: Engine,
+    mailbox: ImapServer,
+    smtp_server: tuple[Inbox, int],  # noqa: F811
+) -> None:
+    inbox, port = smtp_server
+    team = seed_team(engine)
+    _, sent_id = _sent_sequence_email(engine, team, port)
+    mailbox.deliver(_email("Lee Park <lee@beta.example>", "Out of office", "I am away until Monday.",
+                           message_id="<ooo@beta.example>", in_reply_to=sent_id,
+                           headers={"Auto-Submitted": "auto-replied", "X-Autoreply": "yes"}))  # fmt: skip
+    report = poll(engine, _config(mailbox))
+    assert report.count("auto_reply") == 1
+    tick(engine, _smtp(port))
+    with session_scope(engine, read_only=True) as s:
+        assert s.exec(select(SequenceEnrolment)).one().status == "active"  # not a reply: the sequence goes on
+    assert _count(engine, Interaction) == 0 and _count(engine, DomainEvent, DomainEvent.kind == "reply_received") == 0
+    with session_scope(engine, read_only=True) as s:
+        ooo = s.exec(select(InboundEmail)).one()
+        assert ooo.kind == "auto_reply" and ooo.body and "away until Monday" in ooo.body and ooo.receipt_id
+
+    mailbox.deliver(_bounce("lee@beta.example", sent_id))
+    assert poll(engine, _config(mailbox)).count("bounce") == 1
+    for day in (0, 3, 10):
+        tick(engine, _smtp(port), now=utcnow() + timedelta(days=day))
+    with session_scope(engine, read_only=True) as s:
+        enrolment = s.exec(select(SequenceEnrolment)).one()
+        assert enrolment.status == "stopped" and "bounced" in (enrolment.stop_reason or "")
+        bounced = s.exec(select(DomainEvent).where(DomainEvent.kind == "email_bounced")).one()
+        assert bounced.payload["email"] == "lee@beta.example"
+        sent = s.exec(select(OutboundMessage).where(OutboundMessage.provider_message_id == sent_id)).one()
+        assert sent.status == "failed" and (sent.error or "").startswith("bounced")
+    assert _count(engine, OutboundMessage) == 1 and len(inbox.messages) == 1
+
+
+def test_unknown_senders_are_kept_and_reported_and_files_import_the_same_way(
+    engine: Engine, mailbox: ImapServer, tmp_path: Path
+) -> None:
+    team = seed_team(engine)
+    mailbox.deliver(_email("Stranger <who@nowhere.example>", "Hello", "Who are you?", message_id="<s1@nowhere>"))
+    report = poll(engine, _config(mailbox))
+    assert [(o.kind, o.from_address) for o in report.unmatched] == [("unmatched", "who@nowhere.example")]
+    with session_scope(engine, read_only=True) as s:
+        kept = s.exec(select(InboundEmail)).one()
+        assert kept.kind == "unmatched" and kept.body == "Who are you?" and kept.interaction_id is None
+
+    folder = tmp_path / "replies"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(_email("dana@acme.example", "Re: pricing", "Send it over.", message_id="<f1@x>"))
+    (folder / "2.eml").write_bytes(_email("Stranger <who@nowhere.example>", "Hello", "Who?", message_id="<s1@nowhere>"))
+    imported = import_messages(engine, folder)
+    assert imported.count("reply") == 1 and imported.duplicates == 1  # the stranger's was read over IMAP already
+    assert _count(engine, Interaction, Interaction.lead_id == team.lead_id) == 1
+
+
+def test_the_password_never_appears_in_logs_or_errors(
+    engine: Engine, mailbox: ImapServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_team(engine)
+    mailbox.deliver(_email("dana@acme.example", "Re: hi", "Hi back", message_id="<p1@acme.example>"))
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ImapError) as refused:
+        poll(engine, _config(mailbox, password="wrong-" + PASSWORD))
+    assert "refused the login" in str(refused.value) and "SALESGRAPH_IMAP_PASSWORD" in str(refused.value)
+    assert PASSWORD not in str(refused.value)
+    config = _config(mailbox)
+    assert PASSWORD not in repr(config) and PASSWORD not in config.mailbox
+    assert poll(engine, config).count("reply") == 1
+    assert caplog.records, "the poller logs what it did"
+    assert all(PASSWORD not in r.getMessage() for r in caplog.records)
+    assert PASSWORD not in caplog.text

@@ -53,6 +53,9 @@ class DealHistory:
         ch = self.changes[self.changes["changed_at"] < cutoff]
         deals = self.deals[self.deals["created_at"] < cutoff].copy()
         deals = deals[deals["id"].isin(ch["deal_id"])] if not ch.empty else deals.iloc[0:0]
+        if deals.empty:  # nothing known yet (a cut-off before the first deal): the empty frames, dtypes kept
+            inter = self.interactions.iloc[0:0]
+            return DealHistory(deals.reset_index(drop=True), ch.reset_index(drop=True), inter, self.machine)
         last = ch.sort_values(["deal_id", "changed_at"]).groupby("deal_id").tail(1).set_index("deal_id")
         deals["stage"] = deals["id"].map(last["to_stage"])
         deals["stage_entered_at"] = deals["id"].map(last["changed_at"])

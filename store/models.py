@@ -337,6 +337,52 @@ class BriefingDelivery(SQLModel, table=True):
     delivered_at: datetime | None = _ts(nullable=True)
 
 
+class PipelineSnapshot(SQLModel, table=True):
+    """One open deal as it stood on a day (stage, amount, close date, owner, win chances then): one row per deal
+    and day, so a second snapshot the same day writes nothing."""
+
+    __tablename__ = "pipeline_snapshots"
+    __table_args__ = (UniqueConstraint("snapshot_date", "deal_id", name="uq_pipeline_snapshots_date_deal"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    snapshot_date: date = Field(index=True)
+    deal_id: int = Field(foreign_key="deals.id")
+    owner_id: int = Field(foreign_key="users.id")
+    stage: str = Field(max_length=32)
+    amount: Decimal | None = Field(default=None, sa_type=Numeric(14, 2))
+    currency: str = Field(max_length=3)
+    expected_close_date: date | None = None
+    p_win: float | None = None
+    period: str = Field(max_length=16, description="the quarter p_won_in_period refers to")
+    p_won_in_period: float | None = None
+    taken_at: datetime = _created()
+
+
+class ForecastSnapshot(SQLModel, table=True):
+    """The forecast of one period in one currency as it stood on a day (the method it used and its interval)."""
+
+    __tablename__ = "forecast_snapshots"
+    __table_args__ = (
+        UniqueConstraint("snapshot_date", "period", "currency", name="uq_forecast_snapshots_date_period_currency"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    snapshot_date: date
+    period: str = Field(max_length=16)
+    currency: str = Field(max_length=3)
+    method: str = Field(max_length=64)
+    expected: float
+    p10: float
+    p90: float
+    simulation: float
+    run_rate: float | None = None
+    blend: float | None = None
+    blend_weight: float | None = None
+    won_to_date: float
+    open_deals: int
+    taken_at: datetime = _created()
+
+
 class WorkspaceTerm(SQLModel, table=True):
     """A word this workspace uses for one of ours, e.g. Maven's stage ``Engaging`` for ``Qualified``.
 
@@ -644,6 +690,67 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True)
 
 
+# -- experiments (issue 16): a process change measured against a control (``sales.experiments``) ----------------
+
+
+class Experiment(SQLModel, table=True):
+    """A process change under measurement: the change (an automation rule, or a process in words), who is in which
+    arm (a seeded hash of the record's id, or before/after the start with a matched control), the primary metric,
+    and the plan fixed before it starts (sample size for the minimum detectable effect at alpha and power)."""
+
+    __tablename__ = "experiments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    rule: str | None = Field(default=None, max_length=100, index=True, description="the automation rule changed")
+    change: str = Field(max_length=1000, description="the change, in words")
+    unit: str = Field(max_length=8, description="deal or lead")
+    entry_stage: str | None = Field(default=None, max_length=32, description="cases enter here; None: created")
+    metric: str = Field(max_length=16, description="conversion or cycle_time")
+    target: str = Field(max_length=32, description="the stage (or 'qualified' for leads) the metric counts")
+    window_days: int | None = Field(default=None, description="conversion: reached the target within this")
+    design: str = Field(max_length=16, description="random or before_after")
+    seed: str = Field(max_length=64)
+    treatment_share: float = 0.5
+    starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    control_from: datetime | None = _ts(nullable=True)
+    baseline: float
+    minimum_detectable_effect: float
+    alpha: float
+    power: float
+    looks: int
+    plan: dict[str, Any] = _json()
+    status: str = Field(default="running", max_length=16, index=True)
+    conclusion: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    concluded_at: datetime | None = _ts(nullable=True)
+    stopped_at: datetime | None = _ts(nullable=True)
+    stop_reason: str | None = Field(default=None, max_length=500)
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    receipt_id: int | None = None
+    created_at: datetime = _created()
+
+
+class ExperimentLook(SQLModel, table=True):
+    """One formal look at an experiment's primary test: the information so far, the statistic and the boundary
+    the alpha-spending function allows at this look given the earlier ones (planned or not)."""
+
+    __tablename__ = "experiment_looks"
+    __table_args__ = (UniqueConstraint("experiment_id", "look", name="uq_experiment_looks_experiment_look"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_id: int = Field(foreign_key="experiments.id")
+    look: int
+    planned: bool
+    information: float
+    statistic: float
+    boundary: float
+    crossed: bool
+    final: bool
+    result: dict[str, Any] = _json()
+    receipt_id: int | None = None
+    at: datetime = _created()
+
+
 __all__ = [
     "Account",
     "ApiToken",
@@ -659,7 +766,10 @@ __all__ = [
     "Deal",
     "Direction",
     "DomainEvent",
+    "Experiment",
+    "ExperimentLook",
     "ExternalRef",
+    "ForecastSnapshot",
     "InboundEmail",
     "Interaction",
     "Lead",
@@ -668,6 +778,7 @@ __all__ = [
     "Notification",
     "OptOut",
     "OutboundMessage",
+    "PipelineSnapshot",
     "Role",
     "RuleFiring",
     "SequenceEnrolment",

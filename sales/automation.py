@@ -561,6 +561,17 @@ def notify(
     )
     session.add(note)
     session.flush()
+    # The person is told by Slack DM (bots.notify, from the scheduler); the receipt says who and about what.
+    note.receipt_id = write_receipt(
+        session,
+        SYSTEM,
+        "notify_user",
+        "notification",
+        note.id,
+        after={"user_id": note.user_id, "kind": kind, "record_type": record_type, "record_id": record_id,
+               "event_id": event_id},
+    )  # fmt: skip
+    session.add(note)
     return note
 
 

@@ -3,9 +3,11 @@
 Slack is a public SaaS, so tests do not mock our code or slack_sdk: the real ``slack_sdk.WebClient`` (and the
 real Bolt app) talk HTTP to this server (``base_url=server.base_url``). It implements the methods salesgraph
 uses, the way Slack answers them (``{"ok": true, ...}`` or ``{"ok": false, "error": ...}`` with HTTP 200),
-checks the bot token, and records every call for assertions:
+checks the bot token, and records every call for assertions (``state.fail_next[method]`` makes its next calls
+answer ``{"ok": false, "error": ...}``, as Slack does on a passing fault):
 
-- ``auth.test``, ``users.info``, ``users.lookupByEmail``, ``conversations.open``, ``conversations.info``
+- ``auth.test``, ``users.info``, ``users.lookupByEmail``, ``conversations.open``, ``conversations.info``,
+  ``conversations.history`` (the messages posted here, newest first, metadata with ``include_all_metadata``)
 - ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``views.open``, ``views.update``, ``views.publish``
 - ``reactions.add``, ``reactions.remove`` (``already_reacted`` / ``no_reaction`` as Slack answers them)
 - the external file upload: ``files.getUploadURLExternal`` → POST the bytes to the returned URL →
@@ -68,6 +70,8 @@ class SlackState:
     responses: list[dict[str, Any]] = field(default_factory=list)  # bodies posted to response_url
     reactions: set[tuple[str, str, str]] = field(default_factory=set)  # (channel, ts, name) on messages now
     not_in: set[str] = field(default_factory=set)  # channels the bot was not added to (chat.postMessage refuses)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> messages posted, oldest first
+    fail_next: dict[str, list[str]] = field(default_factory=dict)  # method -> errors to answer its next calls with
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -89,6 +93,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "users.lookupByEmail": frozenset({"users:read.email"}),
     "conversations.open": frozenset({"channels:manage", "groups:write", "im:write", "mpim:write"}),
     "conversations.info": frozenset({"channels:read", "groups:read", "im:read", "mpim:read"}),
+    "conversations.history": frozenset({"channels:history", "groups:history", "im:history", "mpim:history"}),
     "reactions.add": frozenset({"reactions:write"}),
     "reactions.remove": frozenset({"reactions:write"}),
     "files.getUploadURLExternal": frozenset({"files:write"}),
@@ -160,6 +165,9 @@ class _Handler(BaseHTTPRequestHandler):
             call.response = {"ok": False, "error": "invalid_auth"}
         elif state.scopes is not None and needed and not needed & state.scopes:
             call.response = {"ok": False, "error": "missing_scope", "needed": ",".join(sorted(needed))}
+        elif state.fail_next.get(method):
+            with state.lock:
+                call.response = {"ok": False, "error": state.fail_next[method].pop(0)}
         else:
             handler = getattr(self, "api_" + method.replace(".", "_"), None)
             call.response = handler(params) if handler is not None else {"ok": False, "error": "unknown_method"}
@@ -220,7 +228,25 @@ class _Handler(BaseHTTPRequestHandler):
             message["thread_ts"] = params["thread_ts"]
         if params.get("blocks"):
             message["blocks"] = params["blocks"]
+        if isinstance(params.get("metadata"), dict):
+            message["metadata"] = params["metadata"]
+        with self.server.state.lock:
+            self.server.state.history.setdefault(str(params["channel"]), []).append(message)
         return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
+
+    def api_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        if (problem := self._need(params, "channel")) is not None:
+            return problem
+        oldest = float(params.get("oldest") or 0)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        with self.server.state.lock:
+            posted = list(self.server.state.history.get(str(params["channel"]), []))
+        messages = [
+            {k: v for k, v in m.items() if k != "metadata" or with_metadata}
+            for m in reversed(posted)  # newest first, as Slack answers
+            if float(m["ts"]) > oldest
+        ][: int(params.get("limit") or 100)]
+        return {"ok": True, "messages": messages, "has_more": False}
 
     def api_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         if (problem := self._need(params, "channel", "ts")) is not None:

@@ -40,7 +40,10 @@ EXPIRE_EVERY_MINUTES = 15
 SYNC_EVERY_MINUTES = 10
 AUTOMATION_JOB = "automation"
 AUTOMATION_EVERY_MINUTES = 5
-OUR_JOBS = (BRIEFING_PREFIX, EXPIRE_JOB, SYNC_JOB, AUTOMATION_JOB)
+INBOX_JOB = "inbox_poll"  # when SALESGRAPH_IMAP_HOST is set, every SALESGRAPH_IMAP_POLL_MINUTES
+NOTIFY_JOB = "slack_notifications"  # when Slack is configured
+NOTIFY_EVERY_MINUTES = 1
+OUR_JOBS = (BRIEFING_PREFIX, EXPIRE_JOB, SYNC_JOB, AUTOMATION_JOB, INBOX_JOB, NOTIFY_JOB)
 
 
 @dataclass
@@ -142,6 +145,23 @@ def run_automation() -> str:
     return tick(rt.services.engine, delivery_from_settings(rt.services.settings)).describe()
 
 
+def poll_inbox() -> str:
+    """``connectors.imap.poll``: the replies that arrived in the IMAP mailbox, each logged once."""
+    from connectors.imap import imap_from_settings, poll
+
+    rt = runtime()
+    return poll(rt.services.engine, imap_from_settings(rt.services.settings)).describe()
+
+
+def deliver_notifications() -> str:
+    """``bots.notify.deliver_pending``: automation's notifications to each person's Slack DM, once."""
+    from bots.notify import deliver_from_settings
+
+    rt = runtime()
+    report = deliver_from_settings(rt.services.engine, rt.services.settings)
+    return report.describe() if report is not None else "skipped, Slack is not configured"
+
+
 # -- the schedule -------------------------------------------------------------------------------------
 
 
@@ -178,7 +198,9 @@ def team_emails(engine: Engine, config: BriefingsConfig) -> list[str]:
     return sorted(e for e in emails if config.schedule_for(e).enabled)
 
 
-def job_specs(emails: list[str], config: BriefingsConfig) -> list[JobSpec]:
+def job_specs(emails: list[str], config: BriefingsConfig, settings: Any = None) -> list[JobSpec]:
+    """The jobs to run; with ``settings``, also the IMAP poll (IMAP configured) and Slack notifications (Slack
+    configured)."""
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -219,6 +241,7 @@ def job_specs(emails: list[str], config: BriefingsConfig) -> list[JobSpec]:
             misfire_grace_seconds=grace,
         )
     )
+    specs += _mail_and_notification_jobs(settings, grace)
     specs.append(
         JobSpec(
             id=SYNC_JOB,
@@ -229,6 +252,27 @@ def job_specs(emails: list[str], config: BriefingsConfig) -> list[JobSpec]:
             misfire_grace_seconds=grace,
         )
     )
+    return specs
+
+
+def _mail_and_notification_jobs(settings: Any, grace: int) -> list[JobSpec]:
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from bots.slack_web import slack_configured
+    from connectors.imap import imap_configured
+
+    specs = []
+    if settings is not None and imap_configured(settings):
+        minutes = settings.imap_poll_minutes
+        specs.append(JobSpec(id=INBOX_JOB, func=f"{__name__}:poll_inbox",
+                             trigger=IntervalTrigger(minutes=minutes, timezone="UTC"),
+                             name="read replies from the IMAP mailbox", describe=f"every {minutes} minutes",
+                             misfire_grace_seconds=grace))  # fmt: skip
+    if settings is not None and slack_configured(settings):
+        specs.append(JobSpec(id=NOTIFY_JOB, func=f"{__name__}:deliver_notifications",
+                             trigger=IntervalTrigger(minutes=NOTIFY_EVERY_MINUTES, timezone="UTC"),
+                             name="automation notifications to Slack DMs",
+                             describe=f"every {NOTIFY_EVERY_MINUTES} minute", misfire_grace_seconds=grace))  # fmt: skip
     return specs
 
 
@@ -325,7 +369,7 @@ def serve(services: Services, config: BriefingsConfig) -> Reconciled:
 
     configure_runtime(services, config)
     scheduler = make_scheduler(services.engine, config)
-    report = install_jobs(scheduler, job_specs(team_emails(services.engine, config), config))
+    report = install_jobs(scheduler, job_specs(team_emails(services.engine, config), config, services.settings))
     log.info(
         "scheduler: %d jobs kept as stored, %d added or changed, %d removed",
         len(report.kept),

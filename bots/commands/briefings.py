@@ -183,7 +183,7 @@ def schedule_cmd(json_out: JsonOption = False) -> None:
     config = _config()
     svc = services()
     with friendly_errors():
-        specs = job_specs(team_emails(svc.engine, config), config)
+        specs = job_specs(team_emails(svc.engine, config), config, svc.settings)
     stored = stored_next_runs(svc.engine)
     now = datetime.now(UTC)
     table = Table(title=f"Scheduled jobs (config: {config.source or 'defaults, no briefings.yaml'})")

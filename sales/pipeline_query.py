@@ -3,7 +3,9 @@
 Managers' questions become a ``PipelineQuery``; the model never writes SQL. Metrics: count, total_amount,
 avg_amount, win_rate (won / (won + lost)), avg_cycle_days (created → closed, won deals unless the status filter
 says lost/closed) and stage_conversion (of the deals that entered a stage, the share that went further, Lost
-excluded). Amount metrics never add across currencies (there are no exchange rates): they are computed per
+excluded), median_cycle_days (the median of the same durations), and the funnel metrics of ``sales.funnel``
+(funnel_conversion, lead_to_deal, time_to_first_touch, first_reply_rate, reply_interest_rate,
+revenue_per_closer_hour), which count leads or a rep's selling hours rather than deals. Amount metrics never add across currencies (there are no exchange rates): they are computed per
 currency, so an answer in one currency looks as it always did and one in several carries a row per currency.
 An amount filter (``amount_min``/``amount_max``) is a threshold in one currency, ``amount_currency``: the one
 given, else the one currency of the matching deals, else the default (USD). Deals in other currencies cannot be
@@ -27,7 +29,21 @@ from sales.permissions import Actor, team_member_ids
 from sales.stages import StageMachine, workspace_machine
 from store.models import Account, Deal, StageChange, User
 
-Metric = Literal["count", "total_amount", "avg_amount", "win_rate", "avg_cycle_days", "stage_conversion"]
+Metric = Literal[
+    "count",
+    "total_amount",
+    "avg_amount",
+    "win_rate",
+    "avg_cycle_days",
+    "median_cycle_days",
+    "stage_conversion",
+    "funnel_conversion",
+    "lead_to_deal",
+    "time_to_first_touch",
+    "first_reply_rate",
+    "reply_interest_rate",
+    "revenue_per_closer_hour",
+]
 GroupBy = Literal[
     "owner", "team", "stage", "industry", "product", "region", "account", "loss_reason", "month", "quarter"
 ]
@@ -40,7 +56,14 @@ UNITS: dict[str, Literal["deals", "currency", "ratio", "days"]] = {
     "avg_amount": "currency",
     "win_rate": "ratio",
     "avg_cycle_days": "days",
+    "median_cycle_days": "days",
     "stage_conversion": "ratio",
+    "funnel_conversion": "ratio",
+    "lead_to_deal": "ratio",
+    "time_to_first_touch": "days",
+    "first_reply_rate": "ratio",
+    "reply_interest_rate": "ratio",
+    "revenue_per_closer_hour": "currency",
 }
 TIME_GROUPS = ("month", "quarter")
 
@@ -100,6 +123,11 @@ class PipelineAnswer:
     not_compared: dict[str, int] = field(default_factory=dict)
     """With an amount filter: deals with an amount in another currency than the threshold's, per currency, left
     out because they cannot be compared with it (no exchange rates). Empty when none were."""
+    counted: str = "deals"
+    """What each row's ``deals`` count counts: deals, or for the funnel metrics leads, leads emailed, won deals..."""
+    notes: list[str] = field(default_factory=list)
+    """What the figure leaves out and why ("312 of 1,050 leads have no touch logged yet"), or why it is not
+    available ("not available because no calls, meetings or outbound emails are logged")."""
 
 
 def _sqlite_quarter(column: Any) -> ColumnElement[Any]:
@@ -145,6 +173,10 @@ def run_pipeline_query(
     ]
     if unknown:
         raise InvalidInput({"group_by": f"cannot group by {', '.join(unknown)}"})
+    from sales.funnel import FUNNEL_METRICS
+
+    if query.metric in FUNNEL_METRICS:
+        return _funnel_answer(session, actor, query, machine)
     owner = aliased(User, name="owner")
     manager = aliased(User, name="manager")
     date_col = _date_column(query)
@@ -279,6 +311,8 @@ def run_pipeline_query(
         value = func.avg(days)
         deal_count = func.count(days)
         filters["cycle_over"] = cycle_stages
+        if query.metric == "median_cycle_days":
+            return _median_cycle(session, query, group_exprs, [*conditions, in_cycle], base_from, filters, days)
 
     labels = list(group_exprs)
     if UNITS[query.metric] == "currency":
@@ -317,6 +351,71 @@ def run_pipeline_query(
         truncated=len(rows) > query.limit,
         filters=filters,
         not_compared=not_compared,
+    )
+
+
+def _median_cycle(
+    session: Session,
+    query: PipelineQuery,
+    group_exprs: dict[str, Any],
+    conditions: list[ColumnElement[bool]],
+    base_from: Any,
+    filters: dict[str, Any],
+    days: ColumnElement[Any],
+) -> PipelineAnswer:
+    """The median of the cycle durations per group: SQL has no portable median, so the durations are read and the
+    median taken here (one number per deal, the same durations ``avg_cycle_days`` averages)."""
+    from statistics import median
+
+    labels = list(group_exprs)
+    stmt = base_from(select(*[e.label(f"g_{k}") for k, e in group_exprs.items()], days.label("days")))
+    per_group: dict[tuple[str | None, ...], list[float]] = {}
+    everything: list[float] = []
+    for row in session.execute(stmt.where(*conditions)).all():
+        key = tuple(_text(v) for v in row[:-1])
+        per_group.setdefault(key, []).append(float(row[-1]))
+        everything.append(float(row[-1]))
+    rows = [
+        PipelineAnswerRow(dict(zip(labels, key, strict=True)), _number(median(v)), len(v))
+        for key, v in per_group.items()
+    ]
+    if _chronological(query):
+        rows.sort(key=lambda r: tuple(str(r.group[k] or "") for k in labels))
+    else:
+        sign = 1.0 if query.order == "asc" else -1.0
+        rows.sort(key=lambda r: (r.value is None, sign * (r.value or 0.0), tuple(str(v) for v in r.group.values())))
+    return PipelineAnswer(
+        metric=query.metric,
+        unit="days",
+        group_by=labels,
+        rows=rows[: query.limit] if labels else [],
+        total=PipelineAnswerRow({}, _number(median(everything)) if everything else None, len(everything)),
+        truncated=len(rows) > query.limit,
+        filters=filters,
+    )
+
+
+def _funnel_answer(session: Session, actor: Actor, query: PipelineQuery, machine: StageMachine) -> PipelineAnswer:
+    """A ``sales.funnel`` metric as a pipeline answer: its rows, its total, what it counts and its notes."""
+    from sales.funnel import COUNTED, closer_metric, lead_metric
+
+    compute = closer_metric if query.metric == "revenue_per_closer_hour" else lead_metric
+    found = compute(session, actor, query, machine)
+    rows = [PipelineAnswerRow(group, value, n, currency) for group, value, n, currency in found.rows]
+    by_currency = [PipelineAnswerRow({}, value, n, currency) for value, n, currency in found.totals_by_currency]
+    value, n, currency = found.total
+    return PipelineAnswer(
+        metric=query.metric,
+        unit=UNITS[query.metric],
+        group_by=(["step"] if query.metric == "funnel_conversion" else []) + list(query.group_by),
+        rows=rows,
+        total=PipelineAnswerRow({}, value, n, currency),
+        truncated=found.truncated,
+        filters=found.filters,
+        currency=currency,
+        totals_by_currency=by_currency,
+        counted=COUNTED[query.metric],
+        notes=found.notes,
     )
 
 
@@ -501,6 +600,7 @@ _METRIC_WORDS = {
     "avg_amount": "Average amount",
     "win_rate": "Win rate (won / (won + lost))",
     "avg_cycle_days": "Average days from created to closed",
+    "median_cycle_days": "Median days from created to closed",
     "stage_conversion": "Stage conversion (share of deals that went further)",
 }
 _STATUS_WORDS = {"open": "open", "won": "won", "lost": "lost", "closed": "closed (won or lost)", "all": "all"}
@@ -519,6 +619,10 @@ def describe_query(
     2017 (2017-01-01 to 2017-12-31), region West, by owner, highest first, top 5"."""
     from datetime import timedelta
 
+    from sales.funnel import FUNNEL_METRICS, describe
+
+    if query.metric in FUNNEL_METRICS:
+        return describe(query, owner=owner, team=team, period=period)
     deals = "deals" if query.metric != "stage_conversion" else "deals that entered a stage"
     status = "" if query.metric == "win_rate" else f"{_STATUS_WORDS[query.status]} "
     text = f"{_METRIC_WORDS[query.metric]} of {status}{deals}"

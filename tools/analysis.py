@@ -187,7 +187,12 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             order=args.sort,
         )
         answer = run_pipeline_query(s, ctx.actor, query)
-        unpriced = answer.unit == "currency" and answer.total.deals == 0 and not answer.totals_by_currency[1:]
+        unpriced = (
+            answer.unit == "currency"
+            and answer.counted == "deals"  # a funnel figure (revenue per hour) without wins is not a count of deals
+            and answer.total.deals == 0
+            and not answer.totals_by_currency[1:]
+        )
         if unpriced and run_pipeline_query(s, ctx.actor, dataclasses.replace(query, metric="count")).total.value:
             # the deals match but carry no amounts (Maven's open deals): count them, and say so
             query = dataclasses.replace(query, metric="count")
@@ -202,7 +207,8 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
         if unpriced and query.metric == "count":
             computed += " (these deals carry no amounts, so they are counted)"
         if ctx.actor.visible_owner_ids is not None and owner is None:
-            computed += "; only your own deals" if ctx.actor.role == "rep" else "; only your team's deals"
+            records = "leads" if answer.counted.startswith("lead") else "deals"
+            computed += f"; only your own {records}" if ctx.actor.role == "rep" else f"; only your team's {records}"
             if ctx.actor.role == "rep" and {"owner", "team"} & set(query.group_by):
                 # a comparison between reps is asked, and a rep sees nobody else's deals: say so, not a one-row table
                 computed += " (you may not see other reps' deals, so there is no one to compare with)"
@@ -229,6 +235,8 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
                 PipelineRow(value=t.value, deals=t.deals, currency=t.currency) for t in answer.totals_by_currency
             ],
             not_compared=answer.not_compared,
+            counted=answer.counted,
+            notes=answer.notes,
         )
 
 

@@ -194,7 +194,7 @@ class PipelineRow(BaseModel):
 
     group: dict[str, str | None] = Field(default_factory=dict)
     value: float | None
-    deals: int = Field(description="How many deals the value is computed over.")
+    deals: int = Field(description="How many records the value is computed over (see the result's counted).")
     currency: str | None = Field(default=None, description="Amount metrics: the ISO currency of value.")
 
 

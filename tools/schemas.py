@@ -12,7 +12,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Entity = Literal["lead", "deal", "account", "contact", "task"]
-Metric = Literal["count", "total_amount", "avg_amount", "win_rate", "avg_cycle_days", "stage_conversion"]
+Metric = Literal[
+    "count",
+    "total_amount",
+    "avg_amount",
+    "win_rate",
+    "avg_cycle_days",
+    "median_cycle_days",
+    "stage_conversion",
+    "funnel_conversion",
+    "lead_to_deal",
+    "time_to_first_touch",
+    "first_reply_rate",
+    "reply_interest_rate",
+    "revenue_per_closer_hour",
+]
 GroupBy = Literal[
     "owner", "team", "stage", "industry", "product", "region", "account", "loss_reason", "month", "quarter"
 ]
@@ -82,6 +96,14 @@ class FindRecordsArgs(ToolArgs):
     largest_first: bool = Field(
         default=False, description="Deals only: the biggest amounts first ('the largest open deals')."
     )
+    amount_min: float | None = Field(default=None, description="Deals only: amount at least this ('over 50k').")
+    amount_max: float | None = Field(default=None, description="Deals only: amount at most this ('under 10k').")
+    amount_currency: str | None = Field(
+        default=None, description="Deals only: the currency of amount_min/amount_max (ISO code); only deals in it."
+    )
+    industry: str | None = Field(default=None, description="Deals only: the account's industry.")
+    product: str | None = Field(default=None, description="Deals only: the product.")
+    region: str | None = Field(default=None, description="Deals only: region or office, as the workspace names it.")
 
 
 class ScoreLeadArgs(LeadRef):
@@ -187,7 +209,15 @@ class EditDraftArgs(ToolArgs):
 
 
 class PipelineQuestionArgs(ToolArgs):
-    metric: Metric
+    metric: Metric = Field(
+        description="Deal metrics: count, total_amount, avg_amount, win_rate, avg_cycle_days / median_cycle_days "
+        "(created to closed), stage_conversion. Funnel metrics over leads created in the period: funnel_conversion "
+        "(lead → qualified → deal → each stage → won), lead_to_deal, time_to_first_touch (days to the first call, "
+        "meeting or outbound email), first_reply_rate (first outbound email answered), reply_interest_rate (a reply "
+        "followed by qualification, a deal or a positive tone); revenue_per_closer_hour (won revenue / the owners' "
+        "logged selling hours, by owner or team). Funnel metrics take owner, team, period, region and industry "
+        "filters and group by owner, team, region, industry, month or quarter."
+    )
     group_by: list[GroupBy] = Field(default_factory=list)
     status: DealStatus = Field(
         default="all", description="Which deals count: open, won, lost, closed (won+lost) or all."
@@ -303,6 +333,14 @@ class HotLeadsArgs(ToolArgs):
 
 class AccountContactsArgs(ToolArgs):
     account: str = Field(description="The account (company) name.")
+
+
+class ExperimentStatusArgs(ToolArgs):
+    experiment: str | None = Field(
+        default=None,
+        description="The experiment's name, or the rule or change it measures ('the new proposal rule'); "
+        "empty: every running experiment.",
+    )
 
 
 TOOL_ARGS: dict[str, type[ToolArgs]] = {

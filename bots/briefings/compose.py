@@ -48,6 +48,38 @@ class StageLine(BaseModel):
     amount: Decimal
 
 
+class FunnelSummary(BaseModel):
+    """The team's funnel over the ``days`` before the briefing day against the ``days`` before that (sales.funnel):
+    lead → deal conversion of the leads created in each window, and the median created → won cycle of the deals
+    won in it. A figure is None when its window has no leads (no won deals)."""
+
+    days: int
+    start: date
+    end: date  # exclusive: the briefing day
+    lead_to_deal: float | None
+    leads: int
+    previous_lead_to_deal: float | None
+    previous_leads: int
+    median_cycle_days: float | None
+    won: int
+    previous_median_cycle_days: float | None
+    previous_won: int
+
+    def line(self) -> str:
+        def ratio(value: float | None) -> str:
+            return "n/a" if value is None else f"{value * 100:.1f}%"
+
+        def days(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.1f} days"
+
+        return (
+            f"Funnel, last {self.days} days vs the {self.days} before: lead → deal {ratio(self.lead_to_deal)} of "
+            f"{self.leads:,} leads (was {ratio(self.previous_lead_to_deal)} of {self.previous_leads:,}); median sales "
+            f"cycle {days(self.median_cycle_days)} over {self.won:,} won (was {days(self.previous_median_cycle_days)} "
+            f"over {self.previous_won:,})"
+        )
+
+
 class DealChange(BaseModel):
     deal_id: int
     name: str
@@ -113,6 +145,14 @@ class SentimentLine(BaseModel):
     mean: float
 
 
+class ExperimentLine(BaseModel):
+    experiment_id: int
+    name: str
+    change: str
+    verdict: str
+    concluded_at: datetime
+
+
 class Section(BaseModel):
     title: str
     lines: list[str]
@@ -132,6 +172,7 @@ class Briefing(BaseModel):
     window_start: datetime  # the day before ``day``, local midnight to midnight, in UTC
     window_end: datetime
     generated_at: datetime
+    funnel: FunnelSummary | None = None  # conversion and cycle length against the previous window
     pipeline: list[StageLine]
     open_deals: int
     open_amounts: dict[str, Decimal]  # per currency, in code order
@@ -142,6 +183,7 @@ class Briefing(BaseModel):
     forecasts: list[ForecastSummary]  # one per currency of the team's deals
     forecast_note: str | None = None
     declining: list[SentimentLine]
+    experiments: list[ExperimentLine] = Field(default_factory=list)  # experiments that concluded in the window
     chart_png: bytes | None = Field(default=None, repr=False)
 
     @property
@@ -177,6 +219,8 @@ class Briefing(BaseModel):
             f"Tasks: {sum(t.due_today for t in self.tasks)} due today, {sum(t.overdue for t in self.tasks)} overdue"
         )
         facts.append(f"Approvals waiting: {len(self.approvals)}")
+        if self.funnel is not None:
+            facts.append(self.funnel.line())
         for f in self.forecasts:
             c = f.currency
             facts.append(
@@ -189,6 +233,8 @@ class Briefing(BaseModel):
             facts.append(f"Forecast: {self.forecast_note}")
         if self.declining:
             facts.append(f"Deals with declining sentiment: {len(self.declining)}")
+        if self.experiments:
+            facts.append(f"Experiments concluded: {len(self.experiments)}")
         return facts
 
     def sections(self) -> list[Section]:
@@ -274,6 +320,12 @@ class Briefing(BaseModel):
                 or ["none"]
             ).model_copy(update={"title": "Sentiment declining"})
         )
+        if self.experiments:
+            out.append(
+                cut([f"{e.name} ({e.change}): {e.verdict}" for e in self.experiments]).model_copy(
+                    update={"title": "Experiments concluded"}
+                )
+            )
         return out
 
 
@@ -514,6 +566,45 @@ def _declining(session: Session, actor: Actor, machine: StageMachine, names: dic
     )
 
 
+FUNNEL_DAYS = 90
+"""The funnel line's window: a team gets a few dozen leads a month, too few for a month-on-month rate to mean much."""
+
+
+def funnel_summary(
+    session: Session, actor: Actor, day: date, *, days: int = FUNNEL_DAYS, machine: StageMachine | None = None
+) -> FunnelSummary:
+    """Lead → deal and the median sales cycle over the ``days`` before ``day`` and the ``days`` before those."""
+    from sales.pipeline_query import PipelineQuery, run_pipeline_query
+
+    windows = [(day - timedelta(days=days), day), (day - timedelta(days=2 * days), day - timedelta(days=days))]
+    figures = []
+    for start, end in windows:
+        leads = run_pipeline_query(
+            session, actor, PipelineQuery(metric="lead_to_deal", date_from=start, date_to=end), machine=machine
+        )
+        cycle = run_pipeline_query(
+            session,
+            actor,
+            PipelineQuery(metric="median_cycle_days", status="won", date_field="closed", date_from=start, date_to=end),
+            machine=machine,
+        )
+        figures.append((leads.total, cycle.total))
+    (now_leads, now_cycle), (then_leads, then_cycle) = figures
+    return FunnelSummary(
+        days=days,
+        start=windows[0][0],
+        end=day,
+        lead_to_deal=now_leads.value,
+        leads=now_leads.deals,
+        previous_lead_to_deal=then_leads.value,
+        previous_leads=then_leads.deals,
+        median_cycle_days=now_cycle.value,
+        won=now_cycle.deals,
+        previous_median_cycle_days=then_cycle.value,
+        previous_won=then_cycle.deals,
+    )
+
+
 def compose_briefing(
     session: Session,
     manager: User,
@@ -563,6 +654,7 @@ def compose_briefing(
         window_start=start,
         window_end=end,
         generated_at=now,
+        funnel=funnel_summary(session, actor, day, machine=machine),
         pipeline=pipeline,
         open_deals=sum(s.deals for s in pipeline),
         open_amounts={code: amount for code, (_, amount) in totals_by_currency(open_rows).items()},
@@ -573,7 +665,24 @@ def compose_briefing(
         forecasts=summaries,
         forecast_note=note,
         declining=_declining(session, actor, machine, names) if sentiment else [],
+        experiments=_experiments(session, start, end),
     )
+
+
+def _experiments(session: Session, start: datetime, end: datetime) -> list[ExperimentLine]:
+    """Experiments whose conclusion was recorded in the window (a look that crossed its boundary, or the last)."""
+    from sales.experiments import concluded_between
+
+    return [
+        ExperimentLine(
+            experiment_id=e.id or 0,
+            name=e.name,
+            change=e.change,
+            verdict=str((e.conclusion or {}).get("verdict") or "concluded"),
+            concluded_at=e.concluded_at or end,
+        )
+        for e in concluded_between(session, start, end)
+    ]
 
 
 def amounts(per_currency: dict[str, Decimal]) -> str:

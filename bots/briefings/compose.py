@@ -145,14 +145,6 @@ class SentimentLine(BaseModel):
     mean: float
 
 
-class ExperimentLine(BaseModel):
-    experiment_id: int
-    name: str
-    change: str
-    verdict: str
-    concluded_at: datetime
-
-
 class Section(BaseModel):
     title: str
     lines: list[str]
@@ -183,7 +175,6 @@ class Briefing(BaseModel):
     forecasts: list[ForecastSummary]  # one per currency of the team's deals
     forecast_note: str | None = None
     declining: list[SentimentLine]
-    experiments: list[ExperimentLine] = Field(default_factory=list)  # experiments that concluded in the window
     chart_png: bytes | None = Field(default=None, repr=False)
 
     @property
@@ -233,8 +224,6 @@ class Briefing(BaseModel):
             facts.append(f"Forecast: {self.forecast_note}")
         if self.declining:
             facts.append(f"Deals with declining sentiment: {len(self.declining)}")
-        if self.experiments:
-            facts.append(f"Experiments concluded: {len(self.experiments)}")
         return facts
 
     def sections(self) -> list[Section]:
@@ -320,12 +309,6 @@ class Briefing(BaseModel):
                 or ["none"]
             ).model_copy(update={"title": "Sentiment declining"})
         )
-        if self.experiments:
-            out.append(
-                cut([f"{e.name} ({e.change}): {e.verdict}" for e in self.experiments]).model_copy(
-                    update={"title": "Experiments concluded"}
-                )
-            )
         return out
 
 
@@ -665,24 +648,7 @@ def compose_briefing(
         forecasts=summaries,
         forecast_note=note,
         declining=_declining(session, actor, machine, names) if sentiment else [],
-        experiments=_experiments(session, start, end),
     )
-
-
-def _experiments(session: Session, start: datetime, end: datetime) -> list[ExperimentLine]:
-    """Experiments whose conclusion was recorded in the window (a look that crossed its boundary, or the last)."""
-    from sales.experiments import concluded_between
-
-    return [
-        ExperimentLine(
-            experiment_id=e.id or 0,
-            name=e.name,
-            change=e.change,
-            verdict=str((e.conclusion or {}).get("verdict") or "concluded"),
-            concluded_at=e.concluded_at or end,
-        )
-        for e in concluded_between(session, start, end)
-    ]
 
 
 def amounts(per_currency: dict[str, Decimal]) -> str:

@@ -51,6 +51,8 @@ ModelKind = Literal["auto", "logistic", "gbm"]
 MODEL_PREFIX = "lead-score"
 RULES_VERSION = "rules-v1"
 LEAKAGE_AUC = 0.90
+ROLLING_CHUNKS = 5
+RECALIBRATION_P = 0.01  # a refit is used when Cox's calibration test rejects the model's own calibration at this level
 
 CALL_NOW = "call now"
 NURTURE = "nurture sequence"
@@ -124,6 +126,8 @@ class ModelCard:
     selection: dict[str, float]
     warnings: list[str]
     path: str = ""
+    rolling_auc: list[dict[str, Any]] = field(default_factory=list)  # the headline: ROC AUC per rolling origin
+    monitoring: dict[str, Any] = field(default_factory=dict)  # the latest recalibration and drift check
 
     def to_markdown(self) -> str:
         h = self.holdout
@@ -135,6 +139,22 @@ class ModelCard:
             f"{self.date_range[0]} to {self.date_range[1]}",
             f"- Protocol: first {self.train_rows} leads by time to fit, last {self.holdout_rows} held out",
             "",
+        ]
+        if self.rolling_auc:
+            lines += [
+                "## Rolling-origin ROC AUC (the headline: each chunk scored by a model fitted on every earlier lead)",
+                "",
+                "| chunk | leads | fitted on | conversion rate | ROC AUC |",
+                "|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {c['chunk']} | {c['rows']} | {c['train_rows']} | {c['base_rate']:.3f} | "
+                + (f"{c['roc_auc']:.3f}" if c.get("roc_auc") is not None else "one class only")
+                + " |"
+                for c in self.rolling_auc
+            ]
+            lines.append("")
+        lines += [
             "## Holdout",
             "",
             "| ROC AUC | PR AUC | Brier | Calibration error (ECE) | Base rate | Mean predicted |",
@@ -146,6 +166,7 @@ class ModelCard:
             "",
         ]
         lines += [f"- {f['label']}: {f['mean_abs_points']:.1f}" for f in self.top_features]
+        lines += ["", "## Monitoring", "", *monitoring_lines(self.monitoring)]
         if self.warnings:
             lines += ["", "## Warnings", ""] + [f"- {w}" for w in self.warnings]
         return "\n".join(lines) + "\n"
@@ -170,10 +191,19 @@ class ModelBundle:
     category_weights: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     # feature -> share of training rows where it was empty (NaN or "missing"); absent in models saved before it
     empty_share: dict[str, float] = field(default_factory=dict)
+    # (slope, intercept) of the latest rolling Platt refit on logit(p), from the model's calibration file
+    recalibration: tuple[float, float] | None = None
 
-    def predict(self, matrix: pd.DataFrame) -> np.ndarray:
+    def predict_raw(self, matrix: pd.DataFrame) -> np.ndarray:
+        """The model's own calibrated probability, before any rolling recalibration."""
         with single_thread():
             return self.pipeline.predict_proba(matrix[self.features.columns])[:, 1]  # type: ignore[no-any-return]
+
+    def predict(self, matrix: pd.DataFrame) -> np.ndarray:
+        raw = self.predict_raw(matrix)
+        if self.recalibration is None:
+            return raw
+        return apply_platt(raw, self.recalibration)
 
 
 @contextmanager
@@ -532,11 +562,14 @@ def load_model(settings: Settings, version: str | None = None) -> ModelBundle | 
     elif version not in versions:
         raise NotFound(f"no model {version}; trained models: {', '.join(versions) or 'none'}")
     path = models_dir(settings) / f"{version}.joblib"
-    mtime = path.stat().st_mtime
+    sidecar = calibration_path(settings, version)
+    mtime = path.stat().st_mtime + (sidecar.stat().st_mtime if sidecar.is_file() else 0.0)
     cached = _CACHE.get(path)
     if cached and cached[0] == mtime:
         return cached[1]
     bundle: ModelBundle = joblib.load(path)
+    latest = read_monitoring(settings, version).get("recalibration")
+    bundle.recalibration = (float(latest["slope"]), float(latest["intercept"])) if latest else None
     _CACHE[path] = (mtime, bundle)
     return bundle
 
@@ -548,6 +581,7 @@ def read_card(settings: Settings, version: str | None = None) -> ModelCard:
         raise NotFound(f"no model {version or ''}; train one with `salesgraph model train`".replace("  ", " "))
     raw = json.loads((models_dir(settings) / f"{version}.card.json").read_text(encoding="utf-8"))
     raw["date_range"] = tuple(raw["date_range"])
+    raw["monitoring"] = read_monitoring(settings, version)
     return ModelCard(**raw)
 
 
@@ -594,6 +628,16 @@ def train_lead_model(
             f"the holdout's conversion rate ({evaluation.metrics.base_rate:.1%}) differs from what the "
             f"model expected ({evaluation.metrics.mean_predicted:.1%}): the data drifted over time"
         )
+    from analytics.rolling import rolling_origin_auc
+
+    def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        with single_thread():
+            fitted = _estimator(evaluation.kind, bundle.features).fit(matrix.iloc[train], y[train])
+            return np.asarray(fitted.predict_proba(matrix.iloc[test])[:, 1])
+
+    chunks, _ = rolling_origin_auc(fit_predict, y, chunks=ROLLING_CHUNKS, start_fraction=0.5)
     created = labelled["created_at"]
     card = ModelCard(
         version=version,
@@ -609,6 +653,7 @@ def train_lead_model(
         top_features=_top_features(bundle, matrix),
         selection=evaluation.selection,
         warnings=warnings,
+        rolling_auc=[c.model_dump() for c in chunks],
     )
     bundle.card = asdict(card)
     folder = models_dir(settings)
@@ -1085,3 +1130,227 @@ def score_leads(
     return ScoreBatch(
         scored=len(results), by_band=by_band, model_version=version, rule_based=bundle is None, audit_event_id=event_id
     )
+
+
+# ----------------------------------------------------------------------------------------------- monitoring
+
+
+def apply_platt(p: np.ndarray, coefficients: tuple[float, float]) -> np.ndarray:
+    import numpy as np
+
+    q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    slope, intercept = coefficients
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-(slope * np.log(q / (1 - q)) + intercept)))
+    return out
+
+
+def _log_likelihood(y: np.ndarray, p: np.ndarray) -> float:
+    import numpy as np
+
+    q = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+    return float(np.sum(y * np.log(q) + (1 - y) * np.log(1 - q)))
+
+
+def calibration_path(settings: Settings, version: str) -> Path:
+    return models_dir(settings) / f"{version}.calibration.json"
+
+
+def read_monitoring(settings: Settings, version: str) -> dict[str, Any]:
+    """The latest recalibration and drift check of a model version ({} when none has run)."""
+    path = calibration_path(settings, version)
+    if not path.is_file():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def psi(reference: pd.Series, recent: pd.Series, categorical: bool, bins: int = 10) -> float:
+    """Population stability index Σ (recent − reference share) × ln(recent / reference) over bins: the
+    reference's deciles for a number (missing values their own bin), its categories for a category."""
+    import numpy as np
+    import pandas as pd
+
+    eps = 1e-4
+    if categorical:
+        ref = reference.astype(str).value_counts(normalize=True)
+        new = recent.astype(str).value_counts(normalize=True)
+        keys = sorted(set(ref.index) | set(new.index))
+        a = np.array([ref.get(k, 0.0) for k in keys])
+        b = np.array([new.get(k, 0.0) for k in keys])
+    else:
+        r = pd.to_numeric(reference, errors="coerce")
+        n = pd.to_numeric(recent, errors="coerce")
+        edges = np.unique(np.nanquantile(r.to_numpy(dtype=float), np.linspace(0, 1, bins + 1)[1:-1]))
+
+        def shares(values: pd.Series) -> np.ndarray:
+            v = values.to_numpy(dtype=float)
+            which = np.where(np.isnan(v), len(edges) + 1, np.searchsorted(edges, v, side="right"))
+            return np.bincount(which.astype(int), minlength=len(edges) + 2) / max(len(v), 1)
+
+        a, b = shares(r), shares(n)
+    a, b = np.clip(a, eps, None), np.clip(b, eps, None)
+    return float(np.sum((b - a) * np.log(b / a)))
+
+
+class Recalibration(BaseModel):
+    version: str
+    fitted_at: str
+    window: int  # labelled leads the refit used (the last N by creation time)
+    newer_than_training: int  # of them, created after the model's training data
+    slope: float
+    intercept: float
+    ece_before: float  # on the window: the model's own probabilities
+    ece_after: float  # on the window: recalibrated (in-sample; the benchmark scores it out of sample)
+    adopted: bool  # the refit is used: Cox's test rejected the model's own calibration on the window
+    calibration_p: float  # that test's p-value (slope 1, intercept 0 against the refit)
+    recent_auc: float | None
+    recent_ece: float
+    holdout_auc: float
+    holdout_ece: float
+    psi: dict[str, float]  # feature label -> PSI, training leads vs the last N leads created
+    drift: bool
+    drift_reasons: list[str]
+    thresholds: dict[str, float]
+    receipt_id: int | None = None
+
+
+def monitoring_lines(monitoring: dict[str, Any]) -> list[str]:
+    """The model card's monitoring section: the drift flag first, then the latest recalibration."""
+    if not monitoring:
+        return [
+            "- Not checked yet: `salesgraph model recalibrate` (or the scheduler's daily job) refits the "
+            "calibration on the latest labelled leads and checks for drift."
+        ]
+    t = monitoring.get("thresholds", {})
+    flag = "**DRIFT**: " + "; ".join(monitoring["drift_reasons"]) if monitoring.get("drift") else "no drift"
+    auc = monitoring.get("recent_auc")
+    lines = [
+        f"- Drift flag ({monitoring['fitted_at']}): {flag}",
+        f"- Rule: recent ROC AUC more than {t.get('auc_drop', 0):.2f} below the holdout's, recent ECE more than "
+        f"{t.get('ece_rise', 0):.2f} above it, or PSI >= {t.get('psi', 0):.2f} on a top feature",
+        f"- Recent {monitoring['window']} labelled leads ({monitoring['newer_than_training']} newer than the training "
+        f"data): ROC AUC "
+        + (f"{auc:.3f}" if auc is not None else "n/a")
+        + f" (holdout {monitoring['holdout_auc']:.3f}), "
+        f"ECE {monitoring['recent_ece']:.3f} (holdout {monitoring['holdout_ece']:.3f})",
+        "- PSI, training leads vs the latest leads (top features): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in monitoring.get("psi", {}).items()),
+        (
+            f"- Rolling Platt recalibration in use: ECE on the window {monitoring['ece_before']:.3f} -> "
+            f"{monitoring['ece_after']:.3f} (slope {monitoring['slope']:.2f}, intercept {monitoring['intercept']:.2f}; "
+            f"Cox calibration test p = {monitoring['calibration_p']:.2g})"
+            if monitoring.get("adopted")
+            else "- Rolling Platt recalibration not in use: Cox's calibration test does not reject the model's own "
+            f"calibration on the window (p = {monitoring.get('calibration_p', 1):.2g}, needs < {RECALIBRATION_P}), so "
+            "scores keep it"
+        ),
+    ]
+    return lines
+
+
+def recalibrate_model(
+    session: Session, actor: Actor, *, settings: Settings, now: datetime | None = None
+) -> Recalibration:
+    """Rolling recalibration and drift check of the latest model, with a receipt.
+
+    A Platt refit on logit(p) over the last ``settings.recalibration_window`` labelled leads (by creation time),
+    which scoring then applies on top of the model when Cox's calibration test (likelihood ratio of the refit
+    against slope 1, intercept 0) rejects the model's own calibration at ``RECALIBRATION_P`` (otherwise the model's
+    calibration is kept, and the card says so); and the drift flag: the recent ROC AUC or ECE of the model's
+    own probabilities on that window against the card's holdout, beyond ``drift_auc_drop`` / ``drift_ece_rise``,
+    or a PSI at or above ``drift_psi`` on one of the card's top features (training leads vs the latest N leads).
+    """
+    from scipy.stats import chi2
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from analytics.rolling import _logit, expected_calibration_error
+    from sales.receipts import write_receipt
+
+    _require_manager(actor, "recalibrating the lead-scoring model")
+    bundle = load_model(settings)
+    if bundle is None:
+        raise NotFound("no trained model to recalibrate; train one with `salesgraph model train`")
+    card = read_card(settings, bundle.version)
+    config = load_config(settings.home_dir)
+    frame = lead_frame(session, window_days=config.engagement_window_days)
+    labelled = labelled_frame(frame)
+    n = settings.recalibration_window
+    window = labelled.tail(n)
+    y = window["label"].to_numpy()
+    if len(window) < 50 or len(set(y.tolist())) < 2:
+        raise InvalidInput(
+            {
+                "leads": f"{len(window)} labelled leads ({int(y.sum())} converted): a recalibration needs at least 50 "
+                "with both outcomes"
+            }
+        )
+    raw = bundle.predict_raw(model_matrix(window, bundle.features))
+
+    platt = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), y)
+    fitted = (float(platt.coef_[0][0]), float(platt.intercept_[0]))
+    # Cox's calibration test: is the refit (slope, intercept) better than the identity (1, 0) by a likelihood-ratio
+    # test with 2 degrees of freedom? On a steady stream a refit on a few hundred leads would only add noise.
+    statistic = 2 * (_log_likelihood(y, apply_platt(raw, fitted)) - _log_likelihood(y, raw))
+    p_value = float(chi2.sf(max(statistic, 0.0), 2))
+    adopted = p_value < RECALIBRATION_P
+    slope, intercept = fitted if adopted else (1.0, 0.0)
+    after = apply_platt(raw, (slope, intercept))
+    trained_until = card.date_range[1]
+    training = labelled[labelled["created_at"].dt.date.astype(str) <= trained_until]
+    latest = frame.sort_values(["created_at", "id"]).tail(n)
+    ref_m, new_m = model_matrix(training, bundle.features), model_matrix(latest, bundle.features)
+    top = [f["feature"] for f in card.top_features][:8] or bundle.features.columns
+    shifts = {
+        bundle.features.label_of(c): round(psi(ref_m[c], new_m[c], c in bundle.features.categorical), 4)
+        for c in top
+        if c in ref_m.columns
+    }
+    recent_auc = float(roc_auc_score(y, raw))
+    recent_ece = expected_calibration_error(y, raw)
+    holdout_auc, holdout_ece = float(card.holdout["roc_auc"]), float(card.holdout["calibration_error"])
+    reasons = []
+    if holdout_auc - recent_auc > settings.drift_auc_drop:
+        reasons.append(f"recent ROC AUC {recent_auc:.3f} vs {holdout_auc:.3f} on the holdout")
+    if recent_ece - holdout_ece > settings.drift_ece_rise:
+        reasons.append(f"recent ECE {recent_ece:.3f} vs {holdout_ece:.3f} on the holdout")
+    reasons += [f"PSI {v:.2f} on {k}" for k, v in shifts.items() if v >= settings.drift_psi]
+    result = Recalibration(
+        version=bundle.version,
+        fitted_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        window=len(window),
+        newer_than_training=int((window["created_at"].dt.date.astype(str) > trained_until).sum()),
+        slope=round(slope, 6),
+        intercept=round(intercept, 6),
+        ece_before=round(expected_calibration_error(y, raw), 4),
+        ece_after=round(expected_calibration_error(y, after), 4),
+        adopted=adopted,
+        calibration_p=round(p_value, 6),
+        recent_auc=round(recent_auc, 4),
+        recent_ece=round(recent_ece, 4),
+        holdout_auc=round(holdout_auc, 4),
+        holdout_ece=round(holdout_ece, 4),
+        psi=shifts,
+        drift=bool(reasons),
+        drift_reasons=reasons,
+        thresholds={
+            "auc_drop": settings.drift_auc_drop,
+            "ece_rise": settings.drift_ece_rise,
+            "psi": settings.drift_psi,
+        },
+    )
+    result.receipt_id = write_receipt(
+        session,
+        actor,
+        action="recalibrate_model",
+        record_type="model",
+        record_id=bundle.version,
+        after={"slope": result.slope, "intercept": result.intercept, "window": result.window, "drift": result.drift},
+    )
+    path = calibration_path(settings, bundle.version)
+    monitoring = result.model_dump()
+    monitoring["recalibration"] = {"slope": result.slope, "intercept": result.intercept} if adopted else None
+    scratch = path.with_suffix(".tmp")
+    scratch.write_text(json.dumps(monitoring, indent=2), encoding="utf-8")
+    scratch.replace(path)
+    return result

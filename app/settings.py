@@ -95,6 +95,22 @@ class Settings(BaseSettings):
         default=72, ge=1, description="How long an approval request stays open before it expires."
     )
 
+    recalibration_window: int = Field(
+        default=1000,
+        ge=50,
+        description="Lead scoring: the rolling Platt refit (daily job, `salesgraph model recalibrate`) uses the last "
+        "N labelled leads.",
+    )
+    drift_auc_drop: float = Field(
+        default=0.05, ge=0, description="Drift flag: recent ROC AUC this far below the model card's holdout AUC."
+    )
+    drift_ece_rise: float = Field(
+        default=0.05, ge=0, description="Drift flag: recent calibration error (ECE) this far above the holdout's."
+    )
+    drift_psi: float = Field(
+        default=0.2, ge=0, description="Drift flag: population stability index of a top feature at or above this."
+    )
+
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser()

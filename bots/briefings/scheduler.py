@@ -93,6 +93,46 @@ def run_team_briefing(manager_email: str) -> str:
     return result.describe()
 
 
+SNAPSHOT_JOB = "pipeline_snapshot"
+RECALIBRATE_JOB = "recalibrate_model"
+DAILY_ANALYTICS_JOBS = (SNAPSHOT_JOB, RECALIBRATE_JOB)
+
+
+def take_pipeline_snapshot() -> str:
+    """Today's pipeline snapshot and forecasts (``analytics.forecast_history.take_snapshot``), once per day."""
+    from analytics.forecast_history import take_snapshot
+    from sales.permissions import SYSTEM
+    from store.db import session_scope
+
+    rt = runtime()
+    with session_scope(rt.services.engine) as s:
+        receipt = take_snapshot(s, SYSTEM, cache_dir=rt.services.settings.home_dir / "forecast")
+    log.info("pipeline snapshot: %s", receipt.describe())
+    return receipt.describe()
+
+
+def recalibrate_lead_model() -> str:
+    """Rolling Platt refit of the latest lead-scoring model and its drift check; skipped with no model."""
+    from analytics.scoring import load_model, recalibrate_model
+    from sales.errors import InvalidInput
+    from sales.permissions import SYSTEM
+    from store.db import session_scope
+
+    rt = runtime()
+    if load_model(rt.services.settings) is None:
+        log.info("recalibration: skipped, no lead-scoring model trained yet")
+        return "skipped"
+    try:
+        with session_scope(rt.services.engine) as s:
+            result = recalibrate_model(s, SYSTEM, settings=rt.services.settings)
+    except InvalidInput as exc:
+        log.info("recalibration: skipped, %s", exc)
+        return "skipped"
+    flag = "DRIFT: " + "; ".join(result.drift_reasons) if result.drift else "no drift"
+    log.info("recalibration of %s: ECE %.3f -> %.3f, %s", result.version, result.ece_before, result.ece_after, flag)
+    return f"{result.version}: ECE {result.ece_before:.3f} -> {result.ece_after:.3f}, {flag}"
+
+
 def expire_overdue_approvals() -> list[int]:
     """Expire approval requests past their time (otherwise only expired when someone looks at them)."""
     from sales.approvals import expire_overdue
@@ -231,6 +271,7 @@ def job_specs(emails: list[str], config: BriefingsConfig, settings: Any = None) 
             misfire_grace_seconds=grace,
         )
     )
+    specs += _forecast_and_scoring_jobs(grace)
     specs.append(
         JobSpec(
             id=AUTOMATION_JOB,
@@ -294,6 +335,30 @@ def _unchanged(job: Job, spec: JobSpec) -> bool:
     )
 
 
+def _forecast_and_scoring_jobs(grace: int) -> list[JobSpec]:
+    """The daily pipeline snapshot and the daily lead-scoring recalibration with its drift check."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    return [
+        JobSpec(
+            id=SNAPSHOT_JOB,
+            func=f"{__name__}:take_pipeline_snapshot",
+            trigger=CronTrigger(hour=0, minute=30, timezone="UTC"),
+            name="pipeline snapshot and forecasts",
+            describe="daily at 00:30 UTC (once per day)",
+            misfire_grace_seconds=grace,
+        ),
+        JobSpec(
+            id=RECALIBRATE_JOB,
+            func=f"{__name__}:recalibrate_lead_model",
+            trigger=CronTrigger(hour=1, minute=0, timezone="UTC"),
+            name="lead-scoring recalibration and drift check",
+            describe="daily at 01:00 UTC (skipped without a trained model)",
+            misfire_grace_seconds=grace,
+        ),
+    ]
+
+
 @dataclass
 class Reconciled:
     kept: list[str] = field(default_factory=list)
@@ -344,7 +409,7 @@ def install_jobs(scheduler: Any, specs: list[JobSpec]) -> Reconciled:
         )
         report.added.append(spec.id)
     for job_id in stored:
-        if job_id not in wanted and job_id.startswith(OUR_JOBS):
+        if job_id not in wanted and job_id.startswith((*OUR_JOBS, *DAILY_ANALYTICS_JOBS)):
             store.remove_job(job_id)
             report.removed.append(job_id)
     return report

@@ -132,6 +132,30 @@ def evaluate_cmd(
     )
 
 
+@app.command("recalibrate")
+def recalibrate_cmd(as_: AsOption = None, json_out: JsonOption = False) -> None:
+    """Refit the latest model's calibration on the last N labelled leads and check it for drift.
+
+    A rolling Platt refit (N = SALESGRAPH_RECALIBRATION_WINDOW, default 1,000) that scores then use, and the
+    drift flag of the model card: recent ROC AUC or calibration error beyond the stated thresholds against the
+    holdout, or a PSI of 0.2 or more on a top feature. The scheduler runs it daily.
+    Example: `salesgraph model recalibrate --as admin@example.com`.
+    """
+    from analytics.scoring import monitoring_lines, recalibrate_model
+    from bots.common import console, resolve_actor, services, session
+    from bots.render import emit_json
+
+    out = console()
+    with out.status("recalibrating on the latest labelled leads..."), session() as s:
+        result = recalibrate_model(s, resolve_actor(s, as_), settings=services().settings)
+    if json_out:
+        emit_json(result)
+        return
+    out.print(f"[bold]{result.version}[/] recalibrated (receipt: audit #{result.receipt_id})")
+    for line in monitoring_lines(result.model_dump()):
+        out.print(line.replace("**", ""), highlight=False)
+
+
 @app.command("show")
 def show_cmd(
     version: Annotated[

@@ -305,6 +305,8 @@ def test_scheduler_jobs_survive_a_restart_and_a_due_briefing_runs_once(sqlite_en
             sched.EXPIRE_JOB,
             sched.SYNC_JOB,
             sched.AUTOMATION_JOB,
+            sched.SNAPSHOT_JOB,
+            sched.RECALIBRATE_JOB,
         }
 
         first = sched.make_scheduler(sqlite_engine, config, BackgroundScheduler)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from analytics.eventlog import ACTIVITY, CASE, TIMESTAMP, EventLog
+from analytics.process import LifecycleSummary, ResourceSummary
 from sales.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -158,6 +159,13 @@ class ConformanceSummary(BaseModel):
     deviations: list[DeviationRow]
     discovered_model: str
     notes: list[str] = Field(default_factory=list)
+    precision: float | None = Field(None, description="ETConformance precision on precision_cases of the cases")
+    precision_cases: int = 0
+    completed_cases: int = Field(0, description="cases that finished; open cases are not judged")
+    open_cases: int = 0
+    completion_rule: str = ""
+    evaluated_on: str = ""
+    model_source: str = ""
 
 
 class AtRiskDeal(BaseModel):
@@ -192,6 +200,9 @@ class BottleneckReport(BaseModel):
     funnel: list[FunnelStep]
     cycle_time_by_segment: list[SegmentCycleTime]
     conformance: ConformanceSummary | None
+    case_noun: str = Field("deals", description="what a case is, plural: deals, leads, loan applications, cases")
+    lifecycle: LifecycleSummary | None = Field(None, description="queue vs working time, from start/complete events")
+    resources: ResourceSummary | None = Field(None, description="workload per resource per month and handovers")
     at_risk: list[AtRiskDeal]
     ignored_segments: list[IgnoredSegment]
     notes: list[str]
@@ -998,13 +1009,14 @@ def analyse_event_log(
     summary: ConformanceSummary | None = None
     if conformance_check:
         step("process model and conformance")
-        # The stage process is what a playbook governs; without one the whole log is the process.
-        discovered = process.discover_model(process.case_variants(stage_frame))
-        lap("inductive_miner")
-        if log.stages:
-            result = process.conformance(log, threshold=fitness_threshold, events=stage_frame)
-        else:
-            result = process.conformance(log, threshold=fitness_threshold, model=discovered.model, events=log.events)
+        # The stage process is what a playbook governs; without one the whole log is the process. Only completed
+        # cases are judged, against the playbook or a model mined on the earlier of them.
+        result = process.check_conformance(
+            log, stage_frame if log.stages else log.events, threshold=fitness_threshold, progress=step
+        )
+        assert result.discovered is not None
+        discovered = result.discovered
+        timings.update({f"conformance_{k}": v for k, v in result.timings.items()})
         summary = ConformanceSummary(
             model=result.model,
             model_description=result.model_description,
@@ -1020,11 +1032,20 @@ def analyse_event_log(
                 f"{discovered.model.places} places"
             ),
             notes=result.notes,
+            precision=result.precision,
+            precision_cases=result.precision_cases,
+            completed_cases=result.completed_cases,
+            open_cases=result.open_cases,
+            completion_rule=result.completion_rule,
+            evaluated_on=result.evaluated_on,
+            model_source=result.model_source,
         )
         notes += result.notes
-        if discovered.variants_used < discovered.variants_total:
-            notes.append(f"process model mined on the frequent variants: {discovered.model.description}")
         lap("conformance")
+    step("queue and working time, resources")
+    lifecycle = process.lifecycle_times(log)
+    resources = process.resource_workload(log)
+    lap("lifecycle_and_resources")
 
     from store.types import utcnow
 
@@ -1052,6 +1073,9 @@ def analyse_event_log(
         funnel=funnel_steps,
         cycle_time_by_segment=cycle,
         conformance=summary,
+        case_noun=log.case_noun,
+        lifecycle=lifecycle,
+        resources=resources,
         at_risk=risky,
         ignored_segments=ignored,
         notes=notes,

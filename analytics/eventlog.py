@@ -30,7 +30,9 @@ CASE = "case_id"
 ACTIVITY = "activity"
 TIMESTAMP = "timestamp"
 RESOURCE = "resource"
+LIFECYCLE = "lifecycle"  # XES lifecycle:transition, lower case: schedule, start, complete (others kept as read)
 EVENT_COLUMNS = (CASE, ACTIVITY, TIMESTAMP, RESOURCE)
+LIFECYCLE_COLUMNS = (*EVENT_COLUMNS, LIFECYCLE)
 # Case attributes the bottleneck analysis segments by; absent ones are simply not offered.
 SEGMENT_COLUMNS = ("size_band", "industry", "region", "tenure_band", "owner")
 
@@ -59,7 +61,12 @@ class EventLog:
     lost_stage: str | None = None
     stall_limit_days: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    case_noun: str = "deals"  # what a case is, in findings' wording: deals, leads, cases
+    case_noun: str = "deals"  # what a case is, plural, in every sentence and label: deals, leads, cases
+    # Every lifecycle event (schedule/start/complete) when the source had more than 'complete'; ``events`` keeps
+    # one event per activity instance (its completion) so the process map and replay count each step once.
+    lifecycle: pd.DataFrame | None = None
+    # Activities that end a case (besides won/lost): a case with none of them is still open.
+    end_activities: tuple[str, ...] = ()
 
     @property
     def n_cases(self) -> int:
@@ -185,7 +192,9 @@ def event_log_from_frame(
 
     Every named column must exist: an unknown column raises ``EventLogError`` listing the ones available. Case
     attributes are taken from each case's first event. When the frame has a ``lifecycle`` column with several
-    transitions, only ``lifecycle`` events are kept (start/schedule events would double every activity).
+    transitions, ``events`` keeps the ``lifecycle`` (complete) events, one per activity instance, for the process
+    map and replay, and ``EventLog.lifecycle`` keeps every transition (schedule/start/complete) for queue and
+    working time.
     """
     mapping = {case: CASE, activity: ACTIVITY, timestamp: TIMESTAMP}
     if resource:
@@ -197,13 +206,21 @@ def event_log_from_frame(
         raise EventLogError(dict.fromkeys(unknown, f"no such column in {source} (available: {available})"))
     notes: list[str] = []
     work = frame
-    if lifecycle and "lifecycle" in frame.columns:
-        transitions = frame["lifecycle"].astype(str).str.lower()
-        if transitions.nunique() > 1 and (transitions == lifecycle).any():
-            dropped = int((transitions != lifecycle).sum())
-            work = frame[transitions == lifecycle]
-            notes.append(f"kept only '{lifecycle}' lifecycle events ({dropped:,} other lifecycle events dropped)")
+    lifecycle_frame: pd.DataFrame | None = None
     keep = list(dict.fromkeys([*mapping, *case_attributes, *([amount] if amount else [])]))
+    if lifecycle and "lifecycle" in frame.columns:
+        transitions = frame["lifecycle"].astype(str).str.strip().str.lower()
+        if transitions.nunique() > 1 and (transitions == lifecycle).any():
+            others = transitions[transitions != lifecycle].value_counts()
+            work = frame[transitions == lifecycle]
+            every = frame[[*mapping]].rename(columns=mapping).assign(**{LIFECYCLE: transitions.to_numpy()})
+            lifecycle_frame = validate_events(every, source=source)
+            lifecycle_frame[LIFECYCLE] = lifecycle_frame[LIFECYCLE].astype("category")
+            counted = ", ".join(f"{n:,} {name}" for name, n in others.items())
+            notes.append(
+                f"the process map counts '{lifecycle}' events; the other lifecycle events ({counted}) are kept "
+                "for queue and working time"
+            )
     renamed = work[keep].rename(columns=mapping)
     events = validate_events(renamed, source=source)
     attrs = [mapping.get(c, c) for c in case_attributes]
@@ -211,7 +228,9 @@ def event_log_from_frame(
     if amount:
         _add_size_band(cases, amount)
     events = events[list(EVENT_COLUMNS)]
-    return EventLog(events=events, cases=cases, source=source, notes=notes)
+    if lifecycle_frame is not None:
+        lifecycle_frame = lifecycle_frame[list(LIFECYCLE_COLUMNS)]
+    return EventLog(events=events, cases=cases, source=source, notes=notes, lifecycle=lifecycle_frame)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -290,6 +309,83 @@ def read_xes_frame(path: Path, *, max_traces: int | None = None) -> pd.DataFrame
 
 
 XES_NAMESPACE = "http://www.xes-standard.org/"
+
+
+def read_xes_log_attributes(path: Path, *, limit: int = 4_000_000) -> dict[str, str]:
+    """The log-level attributes of an XES file (its name, description, origin...): the children of ``<log>``
+    before the first trace, read from at most ``limit`` bytes of the (decompressed) file."""
+    from lxml import etree
+
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        head = handle.read(limit)
+    cut = head.find(b"<trace")
+    if cut < 0:
+        cut = len(head)
+    parser = etree.XMLParser(recover=True, huge_tree=True)
+    root = etree.fromstring(head[:cut] + b"</log>", parser)
+    if root is None:
+        return {}
+    found: dict[str, str] = {}
+    for child in root:
+        key, value = child.get("key"), child.get("value")
+        if key is not None and value is not None and _local(child.tag) in ("string", "id"):
+            found.setdefault(key, value)
+    return found
+
+
+_PROCESS_PHRASE = re.compile(r"\b(?:of|for)\s+(?:an?\s+|the\s+)?([a-z][a-z -]{1,40}?)\s+process\b", re.IGNORECASE)
+_NOUN_KEYS = ("case_noun", "meta_3TU:description", "description", "concept:name")
+
+
+def _plural(phrase: str) -> str:
+    words = phrase.split()
+    last = words[-1]
+    if re.search(r"(s|x|z|ch|sh)$", last):
+        last += "es"
+    elif re.search(r"[^aeiou]y$", last):
+        last = last[:-1] + "ies"
+    else:
+        last += "s"
+    return " ".join([*words[:-1], last])
+
+
+def infer_case_noun(attributes: Mapping[str, str]) -> str | None:
+    """What a case of the log is, plural, from its own metadata: an explicit ``case_noun`` attribute, else the
+    phrase before "process" in its description or name ("Event log of a loan application process" → "loan
+    applications"); None when the log says nothing about it."""
+    explicit = attributes.get("case_noun", "").strip()
+    if explicit:
+        return explicit
+    for key in _NOUN_KEYS[1:]:
+        match = _PROCESS_PHRASE.search(attributes.get(key, ""))
+        if match:
+            return _plural(match.group(1).strip().lower())
+    return None
+
+
+def singular_noun(plural: str) -> str:
+    """One of ``plural``: loan applications → loan application, deals → deal, tickets → ticket."""
+    words = plural.split()
+    if not words:
+        return plural
+    last = words[-1]
+    if last.endswith("ies") and len(last) > 3:
+        last = last[:-3] + "y"
+    elif re.search(r"(ches|shes|xes|sses|zes)$", last):
+        last = last[:-2]
+    elif last.endswith("s") and not last.endswith("ss"):
+        last = last[:-1]
+    return " ".join([*words[:-1], last])
+
+
+def check_case_noun(noun: str) -> str:
+    cleaned = " ".join(noun.split())
+    if not re.fullmatch(r"[A-Za-z][A-Za-z -]{0,39}", cleaned):
+        raise EventLogError({"case_noun": f"{noun!r} is not a plural noun such as 'tickets' or 'loan applications'"})
+    return cleaned
+
+
 XES_DEFAULTS = {
     "case": "case:concept:name",
     "activity": "concept:name",
@@ -308,12 +404,17 @@ def read_event_log_file(
     case_attributes: Iterable[str] | None = None,
     amount: str | None = None,
     max_traces: int | None = None,
+    case_noun: str | None = None,
+    end_activities: Iterable[str] = (),
 ) -> EventLog:
     """Load an XES (``.xes``, ``.xes.gz``) or CSV file into a validated ``EventLog``.
 
     XES files default to the standard keys (``case:concept:name``, ``concept:name``, ``time:timestamp``,
     ``org:resource``); CSV files default to ``case_id, activity, timestamp, resource``. Trace attributes of an XES
     file become case attributes; a numeric ``AMOUNT``/``AMOUNT_REQ``/``amount`` attribute gives the size band.
+    A ``lifecycle:transition`` key (XES) or ``lifecycle`` column (CSV) keeps start/schedule events beside the
+    completions. The case noun is ``case_noun`` when given, else read from the XES log's own description
+    (``infer_case_noun``), else "cases". ``end_activities`` name the activities that close a case.
     """
     import pandas as pd
 
@@ -323,15 +424,17 @@ def read_event_log_file(
     if name.endswith((".xes", ".xes.gz")):
         frame = read_xes_frame(path, max_traces=max_traces)
         defaults = dict(XES_DEFAULTS)
-        if "lifecycle:transition" in frame.columns:
-            frame = frame.rename(columns={"lifecycle:transition": "lifecycle"})
+        noun_from_file = infer_case_noun(read_xes_log_attributes(path))
     elif name.endswith((".csv", ".csv.gz")):
         frame = pd.read_csv(path, dtype=str, keep_default_na=True)
         # Problems are reported by row number as a spreadsheet shows it: the header is row 1.
         frame.index = pd.RangeIndex(2, len(frame) + 2)
         defaults = {"case": CASE, "activity": ACTIVITY, "timestamp": TIMESTAMP, "resource": RESOURCE}
+        noun_from_file = None
     else:
         raise EventLogError({"file": f"{path.name}: expected a .xes, .xes.gz or .csv file"})
+    if "lifecycle:transition" in frame.columns and LIFECYCLE not in frame.columns:
+        frame = frame.rename(columns={"lifecycle:transition": LIFECYCLE})
     chosen_resource = resource or (defaults["resource"] if defaults["resource"] in frame.columns else None)
     if case_attributes is None:
         case_attributes = [c for c in frame.columns if c.startswith("case:") and c != (case or defaults["case"])]
@@ -350,10 +453,25 @@ def read_event_log_file(
         amount=amount,
         source=path.name,
     )
-    log.case_noun = "cases"
+    log.case_noun = check_case_noun(case_noun) if case_noun else (noun_from_file or "cases")
+    if case_noun is None and noun_from_file:
+        log.notes.append(f"cases are called {noun_from_file} after the log's own description (--case-noun to change)")
+    log.end_activities = check_end_activities(log, end_activities)
     # "case:industry" etc. become plain segment columns
     log.cases = log.cases.rename(columns={f"case:{c}": c for c in SEGMENT_COLUMNS if f"case:{c}" in log.cases})
     return log
+
+
+def check_end_activities(log: EventLog, names: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+    if not chosen:
+        return ()
+    present = set(log.events[ACTIVITY].astype(str).unique())
+    unknown = [n for n in chosen if n not in present]
+    if unknown:
+        sample = ", ".join(sorted(present)[:12])
+        raise EventLogError({"end": f"not activities of {log.source}: {', '.join(unknown)} (it has e.g. {sample})"})
+    return chosen
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -378,7 +496,15 @@ def save_event_log(log: EventLog, name: str, home: Path) -> Path:
     folder = eventlog_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.pkl"
-    payload = {"events": log.events, "cases": log.cases, "source": log.source, "notes": log.notes}
+    payload = {
+        "events": log.events,
+        "cases": log.cases,
+        "source": log.source,
+        "notes": log.notes,
+        "lifecycle": log.lifecycle,
+        "case_noun": log.case_noun,
+        "end_activities": list(log.end_activities),
+    }
     tmp = target.with_suffix(".pkl.tmp")
     with tmp.open("wb") as handle:
         pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -392,6 +518,9 @@ def save_event_log(log: EventLog, name: str, home: Path) -> Path:
         "first_event": log.events[TIMESTAMP].min().isoformat(),
         "last_event": log.events[TIMESTAMP].max().isoformat(),
         "case_attributes": list(map(str, log.cases.columns)),
+        "case_noun": log.case_noun,
+        "lifecycle_events": 0 if log.lifecycle is None else len(log.lifecycle),
+        "end_activities": list(log.end_activities),
         "notes": log.notes,
     }
     (folder / f"{name}.json").write_text(json.dumps(summary, indent=2))
@@ -414,7 +543,16 @@ def load_saved_event_log(name: str, home: Path) -> EventLog:
     # Only files salesgraph itself wrote to the workspace are unpickled here.
     with path.open("rb") as handle:
         payload = pickle.load(handle)  # noqa: S301
-    return EventLog(events=payload["events"], cases=payload["cases"], source=payload["source"], notes=payload["notes"])
+    return EventLog(
+        events=payload["events"],
+        cases=payload["cases"],
+        source=payload["source"],
+        notes=payload["notes"],
+        # logs saved before lifecycle events and case nouns were kept read as complete-only "cases"
+        lifecycle=payload.get("lifecycle"),
+        case_noun=payload.get("case_noun", "cases"),
+        end_activities=tuple(payload.get("end_activities", ())),
+    )
 
 
 def list_saved_event_logs(home: Path) -> list[dict[str, Any]]:
@@ -683,6 +821,8 @@ class ImportedEventLog:
     activities: int
     notes: list[str]
     receipt: int
+    case_noun: str = "cases"
+    lifecycle_events: int = 0
 
 
 def import_event_log_file(
@@ -697,6 +837,8 @@ def import_event_log_file(
     timestamp: str | None = None,
     resource: str | None = None,
     amount: str | None = None,
+    case_noun: str | None = None,
+    end_activities: Iterable[str] = (),
 ) -> ImportedEventLog:
     """Validate an XES/CSV file and keep it under ``home/eventlogs/<name>`` for later analysis.
 
@@ -706,9 +848,26 @@ def import_event_log_file(
     from sales.receipts import write_receipt
 
     chosen = check_log_name(name or _default_name(path))
-    log = read_event_log_file(path, case=case, activity=activity, timestamp=timestamp, resource=resource, amount=amount)
+    log = read_event_log_file(
+        path,
+        case=case,
+        activity=activity,
+        timestamp=timestamp,
+        resource=resource,
+        amount=amount,
+        case_noun=case_noun,
+        end_activities=end_activities,
+    )
     n_activities = int(log.events[ACTIVITY].nunique())
-    summary = {"file": path.name, "cases": log.n_cases, "events": log.n_events, "activities": n_activities}
+    n_lifecycle = 0 if log.lifecycle is None else len(log.lifecycle)
+    summary = {
+        "file": path.name,
+        "cases": log.n_cases,
+        "events": log.n_events,
+        "activities": n_activities,
+        "case_noun": log.case_noun,
+        "lifecycle_events": n_lifecycle,
+    }
     receipt_id = write_receipt(
         session,
         actor,
@@ -727,6 +886,8 @@ def import_event_log_file(
         activities=n_activities,
         notes=log.notes,
         receipt=receipt_id,
+        case_noun=log.case_noun,
+        lifecycle_events=n_lifecycle,
     )
 
 

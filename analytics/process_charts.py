@@ -1,5 +1,6 @@
-"""Charts for the process report, drawn with matplotlib (no graphviz): the process map, the funnel, and cycle time
-by segment. Each function takes a ``BottleneckReport`` and returns PNG bytes.
+"""Charts for the process report, drawn with matplotlib (no graphviz): the process map, the funnel, cycle time by
+segment, and queue vs working time per activity. Each function takes a ``BottleneckReport`` and returns PNG bytes;
+labels use the log's own case noun (deals, leads, loan applications).
 """
 
 from __future__ import annotations
@@ -132,7 +133,9 @@ def process_map_png(report: BottleneckReport) -> bytes:
         ax.add_patch(box)
         name = stage if len(stage) <= 18 else stage[:17] + "…"
         ax.text(x, 0.06, name, ha="center", va="center", fontsize=7.5, fontweight="bold", zorder=4)
-        ax.text(x, -0.17, f"{entered.get(stage, 0):,} cases", ha="center", va="center", fontsize=7, zorder=4)
+        ax.text(
+            x, -0.17, f"{entered.get(stage, 0):,} {report.case_noun}", ha="center", va="center", fontsize=7, zorder=4
+        )
     ax.set_xlim(-1.0, (len(nodes) - 1) * spacing + 1.0)
     ax.set_ylim(-2.8, 2.8)
     ax.axis("off")
@@ -150,7 +153,7 @@ def funnel_png(report: BottleneckReport) -> bytes:
     bars = ax.barh(stages, counts, color=_FORWARD, alpha=0.8)
     for bar, n, share in zip(bars, counts, shares, strict=True):
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f"  {n:,} ({share:.0%})", va="center", fontsize=8)
-    ax.set_xlabel("cases that reached the stage")
+    ax.set_xlabel(f"{report.case_noun} that reached the stage")
     ax.set_title("Funnel", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_xlim(0, max(counts, default=1) * 1.25)
@@ -190,11 +193,44 @@ def cycle_time_png(report: BottleneckReport) -> bytes | None:
         labels = [f"{c.segment} (n={c.cases})" for c in rows]
         ax.barh(labels, [c.p90_days for c in rows], color=_FORWARD, alpha=0.25, label="p90")
         ax.barh(labels, [c.median_days for c in rows], color=_FORWARD, alpha=0.85, label="median")
-        ax.set_title(f"Cycle time by {DIMENSION_LABELS.get(dim, dim)} (days, first to last stage)", fontsize=9)
+        ax.set_title(
+            f"Cycle time of {report.case_noun} by {DIMENSION_LABELS.get(dim, dim)} (days, first to last stage)",
+            fontsize=9,
+        )
         ax.tick_params(labelsize=7)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0, 0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
+    return _png(fig)
+
+
+def queue_working_png(report: BottleneckReport) -> bytes | None:
+    """Per activity with start/complete events: median queue (waiting to start) beside median working time, in
+    hours on a log scale so a 20-minute task and a two-day queue are both readable; the longest queue on top."""
+    life = report.lifecycle
+    if life is None or not life.activities:
+        return None
+    rows = [a for a in life.activities if a.median_queue_hours is not None][:CYCLE_MAX_SEGMENTS][::-1]
+    if not rows:
+        return None
+    import numpy as np
+
+    fig, ax = _figure(7.5, 0.8 + 0.5 * len(rows))
+    y = np.arange(len(rows))
+    floor = 1 / 60  # one minute, so a zero still shows on the log axis
+    queue = [max(float(a.median_queue_hours or 0.0), floor) for a in rows]
+    work = [max(a.median_working_hours, floor) for a in rows]
+    ax.barh(y + 0.2, queue, height=0.38, color=_BACKWARD, alpha=0.8, label="median queue (waiting to start)")
+    ax.barh(y - 0.2, work, height=0.38, color=_FORWARD, alpha=0.8, label="median working time")
+    for i in range(len(rows)):
+        ax.text(queue[i], y[i] + 0.2, f"  {_duration(queue[i] / 24)}", va="center", fontsize=7)
+        ax.text(work[i], y[i] - 0.2, f"  {_duration(work[i] / 24)}", va="center", fontsize=7)
+    ax.set_yticks(y, [f"{a.activity} (n={a.work_items:,})" for a in rows], fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("hours (log scale)")
+    ax.set_title(f"Where the time of {report.case_noun} goes: waiting vs working, per activity", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
 
@@ -205,4 +241,7 @@ def all_charts(report: BottleneckReport) -> dict[str, bytes]:
     cycle = cycle_time_png(report)
     if cycle is not None:
         charts["cycle-time"] = cycle
+    queue = queue_working_png(report)
+    if queue is not None:
+        charts["queue-working"] = queue
     return charts

@@ -11,12 +11,22 @@ from datetime import datetime
 from pathlib import Path
 
 from analytics.bottlenecks import DIMENSION_LABELS, BottleneckReport, Finding
+from analytics.eventlog import singular_noun
 
 CHART_TITLES = {
     "process-map": "Process map",
     "funnel": "Funnel",
     "cycle-time": "Cycle time by segment",
+    "queue-working": "Queue vs working time per activity",
 }
+
+
+def _unit(report: BottleneckReport, cost_unit: str) -> str:
+    """A finding's cost unit in the log's own noun: deal-days → loan application days, deals → loan applications."""
+    if cost_unit == "deal-days":
+        one = singular_noun(report.case_noun)
+        return f"{one} days" if " " in one else f"{one}-days"
+    return report.case_noun if cost_unit == "deals" else cost_unit
 
 
 def _days(value: float | None) -> str:
@@ -68,7 +78,8 @@ def _sections(report: BottleneckReport) -> list[Section]:
                 ]
                 for m in report.stage_metrics
             ],
-            "Conversion and drop-off count decided cases only (deals still open in the stage are left out).",
+            f"Conversion and drop-off count decided cases only ({report.case_noun} still open in the stage are "
+            "left out).",
         ),
         Section(
             "Transitions (directly follows, busiest first)",
@@ -93,8 +104,16 @@ def _sections(report: BottleneckReport) -> list[Section]:
     if report.at_risk:
         sections.append(
             Section(
-                "Stalled and at-risk deals",
-                ["Deal", "Owner", "Stage", "Days in stage", "Amount", "Status", "Why"],
+                f"Stalled and at-risk {report.case_noun}",
+                [
+                    singular_noun(report.case_noun).capitalize(),
+                    "Owner",
+                    "Stage",
+                    "Days in stage",
+                    "Amount",
+                    "Status",
+                    "Why",
+                ],
                 [
                     [
                         f"{d.name} (#{d.case_id})" if d.name else d.case_id,
@@ -117,6 +136,7 @@ def _sections(report: BottleneckReport) -> list[Section]:
                 [[d.kind, d.description, f"{d.cases:,}", _pct(d.share)] for d in report.conformance.deviations],
             )
         )
+    sections += _lifecycle_sections(report)
     if report.ignored_segments:
         sections.append(
             Section(
@@ -131,27 +151,127 @@ def _sections(report: BottleneckReport) -> list[Section]:
     return sections
 
 
-GROUP_HEADINGS = {
-    "deal-days": "Where deals get stuck: time lost, ranked by extra deal-days",
-    "deals": "Where deals are lost: conversion gaps, ranked by revenue at risk",
-}
+def _hours(value: float | None) -> str:
+    return "–" if value is None else _days(value / 24)
+
+
+def _lifecycle_sections(report: BottleneckReport) -> list[Section]:
+    """Queue vs working time (start/complete events) and who does the work (resources), when the log has them."""
+    out: list[Section] = []
+    life = report.lifecycle
+    if life is not None and life.activities:
+        out.append(
+            Section(
+                "Queue and working time (from start and complete events)",
+                [
+                    "Activity",
+                    "Work items",
+                    "Median queue",
+                    "Mean queue",
+                    "Total queue",
+                    "Median working",
+                    "Total working",
+                    "Paused between sessions",
+                    "Queue share",
+                    "Dominant",
+                    "Queue from",
+                ],
+                [
+                    [
+                        a.activity,
+                        f"{a.work_items:,}",
+                        _hours(a.median_queue_hours),
+                        _hours(a.mean_queue_hours),
+                        _hours(a.total_queue_hours),
+                        _hours(a.median_working_hours),
+                        _hours(a.total_working_hours),
+                        _hours(a.total_paused_hours),
+                        _pct(a.queue_share),
+                        a.dominant,
+                        a.ready_from,
+                    ]
+                    for a in life.activities
+                ],
+                life.statement
+                + " Queue: from the activity's schedule event (else the previous completion in the "
+                + f"{singular_noun(report.case_noun)}) to its first start; working: start to complete of each "
+                + "session; paused: between its sessions.",
+            )
+        )
+    res = report.resources
+    if res is not None and res.workload:
+        out.append(
+            Section(
+                f"Resource workload ({res.resources:,} resources, by {res.period})",
+                [
+                    "Resource",
+                    "Events",
+                    report.case_noun.capitalize(),
+                    "Months active",
+                    "Events per active month",
+                    "Busiest month",
+                ],
+                [
+                    [
+                        w.resource,
+                        f"{w.events:,}",
+                        f"{w.cases:,}",
+                        str(w.periods_active),
+                        f"{w.events_per_active_period:,.0f}",
+                        f"{w.busiest_period} ({w.busiest_period_events:,} events)",
+                    ]
+                    for w in res.workload
+                ],
+            )
+        )
+        if res.handovers:
+            out.append(
+                Section(
+                    "Handovers of work (one resource's event directly followed by another's)",
+                    ["From", "To", "Handovers", report.case_noun.capitalize()],
+                    [[h.source, h.target, f"{h.count:,}", f"{h.cases:,}"] for h in res.handovers],
+                    f"{res.handover_share:.0%} of consecutive events in a {singular_noun(report.case_noun)} change "
+                    "hands.",
+                )
+            )
+    return out
+
+
+def group_heading_text(report: BottleneckReport, cost_unit: str) -> str:
+    noun = report.case_noun
+    if cost_unit == "deal-days":
+        return f"Where {noun} get stuck: time lost, ranked by extra {_unit(report, cost_unit)}"
+    return f"Where {noun} are lost: conversion gaps, ranked by revenue at risk"
 
 
 def _group_heading(report: BottleneckReport, finding: Finding) -> str | None:
     """The group heading when ``finding`` is the first of its group, else None."""
     first = next(f for f in report.findings if f.cost_unit == finding.cost_unit)
-    return GROUP_HEADINGS[finding.cost_unit] if first is finding else None
+    return group_heading_text(report, finding.cost_unit) if first is finding else None
 
 
 def _conformance_lines(report: BottleneckReport) -> list[str]:
     c = report.conformance
     if c is None:
         return ["Conformance was not checked."]
+    noun = report.case_noun
     lines = [
         f"Checked against the {c.model}: {c.model_description}.",
-        f"Token-replay fitness: mean {c.mean_fitness:.3f} over {c.cases_replayed:,} of {c.cases_total:,} cases; "
-        f"{c.share_below_threshold:.0%} of cases are below the {c.threshold:.2f} threshold.",
+        f"Model source: {c.model_source}." if c.model_source else "",
+        f"Judged on {c.evaluated_on}; {c.open_cases:,} open {noun} left out (an unfinished trace is not a "
+        f"deviation). Complete means {c.completion_rule}."
+        if c.completion_rule
+        else "",
+        f"Token-replay fitness: mean {c.mean_fitness:.3f} over {c.cases_replayed:,} {noun}; "
+        f"{c.share_below_threshold:.0%} of them are below the {c.threshold:.2f} threshold.",
+        (
+            f"Precision (ETConformance): {c.precision:.3f} on {c.precision_cases:,} {noun} (1 = the model allows "
+            "only what they did; a model that allows anything scores near 0)."
+        )
+        if c.precision is not None
+        else "Precision was not computed.",
     ]
+    lines = [line for line in lines if line]
     if c.alignment_fitness is not None:
         lines.append(f"Alignment fitness (exact): {c.alignment_fitness:.3f}.")
     lines.append(f"Discovered model: {c.discovered_model}.")
@@ -161,19 +281,19 @@ def _conformance_lines(report: BottleneckReport) -> list[str]:
 def _scope_lines(report: BottleneckReport) -> list[str]:
     lines = [
         f"Source: {report.source}",
-        f"{report.cases:,} cases, {report.events:,} events, {report.activities} activities, "
+        f"{report.cases:,} {report.case_noun}, {report.events:,} events, {report.activities} activities, "
         f"{report.first_event.date().isoformat()} to {report.last_event.date().isoformat()}",
         f"Segments compared: {', '.join(DIMENSION_LABELS.get(d, d) for d in report.dimensions) or 'none'} "
-        f"(segments under {report.min_segment_cases} cases are not compared)",
+        f"(segments under {report.min_segment_cases} {report.case_noun} are not compared)",
     ]
     if report.requested_by:
-        lines.append(f"Requested by {report.requested_by}; only deals they may see are included.")
+        lines.append(f"Requested by {report.requested_by}; only {report.case_noun} they may see are included.")
     return lines
 
 
 def render_markdown(report: BottleneckReport, images: dict[str, str] | None = None) -> str:
     """The report as Markdown; ``images`` maps chart names to the relative paths of their PNG files."""
-    out = [f"# Where deals get stuck: {_cell(report.source)}", ""]
+    out = [f"# Where {_cell(report.case_noun)} get stuck: {_cell(report.source)}", ""]
     out += [f"- {_text(line)}" for line in _scope_lines(report)]
     if not report.findings:
         out += ["", "No finding passed the thresholds (segment size, effect size and significance).", ""]
@@ -187,13 +307,18 @@ def render_markdown(report: BottleneckReport, images: dict[str, str] | None = No
             "",
             _text(f.statement),
             "",
-            f"- Cost: {f.cost:,.1f} {f.cost_unit} ({f.impact:.1%} of all {f.cost_unit} in the log){revenue}",
+            f"- Cost: {f.cost:,.1f} {_unit(report, f.cost_unit)} ({f.impact:.1%} of all {_unit(report, f.cost_unit)} "
+            f"in the log){revenue}",
             f"- **Recommended action:** {_text(f.action)}",
             "",
         ]
     for name, path in (images or {}).items():
         out += [f"![{CHART_TITLES.get(name, name)}]({path})", ""]
-    out += ["## Conformance to the playbook", ""] + [f"- {_text(line)}" for line in _conformance_lines(report)] + [""]
+    out += (
+        [f"## Conformance of completed {_cell(report.case_noun)}", ""]
+        + [f"- {_text(line)}" for line in _conformance_lines(report)]
+        + [""]
+    )
     for section in _sections(report):
         out += [f"## {section.title}", ""]
         if section.intro:
@@ -223,8 +348,8 @@ def render_html(report: BottleneckReport, charts: dict[str, bytes]) -> str:
     e = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Where deals get stuck: {e(report.source)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Where deals get stuck: {e(report.source)}</h1><ul class='meta'>",
+        f"<title>Where {e(report.case_noun)} get stuck: {e(report.source)}</title><style>{_CSS}</style></head>",
+        f"<body><h1>Where {e(report.case_noun)} get stuck: {e(report.source)}</h1><ul class='meta'>",
         *[f"<li>{e(line)}</li>" for line in _scope_lines(report)],
         "</ul>",
     ]
@@ -237,14 +362,15 @@ def render_html(report: BottleneckReport, charts: dict[str, bytes]) -> str:
         revenue = f" · ≈ {f.revenue_text()} revenue at risk" if f.revenue_text() else ""
         parts.append(
             f"<div class='finding'><h3>{f.rank}. {e(f.title)}</h3><p>{e(f.statement)}</p>"
-            f"<p class='meta'>Cost: {f.cost:,.1f} {e(f.cost_unit)} ({f.impact:.1%} of all {e(f.cost_unit)} in the "
+            f"<p class='meta'>Cost: {f.cost:,.1f} {e(_unit(report, f.cost_unit))} ({f.impact:.1%} of all "
+            f"{e(_unit(report, f.cost_unit))} in the "
             f"log){e(revenue)}</p><p class='action'><b>Recommended action:</b> {e(f.action)}</p></div>"
         )
     for name, png in charts.items():
         data = base64.b64encode(png).decode("ascii")
         title = CHART_TITLES.get(name, name)
         parts.append(f"<h2>{e(title)}</h2><img alt='{e(title)}' src='data:image/png;base64,{data}'>")
-    parts.append("<h2>Conformance to the playbook</h2><ul>")
+    parts.append(f"<h2>Conformance of completed {e(report.case_noun)}</h2><ul>")
     parts += [f"<li>{e(line)}</li>" for line in _conformance_lines(report)]
     parts.append("</ul>")
     for section in _sections(report):

@@ -93,6 +93,22 @@ ThresholdOption = Annotated[
         "--threshold", min=0.0, max=1.0, help="Token-replay fitness under which a case counts as off the playbook."
     ),
 ]
+CaseNounOption = Annotated[
+    str | None,
+    typer.Option(
+        "--case-noun",
+        help="For an imported log: what a case is, plural ('tickets', 'loan applications'), for every sentence "
+        "and label. Default: what the import found (the log's description, else 'cases').",
+    ),
+]
+EndOption = Annotated[
+    str | None,
+    typer.Option(
+        "--end",
+        help="For an imported log: activities that close a case, comma-separated. Conformance judges only cases "
+        "that reached one (and --won/--lost); open cases are left out. Default: as imported, else inferred.",
+    ),
+]
 MinCasesOption = Annotated[
     int,
     typer.Option("--min-cases", min=2, help="Segments with fewer cases are not compared (and are listed as such)."),
@@ -178,12 +194,24 @@ def _since_filter(log: EventLog, since: date | None) -> None:
     log.notes.append(f"only cases that started on or after {since.isoformat()}")
 
 
-def _load_saved(name: str, since: date | None, stages: str | None, won: str | None, lost: str | None) -> EventLog:
-    from analytics.eventlog import load_saved_event_log
+def _load_saved(
+    name: str,
+    since: date | None,
+    stages: str | None,
+    won: str | None,
+    lost: str | None,
+    case_noun: str | None = None,
+    end: str | None = None,
+) -> EventLog:
+    from analytics.eventlog import check_case_noun, check_end_activities, load_saved_event_log
     from bots.common import services
 
     log = load_saved_event_log(name, services().settings.home_dir)
     apply_playbook(log, stages, won, lost)
+    if case_noun:
+        log.case_noun = check_case_noun(case_noun)
+    if end:
+        log.end_activities = check_end_activities(log, end.split(","))
     _since_filter(log, since)
     return log
 
@@ -191,14 +219,17 @@ def _load_saved(name: str, since: date | None, stages: str | None, won: str | No
 def _show_findings(console: Console, report: BottleneckReport, limit: int = 10) -> None:
     from rich.table import Table
 
+    from analytics.eventlog import singular_noun
+    from analytics.process_report import _unit
     from bots.render import print_table
 
-    console.print(f"[bold]{report.cases:,} cases, {report.events:,} events[/] from {report.source}")
+    noun = report.case_noun
+    console.print(f"[bold]{report.cases:,} {noun}, {report.events:,} events[/] from {report.source}")
     if not report.findings:
         console.print("No bottleneck passed the thresholds (segment size, effect size and significance).")
         return
     table = Table(
-        title="Findings: time lost (by extra deal-days), then conversion gaps (by revenue at risk)",
+        title=f"Findings: time lost (by extra {_unit(report, 'deal-days')}), then conversion gaps (by revenue at risk)",
         title_justify="left",
         show_lines=True,
     )
@@ -207,15 +238,15 @@ def _show_findings(console: Console, report: BottleneckReport, limit: int = 10) 
     table.add_column("cost", justify="right")
     table.add_column("recommended action", ratio=2)
     for f in report.findings[:limit]:
-        cost = f"{f.cost:,.0f} {f.cost_unit}\n({f.impact:.1%})"
+        cost = f"{f.cost:,.0f} {_unit(report, f.cost_unit)}\n({f.impact:.1%})"
         table.add_row(str(f.rank), f"[bold]{f.title}[/]\n{f.statement}", cost, f.action)
     print_table(table, console)
     if len(report.findings) > limit:
         console.print(f"… and {len(report.findings) - limit} more in the report.")
     stalled = [d for d in report.at_risk if d.status == "stalled"]
     if stalled:
-        noun = "deal" if len(stalled) == 1 else "deals"
-        console.print(f"[yellow]{len(stalled)} stalled {noun}[/] (listed in the report).")
+        one = singular_noun(noun) if len(stalled) == 1 else noun
+        console.print(f"[yellow]{len(stalled)} stalled {one}[/] (listed in the report).")
     small = len(report.ignored_segments)
     if small:
         were = "segment was" if small == 1 else "segments were"
@@ -247,6 +278,8 @@ def _run(
     as_: str | None,
     threshold: float = 0.85,
     cases: CaseKind = CaseKind.deals,
+    case_noun: str | None = None,
+    end: str | None = None,
 ) -> BottleneckReport:
     from analytics.bottlenecks import analyse_event_log, bottleneck_analysis
     from bots.common import friendly_errors, resolve_actor, session
@@ -257,7 +290,7 @@ def _run(
             if as_:
                 console.print("[dim]--as is ignored for an imported log: it is not owned by anyone.[/]")
             with friendly_errors():
-                log = _load_saved(log_name, since, stages, won, lost)
+                log = _load_saved(log_name, since, stages, won, lost, case_noun, end)
                 return analyse_event_log(
                     log,
                     segment=segment.value if segment else None,
@@ -266,10 +299,13 @@ def _run(
                     progress=step,
                     since=since,
                 )
-        if stages or won or lost:
+        if stages or won or lost or case_noun or end:
             from bots.common import fail
 
-            fail("--stages/--won/--lost apply to an imported log (--log); the store uses the deal stage playbook")
+            fail(
+                "--stages/--won/--lost/--case-noun/--end apply to an imported log (--log); the store uses the deal "
+                "stage playbook"
+            )
         with session() as s:
             actor = resolve_actor(s, as_)
             return bottleneck_analysis(
@@ -301,6 +337,8 @@ def bottlenecks_cmd(
     min_cases: MinCasesOption = 10,
     threshold: ThresholdOption = 0.85,
     cases: CasesOption = CaseKind.deals,
+    case_noun: CaseNounOption = None,
+    end: EndOption = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the full result as JSON (nothing is written).")
     ] = False,
@@ -339,6 +377,8 @@ def bottlenecks_cmd(
         as_=as_,
         threshold=threshold,
         cases=cases,
+        case_noun=case_noun,
+        end=end,
     )
     if json_out:
         emit_json(report)
@@ -359,15 +399,26 @@ def process_cmd(
     png: Annotated[Path | None, typer.Option("--png", help="Also save the process map picture here.")] = None,
     threshold: ThresholdOption = 0.85,
     cases: CasesOption = CaseKind.deals,
+    case_noun: CaseNounOption = None,
+    end: EndOption = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the full result as JSON on stdout (no picture is drawn).")
     ] = False,
     as_: AsOption = None,
 ) -> None:
-    """Show the process as it really runs: stages, transitions with waiting times, and conformance to the playbook.
+    """Show the process as it really runs: stages, transitions with waiting times, conformance, queue vs working
+    time and who does the work.
 
-    Token-based replay gives each case a fitness (1.0 = followed the playbook); the share under 0.85 and the
-    most common deviations (skipped stages, loops back, out of order) are listed.
+    Only completed cases are judged (open ones are unfinished, not deviating). Token-based replay gives each a
+    fitness (1.0 = followed the model); the share under 0.85, the model's precision (ETConformance: 1.0 = it allows
+    nothing they did not do), where the model came from and the most common deviations are listed. Logs with
+    start/complete events also show, per activity, the queue before it starts against the time worked on it.
+
+    Examples:
+
+        salesgraph analyze process
+
+        salesgraph analyze process --log bpic2012 --end A_APPROVED,A_DECLINED,A_CANCELLED --png map.png
     """
     from rich.table import Table
 
@@ -389,6 +440,8 @@ def process_cmd(
         as_=as_,
         threshold=threshold,
         cases=cases,
+        case_noun=case_noun,
+        end=end,
     )
     if json_out:
         emit_json(report)
@@ -416,13 +469,20 @@ def process_cmd(
         transitions.add_row(t.source, t.target, f"{t.count:,}", _days(t.median_days), _days(t.p90_days))
     print_table(transitions, out, keep_title=True)
     c = report.conformance
+    noun = report.case_noun
     if c is not None:
+        precision = f"precision {c.precision:.3f} ({c.precision_cases:,} {noun})" if c.precision is not None else ""
         out.print(
             f"Conformance to the {c.model}: mean fitness {c.mean_fitness:.3f}; "
-            f"{c.share_below_threshold:.0%} of cases under {c.threshold:.2f}."
+            f"{c.share_below_threshold:.0%} of {c.cases_replayed:,} completed {noun} under {c.threshold:.2f}"
+            + (f"; {precision}" if precision else "")
+            + f". {c.open_cases:,} open {noun} left out."
         )
+        if c.model_source:
+            out.print(f"  model: {c.model_source}; judged on {c.evaluated_on}")
         for d in c.deviations[:8]:
-            out.print(f"  - {d.kind}: {d.description} ({d.cases:,} cases, {d.share:.0%})")
+            out.print(f"  - {d.kind}: {d.description} ({d.cases:,} {noun}, {d.share:.0%})")
+    _show_lifecycle(out, report)
     for note in report.notes:
         out.print(f"[dim]{note}[/]")
     if png is not None:
@@ -431,6 +491,38 @@ def process_cmd(
         png.parent.mkdir(parents=True, exist_ok=True)
         png.write_bytes(process_map_png(report))
         out.print(f"process map: {png}")
+
+
+def _show_lifecycle(console: Console, report: BottleneckReport) -> None:
+    """Queue vs working time per activity and the busiest handovers, when the log has them."""
+    from rich.table import Table
+
+    from analytics.process_report import _hours
+    from bots.render import print_table
+
+    life = report.lifecycle
+    if life is not None and life.activities:
+        table = Table(title="Queue vs working time (start/complete events)", title_justify="left")
+        for column in ("activity", "work items", "median queue", "median working", "queue share", "dominant"):
+            table.add_column(column, justify="left" if column in ("activity", "dominant") else "right")
+        for a in life.activities[:10]:
+            table.add_row(
+                a.activity,
+                f"{a.work_items:,}",
+                _hours(a.median_queue_hours),
+                _hours(a.median_working_hours),
+                f"{a.queue_share:.0%}",
+                a.dominant,
+            )
+        print_table(table, console, keep_title=True)
+        console.print(life.statement)
+    res = report.resources
+    if res is not None and res.handovers:
+        top = ", ".join(f"{h.source} → {h.target} ({h.count:,})" for h in res.handovers[:5])
+        console.print(
+            f"{res.resources:,} resources; {res.handover_share:.0%} of consecutive events change hands; "
+            f"busiest handovers: {top}."
+        )
 
 
 @app.command("logs")

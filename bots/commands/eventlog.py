@@ -40,17 +40,36 @@ def import_eventlog(
         str | None,
         typer.Option("--amount", help="Case attribute with the deal amount, for the size band. Default: AMOUNT_REQ."),
     ] = None,
+    case_noun: Annotated[
+        str | None,
+        typer.Option(
+            "--case-noun",
+            help="What a case is, plural, for every sentence and chart label ('tickets', 'loan applications'). "
+            "Default: from the XES log's own description, else 'cases'.",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--end",
+            help="Activities that close a case, comma-separated; cases without one are open and left out of "
+            "conformance. Default: inferred end markers.",
+        ),
+    ] = None,
     as_: AsOption = None,
 ) -> None:
     """Import an event log so `salesgraph analyze bottlenecks --log NAME` can analyse it.
 
     Every event needs a case, an activity and a timestamp: a missing column or empty timestamps stop the import
-    with the column named, and nothing is stored. XES lifecycle 'start'/'schedule' events are dropped (only
-    'complete' events are kept) and said so. The validated log is kept under $SALESGRAPH_HOME/eventlogs/.
+    with the column named, and nothing is stored. XES lifecycle 'start'/'schedule' events (a CSV's 'lifecycle'
+    column) are kept beside the completions, for queue vs working time per activity. The validated log is kept
+    under $SALESGRAPH_HOME/eventlogs/.
 
     Examples:
 
-        salesgraph import eventlog bpic2012.xes.gz --name bpic2012
+        salesgraph import eventlog bpic2012.xes.gz --name bpic2012 --end A_APPROVED,A_DECLINED,A_CANCELLED
+
+        salesgraph import eventlog tickets.csv --case-noun tickets --end Closed
 
         salesgraph import eventlog crm_export.csv --case deal --activity stage --timestamp changed_at --resource rep
     """
@@ -74,10 +93,13 @@ def import_eventlog(
             timestamp=timestamp,
             resource=resource,
             amount=amount,
+            case_noun=case_noun,
+            end_activities=[e for e in (end or "").split(",") if e.strip()],
         )
+    lifecycle = f", {result.lifecycle_events:,} lifecycle events" if result.lifecycle_events else ""
     out.print(
-        f"[bold green]Imported[/] {result.name}: {result.cases:,} cases, {result.events:,} events, "
-        f"{result.activities} activities (receipt #{result.receipt})."
+        f"[bold green]Imported[/] {result.name}: {result.cases:,} {result.case_noun}, {result.events:,} events"
+        f"{lifecycle}, {result.activities} activities (receipt #{result.receipt})."
     )
     for note in result.notes:
         out.print(f"[dim]{note}[/]")

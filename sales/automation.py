@@ -705,6 +705,7 @@ def fire(session: Session, rule_set: RuleSet, rule: Rule, event: DomainEvent, no
 def process_outbox(engine: Engine, *, now: datetime | None = None, limit: int = 500) -> OutboxReport:
     """Fire the rules for every unprocessed event, one transaction per (event, rule), then mark the event done."""
     from sales import sequences
+    from sales.experiments import held_back
 
     now = now or utcnow()
     report = OutboxReport()
@@ -725,7 +726,9 @@ def process_outbox(engine: Engine, *, now: datetime | None = None, limit: int = 
                 with session_scope(engine) as s:
                     event = s.get(DomainEvent, event_id)
                     assert event is not None
-                    if not matches(rule, event, facts_for(s, event)):
+                    facts = facts_for(s, event)
+                    # a rule under a running random experiment acts only on its treatment arm
+                    if not matches(rule, event, facts) or held_back(s, rule.name, facts, now=now):
                         continue
                     receipt = fire(s, rule_set, rule, event, now)
                     if receipt is None:
@@ -800,11 +803,12 @@ class TickReport:
     escalation: str
     outbox: OutboxReport
     sequences: str
+    experiments: str = ""
 
     def describe(self) -> str:
         return (
             f"{self.time_events} time-based events; escalation: {self.escalation}; outbox: {self.outbox.describe()}; "
-            f"sequences: {self.sequences}"
+            f"sequences: {self.sequences}; experiments: {self.experiments or 'none'}"
         )
 
 
@@ -812,6 +816,7 @@ def tick(engine: Engine, delivery: Any, *, now: datetime | None = None) -> TickR
     """One automation pass, as the scheduler runs it: time-based events, stalled-deal escalation, the outbox (rules
     and sequence stops), then due sequence steps and approved sequence sends. Safe to repeat at any point."""
     from sales.escalation import run_escalations
+    from sales.experiments import run_due_looks
     from sales.sequences import advance_due
 
     now = now or utcnow()
@@ -820,7 +825,8 @@ def tick(engine: Engine, delivery: Any, *, now: datetime | None = None) -> TickR
     escalation = run_escalations(engine, now=now)
     outbox = process_outbox(engine, now=now)
     sequences = advance_due(engine, delivery, now=now)
-    return TickReport(emitted, escalation.describe(), outbox, sequences.describe())
+    looks = run_due_looks(engine, now=now)  # an experiment's planned look once its sample reached it
+    return TickReport(emitted, escalation.describe(), outbox, sequences.describe(), looks.describe())
 
 
 __all__ = [

@@ -3,7 +3,8 @@
 A briefing for day D (in the team's timezone) shows the open pipeline by stage, what changed the day before D
 (stage changes between the two local midnights), deals stalled at D's start, open tasks due on D or overdue per
 rep, approval requests waiting on the team, the forecast for D's month or quarter (analytics.forecast, 80 %
-interval, commit and best case), and open deals whose conversations are turning sour (memory.sentiment).
+interval, commit and best case), open deals whose conversations are turning sour (memory.sentiment), and the
+experiments that concluded the day before (sales.experiments).
 
 It lives in ``bots/`` because it needs ``sales``, ``analytics`` and ``memory`` together and only a front door
 sits above all three; every number is a query over the store with the manager's permissions.
@@ -145,6 +146,14 @@ class SentimentLine(BaseModel):
     mean: float
 
 
+class ExperimentLine(BaseModel):
+    experiment_id: int
+    name: str
+    change: str
+    verdict: str
+    concluded_at: datetime
+
+
 class Section(BaseModel):
     title: str
     lines: list[str]
@@ -175,6 +184,7 @@ class Briefing(BaseModel):
     forecasts: list[ForecastSummary]  # one per currency of the team's deals
     forecast_note: str | None = None
     declining: list[SentimentLine]
+    experiments: list[ExperimentLine] = Field(default_factory=list)  # experiments that concluded in the window
     chart_png: bytes | None = Field(default=None, repr=False)
 
     @property
@@ -224,6 +234,8 @@ class Briefing(BaseModel):
             facts.append(f"Forecast: {self.forecast_note}")
         if self.declining:
             facts.append(f"Deals with declining sentiment: {len(self.declining)}")
+        if self.experiments:
+            facts.append(f"Experiments concluded: {len(self.experiments)}")
         return facts
 
     def sections(self) -> list[Section]:
@@ -309,6 +321,12 @@ class Briefing(BaseModel):
                 or ["none"]
             ).model_copy(update={"title": "Sentiment declining"})
         )
+        if self.experiments:
+            out.append(
+                cut([f"{e.name} ({e.change}): {e.verdict}" for e in self.experiments]).model_copy(
+                    update={"title": "Experiments concluded"}
+                )
+            )
         return out
 
 
@@ -648,7 +666,24 @@ def compose_briefing(
         forecasts=summaries,
         forecast_note=note,
         declining=_declining(session, actor, machine, names) if sentiment else [],
+        experiments=_experiments(session, start, end),
     )
+
+
+def _experiments(session: Session, start: datetime, end: datetime) -> list[ExperimentLine]:
+    """Experiments whose conclusion was recorded in the window (a look that crossed its boundary, or the last)."""
+    from sales.experiments import concluded_between
+
+    return [
+        ExperimentLine(
+            experiment_id=e.id or 0,
+            name=e.name,
+            change=e.change,
+            verdict=str((e.conclusion or {}).get("verdict") or "concluded"),
+            concluded_at=e.concluded_at or end,
+        )
+        for e in concluded_between(session, start, end)
+    ]
 
 
 def amounts(per_currency: dict[str, Decimal]) -> str:

@@ -118,7 +118,7 @@ def _plain(mapping: Any) -> dict[str, Any]:
 def bench_sync(kind: str, n: int, folder: Path) -> dict[str, Any]:
     from connectors.http import ApiClient
     from connectors.sources import HubSpotDeals, PipedriveDeals
-    from connectors.sync import pull_deals
+    from connectors.sync import pull_stream
     from sales.permissions import SYSTEM
     from tests.crm_servers import TOKEN, CrmData, FakeDeal, crm_server
 
@@ -139,7 +139,7 @@ def bench_sync(kind: str, n: int, folder: Path) -> dict[str, Any]:
             client = ApiClient(url, headers)
             source = HubSpotDeals(client) if kind == "hubspot" else PipedriveDeals(client)
             start = time.perf_counter()
-            report = pull_deals(engine, SYSTEM, source)
+            report = pull_stream(engine, SYSTEM, source)
             seconds = time.perf_counter() - start
             client.close()
             handled = report.created + report.updated + report.unchanged

@@ -17,7 +17,12 @@ log = logging.getLogger(__name__)
 
 
 class ConnectorError(RuntimeError):
-    """The CRM refused a request or stayed unreachable; the message says which request and why (no token)."""
+    """The CRM refused a request or stayed unreachable; the message says which request and why (no token).
+    ``status`` is the HTTP status of a refusal (None when the CRM was never reached)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RateLimited(ConnectorError):
@@ -127,7 +132,9 @@ class ApiClient:
                 raise Unavailable(f"{method} {path}: {response.status_code}")
             if response.status_code >= 400:
                 detail = response.text[:300]
-                raise ConnectorError(f"{method} {path} was refused ({response.status_code}): {detail}")
+                raise ConnectorError(
+                    f"{method} {path} was refused ({response.status_code}): {detail}", response.status_code
+                )
             pause = _window_exhausted(response)
             if pause:
                 log.info("burst window used up; waiting %.1fs", pause)

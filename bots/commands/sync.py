@@ -1,4 +1,5 @@
-"""``salesgraph sync hubspot|pipedrive``: pull the CRM's deals into the store, resumable, with a progress bar."""
+"""``salesgraph sync hubspot|pipedrive``: pull the CRM's companies, people and deals into the store (resumable, with
+a progress bar), then send back what reps approved here."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from bots.common import AsOption
 
 app = typer.Typer(
     help=(
-        "Sync deals from HubSpot or Pipedrive. The first run reads every deal; later runs read only deals "
-        "modified since the last one (the cursor is stored per connector). Each page of deals and its cursor are "
-        "written in one transaction, so an interrupted sync resumes where it stopped and never duplicates a deal. "
-        "Deals are matched on the CRM's id. A field changed on both sides since the last sync is a conflict: the "
-        "stage goes to whichever side moved it last, every other field to the CRM; each conflict is audited "
-        "(`salesgraph audit`). Deals deleted or archived in the CRM are marked so, not deleted here. Tokens come "
-        "from SALESGRAPH_HUBSPOT_TOKEN / SALESGRAPH_PIPEDRIVE_TOKEN and are never printed or logged."
+        "Sync with HubSpot or Pipedrive: companies (as accounts), people (HubSpot contacts as leads, Pipedrive "
+        "persons as contacts) and deals (on their account and lead). The first run reads everything; later runs "
+        "read only records modified since the last one (a cursor per connector and object). Each page and its "
+        "cursor are written in one transaction, so an interrupted sync resumes where it stopped and never "
+        "duplicates a record. A field changed on both sides since the last sync is a conflict: a deal's stage goes "
+        "to whichever side moved it last, every other field to the CRM; each conflict is audited. Records deleted "
+        "or archived in the CRM are marked so, not deleted here. Then stage moves, new leads, logged interactions "
+        "and sent emails made here go back to the CRM, once each (--no-push to skip). Tokens come from "
+        "SALESGRAPH_HUBSPOT_TOKEN / SALESGRAPH_PIPEDRIVE_TOKEN and are never printed or logged."
     ),
     no_args_is_help=True,
 )
@@ -28,8 +31,8 @@ def _run(connector: str, as_: str | None, max_pages: int | None, push: bool = Tr
     from bots.common import console, fail, friendly_errors, resolve_actor, services
     from connectors.http import ApiClient, ConnectorError
     from connectors.sources import HubSpotDeals, PipedriveDeals
-    from connectors.sync import SyncReport, pull_deals
-    from connectors.writeback import push_stage_moves
+    from connectors.sync import SyncReport, pull_all
+    from connectors.writeback import PushReport, push_changes
     from store.db import session_scope
 
     out = console()
@@ -40,11 +43,11 @@ def _run(connector: str, as_: str | None, max_pages: int | None, push: bool = Tr
         fail(f"set SALESGRAPH_{connector.upper()}_TOKEN (a {connector} API token) to sync; nothing was read")
     secret = token.get_secret_value()
     if connector == "hubspot":
-        source: HubSpotDeals | PipedriveDeals = HubSpotDeals(
-            ApiClient(settings.hubspot_api_url, {"Authorization": f"Bearer {secret}"})
-        )
+        client = ApiClient(settings.hubspot_api_url, {"Authorization": f"Bearer {secret}"})
+        deals: HubSpotDeals | PipedriveDeals = HubSpotDeals(client)
     else:
-        source = PipedriveDeals(ApiClient(settings.pipedrive_api_url, {"x-api-token": secret}))
+        client = ApiClient(settings.pipedrive_api_url, {"x-api-token": secret})
+        deals = PipedriveDeals(client)
     with friendly_errors():
         with session_scope(svc.engine) as s:
             actor = resolve_actor(s, as_)
@@ -56,47 +59,62 @@ def _run(connector: str, as_: str | None, max_pages: int | None, push: bool = Tr
             transient=True,
             disable=not out.is_terminal,
         )
-        task = progress.add_task(f"reading {connector} deals", total=None)
+        task = progress.add_task(f"reading {connector}", total=None)
 
         def advance(report: SyncReport) -> None:
             progress.update(
                 task,
-                description=f"{connector}: page {report.pages}, {report.created:,} created, {report.updated:,} updated",
+                description=f"{connector} {report.stream}: page {report.pages}, {report.created:,} created, "
+                f"{report.updated:,} updated",
             )
 
-        pushed = None
+        pushed: PushReport | None = None
         try:
             with progress:
-                report = pull_deals(svc.engine, actor, source, on_page=advance, max_pages=max_pages)
-                if push:
-                    progress.update(task, description=f"{connector}: sending stage moves")
-                    pushed = push_stage_moves(svc.engine, actor, source)
+                reports = pull_all(svc.engine, actor, connector, client, on_page=advance, max_pages=max_pages)
+                finished = max_pages is None or sum(r.pages for r in reports) < max_pages
+                if push and finished:
+                    progress.update(task, description=f"{connector}: sending what was approved here")
+                    pushed = push_changes(svc.engine, actor, deals)
         except ConnectorError as exc:
             fail(f"{connector} sync stopped: {exc}. What was written is kept; run the sync again to resume.")
         finally:
-            source.client.close()
-    out.print(
-        f"[bold green]{connector}[/]: {report.created:,} created, {report.updated:,} updated, "
-        f"{report.unchanged:,} unchanged, {report.deleted:,} deleted in {connector}, {report.conflicts:,} conflicts, "
-        f"{len(report.refused):,} refused ({report.pages} pages, {report.requests} requests, "
-        f"{report.waited_seconds:.1f}s waiting on rate limits)."
-    )
+            client.close()
+    for report in reports:
+        out.print(
+            f"[bold green]{connector} {report.stream}[/]: {report.created:,} created, {report.updated:,} updated, "
+            f"{report.unchanged:,} unchanged, {report.deleted:,} deleted in {connector}, "
+            f"{report.conflicts:,} conflicts, {len(report.refused):,} refused ({report.pages} pages, "
+            f"{report.requests} requests, {report.waited_seconds:.1f}s waiting on rate limits)."
+        )
+        for line in report.refused[:20]:
+            out.print(f"  refused: {line}", highlight=False)
     if pushed is not None:
-        out.print(f"Stage moves sent to {connector}: {pushed.sent:,}.", highlight=False)
-        for line in pushed.failed or []:
+        sent = ", ".join(f"{n} {op.replace('_', ' ')}" for op, n in sorted(pushed.by_operation.items())) or "nothing"
+        out.print(f"Sent to {connector}: {sent}.", highlight=False)
+        if pushed.adopted:
+            out.print(
+                f"  {pushed.adopted} found already written (an earlier run stopped after the call): not duplicated.",
+                highlight=False,
+            )
+        for line in pushed.failed:
             out.print(f"  not sent: {line}", highlight=False)
-    for line in report.refused[:20]:
-        out.print(f"  refused: {line}", highlight=False)
-    if report.cursor:
-        out.print(f"Next sync reads deals modified since {report.cursor}.", highlight=False)
+        for line in pushed.notes[:10]:
+            out.print(f"  skipped: {line}", highlight=False)
+    elif push:
+        out.print("Stopped early (--max-pages): nothing sent back; the next run resumes and sends.", highlight=False)
+    cursor = reports[-1].cursor if reports else None
+    if cursor:
+        out.print(f"Next sync reads {connector} records modified since {cursor}.", highlight=False)
 
 
 Push = Annotated[
     bool,
     typer.Option(
         "--push/--no-push",
-        help="After pulling, send the stage moves made here since the last sync to the CRM (once each, keyed by "
-        "an idempotency key; a crash re-sends the same key).",
+        help="After pulling, send what was done here since the last sync to the CRM: stage moves, new leads (with "
+        "their company), logged interactions and sent emails, once each (an idempotency key per write; a crash "
+        "after the call is recognised on the next run and not written twice).",
     ),
 ]
 MaxPages = Annotated[
@@ -106,10 +124,11 @@ MaxPages = Annotated[
 
 @app.command("hubspot")
 def hubspot_cmd(max_pages: MaxPages = None, push: Push = True, as_: AsOption = None) -> None:
-    """Pull deals from HubSpot (CRM v3: deals, pipelines, owners; archived deals marked deleted).
+    """Sync with HubSpot (CRM v3 companies, contacts and deals with their associations, pipelines, owners).
 
     Owners are matched to users by email; stages by the pipeline's labels, renamed as mappings/hubspot/deals.yaml
-    says (or kept, after `salesgraph import csv ... --adopt-stages`).
+    says (or kept, after `salesgraph import csv ... --adopt-stages`). Write-back creates contacts, companies and
+    note/call/meeting/email engagements; it adds a `salesgraph_key` property to them (created on first use).
 
     Example: SALESGRAPH_HUBSPOT_TOKEN=pat-... salesgraph sync hubspot
     """
@@ -118,7 +137,9 @@ def hubspot_cmd(max_pages: MaxPages = None, push: Push = True, as_: AsOption = N
 
 @app.command("pipedrive")
 def pipedrive_cmd(max_pages: MaxPages = None, push: Push = True, as_: AsOption = None) -> None:
-    """Pull deals from Pipedrive (API v2 deals with cursor pagination and updated_since; deleted deals marked).
+    """Sync with Pipedrive (API v2 organizations, persons and deals with cursor pagination and updated_since).
+
+    Write-back creates persons, organizations, notes and call/meeting/email activities.
 
     Example: SALESGRAPH_PIPEDRIVE_TOKEN=... salesgraph sync pipedrive
     """

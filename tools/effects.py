@@ -36,6 +36,8 @@ TOOL_EFFECTS: dict[str, Effect] = {
     "account_contacts": READ,
     # Stores the score it computed (with a receipt); the same lead scores the same again.
     "score_lead": Effect(read_only=False, idempotent=True),
+    # Takes an experiment's planned look once its sample reached it (receipt); asking again adds nothing.
+    "experiment_status": Effect(read_only=False, idempotent=True),
     "create_lead": Effect(read_only=False),
     "log_interaction": Effect(read_only=False),
     "create_task": Effect(read_only=False),

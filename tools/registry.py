@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from tools import analysis, guarded, records, workflow
+from tools import analysis, experiments, guarded, records, workflow
 from tools.base import ToolSpec, as_langchain_tool
 from tools.schemas import TOOL_ARGS
 
@@ -37,6 +37,7 @@ SPECS: dict[str, ToolSpec] = {
         ToolSpec("who_to_call", TOOL_ARGS["who_to_call"], workflow.who_to_call),
         ToolSpec("hot_leads", TOOL_ARGS["hot_leads"], workflow.hot_leads),
         ToolSpec("account_contacts", TOOL_ARGS["account_contacts"], workflow.account_contacts),
+        ToolSpec("experiment_status", TOOL_ARGS["experiment_status"], experiments.experiment_status),
     )
 }
 GUARDED_TOOLS = frozenset(name for name, spec in SPECS.items() if spec.guarded)

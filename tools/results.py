@@ -418,8 +418,40 @@ class AccountContactsResult(ToolResult):
     contacts: list[dict[str, str | None]]
 
 
+class ExperimentAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_id: int
+    name: str
+    change: str
+    status: str = Field(description="running, concluded or stopped.")
+    design: str
+    metric: str = Field(description="What is measured, in words.")
+    control_cases: int
+    treatment_cases: int
+    needed_per_arm: int
+    information: float = Field(description="Share of the planned information gathered so far (0-1).")
+    enough_data: bool
+    estimate: str | None = Field(default=None, description="The estimate and its interval, in words.")
+    p_value: float | None = Field(default=None, description="Unadjusted; the decision uses the look's boundary.")
+    boundary: float | None = Field(default=None, description="|z| the look needed (alpha-spending).")
+    probability_better: float | None = Field(default=None, description="Beta-binomial P(change better).")
+    concluded: bool
+    verdict: str = Field(description="The answer in one sentence, including 'not enough data yet'.")
+    look: int | None = None
+    receipt_id: int | None = Field(default=None, description="When this call took a due planned look.")
+
+
+class ExperimentStatusResult(ToolResult):
+    kind: Literal["experiment_status"] = "experiment_status"
+    query: str | None = None
+    experiments: list[ExperimentAnswer]
+    note: str | None = Field(default=None, description="Why nothing matched, and what exists.")
+
+
 RESULT_MODELS.update(
     {
+        "experiment_status": ExperimentStatusResult,
         "edit_record": EditRecordResult,
         "reopen_deal": ReopenDealResult,
         "undo_last_change": UndoResult,

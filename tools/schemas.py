@@ -327,6 +327,14 @@ class AccountContactsArgs(ToolArgs):
     account: str = Field(description="The account (company) name.")
 
 
+class ExperimentStatusArgs(ToolArgs):
+    experiment: str | None = Field(
+        default=None,
+        description="The experiment's name, or the rule or change it measures ('the new proposal rule'); "
+        "empty: every running experiment.",
+    )
+
+
 TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "create_lead": CreateLeadArgs,
     "find_records": FindRecordsArgs,
@@ -350,5 +358,6 @@ TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "who_to_call": WhoToCallArgs,
     "hot_leads": HotLeadsArgs,
     "account_contacts": AccountContactsArgs,
+    "experiment_status": ExperimentStatusArgs,
 }
 """Tool name → argument model. The tool names are part of the contract too (evals refer to them)."""

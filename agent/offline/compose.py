@@ -34,6 +34,7 @@ _ACTIONS = {
     "who_to_call": "rank who to call",
     "hot_leads": "list the hottest leads",
     "account_contacts": "list the account's contacts",
+    "experiment_status": "report the experiment",
 }
 MAX_ROWS = 10
 
@@ -651,6 +652,21 @@ def _hot_leads(args: dict[str, Any], data: dict[str, Any]) -> str:
     return "Hottest open leads, by score:\n" + "\n".join(lines) + note
 
 
+def _experiments(args: dict[str, Any], data: dict[str, Any]) -> str:
+    found = [e for e in data.get("experiments") or [] if isinstance(e, dict)]
+    if not found:
+        return str(data.get("note") or "No experiment matches.")
+    lines = []
+    for e in found:
+        sample = (
+            f"Sample so far: {number(e['control_cases'])} control and {number(e['treatment_cases'])} with the "
+            f"change, of {number(e['needed_per_arm'])} per arm planned ({percent(e['information'])} of the plan)."
+        )
+        receipt = f" (planned look {e['look']} taken now; receipt #{e['receipt_id']}.)" if e.get("receipt_id") else ""
+        lines.append(f"{e['name']} ({e['change']}; {e['metric']}): {e['verdict']}. {sample}{receipt}")
+    return "\n".join(lines)
+
+
 def _contacts(args: dict[str, Any], data: dict[str, Any]) -> str:
     contacts = [c for c in data.get("contacts") or [] if isinstance(c, dict)]
     if not contacts:
@@ -669,6 +685,7 @@ _COMPOSERS = {
     "who_to_call": _who_to_call,
     "hot_leads": _hot_leads,
     "account_contacts": _contacts,
+    "experiment_status": _experiments,
     "create_lead": _create_lead,
     "score_lead": _score_lead,
     "qualify_lead": _qualify,

@@ -21,6 +21,7 @@ QUERY_INTENTS = frozenset(
         "who_to_call",
         "hot_leads",
         "account_contacts",
+        "experiment_status",
     }
 )
 ACTION_INTENTS = frozenset(
@@ -66,6 +67,12 @@ CUES: dict[str, list[_Cue]] = {
     "hot_leads": [
         (r"\b(hottest|warmest|most promising|best|top|highest[- ]scor\w*|strongest)\s+(\d+\s+)?(open\s+)?leads\b", 5.0),
         (r"\b(hottest|warmest|highest[- ]scor\w*)\s+lead\b|\bhot leads\b", 5.0),
+    ],
+    "experiment_status": [
+        (r"\b(experiments?|a/b tests?|ab tests?|split tests?|control group|treatment (arm|group))\b", 4.0),
+        (r"\b(is|are|was|has|have|did|does)\b[^.?!]{0,50}\b(rule|change|process|playbook|cadence|sequence|approach|trial|pilot)\b[^.?!]{0,25}\b(working|worked|helping|helped|paying off|paid off|making a difference|made a difference|doing anything|moving the needle|effective|improv\w*)\b", 5.5),
+        # "is the new discovery script helping?": a new thing asked after as a whole
+        (r"\b(is|are|has|have|did|does)\s+(the|our|my|this|that)\s+new\s+[\w' -]{1,40}?\s+(been\s+)?(working|worked|helping|helped|paying off|paid off|making a difference|made a difference|moving the needle)\b", 5.5),
     ],
     "account_contacts": [
         (r"\b(who do (we|i) know at|who('s| is| are) (our |the )?contacts? (at|for)|contacts? at|contacts (for|in)|people (at|we know at)|who (works|is) at)\b", 5.0),

@@ -2079,6 +2079,27 @@ def build_account_contacts(turn: Turn) -> dict[str, Any]:
     return {"account": account}
 
 
+_EXPERIMENT_SUBJECT = re.compile(
+    r"\b(?:is|are|was|has|have|did|does)\s+(?P<x>(?:the|our|my|that|this)\s+[\w '&/-]{1,60}?)\s+"
+    r"(?:been\s+)?(?:working|worked|work|helping|helped|help|paying|paid|making|made|doing|moving|effective|improv\w*)\b"
+    r"|\b(?:experiments?|tests?)\s+(?:on|for|about|of|called|named)\s+(?P<y>[^?.!]+)",
+    re.I,
+)
+
+
+def build_experiment_status(turn: Turn) -> dict[str, Any]:
+    """The experiment named ("is the new proposal rule working?" → "the new proposal rule"; the tool matches it to
+    an experiment's name, rule or change), or none: every running experiment."""
+    quoted = nm.quoted_names(turn.request_raw)
+    if quoted:
+        return {"experiment": quoted[0]}
+    match = _EXPERIMENT_SUBJECT.search(turn.request)
+    subject = (match.group("x") or match.group("y")).strip() if match else None
+    if subject and re.fullmatch(r"(?:the|our|my|this|that)\s+(?:experiments?|tests?|changes?)", subject, re.I):
+        subject = None
+    return {"experiment": subject}
+
+
 _REASON = re.compile(r"\b(?:because|since|as|reason:?|due to)\s+(?P<r>.+)$|(?P<r2>(?!))|,\s*(?P<r3>.+)$", re.I)
 
 
@@ -2217,6 +2238,7 @@ BUILDERS: dict[str, Callable[[Turn], dict[str, Any]]] = {
     "who_to_call": build_who_to_call,
     "hot_leads": build_hot_leads,
     "account_contacts": build_account_contacts,
+    "experiment_status": build_experiment_status,
     "create_lead": build_create_lead,
     "find_records": build_find_records,
     "score_lead": build_score_lead,

@@ -11,10 +11,12 @@ from bots.commands import chat as chat_cmd
 from bots.commands import db as db_cmd
 from bots.commands import evals as evals_cmd
 from bots.commands import eventlog as eventlog_cmd
+from bots.commands import experiments as experiments_cmd
 from bots.commands import export as export_cmd
 from bots.commands import fix as fix_cmd
 from bots.commands import forecast as forecast_cmd
 from bots.commands import importing as importing_cmd
+from bots.commands import inbox as inbox_cmd
 from bots.commands import mcp as mcp_cmd
 from bots.commands import memory as memory_cmd
 from bots.commands import model as model_cmd
@@ -42,6 +44,8 @@ app = typer.Typer(
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(importing_cmd.app, name="import")
 importing_cmd.app.command("eventlog")(eventlog_cmd.import_eventlog)
+importing_cmd.app.command("replies")(inbox_cmd.import_replies)
+app.add_typer(inbox_cmd.app, name="inbox")
 app.add_typer(analyze_cmd.app, name="analyze")
 app.command("export")(export_cmd.export_cmd)
 app.command("eval")(evals_cmd.eval_cmd)

@@ -20,6 +20,7 @@ import imaplib
 import logging
 import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -180,7 +181,9 @@ def _fetch(client: imaplib.IMAP4, config: ImapConfig, uids: list[int]) -> dict[i
     return messages
 
 
-def poll(engine: Engine, config: ImapConfig, *, limit: int | None = None, progress: Any = None) -> InboundReport:
+def poll(
+    engine: Engine, config: ImapConfig, *, limit: int | None = None, progress: Callable[[int, int], None] | None = None
+) -> InboundReport:
     """Record every message that arrived since the cursor (oldest first); returns what each became."""
     report = InboundReport()
     client = connect(config)
@@ -197,12 +200,12 @@ def poll(engine: Engine, config: ImapConfig, *, limit: int | None = None, progre
         uids = sorted(int(u) for u in b" ".join(found).split() if int(u) > last)
         if limit is not None:
             uids = uids[:limit]
-        if callable(progress):
+        if progress is not None:
             progress(0, len(uids))
         for start in range(0, len(uids), FETCH_BATCH):
             batch = uids[start : start + FETCH_BATCH]
             raws = _fetch(client, config, batch)
-            for uid in batch:
+            for done, uid in enumerate(batch, start=start + 1):
                 raw = raws.get(uid)
                 if raw is None:  # expunged between SEARCH and FETCH
                     with session_scope(engine) as s:
@@ -218,8 +221,8 @@ def poll(engine: Engine, config: ImapConfig, *, limit: int | None = None, progre
                     report.errors.append(f"UID {uid}: {type(exc).__name__}: {exc}")
                     log.error("IMAP %s: UID %d not recorded: %s", config.mailbox, uid, exc)
                     return report
-                if callable(progress):
-                    progress(1, len(uids))
+                if progress is not None:
+                    progress(done, len(uids))
     except (OSError, imaplib.IMAP4.error) as exc:
         raise ImapError(
             f"reading {config.mailbox} failed: {exc}; the next poll starts where this one stopped"

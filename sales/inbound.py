@@ -26,7 +26,7 @@ import hashlib
 import html
 import mailbox
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -42,7 +42,7 @@ from sqlmodel import Session, col, select
 
 from sales import events as ev
 from sales.interactions import InteractionInput, body_digest, log_interaction
-from sales.permissions import SYSTEM
+from sales.permissions import SYSTEM, Actor
 from sales.receipts import write_receipt
 from store.db import session_scope
 from store.models import (
@@ -447,53 +447,78 @@ class InboundReport:
         return text
 
 
-def read_messages(path: Path) -> Iterator[tuple[str, bytes]]:
-    """The raw messages of an mbox file, a single .eml file, or a folder of .eml files, with a name for each."""
+def read_messages(path: Path) -> tuple[int, Iterator[tuple[str, bytes]]]:
+    """How many messages an mbox file, a single .eml file or a folder of .eml files holds, and the raw messages
+    with a name for each; raises ``InboundError`` for anything else."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".eml" and p.is_file())
         if not files:
             raise InboundError(f"{path} has no .eml files; give a folder of .eml files or an .mbox file")
-        for file in files:
-            yield file.name, file.read_bytes()
-        return
+        return len(files), ((file.name, file.read_bytes()) for file in files)
     if not path.is_file():
         raise InboundError(f"{path} does not exist; give an .mbox file or a folder of .eml files")
     if path.suffix.lower() == ".eml":
-        yield path.name, path.read_bytes()
-        return
-    head = path.read_bytes()[:5]
+        return 1, iter([(path.name, path.read_bytes())])
+    with path.open("rb") as handle:
+        head = handle.read(5)
     if head != b"From ":
         raise InboundError(
             f"{path} is not an mbox file (it does not start with a 'From ' line); give an .mbox file, an .eml file "
             "or a folder of .eml files"
         )
     box = mailbox.mbox(str(path), create=False)
-    try:
-        for key in box.iterkeys():
-            yield f"{path.name}#{key}", box.get_bytes(key)
-    finally:
-        box.close()
+    keys = list(box.iterkeys())
+
+    def messages() -> Iterator[tuple[str, bytes]]:
+        try:
+            for key in keys:
+                yield f"{path.name}#{key}", box.get_bytes(key)
+        finally:
+            box.close()
+
+    return len(keys), messages()
 
 
-def import_messages(engine: Engine, path: Path, *, progress: object | None = None) -> InboundReport:
-    """``salesgraph import replies``: each message of the file(s) recorded in its own transaction."""
+def import_messages(engine: Engine, path: Path, *, progress: Callable[[int, int], None] | None = None) -> InboundReport:
+    """``salesgraph import replies``: each message of the file(s) recorded in its own transaction, by the same
+    matching as the IMAP poller; ``progress(done, total)`` after each."""
     report = InboundReport()
     mailbox_name = f"file:{path.name}"
-    for name, raw in read_messages(path):
+    total, messages = read_messages(path)
+    for done, (name, raw) in enumerate(messages, start=1):
         try:
             with session_scope(engine) as s:
-                report.outcomes.append(record_email(s, raw, mailbox_name))
+                outcome = record_email(s, raw, mailbox_name)
+            report.outcomes.append(outcome)
         except Exception as exc:  # one broken message must not stop the others; nothing of it was stored
             report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
-        if callable(progress):
-            progress()
+        if progress is not None:
+            progress(done, total)
     return report
 
 
-def list_inbound(session: Session, *, kind: str | None = None, limit: int = 50) -> list[InboundEmail]:
+def list_inbound(session: Session, actor: Actor, *, kind: str | None = None, limit: int = 50) -> list[InboundEmail]:
+    """Inbound emails newest first: those on records the actor may see, and unknown senders' for a manager."""
+    from sqlalchemy import false, or_
+
     stmt = select(InboundEmail).order_by(col(InboundEmail.id).desc()).limit(limit)
     if kind is not None:
         stmt = stmt.where(InboundEmail.kind == kind)
+    if actor.visible_owner_ids is not None:
+        owners = sorted(actor.visible_owner_ids)
+        stmt = (
+            stmt.outerjoin(Deal, col(Deal.id) == col(InboundEmail.deal_id))
+            .outerjoin(Lead, col(Lead.id) == col(InboundEmail.lead_id))
+            .outerjoin(Contact, col(Contact.id) == col(InboundEmail.contact_id))
+            .where(
+                or_(
+                    col(Deal.owner_id).in_(owners),
+                    col(Lead.owner_id).in_(owners),
+                    col(Contact.owner_id).in_(owners),
+                    col(InboundEmail.kind) == "unmatched" if actor.is_manager else false(),
+                )
+            )
+        )
     return list(session.exec(stmt).all())
 
 

@@ -297,3 +297,59 @@ def test_the_password_never_appears_in_logs_or_errors(
     assert caplog.records, "the poller logs what it did"
     assert all(PASSWORD not in r.getMessage() for r in caplog.records)
     assert PASSWORD not in caplog.text
+
+
+def test_the_cli_imports_an_mbox_polls_the_mailbox_and_lists_unknown_senders(tmp_path: Path) -> None:
+    import mailbox as mboxlib
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    home = tmp_path / "home"
+    with ImapServer(user="sales@ours.example", password=PASSWORD) as server:
+        env = {**os.environ, "SALESGRAPH_HOME": str(home), "COLUMNS": "200", "SALESGRAPH_IMAP_HOST": "127.0.0.1",
+               "SALESGRAPH_IMAP_PORT": str(server.port), "SALESGRAPH_IMAP_SECURITY": "none",
+               "SALESGRAPH_IMAP_USERNAME": "sales@ours.example", "SALESGRAPH_IMAP_PASSWORD": PASSWORD}  # fmt: skip
+        env.pop("SALESGRAPH_DATABASE_URL", None)
+
+        def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+            done = subprocess.run([sys.executable, "-m", "bots.cli", *args], capture_output=True, text=True,
+                                  env=env, cwd=repo, timeout=120)  # fmt: skip
+            assert done.returncode == code, done.stderr
+            assert PASSWORD not in done.stdout + done.stderr
+            return done
+
+        run("users", "add", "--name", "Ada Admin", "--email", "ada@x.example", "--role", "admin")
+        run("users", "add", "--name", "Rob Rep", "--email", "rob@x.example", "--as", "ada@x.example")
+        run("leads", "create", "--name", "Dana Fox", "--email", "dana@acme.example", "--as", "rob@x.example")
+
+        box_path = tmp_path / "replies.mbox"
+        box = mboxlib.mbox(str(box_path))
+        box.add(_email("Dana Fox <dana@acme.example>", "Re: pricing", "Send the quote.", message_id="<m1@acme>"))
+        box.add(_email("Stranger <who@nowhere.example>", "Hello", "Who are you?", message_id="<m2@nowhere>"))
+        box.flush()
+        box.close()
+        first = run("import", "replies", str(box_path))
+        assert "2 messages: 1 replies logged" in first.stdout and "1 from unknown senders (kept)" in first.stdout
+        assert "reply from dana@acme.example “Re: pricing” on lead #1: receipt #" in first.stdout
+        assert "unknown sender who@nowhere.example “Hello”: kept as inbound email #2" in first.stdout
+        assert "2 seen before (not logged again)" in run("import", "replies", str(box_path)).stdout
+        bad = tmp_path / "notes.txt"
+        bad.write_text("not mail")
+        assert "is not an mbox file" in run("import", "replies", str(bad), code=1).stderr
+
+        server.deliver(_email("dana@acme.example", "Re: quote", "Looks good.", message_id="<m3@acme>"))
+        server.deliver(_email("Stranger <who@nowhere.example>", "Hello", "Who are you?", message_id="<m2@nowhere>"))
+        polled = run("inbox", "poll", "--once")
+        assert "2 messages: 1 replies logged" in polled.stdout and "1 seen before" in polled.stdout
+        assert "1 seen before" not in run("inbox", "poll", "--once").stdout  # nothing new: 0 messages
+        wrong = {**env, "SALESGRAPH_IMAP_PASSWORD": "nope"}
+        refused = subprocess.run([sys.executable, "-m", "bots.cli", "inbox", "poll", "--once"], capture_output=True,
+                                 text=True, env=wrong, cwd=repo, timeout=120)  # fmt: skip
+        assert refused.returncode == 1 and "refused the login of sales@ours.example" in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+        listed = run("inbox", "list", "--kind", "unmatched", "--as", "ada@x.example")
+        assert "who@nowhere.example" in listed.stdout and "dana@acme.example" not in listed.stdout
+        assert "who@nowhere.example" not in run("inbox", "list", "--as", "rob@x.example").stdout  # a rep: own only

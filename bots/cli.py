@@ -11,7 +11,6 @@ from bots.commands import chat as chat_cmd
 from bots.commands import db as db_cmd
 from bots.commands import evals as evals_cmd
 from bots.commands import eventlog as eventlog_cmd
-from bots.commands import experiments as experiments_cmd
 from bots.commands import export as export_cmd
 from bots.commands import fix as fix_cmd
 from bots.commands import forecast as forecast_cmd

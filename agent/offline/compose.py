@@ -311,10 +311,19 @@ _METRIC_NAMES = {
     "avg_amount": "Average deal size",
     "win_rate": "Win rate",
     "avg_cycle_days": "Average sales cycle",
+    "median_cycle_days": "Median sales cycle",
     "stage_conversion": "Stage conversion",
+    "funnel_conversion": "Funnel conversion",
+    "lead_to_deal": "Lead-to-deal conversion",
+    "time_to_first_touch": "Time to first touch",
+    "first_reply_rate": "Reply rate to the first email",
+    "reply_interest_rate": "Interest after a reply",
+    "revenue_per_closer_hour": "Revenue per closer hour",
 }
 _UNITS = {"count": "deals", "total_amount": "currency", "avg_amount": "currency", "win_rate": "ratio"}
-_UNITS |= {"avg_cycle_days": "days", "stage_conversion": "ratio"}
+_UNITS |= {"avg_cycle_days": "days", "median_cycle_days": "days", "stage_conversion": "ratio"}
+_UNITS |= {"funnel_conversion": "ratio", "lead_to_deal": "ratio", "time_to_first_touch": "days"}
+_UNITS |= {"first_reply_rate": "ratio", "reply_interest_rate": "ratio", "revenue_per_closer_hour": "currency"}
 
 
 def _metric_value(unit: str, value: Any, currency: str) -> str:
@@ -358,7 +367,15 @@ def _not_compared(data: dict[str, Any]) -> str:
 
 
 def _pipeline(args: dict[str, Any], data: dict[str, Any]) -> str:
-    return _pipeline_answer(args, data) + _not_compared(data) + _no_reasons(data)
+    notes = [str(n) for n in data.get("notes") or [] if str(n).strip()]
+    told = "".join(f"\n{n[:1].upper()}{n[1:]}." for n in notes)  # what a funnel figure leaves out, or why it has none
+    return _pipeline_answer(args, data) + _not_compared(data) + _no_reasons(data) + told
+
+
+def _counted(data: dict[str, Any], n: int) -> str:
+    """What a row's count counts, in the number's grammar: "1 deal", "12 leads emailed", "1 lead emailed"."""
+    noun = str(data.get("counted") or "deals")
+    return re.sub(r"\b(lead|deal)s\b", r"\1", noun, count=1) if n == 1 else noun
 
 
 def _no_reasons(data: dict[str, Any]) -> str:
@@ -385,9 +402,11 @@ def _pipeline_answer(args: dict[str, Any], data: dict[str, Any]) -> str:
 
     def with_count(row: dict[str, Any]) -> str:
         value = _metric_value(unit, row.get("value"), str(row.get("currency") or currency))
+        if metric == "revenue_per_closer_hour" and row.get("value") is not None:
+            value += " per selling hour"
         deals = row.get("deals")
         if unit != "deals" and isinstance(deals, int):
-            value += f" over {number(deals)} deal{'s' if deals != 1 else ''}"
+            value += f" over {number(deals)} {_counted(data, deals)}"
         return value
 
     # amounts in several currencies: one figure per currency, never a sum or average across them
@@ -400,10 +419,10 @@ def _pipeline_answer(args: dict[str, Any], data: dict[str, Any]) -> str:
     if not (data.get("group_by") or args.get("group_by")):
         row = total or (rows[0] if rows else None)
         if row is None or (row.get("deals") == 0 and unit != "deals"):
-            return f"{title}: no deals match."
+            return f"{title}: no {_counted(data, 0)} match."
         return f"{title}: {overall or with_count(row)}."
     if not rows:
-        return f"{title}: no deals match."
+        return f"{title}: no {_counted(data, 0)} match."
     lines = [f"- {_group_label(row.get('group'))}: {with_count(row)}" for row in rows[: MAX_ROWS * 2]]
     asked_top = isinstance(args.get("limit"), int) and args["limit"] <= MAX_ROWS * 2
     if (data.get("truncated") and not asked_top) or len(rows) > MAX_ROWS * 2:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from agent.offline.metrics import METRIC_PHRASES
+
 QUERY_INTENTS = frozenset(
     {
         "find_records",
@@ -259,6 +261,8 @@ CUES: dict[str, list[_Cue]] = {
     ],
 }
 # fmt: on
+# the funnel figures' own phrases (agent.offline.metrics) name a pipeline question as surely as "win rate" does
+CUES["pipeline_question"] += [(pattern, 4.0) for _, pattern in METRIC_PHRASES]
 
 _COMPILED: dict[str, list[tuple[re.Pattern[str], float]]] = {
     intent: [(re.compile(pattern, re.IGNORECASE), weight) for pattern, weight in cues] for intent, cues in CUES.items()

@@ -18,6 +18,7 @@ from agent.offline.contact import INDUSTRY_RE, parse_contact
 from agent.offline.context import ConversationContext, Mention
 from agent.offline.coverage import leftovers, question_for
 from agent.offline.intents import ACTION_INTENTS, QUERY_INTENTS, is_negated, is_question, score_intents
+from agent.offline.metrics import LEAD_METRICS, funnel_metric, metric_spans
 from agent.offline.normalize import normalise, split_request
 from agent.offline.slots import (
     GROUPINGS,
@@ -1440,6 +1441,9 @@ _REGION = re.compile(
 
 
 def _metric(low: str) -> str:
+    named = funnel_metric(low)  # the funnel figures' phrases, as data (agent.offline.metrics)
+    if named:
+        return named
     if re.search(
         r"\b(win rates?|win-rates?|close rates?|closing rates?|win ratios?|win percentage|win %|hit rates?|success rates?|how often (do|did|does) (we|i|they|my team|the team) win)\b",
         low,
@@ -1511,6 +1515,8 @@ def _status(low: str, metric: str) -> str | None:
         return "closed"
     if metric == "stage_conversion":
         return None  # "from Engaging to won": Won is where deals go, not a filter (won-only would convert 100%)
+    if metric in LEAD_METRICS or metric == "revenue_per_closer_hour":
+        return None  # over leads (no deal status), or over won deals by definition
     if re.search(
         r"\b(won (or|and|&|/) lost|lost (or|and|&|/) won|wins (and|or) losses|either way|closed either)\b", low
     ):
@@ -1532,7 +1538,7 @@ def _status(low: str, metric: str) -> str | None:
         return "won"  # "how is Jordan doing": won revenue
     if metric == "total_amount" and re.search(r"\bhow much (did|have|has) [\w ]{1,30}? (close|closed)\b", low):
         return "won"  # "how much did we close in November": the money brought in, not won plus lost
-    if re.search(r"\b(closed|close)\b", low) and metric not in ("avg_cycle_days",):
+    if re.search(r"\b(closed|close)\b", low) and metric not in ("avg_cycle_days", "median_cycle_days"):
         return "closed"
     return None
 
@@ -1545,7 +1551,7 @@ def _date_field(low: str, status: str | None, metric: str) -> str | None:
         return "expected_close"
     if re.search(r"\b(created|new deals|opened|came in|added|generated|sourced|entered|started)\b", low):
         return "created"
-    if status in ("won", "lost", "closed") or metric in ("win_rate", "avg_cycle_days"):
+    if status in ("won", "lost", "closed") or metric in ("win_rate", "avg_cycle_days", "median_cycle_days"):
         return "closed"
     return None
 
@@ -1629,6 +1635,8 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
         if args["owner"] == args["team"]:
             args["owner"] = None
     stages = [m for m in find_stages(low, turn.ctx.vocabulary.stages) if m.stage not in ("Won", "Lost")]
+    if metric in LEAD_METRICS:
+        stages = []  # "lead to qualified": the funnel's steps, not a stage filter
     if stages:
         if metric == "stage_conversion":
             from_stage = [m for m in stages if re.search(r"\bfrom\s+(the\s+)?$", low[: m.start])]
@@ -1852,7 +1860,7 @@ def _workspace_terms(turn: Turn, args: dict[str, Any]) -> None:
         same = [o for o in vocabulary.owners if o.lower() != owner.lower() and owner.lower() in o.lower().split()]
         if len(same) > 1 and owner not in vocabulary.owners:
             raise Clarify("filter", f"Which {owner} do you mean: {', '.join(same)}?", filled={"_word": owner})
-    consumed = [(t.start, t.end) for t in terms]
+    consumed = [(t.start, t.end) for t in terms] + metric_spans(text)
     used = {w for key in (*_FILTER_KINDS, "stage", "period") for w in str(args.get(key) or "").split()}
     unused: list[str] = []
     for word, position in leftovers(text, consumed, used):

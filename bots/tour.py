@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from agent.turns import TurnOutcome
     from app.services import Services
+    from sales.demo import DemoAutomation
     from sales.permissions import Actor
 
 SIGNATURE_REQUEST = """Add this lead, from the signature in her email:
@@ -55,6 +56,8 @@ class TourReport:
     turns: list[TurnOutcome] = field(default_factory=list)
     decisions: list[tuple[int, str, str]] = field(default_factory=list)
     """(approval id, decision, decided by)."""
+    automation: DemoAutomation | None = None
+    """What the automation pass at the end did (a rule fired, a sequence email waiting, stalled deals' owners)."""
 
 
 def _say(out: Console, who: Actor, text: str) -> None:
@@ -121,6 +124,7 @@ def run_tour(out: Console, services: Services, *, model: Any = None) -> TourRepo
             outcome = run_turn(graph, context(manager), thread, text=question)
             report.turns.append(outcome)
             render_outcome(out, outcome)
+    report.automation = show_automation(out, services, manager.email)
     out.print(
         "\n[dim]The follow-up went to the outbox (recorded, not delivered): set SALESGRAPH_SEND_CHANNEL=smtp and "
         "the SALESGRAPH_SMTP_* settings to deliver. Try it yourself: salesgraph chat --as "
@@ -128,3 +132,33 @@ def run_tour(out: Console, services: Services, *, model: Any = None) -> TourRepo
         highlight=False,
     )
     return report
+
+
+def show_automation(out: Console, services: Services, manager_email: str) -> DemoAutomation:
+    """Run the automation once, as the scheduler does every 5 minutes, and show what fired, with receipts."""
+    from sales.demo import DEMO_RULES_FILE, DEMO_WEB_LEAD, run_demo_automation
+    from sales.outbound import delivery_from_settings
+
+    out.rule("[bold]Automation: rules, sequences, stalled deals[/]")
+    done = run_demo_automation(services.engine, delivery_from_settings(services.settings))
+    rules = f"receipt #{done.rules_receipt_id}" if done.rules_receipt_id else "unchanged"
+    out.print(f"The manager set the automation rules from {DEMO_RULES_FILE.name} ({rules}); a web lead arrived: "
+              f"{DEMO_WEB_LEAD['name']} ({DEMO_WEB_LEAD['company']}), lead #{done.lead_id}, "
+              f"receipt #{done.lead_receipt_id}.", highlight=False)  # fmt: skip
+    out.print("[bold]The automation ran once[/] (`salesgraph briefings serve` runs it every 5 minutes):")
+    for rule, event_id, receipt in done.firings:
+        out.print(f"  rule '{rule}' fired on event #{event_id}: receipt #{receipt}", highlight=False)
+    for approval_id, message_id, to, subject in done.waiting:
+        out.print(f"  sequence email #{message_id} to {to}, “{subject}”, drafted and waiting for approval "
+                  f"#{approval_id}: salesgraph approvals list --as {manager_email}", highlight=False)  # fmt: skip
+    shown = done.notified[:3]
+    for deal_id, name, stage, owner, note_id, note_receipt in shown:
+        out.print(f"  stalled deal #{deal_id} ({name}, {stage}): {owner} notified once, notification #{note_id}, "
+                  f"receipt #{note_receipt}", highlight=False)  # fmt: skip
+    if len(done.notified) > len(shown):
+        out.print(f"  … and {len(done.notified) - len(shown)} more stalled deals' owners notified "
+                  f"(salesgraph deals stalled --as {manager_email})", highlight=False)  # fmt: skip
+    out.print("[dim]Notifications go to each person's Slack DM when SALESGRAPH_SLACK_BOT_TOKEN is set; the manager "
+              "is told if a deal is still stalled 3 days later. Each rule fires once per event, however often it "
+              "runs.[/]", highlight=False)  # fmt: skip
+    return done

@@ -46,10 +46,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, func, insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from sales.demo_text import (
@@ -1272,3 +1273,81 @@ def seeded_demo(session: Session) -> tuple[int, date] | None:
     if event is None or not event.after:
         return None
     return int(event.after["seed"]), date.fromisoformat(str(event.after["anchor"]))
+
+
+# --- the automation, run once: one rule firing, one sequence email waiting, stalled deals' owners told -----------
+
+DEMO_RULES_FILE = Path(__file__).with_name("demo_rules.yaml")
+DEMO_WEB_LEAD = {
+    "name": "Iris Okafor",
+    "email": "iris.okafor@harborview-foods.example",
+    "company": "Harborview Foods",
+    "title": "Operations Director",
+    "source": "Web",
+    "industry": "Hospitality",
+    "region": "Americas",
+}
+
+
+@dataclass(frozen=True)
+class DemoAutomation:
+    """What one automation pass did on the demo company, with the receipts to show for it."""
+
+    rules_receipt_id: int | None
+    lead_id: int
+    lead_receipt_id: int
+    firings: tuple[tuple[str, int, int], ...]
+    """(rule, event id, fire_rule receipt id)."""
+    waiting: tuple[tuple[int, int, str, str], ...]
+    """Sequence emails waiting for a person: (approval id, message id, to, subject)."""
+    notified: tuple[tuple[int, str, str, str, int, int | None], ...]
+    """Stalled deals whose owner was told: (deal id, deal name, stage, owner name, notification id, receipt id)."""
+    report: str
+
+
+def run_demo_automation(engine: Engine, delivery: Any, *, now: datetime | None = None) -> DemoAutomation:
+    """Set the demo's rules (as the demo manager), capture a web lead (as the demo rep), then run the automation
+    once as the scheduler does: the stalled deals' owners are notified, the rule fires on the new lead and its
+    nurture sequence's first email is drafted and waits for approval."""
+    from sales.automation import read_rules_file, set_rule_set, tick
+    from sales.leads import LeadInput, create_lead
+    from sales.permissions import load_actor
+    from store.db import session_scope
+    from store.models import Approval, Notification, OutboundMessage, SequenceMessage
+
+    with session_scope(engine) as s:
+        manager = load_actor(s, DEMO_MANAGER_EMAIL)
+        rules = set_rule_set(s, manager, read_rules_file(DEMO_RULES_FILE))
+    with session_scope(engine) as s:
+        rep = load_actor(s, DEMO_REP_EMAIL)
+        created = create_lead(s, rep, LeadInput(**DEMO_WEB_LEAD))
+        assert created.lead.id is not None
+        lead_id, lead_receipt = created.lead.id, created.receipt_id
+    with session_scope(engine, read_only=True) as s:
+        first_note = s.exec(select(func.max(Notification.id))).one() or 0
+    tick_report = tick(engine, delivery, now=now)
+    with session_scope(engine, read_only=True) as s:
+        waiting = s.exec(
+            select(Approval.id, OutboundMessage.id, OutboundMessage.to_address, OutboundMessage.subject)
+            .join(OutboundMessage, col(OutboundMessage.approval_id) == col(Approval.id))
+            .join(SequenceMessage, col(SequenceMessage.message_id) == col(OutboundMessage.id))
+            .where(Approval.status == "pending")
+            .order_by(col(Approval.id))
+        ).all()
+        notes = s.exec(
+            select(Notification, Deal, User)
+            .join(Deal, col(Deal.id) == col(Notification.record_id))
+            .join(User, col(User.id) == col(Notification.user_id))
+            .where(col(Notification.id) > first_note, Notification.kind == "deal_stalled")
+            .order_by(col(Notification.id))
+        ).all()
+        notified = tuple((d.id or 0, d.name, d.stage, u.name, n.id or 0, n.receipt_id) for n, d, u in notes)
+    return DemoAutomation(
+        rules_receipt_id=rules.receipt_id,
+        lead_id=lead_id,
+        lead_receipt_id=lead_receipt,
+        firings=tuple(tick_report.outbox.firings),
+        waiting=tuple((a or 0, m or 0, to, subject) for a, m, to, subject in waiting),
+        notified=notified,
+        report=tick_report.describe(),
+    )

@@ -33,10 +33,13 @@ def test_demo_seeds_trains_runs_the_tour_and_can_run_again(tmp_path: Path) -> No
     assert "Traceback" not in first.stderr
 
     with sqlite3.connect(tmp_path / "demo" / "salesgraph.db") as db:
-        (status,) = db.execute("SELECT status FROM outbound_messages").fetchone()
+        (status,) = db.execute("SELECT status FROM outbound_messages ORDER BY id").fetchone()
         approvals = db.execute("SELECT action, status FROM approvals ORDER BY id").fetchall()
     assert status == "queued"  # the outbox records it as not delivered
-    assert approvals == [("qualify_lead", "approved"), ("send_follow_up", "approved")]
+    # the tour's two, then the nurture sequence's first email a rule drafted, waiting for a person
+    assert approvals == [("qualify_lead", "approved"), ("send_follow_up", "approved"), ("send_follow_up", "pending")]
+    assert "rule 'nurture-new-web-leads' fired on event" in first.stdout
+    assert "drafted and waiting for approval" in first.stdout and "notified once, notification #" in first.stdout
 
     again = demo()  # `make demo` runs it on every call: the reset must leave nothing behind to trip over
     assert again.returncode == 0, again.stderr

@@ -24,7 +24,7 @@ def test_tour_captures_qualifies_drafts_sends_to_outbox_and_answers_pipeline_que
     from sales.demo import DEMO_MANAGER_EMAIL, DEMO_REP_EMAIL, seed_demo
 
     with session_scope(sqlite_engine) as s:
-        seed_demo(s)
+        seeded = seed_demo(s)
     out = Console(file=io.StringIO(), width=120)
     report = run_tour(out, services_for(sqlite_engine, tmp_path))
     text = out.file.getvalue()  # type: ignore[attr-defined]
@@ -41,7 +41,16 @@ def test_tour_captures_qualifies_drafts_sends_to_outbox_and_answers_pipeline_que
         assert [(a.action, a.status, a.decision) for a in approvals] == [
             ("qualify_lead", "approved", "approve"),
             ("send_follow_up", "approved", "edit"),
+            ("send_follow_up", "pending", None),  # the demo's nurture sequence's first email, drafted by a rule
         ]
+        # The automation ran once at the end: one rule fired, its sequence email waits, stalled deals' owners told.
+        done = report.automation
+        assert done is not None and [f[0] for f in done.firings] == ["nurture-new-web-leads"]
+        assert [w[0] for w in done.waiting] == [approvals[2].id]
+        assert sorted(d[0] for d in done.notified) == sorted(seeded.stalled_deal_ids)
+        assert all(s.get(AuditEvent, d[5]) is not None for d in done.notified)
+        flat = " ".join(text.split())  # the console wraps long lines
+        assert f"waiting for approval #{approvals[2].id}" in flat and "rule 'nurture-new-web-leads' fired" in flat
         # Every receipt the answers quote is a real audit event.
         quoted = [int(n) for n in re.findall(r"receipt #(\d+)", text)]
         assert quoted and all(s.get(AuditEvent, r) is not None for r in quoted)

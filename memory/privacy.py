@@ -45,6 +45,7 @@ class ForgetReport:
     older_audit_events: int
     """Events written before personal values were sealed that still mention the person (left as they are)."""
     receipt: int
+    inbound_emails_deleted: int = 0
 
 
 def forget_contact(session: Session, actor: Actor, email: str, index: InteractionIndex | None) -> ForgetReport:
@@ -66,8 +67,8 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
         x for x in session.exec(select(Lead.id).where(func.lower(Lead.email) == address)).all() if x is not None
     ]
     messages = session.exec(select(OutboundMessage.id).where(func.lower(OutboundMessage.to_address) == address)).all()
-    if not contact_ids and not lead_ids and not messages:
-        raise NotFound(f"no contact, lead or message with the email {address}")
+    if not contact_ids and not lead_ids and not messages and not _inbound_from(session, address):
+        raise NotFound(f"no contact, lead or message (nor inbound email) with the email {address}")
     message_ids = [m for m in messages if m is not None]
     approvals = _approvals_about(session, address, lead_ids, message_ids)
     task_ids = (
@@ -86,6 +87,7 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
         interaction_ids = [
             i for i in session.exec(select(Interaction.id).where(or_(*about_them))).all() if i is not None
         ]
+    inbound_deleted = _delete_inbound_emails(session, address, contact_ids, lead_ids, interaction_ids, message_ids)
     if interaction_ids:
         session.execute(delete(Interaction).where(col(Interaction.id).in_(interaction_ids)))
     if contact_ids:
@@ -147,6 +149,7 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
             "approvals_withdrawn": withdrawn,
             "audit_values_erased": values_erased,
             "older_audit_events_mentioning": older_events,
+            "inbound_emails_deleted": inbound_deleted,
         },
     )
     return ForgetReport(
@@ -160,7 +163,41 @@ def forget_contact(session: Session, actor: Actor, email: str, index: Interactio
         audit_values_erased=values_erased,
         older_audit_events=older_events,
         receipt=receipt_id,
+        inbound_emails_deleted=inbound_deleted,
     )
+
+
+def _inbound_from(session: Session, address: str) -> bool:
+    from store.models import InboundEmail
+
+    return (
+        session.exec(select(InboundEmail.id).where(func.lower(InboundEmail.from_address) == address)).first()
+        is not None
+    )
+
+
+def _delete_inbound_emails(
+    session: Session,
+    address: str,
+    contact_ids: list[int],
+    lead_ids: list[int],
+    interaction_ids: list[int],
+    message_ids: list[int],
+) -> int:
+    """Their emails read from the mailbox (``sales.inbound``): from them, on their records, or bounces of our
+    emails to them; deleted before the interactions and contacts they point at."""
+    from store.models import InboundEmail
+
+    about = [func.lower(InboundEmail.from_address) == address]
+    for column, ids in ((InboundEmail.contact_id, contact_ids), (InboundEmail.lead_id, lead_ids),
+                        (InboundEmail.interaction_id, interaction_ids),
+                        (InboundEmail.outbound_message_id, message_ids)):  # fmt: skip
+        if ids:
+            about.append(col(column).in_(ids))
+    ids_found = [i for i in session.exec(select(InboundEmail.id).where(or_(*about))).all() if i is not None]
+    if ids_found:
+        session.execute(delete(InboundEmail).where(col(InboundEmail.id).in_(ids_found)))
+    return len(ids_found)
 
 
 def _scrub_task_titles(session: Session, lead_ids: list[int]) -> None:

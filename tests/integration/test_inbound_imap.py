@@ -353,3 +353,23 @@ def test_the_cli_imports_an_mbox_polls_the_mailbox_and_lists_unknown_senders(tmp
         listed = run("inbox", "list", "--kind", "unmatched", "--as", "ada@x.example")
         assert "who@nowhere.example" in listed.stdout and "dana@acme.example" not in listed.stdout
         assert "who@nowhere.example" not in run("inbox", "list", "--as", "rob@x.example").stdout  # a rep: own only
+
+
+def test_forgetting_a_person_removes_the_mail_we_read_from_them(engine: Engine) -> None:
+    from memory.privacy import forget_contact
+    from sales.inbound import record_email
+    from store.models import Contact
+
+    team = seed_team(engine)
+    with session_scope(engine) as s:
+        s.add(Contact(name="Kim Lo", email="kim@acme.example", owner_id=team.rep.user_id))
+    with session_scope(engine) as s:
+        away = record_email(s, _email("Kim Lo <kim@acme.example>", "Away", "Back on Monday.", message_id="<k1@acme>",
+                                      headers={"Auto-Submitted": "auto-replied"}), "file:test")  # fmt: skip
+        stranger = record_email(s, _email("zed@nowhere.example", "Hi", "Hello?", message_id="<z1@nowhere>"), "file:t")
+    assert (away.kind, stranger.kind) == ("auto_reply", "unmatched")
+    with session_scope(engine) as s:  # the contact row goes, and the email pointing at it with it
+        assert forget_contact(s, team.admin, "kim@acme.example", None).inbound_emails_deleted == 1
+    with session_scope(engine) as s:  # someone known only by the mail they sent can be forgotten too
+        assert forget_contact(s, team.admin, "ZED@nowhere.example", None).inbound_emails_deleted == 1
+    assert _count(engine, InboundEmail) == 0

@@ -74,10 +74,23 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return logit
 
 
-def rolling_platt(raw: np.ndarray, y: np.ndarray, start: int, *, window: int = 1000, batch: int = 250) -> np.ndarray:
+def rolling_platt(
+    raw: np.ndarray,
+    y: np.ndarray,
+    start: int,
+    *,
+    window: int = 1000,
+    batch: int = 250,
+    gate_p: float | None = None,
+) -> np.ndarray:
     """Recalibrated probabilities for rows from ``start`` on; each batch uses a Platt fit on the ``window`` rows
-    before it (whose outcomes are known by then). Rows before ``start`` are returned unchanged."""
+    before it (whose outcomes are known by then). Rows before ``start`` are returned unchanged.
+
+    With ``gate_p`` a batch is recalibrated only when Cox's calibration test (likelihood ratio of the refit against
+    slope 1, intercept 0, two degrees of freedom) rejects the raw probabilities on the window at that level — the
+    rule the scheduled recalibration of ``analytics.scoring`` applies."""
     import numpy as np
+    from scipy.stats import chi2
     from sklearn.linear_model import LogisticRegression
 
     out = np.array(raw, dtype=float)
@@ -88,8 +101,21 @@ def rolling_platt(raw: np.ndarray, y: np.ndarray, start: int, *, window: int = 1
         if len(set(labels.tolist())) < 2:
             continue
         platt = LogisticRegression(C=1e6).fit(_logit(raw[past]).reshape(-1, 1), labels)
+        if gate_p is not None:
+            refit = platt.predict_proba(_logit(raw[past]).reshape(-1, 1))[:, 1]
+            statistic = 2 * (log_likelihood(labels, refit) - log_likelihood(labels, raw[past]))
+            if float(chi2.sf(max(statistic, 0.0), 2)) >= gate_p:
+                continue
         out[lo:hi] = platt.predict_proba(_logit(raw[lo:hi]).reshape(-1, 1))[:, 1]
     return out
+
+
+def log_likelihood(y: np.ndarray, p: np.ndarray) -> float:
+    """Bernoulli log-likelihood of outcomes ``y`` under probabilities ``p``."""
+    import numpy as np
+
+    q = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+    return float(np.sum(y * np.log(q) + (1 - y) * np.log(1 - q)))
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:

@@ -1144,13 +1144,6 @@ def apply_platt(p: np.ndarray, coefficients: tuple[float, float]) -> np.ndarray:
     return out
 
 
-def _log_likelihood(y: np.ndarray, p: np.ndarray) -> float:
-    import numpy as np
-
-    q = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
-    return float(np.sum(y * np.log(q) + (1 - y) * np.log(1 - q)))
-
-
 def calibration_path(settings: Settings, version: str) -> Path:
     return models_dir(settings) / f"{version}.calibration.json"
 
@@ -1264,7 +1257,7 @@ def recalibrate_model(
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    from analytics.rolling import _logit, expected_calibration_error
+    from analytics.rolling import _logit, expected_calibration_error, log_likelihood
     from sales.receipts import write_receipt
 
     _require_manager(actor, "recalibrating the lead-scoring model")
@@ -1291,7 +1284,7 @@ def recalibrate_model(
     fitted = (float(platt.coef_[0][0]), float(platt.intercept_[0]))
     # Cox's calibration test: is the refit (slope, intercept) better than the identity (1, 0) by a likelihood-ratio
     # test with 2 degrees of freedom? On a steady stream a refit on a few hundred leads would only add noise.
-    statistic = 2 * (_log_likelihood(y, apply_platt(raw, fitted)) - _log_likelihood(y, raw))
+    statistic = 2 * (log_likelihood(y, apply_platt(raw, fitted)) - log_likelihood(y, raw))
     p_value = float(chi2.sf(max(statistic, 0.0), 2))
     adopted = p_value < RECALIBRATION_P
     slope, intercept = fitted if adopted else (1.0, 0.0)

@@ -6,7 +6,8 @@ The 41,188 contacts in file (time) order, ``duration`` excluded, the logistic es
 the second half is cut into ``--chunks`` chunks; for each, the model is fitted on every earlier contact and the
 chunk is scored (ROC AUC per chunk, the headline). Calibration on the last 20 %: the probabilities of a model
 calibrated once (Platt on the first 80 %) against a rolling Platt refit on the last 1,000 labelled contacts before
-each batch of 250. Writes bench/results/bank_rolling.json.
+each batch of 250, unconditionally and gated by Cox's calibration test at p < 0.01 (the rule of the scheduled
+recalibration job). Writes bench/results/bank_rolling.json.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def main() -> None:
 
     from analytics.features import AnalyticsConfig, model_matrix, resolve_features
     from analytics.rolling import expected_calibration_error, rolling_origin_auc, rolling_platt
-    from analytics.scoring import _estimator, labelled_frame, single_thread
+    from analytics.scoring import RECALIBRATION_P, _estimator, labelled_frame, single_thread
     from bench.memory_common import write_result
     from bench.scoring import _bank_frame
 
@@ -60,6 +61,7 @@ def main() -> None:
         raw_model = _estimator("logistic", features).fit(matrix.iloc[:cut], y[:cut])
         raw = np.asarray(raw_model.predict_proba(matrix)[:, 1])
         p_roll = rolling_platt(raw, y, cut, window=1000, batch=250)[cut:]
+        p_gated = rolling_platt(raw, y, cut, window=1000, batch=250, gate_p=RECALIBRATION_P)[cut:]
     aucs = [c.roc_auc for c in chunks if c.roc_auc is not None]
     result: dict[str, Any] = {
         "benchmark": "bank_rolling",
@@ -71,6 +73,7 @@ def main() -> None:
         "holdout_rows": len(y) - cut,
         "ece_calibrated_once": round(expected_calibration_error(y[cut:], p_once), 4),
         "ece_rolling_platt_1000": round(expected_calibration_error(y[cut:], p_roll), 4),
+        "ece_rolling_platt_1000_cox_gated": round(expected_calibration_error(y[cut:], p_gated), 4),
         "seconds": round(time.perf_counter() - started, 1),
     }
     write_result("bank_rolling" + (".no_macro" if args.no_macro else ""), result)

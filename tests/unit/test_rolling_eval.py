@@ -41,3 +41,16 @@ def test_rolling_platt_follows_a_drifting_base_rate() -> None:
     after = expected_calibration_error(y[cut:], rolling_platt(raw, y, cut, window=1000, batch=250)[cut:])
     assert before > 0.2 and after < 0.06
     assert expected_calibration_error(np.array([0, 1, 1, 0]), np.array([0.5, 0.5, 0.5, 0.5])) == pytest.approx(0.0)
+
+
+def test_the_cox_gate_leaves_calibrated_scores_alone_and_still_follows_a_drift() -> None:
+    rng = np.random.default_rng(5)
+    raw = rng.uniform(0.05, 0.6, 6000)
+    steady = (rng.random(6000) < raw).astype(int)  # the scores are already calibrated
+    gated = rolling_platt(raw, steady, 3000, window=1000, batch=250, gate_p=0.01)
+    assert np.mean(gated[3000:] == raw[3000:]) >= 0.9  # at most one batch in ten refitted by chance
+    drifting = (rng.random(6000) < np.clip(raw + np.linspace(0, 0.3, 6000), 0, 1)).astype(int)
+    followed = rolling_platt(raw, drifting, 3000, window=1000, batch=250, gate_p=0.01)
+    assert expected_calibration_error(drifting[3000:], followed[3000:]) < 0.5 * expected_calibration_error(
+        drifting[3000:], raw[3000:]
+    )

@@ -21,7 +21,7 @@ def test_rolling_auc_fits_only_on_earlier_rows_and_reports_every_chunk() -> None
     def fit_predict(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         assert train.max() < test.min()  # no look-ahead
         seen.append(len(train))
-        return 1 / (1 + np.exp(-x[test]))
+        return np.asarray(1 / (1 + np.exp(-x[test])))
 
     scores, predictions = rolling_origin_auc(fit_predict, y, chunks=4, start_fraction=0.5)
     assert [s.train_rows for s in scores] == seen == [2000, 2500, 3000, 3500]

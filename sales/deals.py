@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
 from sales.errors import InvalidInput, NotFound, TransitionNotAllowed
@@ -265,11 +266,34 @@ def list_deals(
     closing_from: date | None = None,
     closing_to: date | None = None,
     largest_first: bool = False,
+    amount_min: float | None = None,
+    amount_max: float | None = None,
+    industry: str | None = None,
+    product: str | None = None,
+    region: str | None = None,
+    amount_currency: str | None = None,
 ) -> list[Deal]:
     """Deals ``actor`` may see, most recently updated first; ``closing_from``/``closing_to`` (exclusive) filter on
-    the expected close date, soonest first."""
+    the expected close date, soonest first. ``amount_min``/``amount_max`` (inclusive) compare the amount as stored,
+    in its own currency (only deals in ``amount_currency`` when it is given); ``industry``, ``product`` and
+    ``region`` (the account's region, else its owner's) match case-insensitively, as pipeline questions do."""
     machine = machine or workspace_machine(session)
     stmt = select(Deal).join(Account, col(Deal.account_id) == col(Account.id), isouter=True)
+    if region:
+        owner = aliased(User)
+        stmt = stmt.join(owner, col(owner.id) == col(Deal.owner_id)).where(
+            func.lower(func.coalesce(Account.region, owner.region)) == region.strip().lower()
+        )
+    if industry:
+        stmt = stmt.where(func.lower(Account.industry) == industry.strip().lower())
+    if product:
+        stmt = stmt.where(func.lower(Deal.product) == product.strip().lower())
+    if amount_min is not None:
+        stmt = stmt.where(col(Deal.amount) >= amount_min)
+    if amount_max is not None:
+        stmt = stmt.where(col(Deal.amount) <= amount_max)
+    if amount_currency and (amount_min is not None or amount_max is not None):
+        stmt = stmt.where(col(Deal.currency) == currency_code(amount_currency, "amount_currency"))
     visible = actor.owner_filter(Deal.owner_id)
     if visible is not None:
         stmt = stmt.where(visible)

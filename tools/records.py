@@ -119,6 +119,15 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = 
     from sales.tasks import list_tasks
 
     owner_id = owner_id_for(s, actor, args.owner)
+    deal_only = {
+        name: value
+        for name in ("amount_min", "amount_max", "industry", "product", "region", "closing", "stage")
+        if (value := getattr(args, name)) is not None
+    }
+    if args.entity != "deal" and deal_only:
+        raise InvalidInput(
+            {name: f"only deals can be filtered by {name.replace('_', ' ')}, not {args.entity}s" for name in deal_only}
+        )
     if args.entity == "lead":
         leads = list_leads(s, actor, status=args.status, owner_id=owner_id, query=args.query, limit=args.limit)
         owners = _emails(s, {lead.owner_id for lead in leads})
@@ -156,6 +165,12 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = 
             closing_from=closing_from,
             closing_to=closing_to,
             largest_first=args.largest_first,
+            amount_min=args.amount_min,
+            amount_max=args.amount_max,
+            amount_currency=args.amount_currency,
+            industry=args.industry,
+            product=args.product,
+            region=args.region,
         )
         owners = _emails(s, {deal.owner_id for deal in deals})
         account_ids = [d.account_id for d in deals if d.account_id]

@@ -96,6 +96,14 @@ class FindRecordsArgs(ToolArgs):
     largest_first: bool = Field(
         default=False, description="Deals only: the biggest amounts first ('the largest open deals')."
     )
+    amount_min: float | None = Field(default=None, description="Deals only: amount at least this ('over 50k').")
+    amount_max: float | None = Field(default=None, description="Deals only: amount at most this ('under 10k').")
+    amount_currency: str | None = Field(
+        default=None, description="Deals only: the currency of amount_min/amount_max (ISO code); only deals in it."
+    )
+    industry: str | None = Field(default=None, description="Deals only: the account's industry.")
+    product: str | None = Field(default=None, description="Deals only: the product.")
+    region: str | None = Field(default=None, description="Deals only: region or office, as the workspace names it.")
 
 
 class ScoreLeadArgs(LeadRef):

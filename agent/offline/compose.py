@@ -285,6 +285,14 @@ def _find_scope(args: dict[str, Any]) -> str:
             parts.append(str(args[key]))
     if args.get("closing"):
         parts.append(f"expected to close {args['closing']}")
+    for key in ("industry", "product", "region"):
+        if args.get(key):
+            parts.append(f"{key} {args[key]}")
+    code = str(args.get("amount_currency") or "")
+    if args.get("amount_min") is not None:
+        parts.append(f"amount at least {money(args['amount_min'], code) if code else number(args['amount_min'])}")
+    if args.get("amount_max") is not None:
+        parts.append(f"amount at most {money(args['amount_max'], code) if code else number(args['amount_max'])}")
     if args.get("largest_first"):
         parts.append("largest amount first" if args.get("limit") != 1 else "the largest")
     elif args.get("limit") == 1:
@@ -499,9 +507,23 @@ def _expected(entry: dict[str, Any], currency: str) -> str:
     return text
 
 
+def _forecast_scope(args: dict[str, Any]) -> str:
+    """Whose pipeline the forecast covers, in words: " of owner Sam Rivera's deals, by owner"."""
+    parts = []
+    if args.get("owner"):
+        parts.append(f"owner {args['owner']}'s deals")
+    if args.get("team"):
+        parts.append(f"team {args['team']}")
+    scope = f" ({', '.join(parts)})" if parts else ""
+    if args.get("group_by"):
+        scope += f", by {args['group_by']}"
+    return scope
+
+
 def _forecast(args: dict[str, Any], data: dict[str, Any]) -> str:
     currency = _currency(data)
     period = data.get("period") or args.get("period")
+    period = f"{period}{_forecast_scope(args)}"
     per_currency = [row for row in data.get("by_currency") or [] if isinstance(row, dict)]
     if data.get("expected") is None and len(per_currency) > 1:
         # never one figure across currencies: each currency is forecast on its own

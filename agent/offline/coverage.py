@@ -66,7 +66,7 @@ def leftovers(text: str, consumed: list[tuple[int, int]], extra: set[str] | None
     return found
 
 
-def _next_noun(text: str, position: int, word: str) -> str | None:
+def next_noun(text: str, position: int, word: str) -> str | None:
     """The filter noun right after (or right before) ``word``: "Northeast office", "office Northeast"."""
     after = text[position + len(word) :].lower()
     before = text[:position].lower()
@@ -84,7 +84,7 @@ def question_for(text: str, word: str, position: int, vocabulary: Vocabulary) ->
     shared = shared_first_names(vocabulary).get(word.lower())
     if shared:
         return f"Which {word} do you mean: {', '.join(shared)}?"
-    kind = _next_noun(text, position, word)
+    kind = next_noun(text, position, word)
     if kind is not None:
         known = choices(vocabulary, kind)
         where = f" The {KIND_NOUNS[kind]} here are: {known}." if known else ""
@@ -101,4 +101,4 @@ def question_for(text: str, word: str, position: int, vocabulary: Vocabulary) ->
     return None
 
 
-__all__ = ["GRAMMAR", "leftovers", "question_for"]
+__all__ = ["GRAMMAR", "leftovers", "next_noun", "question_for"]

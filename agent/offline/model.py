@@ -20,7 +20,7 @@ from pydantic import Field
 
 from agent.offline.compose import compose
 from agent.offline.context import PENDING_KEY, latest_human_text, message_text, read_context, tool_result
-from agent.offline.planner import plan
+from agent.offline.planner import WHY_NOT, plan
 
 _TODAY = re.compile(r"\btoday is (\d{4}-\d{2}-\d{2})\b", re.IGNORECASE)
 ZERO_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
@@ -83,7 +83,13 @@ class OfflineChatModel(BaseChatModel):
         decision = plan(text, ctx, self.reference_date(messages), self.fiscal_year_start_month, tool_names)
         if decision.kind == "tool" and decision.tool:
             calls = [(decision.tool, decision.args), *decision.calls]
-            notes = {"unused": decision.unused, "skipped": decision.skipped, "then": decision.then}
+            notes = {
+                "unused": decision.unused,
+                "unapplied": decision.unapplied,
+                "why_not": _why_not(decision),
+                "skipped": decision.skipped,
+                "then": decision.then,
+            }
             return _tool_message(len(messages), calls, {k: v for k, v in notes.items() if v})
         extra = {PENDING_KEY: decision.pending} if decision.pending else {}
         return AIMessage(content=decision.text, additional_kwargs=extra, usage_metadata=usage)
@@ -130,15 +136,32 @@ class OfflineChatModel(BaseChatModel):
             answers.append(
                 compose(name, args, tool_result(result), message_text(result), getattr(result, "status", None))
             )
+        answers = list(dict.fromkeys(answers))  # the same refusal for two periods is said once
         notes = [m.additional_kwargs.get(NOTES_KEY) for m in turn if isinstance(m, AIMessage)]
         unused = list(dict.fromkeys(w for n in notes if isinstance(n, dict) for w in n.get("unused") or []))
         skipped = list(dict.fromkeys(p for n in notes if isinstance(n, dict) for p in n.get("skipped") or []))
+        unapplied = list(dict.fromkeys(p for n in notes if isinstance(n, dict) for p in n.get("unapplied") or []))
+        why_not = next((n["why_not"] for n in notes if isinstance(n, dict) and n.get("why_not")), None)
+        if unapplied:
+            parts = [p for p in unapplied if not p.startswith('"')]
+            quoted = [p for p in unapplied if p.startswith('"')]
+            said = "; ".join(parts + ([f"the words {', '.join(quoted)}"] if quoted else []))
+            reason = f" ({why_not})" if why_not and parts else ""
+            answers.append(
+                f"Not applied: {said}{reason}. The figures above do not take it into account; ask again "
+                "if it should change the answer."
+            )
         if unused:
             words = ", ".join(f'"{w}"' for w in unused)
             answers.append(f"(I did not use {words} from your request; ask again if it should change the answer.)")
         for part in skipped:
             answers.append(f'I did not act on "{part}": I could not tell what to do; please ask it on its own.')
         return "\n\n".join(answers)
+
+
+def _why_not(decision: Any) -> str | None:
+    """Why the chosen tool cannot apply what the request asked for beyond it (None when it applied everything)."""
+    return WHY_NOT.get(str(decision.tool)) if decision.unapplied else None
 
 
 NOTES_KEY = "salesgraph_offline_notes"

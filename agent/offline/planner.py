@@ -16,7 +16,9 @@ from pydantic import ValidationError
 from agent.offline import names as nm
 from agent.offline.contact import INDUSTRY_RE, parse_contact
 from agent.offline.context import ConversationContext, Mention
-from agent.offline.coverage import leftovers, question_for
+from agent.offline.coverage import GRAMMAR, leftovers, question_for
+from agent.offline.coverage import next_noun as _next_noun_kind
+from agent.offline.format import number as fmt_number
 from agent.offline.intents import ACTION_INTENTS, QUERY_INTENTS, is_negated, is_question, score_intents
 from agent.offline.metrics import LEAD_METRICS, funnel_metric, metric_spans
 from agent.offline.normalize import normalise, split_request
@@ -28,6 +30,7 @@ from agent.offline.slots import (
     find_groupings,
     find_id,
     find_period,
+    find_periods,
     find_stages,
     first_amount,
     resolve_day,
@@ -54,6 +57,8 @@ class Decision:
     pending: dict[str, Any] | None = None
     unused: list[str] = field(default_factory=list)
     """Words of the request the parse did not use: the answer names them, never drops them silently."""
+    unapplied: list[str] = field(default_factory=list)
+    """Parts of the request the chosen tool cannot apply ("by product" on a forecast): the answer names them."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """More independent tool calls made in the same turn ("how much did we win, and what's open?")."""
     skipped: list[str] = field(default_factory=list)
@@ -269,6 +274,7 @@ def _several(turn: Turn, tools: set[str] | None) -> Decision | None:
         else:
             first.calls.append((str(later.tool), later.args))
         first.unused.extend(later.unused)
+        first.unapplied.extend(later.unapplied)
     first.skipped.extend(skipped)
     return _check_tool(first, tools)
 
@@ -379,7 +385,11 @@ def choose_intent(turn: Turn) -> str | None:
     low = turn.low
     stages = find_stages(low, turn.ctx.vocabulary.stages)
     has_record_word = bool(re.search(r"\b(deal|deals|lead|leads)\b", low))
-    metric_words = re.search(r"\b(conversion|convert|rate|how many|how much|average|total|number of|cycle)\b", low)
+    metric_words = re.search(
+        r"\b(conversion|convert|rate|how many|how much|average|total|number of|cycle|revenue|bookings|amount|"
+        r"worth(?!\s+(?:more|less|over|under|above|below|at least|at most|between)\b))\b",
+        low,
+    )
     # a stage named next to a move verb is strong evidence; a stage word alone ("the demo went well") is not
     if stages and scores.scores.get("move_deal", 0) >= 1.5 and not is_question(turn.request) and not metric_words:
         scores.add("move_deal", 1.5)
@@ -387,7 +397,12 @@ def choose_intent(turn: Turn) -> str | None:
         scores.add("create_lead", 1.0)
     # the first verb of an imperative is a strong signal of what the user wants done
     first = re.match(r"^(?:(?:please|pls|can you|could you|would you|ok|okay|hey|so|quick)[,\s]+)*(\w+)", low)
-    if first and first.group(1) in _LEADING_VERBS:
+    adjective = first is not None and re.match(
+        r"(?:won|lost)\s+(?:revenue|deals|business|bookings|amounts?|value|pipeline|sales|totals?|counts?|"
+        r"opportunities|ones|dollars|money)\b",
+        low[first.start(1) :],
+    )
+    if first and first.group(1) in _LEADING_VERBS and not adjective:  # "won revenue": an adjective, not "won Acme"
         scores.add(_LEADING_VERBS[first.group(1)], 2.5 if first.group(1) == "email" else 1.5)
     if (
         turn.data
@@ -449,6 +464,20 @@ def choose_intent(turn: Turn) -> str | None:
         scores.add("create_lead", 2.5)
     if re.search(r"\bwho\b", low) and has_record_word and not re.search(r"\b(won|closed|sold|booked|most)\b", low):
         scores.add("find_records", 0.5)
+    # a bare list of records with filters ("deals over 50k closing this month", "Priya's open deals in retail")
+    if (
+        _RECORD_LIST.match(low)
+        and not metric_words
+        and not re.search(r"\b(who|which|what|why|how)\b", low)
+        and not find_groupings(turn.request)
+        and not re.search(r"\b(?:(?<!owned )(?<!assigned )(?<!run )by|per|each|breakdown|split)\b", low)
+    ):
+        scores.add("find_records", 2.0)
+    # "how did EMEA do versus last year", "Q3 compared with Q2": a question about figures over two periods
+    if (_VERSUS.search(low) and find_periods(low, turn.today, turn.fy)) or re.search(
+        r"^how (?:did|does|do|has|have|is|are) [\w' ]{1,40}\b(?:do|done|doing|performing|tracking)\b", low
+    ):
+        scores.add("pipeline_question", 2.0)
     intent, score = scores.best()
     if intent is None or score < MIN_SCORE:
         return None
@@ -457,6 +486,12 @@ def choose_intent(turn: Turn) -> str | None:
         return ranked[0] if ranked else None
     return intent
 
+
+_RECORD_LIST = re.compile(
+    r"^(?:(?:all|my|our|the|any|every|open|active|won|lost|big|bigger|biggest|large|largest|small|new|"
+    r"recent|current|[a-z]+'s)\s+)*(?:deals|leads|opportunities|accounts|contacts)\b(?!\s*:)"
+)
+"""A request that starts with the records it wants: a listing, whatever filters follow."""
 
 _LEADING_VERBS = {
     "remind": "create_task",
@@ -619,6 +654,7 @@ def _build(intent: str, turn: Turn) -> Decision:
     builder = BUILDERS[intent]
     try:
         args = builder(turn)
+        unapplied = _scope_audit(intent, turn, args) if intent in SCOPE_AUDITED else []
     except Clarify as clarify:
         filled = {**turn.filled, **clarify.filled}
         return Decision(
@@ -627,6 +663,7 @@ def _build(intent: str, turn: Turn) -> Decision:
             pending={"intent": clarify.intent or intent, "slot": clarify.slot, "text": turn.raw, "filled": filled},
         )
     unused = [str(word) for word in args.pop("_unused", None) or []]
+    unapplied += [str(part) for part in args.pop("_unapplied", None) or []]
     each: dict[str, list[str]] = args.pop("_each", None) or {}
     args = {key: value for key, value in args.items() if value is not None and value != []}
     try:
@@ -637,7 +674,7 @@ def _build(intent: str, turn: Turn) -> Decision:
     first = validated.model_dump(exclude_unset=True, exclude_none=True)
     # "compare GTX Pro and MG Special": the same question once per value named, each answered
     calls = [(intent, {**first, kind: value}) for kind, values in each.items() for value in values[1:]]
-    return Decision("tool", tool=intent, args=first, unused=unused, calls=calls)
+    return Decision("tool", tool=intent, args=first, unused=unused, unapplied=unapplied, calls=calls)
 
 
 def _record(turn: Turn, kind: str, patterns: list[re.Pattern[str]], question: str, slot: str | None = None) -> Mention:
@@ -1492,7 +1529,7 @@ def _metric(low: str) -> str:
 
 
 _DOING = re.compile(
-    r"\b(doing|performing|tracking|getting on|performers?)\b|"
+    r"\b(doing|performing|tracking|getting on|performers?)\b|\bhow (?:did|does|do|has|have) [\w' ]{1,40}\b(?:do|done)\b|"
     r"\b(best|top|strongest|worst|weakest|leading)\s+(sales\s+)?(reps?|sellers?|salespeople|salesperson|agents?|"
     r"managers?|teams?|offices?|regions?)\b"
 )
@@ -1590,7 +1627,44 @@ _OTHER_RECORDS_INSTEAD = {
 }
 
 
-def build_pipeline_question(turn: Turn) -> dict[str, Any]:
+_VERSUS = re.compile(r"\b(?:versus|vs\.?|v\.|compared? (?:to|with)|comparison (?:to|with)|against|relative to)\s")
+
+
+def _same_kind_now(label: str) -> str | None:
+    """The current period of the same length as ``label``: "last year", "2025" → "this year"; "Q2" → "this quarter"."""
+    low = label.lower()
+    if re.search(r"\bweek\b", low):
+        return "this week"
+    if re.search(r"\bquarter\b|q[1-4]", low):
+        return "this quarter"
+    if re.search(r"\bmonth\b|^\d{4}-\d{2}$", low):
+        return "this month"
+    if re.search(r"\byear\b|^(fy)?\d{4}$", low):
+        return "this year"
+    return None
+
+
+def _compared_periods(low: str, today: date, fy: int) -> list[str] | None:
+    """ "this quarter versus last quarter", "EMEA vs last year" (this year against last): the two periods, or None."""
+    versus = _VERSUS.search(low)
+    if versus is None:
+        return None
+    periods = find_periods(low, today, fy)
+    if len(periods) >= 2:
+        pair = [periods[0].text, periods[1].text]
+    elif len(periods) == 1 and periods[0].start > versus.start():
+        now = _same_kind_now(periods[0].text)
+        if now is None:
+            return None
+        pair = [now, periods[0].text]
+    else:
+        return None
+    return pair if pair[0] != pair[1] else None
+
+
+def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The pipeline question's arguments; ``also_known``: more words that are not left over (another tool's own
+    words, when this parse reads the scope of a forecast or a listing)."""
     low = turn.low
     unsupported = _UNSUPPORTED_METRIC.search(low)
     if unsupported and not turn.filled.get("_metric_ok"):
@@ -1701,11 +1775,18 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
         args["date_from"], args["date_to"] = start.isoformat(), end.isoformat()
         period = None
     args["period"] = period.text if period else None
+    compared = None if args.get("date_from") else _compared_periods(low, turn.today, turn.fy)
+    if compared:
+        args["period"] = compared[0]
     field_name = _date_field(low, args["status"], metric)
     if (period or args.get("date_from")) and field_name is None:
         field_name = "created"
     args["date_field"] = field_name
-    amount_min, amount_max = _size_band(low)
+    band_text = low  # "Lumen Enterprise" is a product, not the enterprise size band
+    for name in (*turn.ctx.vocabulary.products, *turn.ctx.vocabulary.accounts):
+        if "enterprise" in name.lower() or "small" in name.lower():
+            band_text = band_text.replace(name.lower(), " ")
+    amount_min, amount_max = _size_band(band_text)
     amounts = find_amounts(turn.request)
     # the threshold's currency is the one its symbol or code names ("over €50k"); unmarked, the tool decides
     threshold_currency: str | None = None
@@ -1734,7 +1815,12 @@ def build_pipeline_question(turn: Turn) -> dict[str, Any]:
         words = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
         args["limit"] = int(limit.group(1)) if limit.group(1).isdigit() else (words | {"twenty": 20})[limit.group(1)]
     _rank(turn, args)
-    _workspace_terms(turn, args)
+    _workspace_terms(turn, args, also_known)
+    if compared:
+        if args.get("_each"):  # two products and two periods: answer the products, name the comparison
+            args.setdefault("_unapplied", []).append(f"the comparison of {compared[0]} with {compared[1]}")
+        else:
+            args["_each"] = {"period": compared}
     if _COMPARED.search(low) and "owner" not in (args.get("group_by") or []):
         # "how is Jordan doing compared to the rest of the team": every rep the asker may see, Jordan among them
         args["group_by"] = ["owner", *(args.get("group_by") or [])]
@@ -1807,7 +1893,7 @@ def _unknown_filter(vocabulary: Vocabulary, kind: str, value: str) -> Clarify:
     )
 
 
-def _workspace_terms(turn: Turn, args: dict[str, Any]) -> None:
+def _workspace_terms(turn: Turn, args: dict[str, Any], also_known: frozenset[str] = frozenset()) -> None:
     """Apply the workspace's own names (owners, teams, offices, products, accounts, industries, its stage names),
     refuse to guess at a filter it does not have, and keep the words nothing used for the answer to name."""
     vocabulary = turn.ctx.vocabulary
@@ -1863,13 +1949,189 @@ def _workspace_terms(turn: Turn, args: dict[str, Any]) -> None:
     consumed = [(t.start, t.end) for t in terms] + metric_spans(text)
     used = {w for key in (*_FILTER_KINDS, "stage", "period") for w in str(args.get(key) or "").split()}
     unused: list[str] = []
-    for word, position in leftovers(text, consumed, used):
+    for word, position in leftovers(text, consumed, used | also_known):
         question = question_for(text, word, position, vocabulary)
         if question is not None:
-            raise Clarify("filter", question, filled={"_word": word})
+            named_kind = _next_noun_kind(text, position, word)
+            raise Clarify("filter", question, filled={"_word": word, **({} if named_kind else {"_unknown_name": True})})
         unused.append(word)
     if unused:
         args["_unused"] = unused
+
+
+# --- the scope of a read that is not a pipeline question ----------------------------------------------------
+
+SCOPE_AUDITED = frozenset({"forecast", "bottleneck_analysis", "find_records", "list_tasks"})
+"""Reads whose tool takes only some of the filters a request can carry: what it cannot take is named."""
+
+_TOOL_WORDS = {
+    "forecast": "forecast forecasts forecasting forecasted projected projection projections project predict predicted "
+    "prediction predictions outlook expect expected expecting land landing likely commit range interval chance "
+    "probability probabilities odds estimate estimated call upcoming ahead coming",
+    "bottleneck_analysis": "bottleneck bottlenecks slow slowest slower slowing slows stuck stall stalls stalled "
+    "stalling delay delays delayed hold holds holding held process step steps drag drags dragging long longest "
+    "wait waiting waits where why analysis analyse analyze problem problems friction hang hanging spend spent",
+    "find_records": "show find list display pull fetch get look lookup see any which records record names",
+    "list_tasks": "task tasks to-do to-dos todo todos reminder reminders action items item due overdue follow-ups "
+    "follow-up late outstanding pending",
+}
+_FILTER_PHRASES = ("owner", "team", "stage", "industry", "product", "region", "account")
+WHY_NOT = {
+    "forecast": "the forecast covers the open pipeline of everyone you can see, one owner or one team, and splits "
+    "by owner or team only",
+    "bottleneck_analysis": "the bottleneck analysis covers every deal you can see created since a date, "
+    "compared by one segment (size, industry, tenure or owner)",
+    "find_records": "a listing filters by owner, status, stage, expected close, amount, industry, product and "
+    "region (deals), and lists records without totals or groups",
+    "list_tasks": "the task list filters by owner, status, due date and record only",
+}
+
+
+def _scope_phrase(key: str, value: Any) -> str:
+    if key == "group_by":
+        return "by " + " and ".join(str(v).replace("_", " ") for v in value)
+    if key == "amount_min":
+        return f"amounts of at least {fmt_number(float(value))}"
+    if key == "amount_max":
+        return f"amounts of at most {fmt_number(float(value))}"
+    if key in ("date_from", "date_to"):
+        return f"{'from' if key == 'date_from' else 'before'} {value}"
+    if key == "period":
+        return str(value)
+    return f"{key} {value}"
+
+
+def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
+    """Read the request as a pipeline question would (every filter, period, amount, grouping and left-over word),
+    give ``intent``'s tool what it takes that its own parse missed, and return what the tool cannot apply, so the
+    answer names it instead of answering a smaller question. An unknown name is asked about (``Clarify``)."""
+    known = frozenset(_TOOL_WORDS.get(intent, "").split())
+    # a record's name (quoted, or the one the listing matches on) is not the request's words
+    names = [n.strip() for n in (args.get("query"), args.get("deal_name"), args.get("lead_name")) if isinstance(n, str)]
+    request = nm.mask_quoted_names(turn.request)
+    scope: dict[str, Any] = {}
+    masked: set[str] = set()
+    hide: list[str] = []
+    while True:
+        for name in hide:
+            request = re.sub(rf"\b{re.escape(name)}\b", "it", request, flags=re.I)
+        probe = Turn(
+            turn.raw,
+            request,
+            turn.request_raw,
+            turn.data,
+            turn.ctx,
+            turn.today,
+            turn.fy,
+            {**turn.filled, "_metric_ok": True},
+        )
+        try:
+            scope = build_pipeline_question(probe, known)
+            break
+        except Clarify as clarify:
+            if clarify.filled.get("_metric_ok") and "_word" in clarify.filled and len(clarify.filled) == 2:
+                return []  # an unsupported figure or record kind: not this tool's concern
+            word = str(clarify.filled.get("_word") or "").lower()
+            in_name = any(word in n.lower() for n in names)
+            # a listing shows what it matched, so a name it does not know is part of the record's name
+            unknown_in_listing = intent == "find_records" and bool(clarify.filled.get("_unknown_name"))
+            if not word or word in masked or not (in_name or unknown_in_listing):
+                raise
+            masked.add(word)
+            hide = [n for n in names if word in n.lower()] if in_name else [word]
+    dropped: list[str] = [f'"{word}"' for word in scope.get("_unused") or []]
+    dropped += scope.get("_unapplied") or []
+    each = scope.get("_each") or {}
+    groups = [g for g in scope.get("group_by") or [] if g not in ("loss_reason",)]
+    if not re.search(
+        r"\b(?:(?<!owned )(?<!assigned )by|per|each|every|breakdown|broken down|split|month over month|rep-by-rep)\b"
+        r"|-wise\b",
+        turn.low,
+    ):
+        groups = []  # "what stage is it in" names a field to show, not a grouping asked for
+    if intent == "forecast":
+        for key in ("owner", "team"):
+            if scope.get(key) and not args.get(key) and scope[key] not in ("me", "my", "i"):
+                args[key] = scope[key]
+        wrong_groups = [g for g in groups if g not in ("owner", "team")]
+        if groups and not args.get("group_by") and not wrong_groups:
+            args["group_by"] = groups[0]
+        if wrong_groups:
+            dropped.append(_scope_phrase("group_by", wrong_groups))
+        dropped += [
+            _scope_phrase(k, scope[k]) for k in ("stage", "industry", "product", "region", "account") if scope.get(k)
+        ]
+        dropped += [_scope_phrase(k, scope[k]) for k in ("amount_min", "amount_max") if scope.get(k) is not None]
+    elif intent == "bottleneck_analysis":
+        segment = args.get("segment")
+        if scope.get("owner") and scope["owner"] not in ("me", "my", "i") and segment != "owner":
+            dropped.append(_scope_phrase("owner", scope["owner"]))
+        for key in ("team", "product", "region", "account"):
+            if scope.get(key):
+                dropped.append(_scope_phrase(key, scope[key]))
+        if scope.get("industry") and segment != "industry":
+            dropped.append(_scope_phrase("industry", scope["industry"]))
+        if segment != "size":
+            dropped += [_scope_phrase(k, scope[k]) for k in ("amount_min", "amount_max") if scope.get(k) is not None]
+        covered = {"size": "amount", "industry": "industry", "owner": "owner", "tenure": "owner"}.get(segment or "")
+        wrong_groups = [g for g in groups if g not in (covered, "stage") and not (segment is None and g == "owner")]
+        if wrong_groups:
+            dropped.append(_scope_phrase("group_by", wrong_groups))
+        if scope.get("date_to"):
+            dropped.append(_scope_phrase("date_to", scope["date_to"]))
+    elif intent == "find_records":
+        entity = args.get("entity")
+        said = " ".join(str(scope.get(k) or "") for k in ("owner", "stage", "industry", "product", "region", "account"))
+        query = str(args.get("query") or "")
+        if query and all(
+            w.lower().removesuffix("'s") in said.lower() or w.lower() in GRAMMAR or w.lower() in known
+            for w in query.split()
+        ):
+            args["query"] = query = ""  # "Priya's open", "deals in the retail industry": the filters, not a name
+        # a record named by its name ("the Acme - Lumen Enterprise deal") is not filtered by the words of the name
+        takes = ("industry", "product", "region") if entity == "deal" and not query else ()
+        for key in takes:
+            if scope.get(key) and not args.get(key):
+                args[key] = scope[key]
+        if entity == "deal":
+            for key in ("amount_min", "amount_max", "amount_currency"):
+                if scope.get(key) is not None and args.get(key) is None:
+                    args[key] = scope[key]
+            if scope.get("account") and not args.get("query"):
+                args["query"] = scope["account"]
+            if not args.get("owner") and scope.get("owner"):
+                args["owner"] = scope["owner"]
+            if not args.get("stage") and scope.get("stage"):
+                args["stage"] = scope["stage"]
+        elif entity in ("lead", "account", "contact", "task"):
+            if not args.get("owner") and scope.get("owner"):
+                args["owner"] = scope["owner"]
+            dropped += [_scope_phrase(k, scope[k]) for k in ("industry", "product", "region") if scope.get(k)]
+            dropped += [_scope_phrase(k, scope[k]) for k in ("amount_min", "amount_max") if scope.get(k) is not None]
+        if not args.get("query"):
+            args["query"] = None
+        if scope.get("team"):
+            dropped.append(_scope_phrase("team", scope["team"]))
+        if groups:
+            dropped.append(_scope_phrase("group_by", groups))
+        if not args.get("closing"):
+            dropped += [_scope_phrase(k, scope[k]) for k in ("period", "date_from", "date_to") if scope.get(k)]
+    elif intent == "list_tasks":
+        for key in ("team", "stage", "industry", "product", "region", "account"):
+            if scope.get(key):
+                dropped.append(_scope_phrase(key, scope[key]))
+        dropped += [_scope_phrase(k, scope[k]) for k in ("amount_min", "amount_max") if scope.get(k) is not None]
+        if groups:
+            dropped.append(_scope_phrase("group_by", groups))
+    if each:
+        ((kind, values),) = each.items()
+        takes_each = {"forecast": ("owner",), "find_records": ("owner", "region", "product", "industry")}
+        if kind in takes_each.get(intent, ()) and (intent != "find_records" or args.get("entity") == "deal"):
+            args[kind] = values[0]  # "forecast for Sam and Priya": one forecast each
+            args["_each"] = each
+        else:
+            dropped.append(f"one answer per {kind} ({', '.join(map(str, values))})")
+    return list(dict.fromkeys(dropped))
 
 
 # --- bottlenecks, forecast, search -------------------------------------------------------------------------

@@ -197,6 +197,12 @@ class PeriodMention:
 
 def find_period(text: str, today: date, fiscal_year_start_month: int = 1) -> PeriodMention | None:
     """The first reporting period mentioned, validated with ``sales.periods.parse_period``."""
+    return next(iter(find_periods(text, today, fiscal_year_start_month)), None)
+
+
+def find_periods(text: str, today: date, fiscal_year_start_month: int = 1) -> list[PeriodMention]:
+    """Every reporting period mentioned, in order ("this quarter versus last quarter": two)."""
+    found: list[PeriodMention] = []
     for match in _PERIOD_RE.finditer(text):
         # "may" is usually the verb; only "in May" / "for may" counts
         if (
@@ -210,8 +216,8 @@ def find_period(text: str, today: date, fiscal_year_start_month: int = 1) -> Per
             continue
         label = _period_label(match, today, fiscal_year_start_month)
         if label is not None:
-            return PeriodMention(label, match.start(), match.end())
-    return None
+            found.append(PeriodMention(label, match.start(), match.end()))
+    return found
 
 
 def _period_label(match: re.Match[str], today: date, fy: int) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,57 @@ def test_refusals_are_specific(sqlite_engine: Engine, tmp_path: Path) -> None:
         ToolUnavailable("not available yet: revenue forecasting (analytics.forecast is not installed)")
     )
     assert failure.kind == "unavailable" and "not available yet" in failure.error
+
+
+def test_deal_listing_filters_by_amount_industry_product_and_region(engine: Engine, tmp_path: Path) -> None:
+    from store.models import Account
+
+    ctx, team = _ctx(engine, tmp_path)
+    owner = team.rep.user_id or 0
+    with session_scope(engine) as s:
+        retail = Account(name="Shopco", industry="Retail", region="EMEA", owner_id=owner)
+        clinic = Account(name="Clinico", industry="Healthcare", region="Americas", owner_id=owner)
+        s.add_all([retail, clinic])
+        s.flush()
+        s.add_all(
+            [
+                Deal(
+                    name="Shop big",
+                    owner_id=owner,
+                    stage="Proposal",
+                    amount=Decimal(80_000),
+                    product="Pro",
+                    account_id=retail.id,
+                ),
+                Deal(
+                    name="Shop small",
+                    owner_id=owner,
+                    stage="Proposal",
+                    amount=Decimal(8_000),
+                    product="Lite",
+                    account_id=retail.id,
+                ),
+                Deal(
+                    name="Clinic big",
+                    owner_id=owner,
+                    stage="Proposal",
+                    amount=Decimal(90_000),
+                    product="Pro",
+                    account_id=clinic.id,
+                ),
+            ]
+        )
+
+    def names(**filters: object) -> list[str]:
+        return sorted(r.name for r in _run(ctx, "find_records", entity="deal", **filters).records)  # type: ignore[attr-defined]
+
+    assert names(amount_min=50_000) == ["Clinic big", "Shop big"]
+    assert names(amount_max=10_000) == ["Shop small"]
+    assert names(industry="retail") == ["Shop big", "Shop small"]
+    assert names(industry="Retail", amount_min=50_000) == ["Shop big"]
+    assert names(product="pro") == ["Clinic big", "Shop big"]
+    assert names(region="americas") == ["Clinic big"]
+    assert names(amount_min=50_000, amount_currency="EUR") == []  # a threshold in euros compares only euro deals
+    # a filter only deals have, asked of leads, is refused instead of silently ignored
+    with pytest.raises(InvalidInput, match="only deals can be filtered by industry"):
+        _run(ctx, "find_records", entity="lead", industry="Retail")

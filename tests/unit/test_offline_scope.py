@@ -1,0 +1,112 @@
+"""A read answers the whole request or names what it left out (the conversation's worst failure is a confident
+answer to a smaller question). The filters, owners, groupings, periods and comparisons a request carries are read
+once, the way a pipeline question reads them, and handed to whichever tool answers: what that tool cannot apply is
+named in the answer. Phrasings here are written for these tests, in words no eval case uses."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+from agent.offline.context import ConversationContext
+from agent.offline.model import NOTES_KEY, OfflineChatModel
+from agent.offline.planner import Decision, plan
+from sales.vocabulary import VOCABULARY_KEY, Vocabulary
+
+TODAY = date(2026, 11, 16)
+VOCABULARY = Vocabulary(
+    owners=("Ana Okafor", "Bram de Wit", "Chen Li", "Dana Ruiz"),
+    teams=("North", "South"),
+    regions=("Nordics", "Iberia"),
+    products=("Orbit Enterprise", "Orbit Lite"),
+    accounts=("Halden Foods", "Quarry Labs"),
+    industries=("Retail", "Healthcare"),
+)
+
+
+def _plan(text: str) -> Decision:
+    return plan(text, ConversationContext(vocabulary=VOCABULARY), TODAY)
+
+
+def _calls(decision: Decision) -> list[tuple[str, dict[str, object]]]:
+    assert decision.kind == "tool", decision.text
+    return [(str(decision.tool), decision.args), *decision.calls]
+
+
+def test_a_forecast_takes_the_owner_the_request_names() -> None:
+    decision = _plan("projected bookings next quarter just for Chen Li")
+    ((tool, args),) = _calls(decision)
+    assert tool == "forecast" and args["owner"] == "Chen Li" and args["period"] == "next quarter"
+    assert decision.unapplied == []
+
+
+def test_a_forecast_names_the_split_and_the_filter_it_cannot_apply() -> None:
+    decision = _plan("forecast for this quarter per product in the Nordics")
+    ((tool, args),) = _calls(decision)
+    assert tool == "forecast" and "group_by" not in args
+    assert "by product" in decision.unapplied and "region Nordics" in decision.unapplied
+
+
+def test_a_bare_listing_keeps_its_amount_threshold_and_close_period() -> None:
+    ((tool, args),) = _calls(_plan("opportunities above 75k due to close next month"))
+    assert tool == "find_records" and args["entity"] == "deal"
+    assert args["amount_min"] == 75_000 and args["closing"] == "next month" and args.get("query") is None
+
+
+def test_a_listing_takes_the_industry_and_the_owner_instead_of_matching_them_as_a_name() -> None:
+    ((tool, args),) = _calls(_plan("Dana's active deals in healthcare"))
+    assert tool == "find_records"
+    assert args["owner"] == "Dana Ruiz" and args["industry"] == "Healthcare" and args["status"] == "open"
+    assert args.get("query") is None
+
+
+def test_a_product_called_enterprise_is_not_the_enterprise_size_band() -> None:
+    ((_, args), (_, other)) = _calls(_plan("mean deal value for Orbit Enterprise vs last quarter"))
+    assert args["product"] == other["product"] == "Orbit Enterprise"
+    assert "amount_min" not in args and "amount_min" not in other
+
+
+def test_versus_an_earlier_period_asks_the_question_for_both_periods() -> None:
+    calls = _calls(_plan("how many deals did we close-win in Q2 compared with Q1"))
+    assert [args["period"] for _, args in calls] == ["2026-Q2", "2026-Q1"]
+    calls = _calls(_plan("how did Iberia do against last month"))
+    assert [args["period"] for _, args in calls] == ["this month", "last month"]
+    assert all(args["region"] == "Iberia" for _, args in calls)
+
+
+def test_won_as_an_adjective_is_a_question_not_a_move_and_both_halves_are_answered() -> None:
+    calls = _calls(_plan("won revenue this month and how many deals we lost"))
+    assert [(tool, args.get("status")) for tool, args in calls] == [
+        ("pipeline_question", "won"),
+        ("pipeline_question", "lost"),
+    ]
+
+
+def test_a_bottleneck_analysis_names_the_owner_filter_it_does_not_apply() -> None:
+    decision = _plan("where do Bram de Wit's deals get held up since October")
+    ((tool, args),) = _calls(decision)
+    assert tool == "bottleneck_analysis" and args["since"] == "2026-10-01"
+    assert "owner Bram de Wit" in decision.unapplied
+
+
+def test_a_deal_named_with_words_the_workspace_does_not_know_is_looked_up_not_questioned() -> None:
+    ((tool, args),) = _calls(_plan("what stage is the Quarry Labs - Orbit Lite + Gold Care deal in"))
+    assert tool == "find_records" and args["query"] == "Quarry Labs"
+
+
+def test_the_answer_says_what_was_not_applied() -> None:
+    model = OfflineChatModel(today=TODAY)
+    system = SystemMessage("Today is 2026-11-16.", additional_kwargs={VOCABULARY_KEY: VOCABULARY.to_dict()})
+    human = HumanMessage("forecast for this quarter per product")
+    call = model.invoke([system, human])
+    assert isinstance(call, AIMessage) and call.tool_calls
+    assert call.additional_kwargs[NOTES_KEY]["unapplied"] == ["by product"]
+    result = ToolMessage(
+        '{"period": "Q4 2026", "expected": 1000.0, "low": 800.0, "high": 1200.0, "currency": "USD"}',
+        tool_call_id=call.tool_calls[0]["id"],
+        name="forecast",
+    )
+    answer = str(model.invoke([system, human, call, result]).content)
+    assert "Forecast for Q4 2026" in answer
+    assert "Not applied: by product" in answer and "splits by owner or team only" in answer

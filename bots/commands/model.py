@@ -86,6 +86,11 @@ def train_cmd(kind: KindOption = Kind.logistic, as_: AsOption = None) -> None:
     from analytics.scoring import Metrics
 
     metrics = Metrics(**card.holdout)
+    chunks = ", ".join(f"{c['roc_auc']:.3f}" if c.get("roc_auc") is not None else "one class" for c in card.rolling_auc)
+    out.print(
+        f"Rolling-origin ROC AUC per chunk (each fitted on every earlier lead; the headline): {chunks}",
+        highlight=False,
+    )
     out.print(_metrics_table(f"Holdout: the latest {card.holdout_rows:,} leads", metrics))
     out.print("Top features: " + ", ".join(f"{f['label']} ({f['mean_abs_points']:.1f})" for f in card.top_features))
     for warning in card.warnings:

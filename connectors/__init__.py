@@ -1,1 +1,2 @@
-"""Connectors to outside CRMs (HubSpot CRM v3, Pipedrive REST): clients, incremental pulls, write-back."""
+"""Connectors to outside systems: CRMs (HubSpot CRM v3, Pipedrive REST: clients, incremental pulls, write-back) and
+the IMAP mailbox replies are read from."""

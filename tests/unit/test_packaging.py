@@ -58,6 +58,7 @@ def _modules_loaded_by(argv: list[str]) -> list[str]:
         ["salesgraph", "leads", "create", "--help"],
         ["salesgraph", "mcp", "serve", "--help"],
         ["salesgraph", "tokens", "create", "--help"],
+        ["salesgraph", "inbox", "poll", "--help"],
     ],
 )
 def test_help_imports_none_of_the_heavy_libraries(argv: list[str]) -> None:

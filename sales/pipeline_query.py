@@ -625,6 +625,8 @@ def describe_query(
         return describe(query, owner=owner, team=team, period=period)
     deals = "deals" if query.metric != "stage_conversion" else "deals that entered a stage"
     status = "" if query.metric == "win_rate" else f"{_STATUS_WORDS[query.status]} "
+    if query.metric in ("avg_cycle_days", "median_cycle_days") and query.status == "all":
+        status = "won "  # a cycle runs to a close: all deals means the won ones (see run_pipeline_query)
     text = f"{_METRIC_WORDS[query.metric]} of {status}{deals}"
     if query.date_from is not None or query.date_to is not None:
         verb = _DATE_WORDS[query.date_field]

@@ -31,7 +31,9 @@ METRIC_PHRASES: tuple[tuple[str, str], ...] = (
     (
         "time_to_first_touch",
         r"\bfirst\s+(meaningful\s+)?(touch(point)?|contact|call|outreach)\b|\bspeed[- ]to[- ]lead\b|"
-        r"\b(time|how\s+long|days|hours)\b[^?.!]{0,40}\b(touched|contacted|reached\s+out\s+to|gets?\s+a\s+touch)\b",
+        r"\b(time|how\s+long|days|hours)\b[^?.!]{0,40}\b(touched|contacted|reached\s+out\s+to|gets?\s+a\s+touch)\b|"
+        r"\bhow\s+(quickly|fast|soon)\b[^?.!]{0,30}\b(touch|contact|reach\s+out\s+to|call|follow\s+up\s+(on|with))\b"
+        r"[^?.!]{0,20}\bleads?\b",
     ),
     (
         "lead_to_deal",

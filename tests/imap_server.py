@@ -5,7 +5,8 @@ dependencies), so this implements the part of RFC 3501 the poller uses, the way 
 ``CAPABILITY``, ``LOGIN`` (``NO [AUTHENTICATIONFAILED]`` on a wrong password), ``SELECT``/``EXAMINE`` (EXISTS,
 FLAGS, ``[UIDVALIDITY]``, ``[UIDNEXT]``, ``[READ-ONLY]``), ``UID SEARCH UID n:*`` (with the rule that ``n:*``
 always includes the highest UID), ``UID FETCH`` with ``UID``, ``FLAGS``, ``BODY[]`` and ``BODY.PEEK[]`` (a literal
-per message; ``BODY[]`` sets ``\\Seen`` unless read-only), ``NOOP`` and ``LOGOUT``. Every command line is recorded.
+per message; ``BODY[]`` sets ``\\Seen`` unless read-only), ``NOOP`` and ``LOGOUT``; with a TLS context, IMAPS (TLS from the start) or ``STARTTLS`` (and ``LOGIN`` refused
+before it, ``[PRIVACYREQUIRED]``). Every command line is recorded.
 
     with ImapServer(user="inbox@example.com", password="s3cret") as imap:
         imap.deliver(raw_bytes)
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import re
 import socketserver
+import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +84,9 @@ class _Handler(socketserver.StreamRequestHandler):
         authenticated = False
         selected = False
         read_only = False
+        tls = self.server.tls
+        if tls is not None and self.server.implicit_tls:
+            self._start_tls(tls)
         self.send(b"* OK IMAP4rev1 test server ready\r\n")
         while True:
             line = self.rfile.readline()
@@ -98,7 +103,13 @@ class _Handler(socketserver.StreamRequestHandler):
             with state.lock:
                 state.commands.append(recorded)
             if command == "CAPABILITY":
-                self.send(b"* CAPABILITY IMAP4rev1 LITERAL+\r\n" + tag + b" OK CAPABILITY completed\r\n")
+                starttls = b" STARTTLS" if tls is not None and not self.server.implicit_tls else b""
+                self.send(b"* CAPABILITY IMAP4rev1 LITERAL+" + starttls + b"\r\n" + tag + b" OK CAPABILITY done\r\n")
+            elif command == "STARTTLS" and tls is not None and not isinstance(self.request, ssl.SSLSocket):
+                self.send(tag + b" OK begin TLS negotiation now\r\n")
+                self._start_tls(tls)
+            elif command == "LOGIN" and tls is not None and not isinstance(self.request, ssl.SSLSocket):
+                self.send(tag + b" NO [PRIVACYREQUIRED] log in after STARTTLS\r\n")
             elif command == "NOOP":
                 self.send(tag + b" OK NOOP completed\r\n")
             elif command == "LOGOUT":
@@ -135,6 +146,11 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.uid_fetch(tag, parts[2], " ".join(parts[3:]), read_only)
             else:
                 self.send(tag + b" BAD command not supported by the test server\r\n")
+
+    def _start_tls(self, context: ssl.SSLContext) -> None:
+        self.request = context.wrap_socket(self.request, server_side=True)
+        self.rfile = self.request.makefile("rb")
+        self.wfile = self.request.makefile("wb")
 
     def uid_search(self, tag: bytes, criteria: list[str]) -> None:
         state = self.server.state
@@ -175,15 +191,29 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     state: MailboxState
+    tls: ssl.SSLContext | None = None
+    implicit_tls: bool = False
 
 
 class ImapServer:
     """An IMAP4rev1 server on 127.0.0.1 (a free port); use as a context manager."""
 
-    def __init__(self, user: str = "inbox@example.com", password: str = "imap-secret", folder: str = "INBOX") -> None:
+    def __init__(
+        self,
+        user: str = "inbox@example.com",
+        password: str = "imap-secret",
+        folder: str = "INBOX",
+        *,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+    ) -> None:
+        """``tls``: a server context; with ``implicit_tls`` the connection is TLS from the start (IMAPS, what
+        ``imaplib.IMAP4_SSL`` speaks), else the server offers STARTTLS and refuses LOGIN before it."""
         self.state = MailboxState(user=user, password=password, folder=folder)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self.state
+        self._server.tls = tls
+        self._server.implicit_tls = implicit_tls
         self._thread = threading.Thread(target=self._server.serve_forever, name="imap-test", daemon=True)
 
     @property

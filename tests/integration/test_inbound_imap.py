@@ -373,3 +373,52 @@ def test_forgetting_a_person_removes_the_mail_we_read_from_them(engine: Engine) 
     with session_scope(engine) as s:  # someone known only by the mail they sent can be forgotten too
         assert forget_contact(s, team.admin, "ZED@nowhere.example", None).inbound_emails_deleted == 1
     assert _count(engine, InboundEmail) == 0
+
+
+def _tls_contexts(tmp_path: Path) -> tuple[Any, Any]:
+    """A server context with a certificate for 127.0.0.1 made now, and a client context trusting only it."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+
+    pytest.importorskip("cryptography", reason="makes the test certificate")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cafile=str(cert_file))
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_the_poller_speaks_imaps_and_starttls(sqlite_engine: Engine, tmp_path: Path, security: str) -> None:
+    server_tls, client_tls = _tls_contexts(tmp_path)
+    seed_team(sqlite_engine)
+    with ImapServer(user="sales@ours.example", password=PASSWORD, tls=server_tls,
+                    implicit_tls=security == "ssl") as server:  # fmt: skip
+        server.deliver(_email("dana@acme.example", "Re: hi", "Hi back", message_id="<t1@acme.example>"))
+        config = ImapConfig("127.0.0.1", server.port, "sales@ours.example", SecretStr(PASSWORD),
+                            security=security, ssl_context=client_tls)  # type: ignore[arg-type]  # fmt: skip
+        assert poll(sqlite_engine, config).count("reply") == 1
+        assert server.state.logins == 1  # on STARTTLS, a LOGIN before the upgrade would have been refused
+        untrusted = ImapConfig("127.0.0.1", server.port, "sales@ours.example", SecretStr(PASSWORD),
+                               security=security)  # type: ignore[arg-type]  # fmt: skip
+        with pytest.raises(ImapError, match="could not connect"):
+            poll(sqlite_engine, untrusted)  # the system's trust store does not know the test certificate

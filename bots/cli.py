@@ -11,6 +11,7 @@ from bots.commands import chat as chat_cmd
 from bots.commands import db as db_cmd
 from bots.commands import evals as evals_cmd
 from bots.commands import eventlog as eventlog_cmd
+from bots.commands import experiments as experiments_cmd
 from bots.commands import export as export_cmd
 from bots.commands import fix as fix_cmd
 from bots.commands import forecast as forecast_cmd
@@ -67,6 +68,7 @@ app.add_typer(briefings_cmd.app, name="briefings")
 app.add_typer(slack_cmd.app, name="slack")
 app.add_typer(stages_cmd.app, name="stages")
 app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(experiments_cmd.app, name="experiments")
 app.add_typer(sync_cmd.app, name="sync")
 app.add_typer(mcp_cmd.app, name="mcp")
 app.add_typer(tokens_cmd.app, name="tokens")

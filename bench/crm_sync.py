@@ -1,5 +1,7 @@
-"""CRM import and sync throughput (records/s): a HubSpot deals export imported and re-imported (upsert), and a
-HubSpot and a Pipedrive deal sync against the loopback API servers of the tests (real HTTP on 127.0.0.1).
+"""CRM import and sync throughput (records/s): a HubSpot deals export imported and re-imported (upsert), a
+HubSpot and a Pipedrive deal sync, and a full two-way sync (companies, people and deals with their associations,
+then the write-back of new leads, their companies and a logged call each) against the loopback API servers of the
+tests (real HTTP on 127.0.0.1).
 
     python -m bench.crm_sync [--deals N]
 
@@ -155,6 +157,89 @@ def bench_sync(kind: str, n: int, folder: Path) -> dict[str, Any]:
     return out
 
 
+def bench_two_way(kind: str, n: int, folder: Path) -> dict[str, Any]:
+    """A full sync (companies, people, deals with their associations) of ``n`` deals, ``n // 10`` companies and
+    ``n // 5`` people, then the write-back of ``n // 20`` new leads (each with a new account) and a logged call each."""
+    from sqlmodel import select
+
+    from connectors.http import ApiClient
+    from connectors.sources import HubSpotDeals, PipedriveDeals
+    from connectors.sync import pull_all
+    from connectors.writeback import push_changes
+    from sales.interactions import InteractionInput, log_interaction
+    from sales.leads import LeadInput, create_lead
+    from sales.permissions import SYSTEM, actor_for_user
+    from store.db import session_scope
+    from store.models import Account, User
+    from tests.crm_servers import TOKEN, CrmData, FakeDeal, FakeRecord, crm_server
+
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    stages = ["appointmentscheduled", "qualifiedtobuy", "contractsent"] if kind == "hubspot" else "123"
+    data = CrmData()
+    companies, people = max(n // 10, 1), max(n // 5, 1)
+    orgs = data.table("companies" if kind == "hubspot" else "organizations")
+    persons = data.table("contacts" if kind == "hubspot" else "persons")
+    for c in range(companies):
+        props: dict[str, Any] = {"name": f"Company {c}"} | ({"hubspot_owner_id": "1"} if kind == "hubspot" else {})
+        orgs[10_000 + c] = FakeRecord(10_000 + c, props, t0 + timedelta(seconds=c))
+    for p in range(people):
+        email, org = f"p{p}@c{p % companies}.example", 10_000 + p % companies
+        if kind == "hubspot":
+            props = {"firstname": "P", "lastname": str(p), "email": email, "associatedcompanyid": str(org)}
+        else:
+            props = {"name": f"P {p}", "emails": [{"value": email, "primary": True}], "org_id": org}
+        persons[20_000 + p] = FakeRecord(20_000 + p, props, t0 + timedelta(seconds=p))
+    for i in range(1, n + 1):
+        data.deals[i] = FakeDeal(
+            i,
+            f"Deal {i}",
+            stages[i % 3],
+            str(100 * i),
+            1 + i % 3,
+            t0 + timedelta(seconds=i),
+            company=10_000 + i % companies,
+            contact=20_000 + i % people,
+        )
+    engine = _store(folder / f"{kind}-two-way")
+    headers = {"Authorization": f"Bearer {TOKEN}"} if kind == "hubspot" else {"x-api-token": TOKEN}
+    out: dict[str, Any] = {"companies": companies, "people": people, "deals": n}
+    with crm_server(kind, data) as url:
+        client = ApiClient(url, headers)
+        start = time.perf_counter()
+        reports = pull_all(engine, SYSTEM, kind, client)
+        seconds = time.perf_counter() - start
+        records = sum(r.created + r.updated + r.unchanged for r in reports)
+        out["full_sync"] = {
+            "seconds": round(seconds, 3),
+            "records_per_s": round(records / seconds, 1),
+            "records": records,
+            "requests": sum(r.requests for r in reports),
+        }
+        leads = max(n // 20, 1)
+        with session_scope(engine) as s:
+            rep = actor_for_user(s, s.exec(select(User).where(User.email == "eli.one@test.example")).one())
+            for j in range(leads):
+                s.add(Account(name=f"New Co {j}", owner_id=rep.user_id))
+                s.flush()
+                lead = create_lead(
+                    s, rep, LeadInput(name=f"New Lead {j}", email=f"n{j}@new{j}.example", company=f"New Co {j}")
+                )
+                log_interaction(s, rep, InteractionInput(lead_id=lead.lead.id, channel="call", body="Intro call"))
+        source = HubSpotDeals(client) if kind == "hubspot" else PipedriveDeals(client)
+        start = time.perf_counter()
+        pushed = push_changes(engine, SYSTEM, source)
+        seconds = time.perf_counter() - start
+        out["write_back"] = {
+            "seconds": round(seconds, 3),
+            "writes_per_s": round(pushed.sent / seconds, 1),
+            "writes": pushed.sent,
+            "by_operation": pushed.by_operation,
+        }
+        client.close()
+    engine.dispose()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deals", type=int, default=5000)
@@ -169,6 +254,8 @@ def main() -> None:
             "import_hubspot_export": bench_import(args.deals, folder),
             "sync_hubspot": bench_sync("hubspot", args.deals, folder),
             "sync_pipedrive": bench_sync("pipedrive", args.deals, folder),
+            "two_way_hubspot": bench_two_way("hubspot", args.deals, folder),
+            "two_way_pipedrive": bench_two_way("pipedrive", args.deals, folder),
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -152,6 +152,7 @@ class _PageWriter:
         self.users = {u.email.lower(): u.id for u in session.exec(select(User)).all() if u.id is not None}
         self.created_ids: list[int] = []
         self._new_deals: list[tuple[Deal, RemoteDeal, dict[str, Any]]] = []
+        self._held: list[Any] = []
 
     def stage_of(self, deal: RemoteDeal) -> str | None:
         if deal.outcome == "won":
@@ -172,6 +173,12 @@ class _PageWriter:
                 )
             ).all()
         }
+
+    def _load(self, model: type[Deal] | type[Account] | type[Lead] | type[Contact], ids: list[int]) -> None:
+        """Read the page's rows in one query, so the per-record ``session.get`` finds them in the identity map
+        (which holds rows weakly: the writer keeps them)."""
+        if ids:
+            self._held.extend(self.session.exec(select(model).where(col(model.id).in_(ids))).all())
 
     def _record_ids(self, obj: str, external_ids: list[str | None], record_type: str) -> dict[str, int]:
         """Our row ids for the CRM records named (live refs of ``record_type`` only), in one query."""
@@ -319,6 +326,7 @@ class _PageWriter:
     def write_companies(self, companies: list[RemoteCompany]) -> None:
         obj = COMPANY_OBJECT[self.system]
         refs = self._refs(obj, [c.id for c in companies])
+        self._load(Account, [r.record_id for r in refs.values()])
         for remote in companies:
             ref = refs.get(remote.id)
             if remote.deleted:
@@ -374,6 +382,8 @@ class _PageWriter:
         table = person_table(self.system)
         model: type[Lead] | type[Contact] = Lead if table == "leads" else Contact
         refs = self._refs(obj, [p.id for p in people])
+        self._load(Lead, [r.record_id for r in refs.values() if r.record_type == "leads"])
+        self._load(Contact, [r.record_id for r in refs.values() if r.record_type == "contacts"])
         accounts = self._record_ids(COMPANY_OBJECT[self.system], [p.company_id for p in people], "accounts")
         for remote in people:
             ref = refs.get(remote.id)
@@ -439,6 +449,7 @@ class _PageWriter:
 
     def write_deals(self, deals: list[RemoteDeal]) -> None:
         refs = self._refs("deals", [d.id for d in deals])
+        self._load(Deal, [r.record_id for r in refs.values()])
         accounts = self._record_ids(COMPANY_OBJECT[self.system], [d.company_id for d in deals], "accounts")
         leads = self._record_ids(PERSON_OBJECT[self.system], [d.contact_id for d in deals], "leads")
         for remote in deals:

@@ -20,10 +20,12 @@ period and grouping filters. Definitions (the README's "Funnel metrics" says the
 * ``reply_interest_rate``: of the leads created in the period that wrote to us (an inbound email on the lead),
   the share whose first such email was followed by progress: the lead was qualified at or after it, a deal was
   opened from it at or after it, or the email's sentiment (VADER compound, when scored) is above +0.05.
-* ``revenue_per_closer_hour``: won revenue (amounts of won deals closed in the period, per currency) divided by
-  the selling hours of the reps who own them: their calls, meetings and outbound emails on deals in the period.
-  Interactions carry no duration, so each counts a standard length (``TOUCH_HOURS``: a call 30 minutes, a meeting
-  an hour, an outbound email 15 minutes). A rep with won revenue but no logged hours has no value (said why).
+* ``revenue_per_closer_hour``: won revenue (amounts of won deals closed in the period, per currency, by the
+  people in scope: everyone the actor may see, or the owner or team asked about) divided by the same people's
+  selling hours: the calls, meetings and outbound emails they logged on deals in the period, so time spent on
+  deals that were lost counts too (a rep with hours and no wins is at 0 per hour). Interactions carry no duration,
+  so each counts a standard length (``TOUCH_HOURS``: a call 30 minutes, a meeting an hour, an outbound email 15
+  minutes). A rep with won revenue but no logged hours has no value (said why).
 
 Lead metrics count a lead once, under its owner; they see the leads (and deals) the actor may see.
 """

@@ -264,7 +264,13 @@ def deliver_from_settings(engine: Engine, settings: Any, *, now: datetime | None
 
     if not slack_configured(settings):
         return None
-    return deliver_pending(engine, web_client(settings), now=now)
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+    client = web_client(settings)
+    # A post whose connection broke may have reached Slack: no blind retry of it (this module checks the DM
+    # first); a 429 was not processed, so that retry is safe.
+    client.retry_handlers = [h for h in client.retry_handlers if isinstance(h, RateLimitErrorRetryHandler)]
+    return deliver_pending(engine, client, now=now)
 
 
 __all__ = ["NotifyReport", "deliver_from_settings", "deliver_pending", "message_text"]

@@ -478,6 +478,7 @@ class Analysis(BaseModel):
     verdict: str
     notes: list[str] = Field(default_factory=list)
     look_recorded: bool = False
+    hypothetical_look: bool = False  # the look shown was not taken: its boundary is what one now would need
     receipt_id: int | None = None
 
 
@@ -486,7 +487,12 @@ def _observed_until(experiment: Experiment, now: datetime) -> datetime:
     return min([now, *ends])
 
 
-def _matched(control: list[Outcome], treatment: list[Outcome], seed: str) -> tuple[list[Outcome], str]:
+def segment_kind(unit: str) -> str:
+    """What the before/after control is matched on: a deal's size band, a lead's source."""
+    return "lead-source" if unit == "lead" else "deal-size"
+
+
+def _matched(control: list[Outcome], treatment: list[Outcome], seed: str, kind: str) -> tuple[list[Outcome], str]:
     """The control cut to the treatment's segment mix (the same share of each segment), in a seeded random order,
     as many as the scarcest segment allows; treatment segments absent from the control are left out."""
     t_mix = Counter(o.case.segment for o in treatment)
@@ -500,7 +506,7 @@ def _matched(control: list[Outcome], treatment: list[Outcome], seed: str) -> tup
     kept = [o for s, n in shared.items() for o in by_segment[s][: int(ratio * n)]]
     mix = ", ".join(f"{s} {n / sum(shared.values()):.0%}" for s, n in sorted(shared.items()))
     dropped = sorted(set(t_mix) - set(shared))
-    text = f"control cut to the treatment's size mix ({mix}): {len(kept):,} of {len(control):,} before-period cases"
+    text = f"control cut to the treatment's {kind} mix ({mix}): {len(kept):,} of {len(control):,} before-period cases"
     if dropped:
         text += f"; treatment segments with no control left out: {', '.join(dropped)}"
     return kept, text
@@ -531,7 +537,7 @@ def arms(session: Session, experiment: Experiment, now: datetime) -> tuple[list[
     if experiment.metric == "conversion":
         control = [o for o in control if o.converted is not None]
         treatment = [o for o in treatment if o.converted is not None]
-    matched, text = _matched(control, treatment, experiment.seed)
+    matched, text = _matched(control, treatment, experiment.seed, segment_kind(experiment.unit))
     if treatment and matched:
         keep = {o.case.segment for o in matched}
         treatment = [o for o in treatment if o.case.segment in keep]
@@ -696,13 +702,21 @@ def analyze_experiment(
     analysis.p_value = float(2 * _norm_sf(abs(z)))
     analysis.look, analysis.planned_look, analysis.final = look_no, planned, final
     analysis.crossed = abs(z) >= boundary
-    _estimate(analysis, experiment, z, boundary)
     take = not same and (record == "any" or (record == "planned" and at_planned))
     concluded = take and bool(analysis.crossed or final)
     analysis.notes = notes
-    if record == "none" or (record == "planned" and not at_planned and not same):
-        analysis.verdict = _interim_verdict(analysis, experiment, looks)
+    if not take and not same:
+        # no look is taken: the interval is the posterior's (conversion), never one at a boundary not spent
+        analysis.hypothetical_look = True
+        _estimate(analysis, experiment, z, None)
+        due = (
+            "a planned look is due (the scheduler or `analyze` takes it)"
+            if at_planned
+            else "next planned look not reached"
+        )
+        analysis.verdict = _interim_verdict(analysis, experiment, looks, due)
         return analysis
+    _estimate(analysis, experiment, z, boundary)
     if take:
         row = ExperimentLook(
             experiment_id=experiment.id or 0,
@@ -808,7 +822,7 @@ def _estimate(analysis: Analysis, experiment: Experiment, z: float | None, bound
             se = abs(math.log(hr) / z) if z else 0.0
             analysis.low, analysis.high = math.exp(math.log(hr) - boundary * se), math.exp(math.log(hr) + boundary * se)
         med = (
-            f"median {_days(t.median_days)} vs {_days(c.median_days)} days to {experiment.target}; "
+            f"median {_median(t)} vs {_median(c)} days to {experiment.target} (treatment vs control); "
             f"hazard ratio {hr:.2f}"
         )
         if analysis.low is not None:
@@ -818,6 +832,12 @@ def _estimate(analysis: Analysis, experiment: Experiment, z: float | None, bound
 
 def _days(value: float | None) -> str:
     return "not reached" if value is None else f"{value:.0f}"
+
+
+def _median(arm: ArmSummary) -> str:
+    if arm.median_low is None:
+        return _days(arm.median_days)
+    return f"{_days(arm.median_days)} (95% CI {_days(arm.median_low)} to {_days(arm.median_high)})"
 
 
 def _verdict(analysis: Analysis, experiment: Experiment) -> str:
@@ -845,14 +865,14 @@ def _verdict(analysis: Analysis, experiment: Experiment) -> str:
     )
 
 
-def _interim_verdict(analysis: Analysis, experiment: Experiment, looks: list[ExperimentLook]) -> str:
+def _interim_verdict(analysis: Analysis, experiment: Experiment, looks: list[ExperimentLook], due: str) -> str:
     last = f"; the last formal look (#{looks[-1].look}) did not cross its boundary" if looks else "; no formal look yet"
     posterior = ""
     if analysis.bayes:
         posterior = f"; P(change better) {analysis.bayes['probability_treatment_better']:.0%}"
     return (
         f"running, not concluded: {analysis.estimate_text}{posterior}; {analysis.information:.0%} of the planned "
-        f"information, next planned look not reached{last}"
+        f"information, {due}{last}"
     )
 
 

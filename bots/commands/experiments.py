@@ -20,7 +20,8 @@ app = typer.Typer(
         "control, find → change → measure.\n\n"
         "`define` fixes the change, who gets it (`--design random`: a seeded hash of each new deal's id puts half "
         "of them in the treatment arm, and a rule under test acts on that arm only; `--design before-after`: "
-        "deals from the start against a control period before it, cut to the same size mix), the primary metric "
+        "deals from the start against a control period before it, cut to the same size mix; leads: source mix), "
+        "the primary metric "
         "(conversion to a stage within a window, or days to reach a stage), the minimum detectable effect, alpha, "
         "power and the planned looks, and prints the sample size and duration it needs before it starts.\n\n"
         "`analyze` takes a look: the boundary comes from an O'Brien-Fleming-type alpha-spending function, so a "
@@ -91,6 +92,8 @@ def _metric(experiment: Experiment) -> str:
 
 
 def _split(experiment: Experiment) -> str:
+    from sales.experiments import segment_kind
+
     start = experiment.starts_at.date().isoformat()
     if experiment.design == "random":
         return (
@@ -98,7 +101,8 @@ def _split(experiment: Experiment) -> str:
             f"their id (seed {experiment.seed})" + (" ; the rule acts on that arm only" if experiment.rule else "")
         )
     control = experiment.control_from.date().isoformat() if experiment.control_from else "?"
-    return f"before/after: from {start} against {control} to {start}, the control cut to the same size mix"
+    kind = segment_kind(experiment.unit)
+    return f"before/after: from {start} against {control} to {start}, the control cut to the same {kind} mix"
 
 
 def _print_analysis(analysis: Analysis) -> None:
@@ -129,8 +133,11 @@ def _print_analysis(analysis: Analysis) -> None:
     out.print(f"Information: {analysis.information:.0%} of the plan ({needed}).", highlight=False)
     if analysis.look is not None and analysis.z is not None and analysis.boundary is not None:
         kind = "planned" if analysis.planned_look else "not planned"
+        head = f"No look taken: one now would be look {analysis.look}" if analysis.hypothetical_look else "Look"
+        if not analysis.hypothetical_look:
+            head += f" {analysis.look}"
         out.print(
-            f"Look {analysis.look} ({kind}): z {analysis.z:+.2f} against the boundary |z| >= {analysis.boundary:.2f} "
+            f"{head} ({kind}): z {analysis.z:+.2f} against the boundary |z| >= {analysis.boundary:.2f} "
             f"(nominal p < {analysis.nominal_alpha:.2g}); unadjusted p {analysis.p_value:.2g}.",
             highlight=False,
         )

@@ -498,6 +498,8 @@ def _accuracy(
     actuals = ", ".join(f"{q} {money(v, result.currency, whole=True)}" for q, v in result.actuals.items())
     out.print(
         f"WAPE = sum |forecast made in week k - what the quarter closed| / sum closed, over the quarters; "
-        f"actuals: {actuals}. Reconstructed weeks use the stage history as known at the start of that week.",
+        f"actuals: {actuals}. Reconstructed weeks use the stage history as known at the start of that week. "
+        "WAPE is the forecast as reported that week (its chosen method); — = that forecaster was not available in "
+        "every quarter (no run rate before three whole months of history).",
         highlight=False,
     )

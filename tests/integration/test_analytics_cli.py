@@ -57,6 +57,11 @@ def test_forecast_table_chart_errors_and_backtest(cli, tmp_path: Path) -> None: 
     chart = tmp_path / "q4.png"
     result = cli("forecast", "2026-Q4", "--by", "owner", "--today", "2026-11-01", "--chart", str(chart))
     assert "Forecast Q4 2026" in result.stdout and "Jordan Blake" in result.stdout and "80% interval" in result.stdout
+    # the method is stated: which forecaster the figure is and its backtest WAPE against the others
+    assert "Why: lowest WAPE in a backtest over 6 past months" in result.stdout and "run rate" in result.stdout
+    snapshot = cli("forecast", "snapshot", "--today", "2026-11-02")
+    again = cli("forecast", "snapshot", "--today", "2026-11-02")
+    assert "open deals and 2 forecasts recorded" in snapshot.stdout and "already taken" in again.stdout
     assert chart.read_bytes().startswith(PNG)
     bad = cli("forecast", "someday", ok=False)
     assert bad.returncode == 1 and "not a period" in bad.stderr

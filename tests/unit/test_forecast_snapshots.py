@@ -212,3 +212,12 @@ def test_the_scheduler_jobs_snapshot_once_a_day_and_skip_recalibration_without_a
     assert _counts(sqlite_engine) == (4, 2, 1)
     assert (tmp_path / "home" / "forecast" / "track-record-USD.json").is_file()  # the backtest is kept for the day
     assert sched.recalibrate_lead_model() == "skipped"
+
+
+def test_a_second_snapshot_the_same_day_writes_nothing_on_either_backend(engine: Engine) -> None:
+    _build(engine)
+    with session_scope(engine) as s:
+        assert take_snapshot(s, SYSTEM, today=date(2026, 9, 20), simulations=SIMS).created
+    with session_scope(engine) as s:
+        assert not take_snapshot(s, SYSTEM, today=date(2026, 9, 20), simulations=SIMS).created
+    assert _counts(engine) == (4, 2, 1)

@@ -5,8 +5,10 @@ tests (real HTTP on 127.0.0.1).
 
     python -m bench.crm_sync [--deals N]
 
-For each: records per second for the first run (every record created) and a second run (every record read again;
-the import updates a tenth of them, the sync reads only what changed). Baseline: the same export through the
+Records per second of wall-clock time and, for the syncs, per CPU second of this process (the loopback servers
+run in it too; on a shared machine the CPU figure is the steadier comparison). For each: the first run (every
+record created) and a second run (every record read again; the import updates a tenth of them, the sync reads
+only what changed). Baseline: the same export through the
 plain CSV importer with no upsert (the shape `salesgraph import csv --entity deals` had before). Prints JSON and
 writes bench/results/crm_sync.json.
 """
@@ -140,14 +142,15 @@ def bench_sync(kind: str, n: int, folder: Path) -> dict[str, Any]:
                     data.deals[i].modified = t0 + timedelta(days=5, seconds=i)
             client = ApiClient(url, headers)
             source = HubSpotDeals(client) if kind == "hubspot" else PipedriveDeals(client)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             report = pull_stream(engine, SYSTEM, source)
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
             client.close()
             handled = report.created + report.updated + report.unchanged
             out[label] = {
                 "seconds": round(seconds, 3),
                 "records_per_s": round(handled / seconds, 1),
+                "records_per_cpu_s": round(handled / cpu, 1),
                 "records": handled,
                 "created": report.created,
                 "updated": report.updated,
@@ -205,13 +208,14 @@ def bench_two_way(kind: str, n: int, folder: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"companies": companies, "people": people, "deals": n}
     with crm_server(kind, data) as url:
         client = ApiClient(url, headers)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         reports = pull_all(engine, SYSTEM, kind, client)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         records = sum(r.created + r.updated + r.unchanged for r in reports)
         out["full_sync"] = {
             "seconds": round(seconds, 3),
             "records_per_s": round(records / seconds, 1),
+            "records_per_cpu_s": round(records / cpu, 1),
             "records": records,
             "requests": sum(r.requests for r in reports),
         }
@@ -226,12 +230,13 @@ def bench_two_way(kind: str, n: int, folder: Path) -> dict[str, Any]:
                 )
                 log_interaction(s, rep, InteractionInput(lead_id=lead.lead.id, channel="call", body="Intro call"))
         source = HubSpotDeals(client) if kind == "hubspot" else PipedriveDeals(client)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         pushed = push_changes(engine, SYSTEM, source)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         out["write_back"] = {
             "seconds": round(seconds, 3),
             "writes_per_s": round(pushed.sent / seconds, 1),
+            "writes_per_cpu_s": round(pushed.sent / cpu, 1),
             "writes": pushed.sent,
             "by_operation": pushed.by_operation,
         }

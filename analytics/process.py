@@ -264,7 +264,8 @@ def discover_model(
     net, im, fm = pm4py.convert_to_petri_net(tree)
     n_cases = int(counts.sum())
     source = source or f"{n_cases:,} cases"
-    description = f"inductive miner (noise threshold {noise_threshold:g}) on all {len(counts):,} variants of {source}"
+    which = "the one variant" if len(counts) == 1 else f"all {len(counts):,} variants"
+    description = f"inductive miner (noise threshold {noise_threshold:g}) on {which} of {source}"
     model = ProcessModel(net, im, fm, "inductive miner", description, len(net.transitions), len(net.places))
     return DiscoveredModel(model, len(counts), len(counts), 1.0, n_cases)
 
@@ -715,7 +716,8 @@ def lifecycle_times(log: EventLog) -> LifecycleSummary | None:
         sessions = sessions.merge(scheduled_groups, on=keys, how="left")
         has_schedule = sessions["_has"].fillna(False).astype(bool).to_numpy()
     else:
-        sessions = sessions.assign(_sched=pd.Series(pd.NaT, index=sessions.index), _k=np.nan)
+        no_schedule = pd.Series(pd.NaT, index=sessions.index, dtype=sessions[f"{TIMESTAMP}_start"].dtype)
+        sessions = sessions.assign(_sched=no_schedule, _k=np.nan)
         has_schedule = np.zeros(len(sessions), dtype=bool)
     # item key: the schedule number where the activity is scheduled in this case, else the session itself
     item = np.where(has_schedule, sessions["_k"].fillna(0).to_numpy(), -1 - sessions["_n"].to_numpy())
@@ -728,6 +730,8 @@ def lifecycle_times(log: EventLog) -> LifecycleSummary | None:
         scheduled=("_sched", "first"),
     )
     items = items.reset_index().sort_values("first_start", kind="stable")
+    # an all-missing column can come out of the aggregation as objects; times must stay UTC timestamps
+    items["scheduled"] = pd.to_datetime(items["scheduled"], utc=True)
     completions = lc.loc[lc["_tr"] == "complete", [CASE, TIMESTAMP]].rename(columns={TIMESTAMP: "_prev"})
     items = pd.merge_asof(
         items,

@@ -204,6 +204,10 @@ def cycle_time_png(report: BottleneckReport) -> bytes | None:
     return _png(fig)
 
 
+def _hours_label(hours: float) -> str:
+    return f"{hours * 3600:.0f}s" if hours < 1 / 60 else _duration(hours / 24)
+
+
 def queue_working_png(report: BottleneckReport) -> bytes | None:
     """Per activity with start/complete events: median queue (waiting to start) beside median working time, in
     hours on a log scale so a 20-minute task and a two-day queue are both readable; the longest queue on top."""
@@ -222,9 +226,11 @@ def queue_working_png(report: BottleneckReport) -> bytes | None:
     work = [max(a.median_working_hours, floor) for a in rows]
     ax.barh(y + 0.2, queue, height=0.38, color=_BACKWARD, alpha=0.8, label="median queue (waiting to start)")
     ax.barh(y - 0.2, work, height=0.38, color=_FORWARD, alpha=0.8, label="median working time")
-    for i in range(len(rows)):
-        ax.text(queue[i], y[i] + 0.2, f"  {_duration(queue[i] / 24)}", va="center", fontsize=7)
-        ax.text(work[i], y[i] - 0.2, f"  {_duration(work[i] / 24)}", va="center", fontsize=7)
+    for i, a in enumerate(rows):
+        # labels give the real values; only the bars are floored at a minute
+        real_queue, real_work = float(a.median_queue_hours or 0.0), a.median_working_hours
+        ax.text(queue[i], y[i] + 0.2, f"  {_hours_label(real_queue)}", va="center", fontsize=7)
+        ax.text(work[i], y[i] - 0.2, f"  {_hours_label(real_work)}", va="center", fontsize=7)
     ax.set_yticks(y, [f"{a.activity} (n={a.work_items:,})" for a in rows], fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("hours (log scale)")

@@ -152,7 +152,11 @@ def _sections(report: BottleneckReport) -> list[Section]:
 
 
 def _hours(value: float | None) -> str:
-    return "–" if value is None else _days(value / 24)
+    if value is None:
+        return "–"
+    if value < 1 / 60:
+        return f"{value * 3600:.0f} s"
+    return f"{value / 24:,.0f} d" if value >= 100 * 24 else _days(value / 24)
 
 
 def _lifecycle_sections(report: BottleneckReport) -> list[Section]:
@@ -172,7 +176,7 @@ def _lifecycle_sections(report: BottleneckReport) -> list[Section]:
                     "Median working",
                     "Total working",
                     "Paused between sessions",
-                    "Queue share",
+                    "Queue share of total",
                     "Dominant",
                     "Queue from",
                 ],
@@ -257,7 +261,7 @@ def _conformance_lines(report: BottleneckReport) -> list[str]:
     noun = report.case_noun
     lines = [
         f"Checked against the {c.model}: {c.model_description}.",
-        f"Model source: {c.model_source}." if c.model_source else "",
+        f"Model source: {c.model_source}." if c.model_source and c.model_source != c.model_description else "",
         f"Judged on {c.evaluated_on}; {c.open_cases:,} open {noun} left out (an unfinished trace is not a "
         f"deviation). Complete means {c.completion_rule}."
         if c.completion_rule

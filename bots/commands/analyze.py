@@ -503,7 +503,8 @@ def _show_lifecycle(console: Console, report: BottleneckReport) -> None:
     life = report.lifecycle
     if life is not None and life.activities:
         table = Table(title="Queue vs working time (start/complete events)", title_justify="left")
-        for column in ("activity", "work items", "median queue", "median working", "queue share", "dominant"):
+        columns = ("activity", "work items", "median queue", "median working", "queue share of total", "dominant")
+        for column in columns:
             table.add_column(column, justify="left" if column in ("activity", "dominant") else "right")
         for a in life.activities[:10]:
             table.add_row(

@@ -171,3 +171,44 @@ def test_help_does_not_load_the_analysis_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_lifecycle_log_with_case_noun_and_end_activities(cli_home: Path, tmp_path: Path) -> None:
+    """A ticket log with start/complete events: imported with its noun and end activity, analysed end to end."""
+    rows = ["case_id,activity,lifecycle,timestamp,resource"]
+    for i in range(12):
+        day = f"2026-02-{1 + i:02d}"
+        rows += [
+            f"T{i},Open,complete,{day}T08:00:00Z,desk",
+            f"T{i},Fix,start,{day}T11:00:00Z,eng{i % 2}",  # 3 h queue after Open
+            f"T{i},Fix,complete,{day}T11:30:00Z,eng{i % 2}",  # 30 min of work
+        ]
+        if i < 9:  # the last three tickets are still open
+            rows.append(f"T{i},Closed,complete,{day}T12:00:00Z,desk")
+    path = tmp_path / "tickets.csv"
+    path.write_text("\n".join(rows) + "\n")
+
+    result = _run("import", "eventlog", str(path), "--case-noun", "tickets", "--end", "Closed")
+    assert result.exit_code == 0, result.output
+    assert "Imported tickets: 12 tickets, 33 events, 45 lifecycle events" in result.output
+    bad = _run("import", "eventlog", str(path), "--name", "t2", "--end", "Resolved")
+    assert bad.exit_code == 1 and "not activities of tickets.csv: Resolved" in bad.output
+
+    result = _run("analyze", "process", "--log", "tickets")
+    assert result.exit_code == 0, result.output
+    # no playbook: mined on the earliest 6 of the 9 closed tickets, judged on the later 3
+    assert "of 3 completed tickets under 0.85" in result.output
+    assert "the one variant of the earliest 6 completed tickets" in result.output
+    assert "3 open tickets left out" in result.output
+    assert re.search(r"Fix\s+12\s+3\.0 h\s+30 min\s+86%\s+queue", result.output)
+    assert "The longest queue is before Fix: tickets wait a median 3.0 h" in result.output
+    assert "eng0" in result.output and "desk → eng" in result.output
+
+    md = tmp_path / "tickets.md"
+    result = _run("analyze", "bottlenecks", "--log", "tickets", "--case-noun", "support tickets", "--markdown", str(md))
+    assert result.exit_code == 0, result.output
+    text = md.read_text()
+    assert text.startswith("# Where support tickets get stuck")
+    assert (md.parent / "tickets-queue-working.png").stat().st_size > 5_000
+    result = _run("analyze", "bottlenecks", "--case-noun", "tickets")
+    assert result.exit_code == 1 and "apply to an imported log" in result.output

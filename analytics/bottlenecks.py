@@ -48,7 +48,12 @@ MIN_SEGMENT_CASES = 10  # below this a segment's median or rate is too noisy to 
 SLOW_RATIO = 1.25  # a segment must be at least this much slower than the rest to be a finding
 MIN_EXTRA_DAYS = 1 / 24  # ... and slower by at least an hour
 MIN_RATE_GAP = 0.08  # a conversion gap smaller than 8 points is not worth a finding
-SIGNIFICANCE = 0.05  # false discovery rate (Benjamini-Hochberg) over every comparison made in the run
+SIGNIFICANCE = 0.05  # false discovery rate over every segment comparison made in the run (permutation q-values)
+PERMUTATIONS = 1000  # label permutations per report: q-values and family-wise p-values resolve 1/1000
+MIN_PERMUTATIONS = 200  # large logs: fewer permutations, never fewer than this
+PERMUTATION_BUDGET = 150_000_000  # segment labels looked up per report (about a second of numpy per 30 million)
+PERMUTATION_SEED = 16  # fixed, so the same log always gives the same adjusted p-values
+MIX_COLUMN = "size_band"  # deal mix: segments are compared with the rest within each size band
 MAX_FINDINGS = 12  # per group
 AT_RISK_QUANTILE = 0.75
 
@@ -63,7 +68,17 @@ class Evidence(BaseModel):
     rest_value: float | None = None
     segment_cases: int
     rest_cases: int | None = None
-    p_value: float | None = None
+    p_value: float | None = Field(None, description="segment findings: q-value over every comparison made")
+    p_family_wise: float | None = Field(None, description="Westfall-Young step-down maxT adjusted p")
+    p_raw: float | None = Field(None, description="the test's own one-sided p, before any adjustment")
+    test: str | None = None
+    controlled_for: list[str] = Field(default_factory=list, description="the deal mix compared within")
+    effect: float | None = Field(None, description="time: ratio to the rest; conversion: rate gap (share)")
+    effect_low: float | None = Field(None, description="95 % confidence interval of effect, lower end")
+    effect_high: float | None = None
+    effect_unit: str | None = None
+    comparisons: int | None = Field(None, description="comparisons in the family the adjustment covers")
+    permutations: int | None = None
 
 
 class Finding(BaseModel):
@@ -72,6 +87,7 @@ class Finding(BaseModel):
     title: str
     statement: str
     action: str
+    method: str = Field("", description="how a segment finding was tested: test, deal mix, what its q covers")
     dimension: str | None = None
     segment: str | None = None
     source: str | None = None
@@ -255,43 +271,6 @@ def _resolve_dimensions(log: EventLog, segment: str | Sequence[str] | None) -> l
     return out
 
 
-def _bh(pvalues: list[float]) -> list[float]:
-    """Benjamini-Hochberg adjusted p-values: many segment comparisons would otherwise yield chance findings."""
-    if not pvalues:
-        return []
-    from scipy.stats import false_discovery_control
-
-    return [float(p) for p in false_discovery_control(pvalues, method="bh")]
-
-
-def _cmh_less(in_segment: Any, converted: Any, strata: Any) -> float:
-    """One-sided Cochran-Mantel-Haenszel p that the segment converts less than the rest within strata.
-
-    Each stratum (size band) contributes its segment's observed conversions minus those expected under no
-    difference, and their hypergeometric variance; strata with only one group or one outcome carry nothing.
-    """
-    import numpy as np
-    from scipy.stats import norm
-
-    seg = np.asarray(in_segment, dtype=bool)
-    conv = np.asarray(converted, dtype=bool)
-    observed = expected = variance = 0.0
-    for stratum in np.unique(strata):
-        k = strata == stratum
-        n = int(k.sum())
-        n1, m1 = int((seg & k).sum()), int((conv & k).sum())
-        if n < 2 or n1 in (0, n) or m1 in (0, n):
-            continue
-        observed += float((seg & conv & k).sum())
-        expected += n1 * m1 / n
-        variance += n1 * (n - n1) * m1 * (n - m1) / (n * n * (n - 1))
-    if variance <= 0:
-        return 1.0
-    # continuity correction, toward no difference
-    z = (observed - expected + 0.5) / math.sqrt(variance)
-    return float(norm.cdf(z))
-
-
 def _stage_index(log: EventLog, order: Sequence[str]) -> dict[str, int]:
     index = {s: i for i, s in enumerate(order) if s not in log.outcome_stages}
     if log.won_stage:
@@ -392,142 +371,194 @@ def funnel(log: EventLog, order: Sequence[str], progress: pd.DataFrame, stage_fr
 # Findings
 
 
-def _slow_segment_candidates(
-    steps: pd.DataFrame, segments: pd.DataFrame, dimensions: Sequence[str], min_cases: int
-) -> list[dict[str, Any]]:
-    """Every (transition, segment) whose median wait is clearly longer than the rest's, with a Mann-Whitney p.
-
-    Medians per (transition, segment) come from one groupby per dimension; only segments slower than their
-    transition's overall median get the exact segment-vs-rest comparison and the test.
-    """
-    import numpy as np
-    from scipy.stats import mannwhitneyu
-
-    candidates: list[dict[str, Any]] = []
-    if steps.empty:
-        return candidates
-    pair_cols = ["source", "target"]
-    pair_cases = steps.groupby(pair_cols, observed=True)[CASE].nunique()
-    pair_median = steps.groupby(pair_cols, observed=True)["wait_days"].median()
-    eligible = pair_cases[pair_cases >= 2 * min_cases].index
-    if len(eligible) == 0:
-        return candidates
-    keyed = steps.set_index(pair_cols)
-    keep = keyed.index.isin(eligible)
-    work = steps.loc[keep].reset_index(drop=True)
-    positions = work.groupby(pair_cols, observed=True).indices
-    waits = work["wait_days"].to_numpy()
-    case_col = work[CASE]
-    for dimension in dimensions:
-        labels = case_col.map(segments[dimension]).fillna("unknown").astype(str)
-        grouped = work.assign(_seg=labels).groupby([*pair_cols, "_seg"], observed=True)
-        stats = grouped.agg(cases=(CASE, "nunique"), median=("wait_days", "median"))
-        label_values = labels.to_numpy()
-        for row in stats.reset_index().to_dict("records"):
-            source, target, value = str(row["source"]), str(row["target"]), str(row["_seg"])
-            seg_cases = int(row["cases"])
-            total_cases = int(pair_cases[(source, target)])
-            rest_cases = total_cases - seg_cases
-            med_seg = float(row["median"])
-            if seg_cases < min_cases or rest_cases < min_cases:
-                continue
-            # every comparison made is tested and counted in the correction, whatever its effect size: testing
-            # only those that look large first would let chance differences through
-            idx = positions[(source, target)]
-            mask = label_values[idx] == value
-            seg, rest = waits[idx][mask], waits[idx][~mask]
-            med_rest = float(np.median(rest))
-            large = not (
-                med_seg <= float(pair_median[(source, target)])
-                or med_seg < med_rest * SLOW_RATIO
-                or med_seg - med_rest < MIN_EXTRA_DAYS
-            )
-            p = float(mannwhitneyu(seg, rest, alternative="greater").pvalue)
-            candidates.append(
-                {
-                    "source": str(source),
-                    "target": str(target),
-                    "dimension": dimension,
-                    "segment": str(value),
-                    "median_seg": med_seg,
-                    "median_rest": med_rest,
-                    "steps_seg": int(mask.sum()),
-                    "cases_seg": seg_cases,
-                    "cases_rest": rest_cases,
-                    "p": p,
-                    "large": large,
-                }
-            )
-    return candidates
-
-
-def _median(values: Any) -> float:
-    import numpy as np
-
-    return float(np.median(values)) if len(values) else math.nan
-
-
-def _conversion_candidates(
+def _case_outcomes(
     log: EventLog,
+    steps: pd.DataFrame,
     progress: pd.DataFrame,
     stage_frame: pd.DataFrame,
-    segments: pd.DataFrame,
-    dimensions: Sequence[str],
+    mix: Any,
     min_cases: int,
-) -> list[dict[str, Any]]:
-    """Segments that convert clearly less often than the rest, per stage and to Won, with a Fisher exact p."""
-    from scipy.stats import fisher_exact
+) -> list[Any]:
+    """Every outcome the segments are compared on, one value per case: the (mean) wait on each transition that at
+    least ``2 * min_cases`` cases took, and conversion at each stage and to Won among the cases decided there."""
+    import numpy as np
+    import pandas as pd
 
-    candidates: list[dict[str, Any]] = []
+    from analytics.segment_tests import Outcome
+
+    position = pd.Series(np.arange(len(log.cases)), index=log.cases.index)
+    outcomes: list[Outcome] = []
+
+    def strata(units: Any) -> Any:
+        return None if mix is None else mix[units]
+
+    if not steps.empty:
+        per_case = (
+            steps.groupby(["source", "target", CASE], observed=True)["wait_days"].agg(["mean", "size"]).reset_index()
+        )
+        for (source, target), group in per_case.groupby(["source", "target"], observed=True, sort=True):
+            if len(group) < 2 * min_cases:
+                continue
+            units = position.reindex(group[CASE].to_numpy()).to_numpy()
+            keep = ~np.isnan(units)
+            units = units[keep].astype(np.int64)
+            outcomes.append(
+                Outcome(
+                    kind="time",
+                    source=str(source),
+                    target=str(target),
+                    units=units,
+                    values=group["mean"].to_numpy(dtype=float)[keep],
+                    strata=strata(units),
+                    steps=group["size"].to_numpy()[keep],
+                )
+            )
     if not log.stages:
-        return candidates
+        return outcomes
     acts = stage_frame[ACTIVITY].astype(str)
     checks: list[tuple[str, Any, Any]] = []
     for i, stage in enumerate(log.stages):
         reached = progress.index.isin(stage_frame.loc[acts == stage, CASE].unique())
         sub = progress[reached]
         decided = sub[~(sub["open"] & (sub["max_index"] == i))]
-        checks.append((stage, decided, decided["max_index"] > i))
-    mix = segments["size_band"] if "size_band" in segments.columns else None
+        checks.append((stage, decided.index, (decided["max_index"] > i).to_numpy()))
     if log.won_stage and log.lost_stage:
         closed = progress[progress["won"] | progress["lost"]]
-        checks.append((log.won_stage, closed, closed["won"]))
-    for stage, decided, converted in checks:
-        if len(decided) < 2 * min_cases:
+        checks.append((log.won_stage, closed.index, closed["won"].to_numpy()))
+    for stage, case_ids, converted in checks:
+        if len(case_ids) < 2 * min_cases:
             continue
+        units = position.reindex(case_ids).to_numpy()
+        keep = ~np.isnan(units)
+        units = units[keep].astype(np.int64)
+        outcomes.append(
+            Outcome(
+                kind="conversion",
+                source=stage,
+                target=None,
+                units=units,
+                values=np.asarray(converted, dtype=float)[keep],
+                strata=strata(units),
+            )
+        )
+    return outcomes
+
+
+def _comparisons(
+    log: EventLog,
+    steps: pd.DataFrame,
+    progress: pd.DataFrame,
+    stage_frame: pd.DataFrame,
+    dimensions: Sequence[str],
+    min_cases: int,
+    *,
+    permutations: int | None = None,
+    seed: int = PERMUTATION_SEED,
+) -> list[dict[str, Any]]:
+    """Every segment-vs-rest comparison made, each with its test, effect and interval, raw and adjusted p.
+
+    A comparison is made for every outcome and every segment with ``min_cases`` cases on each side, whatever its
+    effect size (testing only those that look large would let chance differences through). All of them form one
+    family: adjusted by ``permutations`` permutations of the cases' segment labels within size bands (see
+    ``analytics.segment_tests``), seeded so a report is reproducible. By default PERMUTATIONS, fewer (never below
+    MIN_PERMUTATIONS) when that many would look up more than PERMUTATION_BUDGET labels on a large log.
+    """
+    import numpy as np
+
+    from analytics import segment_tests as st
+
+    segments = log.cases[list(dimensions)].astype(object).fillna("unknown").astype(str)
+    mix_labels = (
+        log.cases[MIX_COLUMN].astype(object).fillna("unknown").astype(str) if MIX_COLUMN in log.cases.columns else None
+    )
+    mix = None
+    if mix_labels is not None and mix_labels.nunique() > 1:
+        mix = np.unique(mix_labels.to_numpy(), return_inverse=True)[1].astype(np.int64)
+    outcomes = _case_outcomes(log, steps, progress, stage_frame, mix, min_cases)
+    labels: dict[str, Any] = {}
+    names: dict[str, Any] = {}
+    for dimension in dimensions:
+        names[dimension], labels[dimension] = np.unique(segments[dimension].to_numpy(), return_inverse=True)
+    comparisons: list[st.Comparison] = []
+    for o, outcome in enumerate(outcomes):
         for dimension in dimensions:
-            labels = segments[dimension].reindex(decided.index).fillna("unknown").astype(str).to_numpy()
-            conv = converted.to_numpy()
-            for value in sorted(set(labels)):
-                mask = labels == value
-                n_seg, n_rest = int(mask.sum()), int((~mask).sum())
-                if n_seg < min_cases or n_rest < min_cases:
+            codes = labels[dimension][outcome.units]
+            counts = np.bincount(codes, minlength=len(names[dimension]))
+            for code in np.flatnonzero(counts >= min_cases):
+                if len(codes) - counts[code] < min_cases:
                     continue
-                k_seg, k_rest = int(conv[mask].sum()), int(conv[~mask].sum())
-                rate_seg, rate_rest = k_seg / n_seg, k_rest / n_rest
-                # deal mix: a rep (or industry) with more large deals converts less for that reason alone, so
-                # the comparison is stratified by size band (Cochran-Mantel-Haenszel) when there is one
-                strata = mix[decided.index] if mix is not None and dimension != "size_band" else None
-                if strata is not None and strata.nunique() > 1:
-                    p = _cmh_less(mask, conv, strata.to_numpy())
-                else:
-                    table = [[k_seg, n_seg - k_seg], [k_rest, n_rest - k_rest]]
-                    p = float(fisher_exact(table, alternative="less").pvalue)
-                candidates.append(
-                    {
-                        "stage": stage,
-                        "dimension": dimension,
-                        "segment": value,
-                        "rate_seg": rate_seg,
-                        "rate_rest": rate_rest,
-                        "n_seg": n_seg,
-                        "n_rest": n_rest,
-                        "case_ids": decided.index[mask],
-                        "p": p,
-                        "large": rate_rest - rate_seg >= MIN_RATE_GAP,
-                    }
+                comparisons.append(
+                    st.Comparison(
+                        outcome=o,
+                        dimension=dimension,
+                        segment=str(names[dimension][code]),
+                        code=int(code),
+                        stratified=mix is not None and dimension != MIX_COLUMN,
+                        mask=codes == code,
+                    )
                 )
-    return candidates
+    if not comparisons:
+        return []
+    if permutations is None:
+        lookups = sum(
+            len(outcomes[o].units) for o, _, _ in {(c.outcome, c.stratified, c.dimension) for c in comparisons}
+        )
+        permutations = max(MIN_PERMUTATIONS, min(PERMUTATIONS, PERMUTATION_BUDGET // max(lookups, 1)))
+    z = st.permutation_z(outcomes, comparisons, labels, mix, permutations, seed)
+    q = st.permutation_fdr(z)
+    fwer = st.westfall_young(z)
+    p_raw = st.one_sided_p(z[0])
+    out: list[dict[str, Any]] = []
+    for j, c in enumerate(comparisons):
+        outcome = outcomes[c.outcome]
+        seg, rest = outcome.values[c.mask], outcome.values[~c.mask]
+        controlled = [DIMENSION_LABELS[MIX_COLUMN]] if c.stratified else []
+        row: dict[str, Any] = {
+            "kind": outcome.kind,
+            "source": outcome.source,
+            "target": outcome.target,
+            "dimension": c.dimension,
+            "segment": c.segment,
+            "n_seg": int(c.mask.sum()),
+            "n_rest": int((~c.mask).sum()),
+            "z": float(z[0, j]),
+            "p_raw": float(p_raw[j]),
+            "q": float(q[j]),
+            "p_fwer": float(fwer[j]),
+            "controlled_for": controlled,
+            "comparisons": len(comparisons),
+            "permutations": permutations,
+        }
+        if outcome.kind == "time":
+            ratio, low, high = st.ratio_interval(outcome, c.mask, c.stratified)
+            med_seg, med_rest = float(np.median(seg)), float(np.median(rest))
+            extra = med_seg * (1 - 1 / ratio) if ratio > 0 else 0.0
+            steps_seg = int(outcome.steps[c.mask].sum()) if outcome.steps is not None else int(c.mask.sum())
+            row.update(
+                test="van Elteren stratified rank test" if c.stratified else "Wilcoxon rank-sum test",
+                effect=ratio,
+                effect_low=low,
+                effect_high=high,
+                median_seg=med_seg,
+                median_rest=med_rest,
+                steps_seg=steps_seg,
+                extra_days=extra,
+                large=ratio >= SLOW_RATIO and extra >= MIN_EXTRA_DAYS,
+            )
+        else:
+            gap, low, high = st.gap_interval(outcome, c.mask, c.stratified)
+            row.update(
+                test="Cochran-Mantel-Haenszel test" if c.stratified else "two-proportion test",
+                effect=gap,
+                effect_low=low,
+                effect_high=high,
+                rate_seg=float(seg.mean()),
+                rate_rest=float(rest.mean()),
+                case_ids=log.cases.index[outcome.units[c.mask]],
+                large=gap >= MIN_RATE_GAP,
+            )
+        out.append(row)
+    return out
 
 
 def _slow_action(dimension: str, segment: str, source: str, target: str, typical: float) -> str:
@@ -670,6 +701,37 @@ def _over_limit_findings(log: EventLog, steps: pd.DataFrame, min_cases: int, tot
     return findings
 
 
+def is_reported(comparison: dict[str, Any]) -> bool:
+    """A comparison becomes a finding when its q-value is at most SIGNIFICANCE and its effect is material."""
+    return bool(comparison["q"] <= SIGNIFICANCE and comparison["large"])
+
+
+def _p_text(p: float, permutations: int) -> str:
+    floor = 1 / permutations
+    return f"<{floor:.1g}" if p < floor else f"={p:.2g}"
+
+
+def _test_clause(c: dict[str, Any]) -> str:
+    """The test, what it compared within and its q, short enough for a finding's sentence."""
+    within = f" within {' and '.join(c['controlled_for'])}" if c["controlled_for"] else ""
+    return f"{c['test']}{within}, q{_p_text(c['q'], c['permutations'])} over {c['comparisons']:,} comparisons"
+
+
+def _method_text(c: dict[str, Any], noun: str) -> str:
+    """How a finding was tested, as one sentence: the test, what it controlled for, what q covers, family-wise p."""
+    if c["controlled_for"]:
+        mix = " and ".join(c["controlled_for"])
+        control, where = f" within {mix} (the rest compared on the same {mix}s)", f" within {mix}s"
+    else:
+        control, where = f" against all other {noun}", ""
+    test = c["test"][:1].upper() + c["test"][1:]
+    return (
+        f"{test}{control}; q is the false discovery rate over all {c['comparisons']:,} segment comparisons made, "
+        f"calibrated by {c['permutations']:,} permutations of the segment labels{where}; family-wise "
+        f"p{_p_text(c['p_fwer'], c['permutations'])} (Westfall-Young)."
+    )
+
+
 def _segment_findings(
     log: EventLog,
     steps: pd.DataFrame,
@@ -678,93 +740,107 @@ def _segment_findings(
     dimensions: Sequence[str],
     min_cases: int,
     total_days: float,
+    *,
+    permutations: int | None = None,
+    seed: int = PERMUTATION_SEED,
 ) -> list[Finding]:
-    segments = log.cases[list(dimensions)].astype(object).fillna("unknown").astype(str)
-    slow = _slow_segment_candidates(steps, segments, dimensions, min_cases)
-    conv = _conversion_candidates(log, progress, stage_frame, segments, dimensions, min_cases)
-    adjusted = _bh([c["p"] for c in slow] + [c["p"] for c in conv])
+    compared = _comparisons(
+        log, steps, progress, stage_frame, dimensions, min_cases, permutations=permutations, seed=seed
+    )
     findings: list[Finding] = []
     amounts = log.cases["amount"] if "amount" in log.cases.columns else None
     n_cases = max(len(progress), 1)
-    for c, p in zip(slow, adjusted[: len(slow)], strict=True):
-        if p >= SIGNIFICANCE or not c["large"]:
+    for c in compared:
+        if not is_reported(c):
             continue
-        extra = c["median_seg"] - c["median_rest"]
-        cost = c["steps_seg"] * extra
-        ratio = c["median_seg"] / c["median_rest"] if c["median_rest"] > 0 else math.inf
+        p = c["q"]
         label = DIMENSION_LABELS.get(c["dimension"], c["dimension"])
-        findings.append(
-            Finding(
-                kind="slow segment",
-                title=f"{c['source']} → {c['target']} is slow for {c['segment']} ({label})",
-                statement=(
-                    f"{_segment_phrase(c['dimension'], c['segment'], log.case_noun)} take a median {_days(c['median_seg'])} to go "
-                    f"from {c['source']} to {c['target']}, against {_days(c['median_rest'])} for the rest "
-                    f"({ratio:.1f}× slower; {c['cases_seg']} vs {c['cases_rest']} cases, p={p:.2g}): about "
-                    f"{cost:,.0f} extra deal-days."
-                ),
-                action=_slow_action(c["dimension"], c["segment"], c["source"], c["target"], c["median_rest"]),
-                dimension=c["dimension"],
-                segment=c["segment"],
-                source=c["source"],
-                target=c["target"],
-                evidence=Evidence(
-                    metric=f"median days {c['source']} → {c['target']}",
-                    unit="days",
-                    segment_value=c["median_seg"],
-                    rest_value=c["median_rest"],
-                    segment_cases=c["cases_seg"],
-                    rest_cases=c["cases_rest"],
-                    p_value=p,
-                ),
-                cost=cost,
-                cost_unit="deal-days",
-                impact=cost / total_days if total_days else 0.0,
-            )
+        who = _segment_phrase(c["dimension"], c["segment"], log.case_noun)
+        mix = " on the same deal mix" if c["controlled_for"] else ""
+        evidence = Evidence(
+            metric="",
+            unit="",
+            segment_value=0.0,
+            segment_cases=c["n_seg"],
+            rest_cases=c["n_rest"],
+            p_value=p,
+            p_family_wise=c["p_fwer"],
+            p_raw=c["p_raw"],
+            test=c["test"],
+            controlled_for=c["controlled_for"],
+            effect=c["effect"],
+            effect_low=c["effect_low"],
+            effect_high=c["effect_high"],
+            comparisons=c["comparisons"],
+            permutations=c["permutations"],
         )
-    for c, p in zip(conv, adjusted[len(slow) :], strict=True):
-        if p >= SIGNIFICANCE or not c["large"]:
+        if c["kind"] == "time":
+            cost = c["steps_seg"] * c["extra_days"]
+            evidence.metric = f"median days {c['source']} → {c['target']}"
+            evidence.unit = "days"
+            evidence.effect_unit = "times as long (geometric mean)"
+            evidence.segment_value, evidence.rest_value = c["median_seg"], c["median_rest"]
+            findings.append(
+                Finding(
+                    kind="slow segment",
+                    title=f"{c['source']} → {c['target']} is slow for {c['segment']} ({label})",
+                    statement=(
+                        f"{who} take a median {_days(c['median_seg'])} to go from {c['source']} to {c['target']}, "
+                        f"against {_days(c['median_rest'])} for the rest ({c['n_seg']:,} vs {c['n_rest']:,} cases): "
+                        f"{c['effect']:.1f}× as long{mix} (95% CI {c['effect_low']:.1f}–{c['effect_high']:.1f}×; "
+                        f"{_test_clause(c)}), about {cost:,.0f} extra deal-days."
+                    ),
+                    method=_method_text(c, log.case_noun),
+                    action=_slow_action(c["dimension"], c["segment"], c["source"], c["target"], c["median_rest"]),
+                    dimension=c["dimension"],
+                    segment=c["segment"],
+                    source=c["source"],
+                    target=c["target"],
+                    evidence=evidence,
+                    cost=cost,
+                    cost_unit="deal-days",
+                    impact=cost / total_days if total_days else 0.0,
+                )
+            )
             continue
-        lost_deals = c["n_seg"] * (c["rate_rest"] - c["rate_seg"])
-        won = c["stage"] == log.won_stage
+        lost_deals = c["n_seg"] * c["effect"]
+        won = c["source"] == log.won_stage
         revenue, currency, by_currency = _revenue_at_risk(log.cases, amounts, c["case_ids"], lost_deals)
-        label = DIMENSION_LABELS.get(c["dimension"], c["dimension"])
-        what = "are won" if won else f"move on from {c['stage']}"
+        what = "are won" if won else f"move on from {c['source']}"
         in_words = revenue_in_words(revenue, by_currency)
         money = f" (≈ {in_words} in deal value)" if in_words else ""
+        evidence.metric = "win rate" if won else f"conversion from {c['source']}"
+        evidence.unit = "share"
+        evidence.effect_unit = "share lower than the rest"
+        evidence.segment_value, evidence.rest_value = c["rate_seg"], c["rate_rest"]
         findings.append(
             Finding(
                 kind="low conversion",
                 title=(
                     f"Low win rate: {c['segment']} ({label})"
                     if won
-                    else f"Low conversion at {c['stage']}: {c['segment']} ({label})"
+                    else f"Low conversion at {c['source']}: {c['segment']} ({label})"
                 ),
                 statement=(
-                    f"{_segment_phrase(c['dimension'], c['segment'], log.case_noun)} {what} {c['rate_seg']:.0%} of the time, "
-                    f"against {c['rate_rest']:.0%} for the rest ({c['n_seg']:,} vs {c['n_rest']:,} decided cases, "
-                    f"p={p:.2g}): about {lost_deals:,.{0 if lost_deals >= 10 else 1}f} fewer {log.case_noun}{money}."
+                    f"{who} {what} {c['rate_seg']:.0%} of the time, against {c['rate_rest']:.0%} for the rest "
+                    f"({c['n_seg']:,} vs {c['n_rest']:,} decided cases): {c['effect'] * 100:.0f} points lower{mix} "
+                    f"(95% CI {c['effect_low'] * 100:.0f}–{c['effect_high'] * 100:.0f}; "
+                    f"{_test_clause(c)}), about {lost_deals:,.{0 if lost_deals >= 10 else 1}f} fewer "
+                    f"{log.case_noun}{money}."
                 ),
+                method=_method_text(c, log.case_noun),
                 action=_conversion_action(
                     c["dimension"],
                     c["segment"],
-                    c["stage"],
+                    c["source"],
                     won,
                     log.case_noun,
-                    bool(log.stages) and c["stage"] == log.stages[0],
+                    bool(log.stages) and c["source"] == log.stages[0],
                 ),
                 dimension=c["dimension"],
                 segment=c["segment"],
-                source=c["stage"],
-                evidence=Evidence(
-                    metric="win rate" if won else f"conversion from {c['stage']}",
-                    unit="share",
-                    segment_value=c["rate_seg"],
-                    rest_value=c["rate_rest"],
-                    segment_cases=c["n_seg"],
-                    rest_cases=c["n_rest"],
-                    p_value=p,
-                ),
+                source=c["source"],
+                evidence=evidence,
                 cost=lost_deals,
                 cost_unit="deals",
                 impact=lost_deals / n_cases,
@@ -1085,13 +1161,9 @@ def analyse_event_log(
     return report
 
 
-def segment_findings(
-    log: EventLog, segment: str | Sequence[str] | None = None, *, min_segment_cases: int = MIN_SEGMENT_CASES
-) -> list[Finding]:
-    """Only the segment comparisons (slow segments, low conversion) of ``analyse_event_log``, without mining.
-
-    The statistics the seed sweep and the shuffled-label checks repeat many times.
-    """
+def _segment_inputs(
+    log: EventLog, segment: str | Sequence[str] | None
+) -> tuple[list[str], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     from analytics import process
 
     dimensions = _resolve_dimensions(log, segment)
@@ -1100,9 +1172,57 @@ def segment_findings(
         raise InvalidInput({"events": f"{log.source} has no stage events ({', '.join(log.stages)})"})
     order = process.activity_order(log, stage_frame)
     steps = process.transitions(stage_frame)
-    progress_frame = case_progress(log, stage_frame, order)
+    return dimensions, stage_frame, steps, case_progress(log, stage_frame, order)
+
+
+def segment_findings(
+    log: EventLog,
+    segment: str | Sequence[str] | None = None,
+    *,
+    min_segment_cases: int = MIN_SEGMENT_CASES,
+    permutations: int | None = None,
+    seed: int = PERMUTATION_SEED,
+) -> list[Finding]:
+    """Only the segment findings (slow segments, low conversion) of ``analyse_event_log``, without mining.
+
+    The statistics the seed sweep and the shuffled-label checks repeat many times.
+    """
+    dimensions, stage_frame, steps, progress_frame = _segment_inputs(log, segment)
     total_days = float(steps["wait_days"].sum())
-    return _segment_findings(log, steps, progress_frame, stage_frame, dimensions, min_segment_cases, total_days)
+    return _segment_findings(
+        log,
+        steps,
+        progress_frame,
+        stage_frame,
+        dimensions,
+        min_segment_cases,
+        total_days,
+        permutations=permutations,
+        seed=seed,
+    )
+
+
+def segment_comparisons(
+    log: EventLog,
+    segment: str | Sequence[str] | None = None,
+    *,
+    min_segment_cases: int = MIN_SEGMENT_CASES,
+    permutations: int | None = None,
+    seed: int = PERMUTATION_SEED,
+) -> list[dict[str, Any]]:
+    """Every segment comparison the findings are chosen from (``is_reported``), with its z, raw p, q-value,
+    family-wise p, effect and interval: what a sweep needs to compare correction methods on the same tests."""
+    dimensions, stage_frame, steps, progress_frame = _segment_inputs(log, segment)
+    return _comparisons(
+        log,
+        steps,
+        progress_frame,
+        stage_frame,
+        dimensions,
+        min_segment_cases,
+        permutations=permutations,
+        seed=seed,
+    )
 
 
 def shuffled_segments(log: EventLog, seed: int, dimensions: Sequence[str] = DEFAULT_DIMENSIONS) -> EventLog:

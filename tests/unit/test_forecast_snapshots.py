@@ -221,3 +221,24 @@ def test_a_second_snapshot_the_same_day_writes_nothing_on_either_backend(engine:
     with session_scope(engine) as s:
         assert not take_snapshot(s, SYSTEM, today=date(2026, 9, 20), simulations=SIMS).created
     assert _counts(engine) == (4, 2, 1)
+
+
+def test_the_agents_forecast_tool_states_the_method_beside_the_others(sqlite_engine: Engine, tmp_path: Path) -> None:
+    from agent.context import Context
+    from tests.unit.test_agent_support import services_for
+    from tools.registry import SPECS
+    from tools.schemas import TOOL_ARGS
+
+    _build(sqlite_engine)
+    ctx = Context(actor=SYSTEM, services=services_for(sqlite_engine, tmp_path / "home"), today_override=TODAY)
+    result = SPECS["forecast"].run(ctx, TOOL_ARGS["forecast"].model_validate({"period": "this quarter"}))
+    with session_scope(sqlite_engine, read_only=True) as s:
+        direct = forecast_period(s, SYSTEM, "this quarter", today=TODAY)
+    data = result.model_dump()
+    assert data["chosen"] == direct.chosen and data["expected"] == direct.total.expected
+    assert set(data["beside"]) == {"simulation", "run rate", "blend"}
+    assert data["beside"]["simulation"]["expected"] == direct.total.simulation
+    # the answer's method line says which forecaster the figure is, gives the others and the backtest's WAPEs
+    assert data["method"].startswith(f"{direct.chosen}: ") and f"why {direct.chosen}: lowest WAPE" in data["method"]
+    assert all(name in data["method"] for name in ("simulation", "run rate", "blend"))
+    assert (tmp_path / "home" / "forecast" / "track-record-USD.json").is_file()

@@ -600,6 +600,7 @@ def pull_all(
     ``before_cursor`` and ``max_pages`` count across the streams. A stream stopped early stops the rest."""
     reports: list[SyncReport] = []
     pages = 0
+    _start_write_back_here(engine, actor, system)
     for source in sources_for(system, client):
         left = None if max_pages is None else max_pages - pages
         if left is not None and left <= 0:
@@ -616,6 +617,23 @@ def pull_all(
             if not load_state(session, system, source.stream).state.get("done"):
                 break  # stopped early: the next run resumes this stream before reading the next
     return reports
+
+
+def _start_write_back_here(engine: Engine, actor: Actor, system: str) -> None:
+    """On the first sync with a CRM, start its write-back cursor at the newest audit event: what was made here
+    before the CRM was connected is not uploaded unasked; everything after it is."""
+    from store.models import AuditEvent
+
+    with session_scope(engine) as session:
+        state = load_state(session, system, "writeback")
+        if state.id is not None:
+            return
+        newest = session.exec(select(func.max(AuditEvent.id))).one() or 0
+        state.state = {"audit_event_id": int(newest)}
+        session.add(state)
+        write_receipt(
+            session, actor, "sync_connect", "connector", system, after={"write_back_from_audit_event": int(newest)}
+        )
 
 
 def last_synced(session: Session, connector: str, stream: str = "deals") -> datetime | None:

@@ -21,7 +21,7 @@ from sales.permissions import SYSTEM
 from store.db import make_engine
 from store.models import AuditEvent, Deal, ExternalRef
 from tests.crm_servers import TOKEN, CrmData, FakeDeal, FakeRecord, crm_server
-from tests.factories import small_org
+from tests.factories import actor, small_org
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -588,3 +588,24 @@ def test_a_two_way_sync_interrupted_anywhere_ends_with_each_record_once_on_both_
 def _synced_deals(engine: Engine) -> list[str]:
     with Session(engine) as s:
         return sorted(d.external_id or "" for d in s.exec(select(Deal)).all())
+
+
+def test_what_was_made_before_the_crm_was_connected_is_not_uploaded(sqlite_engine: Engine) -> None:
+    from connectors.sync import pull_all
+    from connectors.writeback import push_changes
+    from sales.leads import LeadInput, create_lead
+    from store.db import session_scope
+
+    with Session(sqlite_engine) as s:
+        org = small_org(s)
+        rep = actor(s, org["east_rep1"])
+    with session_scope(sqlite_engine) as s:
+        create_lead(s, rep, LeadInput(name="Before Connecting", email="before@old.example"))
+    data = _data(2, "hubspot")
+    with crm_server("hubspot", data) as url:
+        pull_all(sqlite_engine, SYSTEM, "hubspot", _client("hubspot", url))
+        with session_scope(sqlite_engine) as s:
+            create_lead(s, rep, LeadInput(name="After Connecting", email="after@new.example"))
+        report = push_changes(sqlite_engine, SYSTEM, _source("hubspot", url))
+    assert report.by_operation == {"create_lead": 1}
+    assert [r.props["email"] for r in data.table("contacts").values()] == ["after@new.example"]

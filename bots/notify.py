@@ -258,6 +258,24 @@ def deliver_pending(
     return report
 
 
+def list_notifications(
+    session: Any, actor: Any, *, status: str | None = None, limit: int = 50
+) -> list[tuple[Notification, User]]:
+    """Notifications newest first, with whom they are for: a rep's own, a manager's team's, an admin's all."""
+    stmt = (
+        select(Notification, User)
+        .join(User, col(User.id) == col(Notification.user_id))
+        .order_by(col(Notification.id).desc())
+        .limit(limit)
+    )
+    if status is not None:
+        stmt = stmt.where(Notification.status == status)
+    visible = actor.owner_filter(Notification.user_id)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return list(session.exec(stmt).all())
+
+
 def deliver_from_settings(engine: Engine, settings: Any, *, now: datetime | None = None) -> NotifyReport | None:
     """``deliver_pending`` with the configured Slack app; None when Slack is not configured."""
     from bots.slack_web import slack_configured, web_client
@@ -273,4 +291,4 @@ def deliver_from_settings(engine: Engine, settings: Any, *, now: datetime | None
     return deliver_pending(engine, client, now=now)
 
 
-__all__ = ["NotifyReport", "deliver_from_settings", "deliver_pending", "message_text"]
+__all__ = ["NotifyReport", "deliver_from_settings", "deliver_pending", "list_notifications", "message_text"]

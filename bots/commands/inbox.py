@@ -118,10 +118,10 @@ def poll_cmd(
         SALESGRAPH_IMAP_HOST=imap.example.com SALESGRAPH_IMAP_USERNAME=sales@example.com \\
         SALESGRAPH_IMAP_PASSWORD=... salesgraph inbox poll --once
     """
-    import json
     import time
 
     from bots.common import console, friendly_errors, services
+    from bots.render import emit_json
     from connectors.imap import imap_from_settings, poll
 
     svc = services()
@@ -134,7 +134,7 @@ def poll_cmd(
             with progress:  # type: ignore[attr-defined]
                 report = poll(svc.engine, config, progress=update)  # type: ignore[arg-type]
             if as_json:
-                print(json.dumps(_report_json(report)))
+                emit_json(_report_json(report))
             else:
                 render_report(out, report, config.mailbox)
             if once:
@@ -163,10 +163,8 @@ def list_cmd(
 
         salesgraph inbox list --kind unmatched --as mia@example.com
     """
-    import json
-
     from bots.common import fail, resolve_actor, session
-    from bots.render import print_table
+    from bots.render import emit_json, print_table
     from sales.inbound import KINDS, list_inbound
 
     if kind is not None and kind not in KINDS:
@@ -177,7 +175,7 @@ def list_cmd(
         data = [
             {
                 "id": r.id,
-                "received_at": r.received_at.isoformat(timespec="seconds"),
+                "received_at": r.received_at,
                 "kind": r.kind,
                 "from": r.from_address,
                 "subject": r.subject,
@@ -195,16 +193,17 @@ def list_cmd(
             for r in rows
         ]
     if as_json:
-        print(json.dumps(data))
+        emit_json(data)
         return
     if not data:
         print("No inbound emails" + (f" of kind {kind}" if kind else "") + " yet.")
         return
     from rich.table import Table
 
-    table = Table("#", "received", "kind", "from", "subject", "logged on", "receipt", title="Inbound emails")
+    table = Table("#", "received (UTC)", "kind", "from", "subject", "logged on", "receipt", title="Inbound emails")
     for d in data:
-        table.add_row(*(str(d[k] or "") for k in ("id", "received_at", "kind", "from", "subject")),
+        table.add_row(str(d["id"]), f"{d['received_at']:%Y-%m-%d %H:%M}",
+                      *(str(d[k] or "") for k in ("kind", "from", "subject")),
                       str(d["record"] or "(kept, unmatched)"), f"#{d['receipt_id']}")  # fmt: skip
     print_table(table)
 
@@ -220,9 +219,8 @@ def import_replies(
 
         salesgraph import replies ~/Downloads/replies.mbox
     """
-    import json
-
     from bots.common import console, fail, friendly_errors, services
+    from bots.render import emit_json
     from sales.inbound import InboundError, import_messages
 
     svc = services()
@@ -235,7 +233,7 @@ def import_replies(
         except InboundError as exc:
             fail(str(exc))
     if as_json:
-        print(json.dumps(_report_json(report)))
+        emit_json(_report_json(report))
     else:
         render_report(out, report, str(file))
     if report.errors:

@@ -282,6 +282,57 @@ def opt_out_cmd(
         console().print(f"{email} opted out: never emailed again; receipt {result.receipt_id}.", highlight=False)
 
 
+@app.command("notifications")
+def notifications_cmd(
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="pending, sending, delivered, failed or unknown (default: all)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 50,
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What automation told people (stalled deals, escalations, rules' notices) and whether each reached their Slack
+    DM: delivered (channel and ts), pending (with the next attempt), failed or unknown (with the reason). Reps see
+    their own, managers their team's.
+
+    Example:
+
+        salesgraph rules notifications --status failed --as maria.chen@demo.example
+    """
+    from rich.table import Table
+
+    from bots.common import fail, resolve_actor, session
+    from bots.notify import DELIVERED, FAILED, PENDING, SENDING, UNKNOWN, list_notifications
+    from bots.render import emit_json, print_table
+
+    if status is not None and status not in (PENDING, SENDING, DELIVERED, FAILED, UNKNOWN):
+        fail(f"--status {status!r}: use pending, sending, delivered, failed or unknown")
+    with session(read_only=True) as s:
+        rows = list_notifications(s, resolve_actor(s, as_), status=status, limit=limit)
+        data = [
+            {"id": n.id, "created_at": n.created_at, "to": u.email, "kind": n.kind, "status": n.status,
+             "text": n.text, "record": f"{n.record_type} #{n.record_id}" if n.record_type else None,
+             "slack_channel": n.slack_channel, "slack_ts": n.slack_ts, "attempts": n.attempts,
+             "next_attempt_at": n.next_attempt_at, "error": n.error, "receipt_id": n.receipt_id}
+            for n, u in rows
+        ]  # fmt: skip
+    if as_json:
+        emit_json(data)
+        return
+    if not data:
+        print("No notifications" + (f" with status {status}" if status else "") + ".")
+        return
+    table = Table("#", "created (UTC)", "to", "kind", "status", "text", "Slack / why not", title="Notifications")
+    for d in data:
+        where = f"{d['slack_channel']} ts {d['slack_ts']}" if d["slack_ts"] else (d["error"] or "")
+        if d["status"] == PENDING and d["next_attempt_at"]:
+            where = f"next try {d['next_attempt_at']:%Y-%m-%d %H:%M}; {where}"
+        table.add_row(str(d["id"]), f"{d['created_at']:%Y-%m-%d %H:%M}", str(d["to"]), str(d["kind"]),
+                      str(d["status"]), str(d["text"]), str(where))  # fmt: skip
+    print_table(table)
+
+
 @app.command("run")
 def run_cmd() -> None:
     """Run the automation once now, as the scheduler does every 5 minutes: time-based events (overdue tasks, no

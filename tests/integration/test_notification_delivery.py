@@ -25,7 +25,7 @@ from app.services import Services
 from app.settings import Settings
 from bots.briefings import scheduler as sched
 from bots.briefings.config import BriefingsConfig
-from bots.notify import MAX_ATTEMPTS, STALE_CLAIM, deliver_pending
+from bots.notify import MAX_ATTEMPTS, STALE_CLAIM, deliver_pending, list_notifications
 from sales.automation import notify as write_notification
 from sales.deals import DealInput, create_deal
 from sales.escalation import run_escalations
@@ -112,6 +112,10 @@ def test_owner_and_manager_each_get_one_dm_however_often_it_runs(engine: Engine)
                 )
             ).all()
             assert len(delivered) == 1 and delivered[0].after is not None and delivered[0].after["ts"] == note.slack_ts
+        # `salesgraph rules notifications`: Rita sees hers, Mia her team's, Otto (another team) none of them.
+        seen = {who: [n.kind for n, _ in list_notifications(s, actor)] for who, actor in
+                (("rep", team.rep), ("manager", team.manager), ("other", team.other_manager))}  # fmt: skip
+        assert seen == {"rep": ["deal_stalled"], "manager": ["deal_escalated", "deal_stalled"], "other": []}
 
 
 def test_a_refused_post_is_retried_with_backoff_and_given_up_with_a_receipt(engine: Engine) -> None:

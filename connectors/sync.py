@@ -256,7 +256,9 @@ class _PageWriter:
             if _jsonable(remote_value) == _jsonable(local_value):
                 continue
             base = ref.synced.get(name)
-            if _jsonable(local_value) == base:
+            if not ref.synced:  # imported from an export: nothing agreed yet, and the export was the CRM's data
+                changes[name] = remote_value
+            elif _jsonable(local_value) == base:
                 changes[name] = remote_value  # only the CRM changed it
             elif _jsonable(remote_value) == base:
                 continue  # only we changed it: ours stands (write-back carries approved changes to the CRM)

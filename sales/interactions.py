@@ -143,6 +143,8 @@ def log_interaction(session: Session, actor: Actor, data: InteractionInput) -> t
                 "channel": interaction.channel,
             },
             actor=actor,
+            # When they replied, not when it was logged: an old email imported today stops no newer sequence.
+            at=min(occurred, now),
         )
     return interaction, receipt
 

@@ -422,3 +422,21 @@ def test_the_poller_speaks_imaps_and_starttls(sqlite_engine: Engine, tmp_path: P
                                security=security)  # type: ignore[arg-type]  # fmt: skip
         with pytest.raises(ImapError, match="could not connect"):
             poll(sqlite_engine, untrusted)  # the system's trust store does not know the test certificate
+
+
+def test_an_old_reply_imported_later_does_not_stop_a_newer_sequence(engine: Engine, tmp_path: Path) -> None:
+    team = seed_team(engine)
+    _set_rules(engine, team)
+    _web_lead(engine, team)  # Lee is enrolled now
+    tick(engine, _smtp(1))  # step 1 drafted (waiting for approval; nothing is sent)
+    old = EmailMessage()
+    old["From"], old["Subject"], old["Message-ID"] = "lee@beta.example", "Re: last year's offer", "<old@beta>"
+    old["Date"] = format_datetime(utcnow() - timedelta(days=40))
+    old.set_content("Not now, thanks.")
+    (tmp_path / "old.eml").write_bytes(bytes(old))
+    assert import_messages(engine, tmp_path / "old.eml").count("reply") == 1
+    tick(engine, _smtp(1))
+    with session_scope(engine, read_only=True) as s:
+        assert s.exec(select(SequenceEnrolment)).one().status == "active"
+        interaction = s.exec(select(Interaction)).one()
+        assert interaction.occurred_at < utcnow() - timedelta(days=39)

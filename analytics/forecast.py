@@ -1074,9 +1074,9 @@ def track_record(
     month = period_containing(at.date(), "month")
     known = history.as_of(_midnight(month.start))
     key = _fingerprint(known) + f"|{month.start}|{simulations}|{origins}"
-    if key in _TRACK_RECORDS:
-        return _TRACK_RECORDS[key]
     path = cache_dir / f"track-record-{code}.json" if cache_dir is not None else None
+    if key in _TRACK_RECORDS and (path is None or path.is_file()):
+        return _TRACK_RECORDS[key]
     if path is not None and path.is_file():
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
@@ -1084,7 +1084,7 @@ def track_record(
                 return TrackRecord(**stored["record"])
         except (ValueError, TypeError, KeyError):
             pass  # an unreadable cache is recomputed
-    record = _compute_track_record(known, month, code, simulations, origins)
+    record = _TRACK_RECORDS.get(key) or _compute_track_record(known, month, code, simulations, origins)
     if len(_TRACK_RECORDS) > 64:
         _TRACK_RECORDS.clear()
     _TRACK_RECORDS[key] = record

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
@@ -79,8 +80,13 @@ def sequential_boundaries(
 ) -> list[float]:
     """Two-sided |z| critical values at looks taken at information ``fractions`` (increasing, the last may be 1),
     spending ``alpha_spent(t) - alpha_spent(t_prev)`` at each look exactly, given that no earlier look crossed."""
+    return list(_null_boundaries(tuple(float(t) for t in fractions), alpha, spending))
+
+
+@lru_cache(maxsize=256)
+def _null_boundaries(fractions: tuple[float, ...], alpha: float, spending: Spending) -> tuple[float, ...]:
     boundaries, _ = _sequential(fractions, alpha, spending, drift=0.0, boundaries=None)
-    return boundaries
+    return tuple(boundaries)
 
 
 def crossing_probability(fractions: Sequence[float], boundaries: Sequence[float], drift: float) -> float:
@@ -153,6 +159,7 @@ class ExperimentPlan(BaseModel):
         return sequential_boundaries(self.planned_fractions, self.alpha, self.spending)
 
 
+@lru_cache(maxsize=64)
 def _inflation(alpha: float, power: float, looks: int, spending: Spending) -> float:
     """How much more information the planned looks need than one look for the same power."""
     from scipy.optimize import brentq
@@ -373,6 +380,13 @@ class BetaBinomialResult(BaseModel):
     probability_treatment_better: float  # P(treatment rate > control rate | data)
 
 
+@lru_cache(maxsize=2)
+def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
+    return np.polynomial.legendre.leggauss(n)
+
+
 def beta_binomial(
     control_won: int,
     control_n: int,
@@ -385,8 +399,9 @@ def beta_binomial(
     """Posterior of each arm's rate under a Beta ``prior`` and of their difference: P(B > A) and a credible
     interval, by numerical integration of the difference's distribution (no sampling, so the same data give the
     same answer)."""
-    from scipy.integrate import quad
+    import numpy as np
     from scipy.optimize import brentq
+    from scipy.special import betainc
     from scipy.stats import beta
 
     if control_n < 0 or treatment_n < 0 or not 0 <= control_won <= control_n or not 0 <= treatment_won <= treatment_n:
@@ -394,13 +409,17 @@ def beta_binomial(
     a0, b0 = prior
     pa = (a0 + control_won, b0 + control_n - control_won)
     pb = (a0 + treatment_won, b0 + treatment_n - treatment_won)
-    dist_a, dist_b = beta(*pa), beta(*pb)
+    dist_a = beta(*pa)
+    # Gauss-Legendre nodes over the control posterior's whole mass (both densities are smooth there)
     lo_a, hi_a = float(dist_a.ppf(1e-12)), float(dist_a.ppf(1 - 1e-12))
+    nodes, weights = _gauss_legendre(400)
+    x = (hi_a - lo_a) / 2 * nodes + (hi_a + lo_a) / 2
+    w = weights * (hi_a - lo_a) / 2 * dist_a.pdf(x)
+    w = w / w.sum()
 
     def cdf(d: float) -> float:
         """P(B − A <= d) = ∫ f_A(x) F_B(x + d) dx."""
-        value, _ = quad(lambda x: dist_a.pdf(x) * dist_b.cdf(x + d), lo_a, hi_a, limit=200, epsabs=1e-11)
-        return float(min(max(value, 0.0), 1.0))
+        return float(min(max(float(w @ betainc(pb[0], pb[1], np.clip(x + d, 0.0, 1.0))), 0.0), 1.0))
 
     tail = (1 - level) / 2
     low = float(brentq(lambda d: cdf(d) - tail, -1.0, 1.0, xtol=1e-7))

@@ -512,10 +512,14 @@ def _matched(control: list[Outcome], treatment: list[Outcome], seed: str, kind: 
     return kept, text
 
 
-def arms(session: Session, experiment: Experiment, now: datetime) -> tuple[list[Outcome], list[Outcome], str | None]:
-    """(control, treatment) outcomes at the observation end, and the matching statement for before/after."""
+def arms(
+    session: Session, experiment: Experiment, now: datetime, cases: list[Case] | None = None
+) -> tuple[list[Outcome], list[Outcome], str | None]:
+    """(control, treatment) outcomes at the observation end, and the matching statement for before/after.
+    ``cases``: the population when it is not read from the store (simulations, ``bench.experiment_sweep``)."""
     until = _observed_until(experiment, now)
-    cases = load_cases(session, experiment.unit, experiment.entry_stage, experiment.target)
+    if cases is None:
+        cases = load_cases(session, experiment.unit, experiment.entry_stage, experiment.target)
     window = experiment.window_days
     control: list[Outcome] = []
     treatment: list[Outcome] = []
@@ -568,6 +572,7 @@ def analyze_experiment(
     *,
     now: datetime | None = None,
     record: Literal["any", "planned", "none"] = "any",
+    cases: list[Case] | None = None,
 ) -> Analysis:
     """The experiment's primary test now, with its estimate and interval, the Bayesian or survival view, and
     whether it has concluded. ``record``: ``any`` takes a look when there is new information (a look before a
@@ -578,7 +583,7 @@ def analyze_experiment(
     require_manager(actor, "see experiment results")
     now = now or utcnow()
     plan = plan_of(experiment)
-    control, treatment, matched = arms(session, experiment, now)
+    control, treatment, matched = arms(session, experiment, now, cases)
     looks = _looks(session, experiment)
     earlier = [look.information for look in looks]
     notes: list[str] = []

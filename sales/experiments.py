@@ -212,9 +212,12 @@ def define_experiment(session: Session, actor: Actor, spec: ExperimentSpec, *, n
     elif session.exec(select(Experiment).where(Experiment.name == name)).first() is not None:
         problems["name"] = f"an experiment called {name!r} exists; pick another name"
     change = (spec.change or "").strip()
+    rule_off = False
     if spec.rule:
         rules = current_rule_set(session)
-        if rules.rule(spec.rule) is None:
+        found_rule = rules.rule(spec.rule)
+        rule_off = found_rule is not None and not found_rule.enabled
+        if found_rule is None:
             known = ", ".join(r.name for r in rules.rules) or "no rules are set"
             problems["rule"] = f"no automation rule called {spec.rule!r} ({known})"
         change = change or f"the automation rule {spec.rule!r}"
@@ -263,6 +266,8 @@ def define_experiment(session: Session, actor: Actor, spec: ExperimentSpec, *, n
     cases = load_cases(session, spec.unit, entry, target)
     history, rate, window = _history(cases, starts, spec.metric, spec.window_days)
     notes: list[str] = []
+    if rule_off:
+        notes.append(f"the rule {spec.rule!r} is switched off: the treatment gets nothing until it is on")
     plan: ExperimentPlan
     if spec.metric == "conversion":
         if window is None:

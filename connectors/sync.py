@@ -603,6 +603,7 @@ def pull_all(
     reports: list[SyncReport] = []
     pages = 0
     _start_write_back_here(engine, actor, system)
+    _reread_deals_for_their_associations(engine, actor, system)
     for source in sources_for(system, client):
         left = None if max_pages is None else max_pages - pages
         if left is not None and left <= 0:
@@ -635,6 +636,29 @@ def _start_write_back_here(engine: Engine, actor: Actor, system: str) -> None:
         session.add(state)
         write_receipt(
             session, actor, "sync_connect", "connector", system, after={"write_back_from_audit_event": int(newest)}
+        )
+
+
+def _reread_deals_for_their_associations(engine: Engine, actor: Actor, system: str) -> None:
+    """Deals synced before companies were (an older salesgraph read deals only) are read once more in full, so they
+    land on their accounts without waiting to be modified in the CRM; the upsert makes the second read harmless."""
+    with session_scope(engine) as session:
+        companies = load_state(session, system, COMPANY_OBJECT[system])
+        deals = load_state(session, system, "deals")
+        if companies.id is not None or deals.id is None or not deals.state.get("since"):
+            return
+        before = dict(deals.state)
+        deals.state = {}
+        deals.updated_at = utcnow()
+        session.add(deals)
+        write_receipt(
+            session,
+            actor,
+            "sync_reread",
+            "connector",
+            system,
+            before=before,
+            after={"stream": "deals", "why": "companies are synced now: read every deal once for its account"},
         )
 
 

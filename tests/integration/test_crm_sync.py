@@ -609,3 +609,21 @@ def test_what_was_made_before_the_crm_was_connected_is_not_uploaded(sqlite_engin
         report = push_changes(sqlite_engine, SYSTEM, _source("hubspot", url))
     assert report.by_operation == {"create_lead": 1}
     assert [r.props["email"] for r in data.table("contacts").values()] == ["after@new.example"]
+
+
+def test_deals_synced_before_companies_land_on_their_accounts_without_being_modified(sqlite_engine: Engine) -> None:
+    from connectors.sync import pull_all
+
+    with Session(sqlite_engine) as s:
+        small_org(s)
+    data = _data(5, "hubspot")
+    _parties(data, "hubspot", companies=2)
+    with crm_server("hubspot", data) as url:
+        pull_stream(sqlite_engine, SYSTEM, _source("hubspot", url))  # as a deals-only sync did
+        reports = {r.stream: r for r in pull_all(sqlite_engine, SYSTEM, "hubspot", _client("hubspot", url))}
+        assert reports["deals"].created == 0 and reports["deals"].updated == 3  # deals 1-3: their account and lead
+        again = {r.stream: r for r in pull_all(sqlite_engine, SYSTEM, "hubspot", _client("hubspot", url))}
+    assert again["deals"].updated == 0 and again["deals"].pages == 2  # incremental again: search + archived
+    with Session(sqlite_engine) as s:
+        deal = s.exec(select(Deal).where(Deal.external_id == "1")).one()
+        assert deal.account_id is not None and deal.lead_id is not None

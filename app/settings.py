@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     imap_password: SecretStr | None = None
     imap_folder: str = Field(default="INBOX", description="The mailbox folder replies arrive in.")
     imap_poll_minutes: int = Field(default=5, ge=1, description="How often the scheduler polls the mailbox.")
+    imap_first_poll_days: int = Field(
+        default=14, ge=0, description="The first poll reads only mail from the last N days (0: the whole folder)."
+    )
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -22,6 +22,7 @@ import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import SecretStr
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 CONNECTOR = "imap"
 FETCH_BATCH = 50
 _UID = re.compile(rb"\bUID (\d+)")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class ImapError(SalesError):
@@ -60,6 +62,8 @@ class ImapConfig:
     folder: str = "INBOX"
     security: Literal["ssl", "starttls", "none"] = "ssl"
     timeout: float = 30.0
+    first_poll_days: int = 14
+    """Without a cursor (the first poll, or the folder renumbered), read only mail from the last N days (0: all)."""
     ssl_context: ssl.SSLContext | None = None
     """For tests against a server with its own certificate; default: the system's trust store."""
 
@@ -97,7 +101,7 @@ def imap_from_settings(settings: Any) -> ImapConfig:
     security = settings.imap_security
     port = settings.imap_port or (993 if security == "ssl" else 143)
     return ImapConfig(settings.imap_host, port, settings.imap_username, settings.imap_password,
-                      settings.imap_folder, security)  # fmt: skip
+                      settings.imap_folder, security, first_poll_days=settings.imap_first_poll_days)  # fmt: skip
 
 
 def _check(what: str, config: ImapConfig, typ: str, data: Any) -> Any:
@@ -195,7 +199,13 @@ def poll(
         if cursor and cursor.get("uidvalidity") != uidvalidity:
             log.warning("IMAP %s: UIDVALIDITY changed (%s -> %s); reading the folder again (nothing is logged twice)",
                         config.mailbox, cursor.get("uidvalidity"), uidvalidity)  # fmt: skip
-        found = _check("UID SEARCH", config, *client.uid("SEARCH", "UID", f"{last + 1}:*"))
+        if last == 0 and config.first_poll_days > 0:
+            # A mailbox's years of old mail are not replies to log: the first poll starts from recent mail.
+            day = (utcnow() - timedelta(days=config.first_poll_days)).date()
+            since = f"{day.day:02d}-{_MONTHS[day.month - 1]}-{day.year}"  # RFC 3501 date, English months
+            found = _check("UID SEARCH", config, *client.uid("SEARCH", "SINCE", since))
+        else:
+            found = _check("UID SEARCH", config, *client.uid("SEARCH", "UID", f"{last + 1}:*"))
         # "N:*" always includes the highest UID, even when it is below N: keep only the new ones.
         uids = sorted(int(u) for u in b" ".join(found).split() if int(u) > last)
         if limit is not None:

@@ -333,6 +333,18 @@ def _bounce(session: Session, parsed: ParsedEmail, match: Match, row: InboundEma
     return events
 
 
+def _replied_at(session: Session, parsed: ParsedEmail, match: Match) -> datetime | None:
+    """When they replied: the email's Date, but never before the email of ours it answers (their clock may be
+    behind ours) nor in the future; None (now) without a usable Date."""
+    at = parsed.sent_at
+    if at is None or at > utcnow():
+        return None
+    answered = session.get(OutboundMessage, match.outbound_message_id) if match.outbound_message_id else None
+    if answered is not None and answered.sent_at is not None and answered.sent_at > at:
+        return answered.sent_at
+    return at
+
+
 def record_email(session: Session, raw: bytes, mailbox_name: str) -> InboundOutcome:
     """Store one inbound email, matched and logged, in the caller's transaction (see the module docstring)."""
     parsed = parse_email(raw)
@@ -376,7 +388,7 @@ def record_email(session: Session, raw: bytes, mailbox_name: str) -> InboundOutc
                 direction="inbound",
                 subject=parsed.subject,
                 body=text or "(no text)",
-                occurred_at=parsed.sent_at if parsed.sent_at and parsed.sent_at <= utcnow() else None,
+                occurred_at=_replied_at(session, parsed, match),
             ),
         )
         row.interaction_id = interaction.id

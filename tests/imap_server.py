@@ -4,8 +4,9 @@ No package on the machine ships a test IMAP server (pymap is a full server with 
 dependencies), so this implements the part of RFC 3501 the poller uses, the way a server answers it: greeting,
 ``CAPABILITY``, ``LOGIN`` (``NO [AUTHENTICATIONFAILED]`` on a wrong password), ``SELECT``/``EXAMINE`` (EXISTS,
 FLAGS, ``[UIDVALIDITY]``, ``[UIDNEXT]``, ``[READ-ONLY]``), ``UID SEARCH UID n:*`` (with the rule that ``n:*``
-always includes the highest UID), ``UID FETCH`` with ``UID``, ``FLAGS``, ``BODY[]`` and ``BODY.PEEK[]`` (a literal
-per message; ``BODY[]`` sets ``\\Seen`` unless read-only), ``NOOP`` and ``LOGOUT``; with a TLS context, IMAPS (TLS from the start) or ``STARTTLS`` (and ``LOGIN`` refused
+always includes the highest UID) and ``UID SEARCH SINCE date`` (by internal date), ``UID FETCH`` with ``UID``,
+``FLAGS``, ``BODY[]`` and ``BODY.PEEK[]`` (a literal per message; ``BODY[]`` sets ``\\Seen`` unless read-only),
+``NOOP`` and ``LOGOUT``; with a TLS context, IMAPS (TLS from the start) or ``STARTTLS`` (and ``LOGIN`` refused
 before it, ``[PRIVACYREQUIRED]``). Every command line is recorded.
 
     with ImapServer(user="inbox@example.com", password="s3cret") as imap:
@@ -20,6 +21,7 @@ import socketserver
 import ssl
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 
@@ -28,6 +30,7 @@ class StoredMessage:
     uid: int
     raw: bytes
     flags: set[str] = field(default_factory=set)
+    internal_date: date = field(default_factory=lambda: datetime.now(UTC).date())
 
 
 @dataclass
@@ -161,8 +164,12 @@ class _Handler(socketserver.StreamRequestHandler):
             found = [u for u in uids if _in_set(u, criteria[1], highest)]
         elif criteria and criteria[0].upper() == "ALL":
             found = uids
+        elif len(criteria) == 2 and criteria[0].upper() == "SINCE":  # internal date on or after that day
+            since = datetime.strptime(criteria[1], "%d-%b-%Y").date()
+            with state.lock:
+                found = [m.uid for m in state.messages if m.internal_date >= since]
         else:
-            self.send(tag + b" BAD the test server searches UID <set> or ALL\r\n")
+            self.send(tag + b" BAD the test server searches UID <set>, SINCE <date> or ALL\r\n")
             return
         self.send(("* SEARCH" + "".join(f" {u}" for u in found) + "\r\n").encode() + tag + b" OK SEARCH completed\r\n")
 
@@ -220,12 +227,15 @@ class ImapServer:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    def deliver(self, raw: bytes) -> int:
-        """Put a message in the folder (the next UID); returns its UID."""
+    def deliver(self, raw: bytes, *, arrived: date | None = None) -> int:
+        """Put a message in the folder (the next UID; its internal date ``arrived``, default today); its UID."""
         with self.state.lock:
             uid = self.state.next_uid
             self.state.next_uid += 1
-            self.state.messages.append(StoredMessage(uid, raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")))
+            message = StoredMessage(uid, raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+            if arrived is not None:
+                message.internal_date = arrived
+            self.state.messages.append(message)
             return uid
 
     def rebuild(self, uidvalidity: int) -> None:

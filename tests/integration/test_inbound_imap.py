@@ -440,3 +440,17 @@ def test_an_old_reply_imported_later_does_not_stop_a_newer_sequence(engine: Engi
         assert s.exec(select(SequenceEnrolment)).one().status == "active"
         interaction = s.exec(select(Interaction)).one()
         assert interaction.occurred_at < utcnow() - timedelta(days=39)
+
+
+def test_the_first_poll_reads_only_recent_mail(engine: Engine, mailbox: ImapServer) -> None:
+    seed_team(engine)  # Dana is a lead: all her mail would match
+    old_day = (utcnow() - timedelta(days=30)).date()
+    mailbox.deliver(
+        _email("dana@acme.example", "Re: 2025 renewal", "Old thread.", message_id="<o1@acme>"), arrived=old_day
+    )
+    mailbox.deliver(_email("dana@acme.example", "Re: this week", "New thread.", message_id="<n1@acme>"))
+    first = poll(engine, _config(mailbox))  # default: the last 14 days
+    assert [o.message_id for o in first.outcomes] == ["<n1@acme>"]
+    assert mailbox.commands("UID SEARCH")[0].startswith("UID SEARCH SINCE ")
+    assert poll(engine, _config(mailbox)).outcomes == []  # the old one lies behind the cursor for good
+    assert _count(engine, InboundEmail) == 1

@@ -1,6 +1,6 @@
 """Bottleneck statistics over many demo seeds: planted effects found, and findings when segment labels are shuffled.
 
-    python -m bench.bottleneck_sweep [--seeds 20] [--shuffles 100] [--permutations N]
+    python -m bench.bottleneck_sweep [--seeds 20] [--shuffles 300] [--permutations N]
 
 For each demo seed (``seed_demo(seed, anchor=2026-11-01)`` in an in-memory SQLite store) every segment comparison
 of ``analyse_event_log`` is made on the deals' event log (``segment_comparisons``: stratified by size band, one
@@ -22,7 +22,7 @@ from typing import Any
 from bench.memory_common import percentiles, write_result
 
 ANCHOR = date(2026, 11, 1)
-SUITE = [{"label": "20 seeds", "args": ["--seeds", "20", "--shuffles", "100"], "timeout_s": 1500}]
+SUITE = [{"label": "20 seeds", "args": ["--seeds", "20", "--shuffles", "300"], "timeout_s": 1800}]
 
 
 def demo_log(seed: int) -> Any:
@@ -120,7 +120,7 @@ def rep_evidence(comparisons: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--shuffles", type=int, default=100)
+    parser.add_argument("--shuffles", type=int, default=300)
     parser.add_argument(
         "--permutations", type=int, default=None, help="label permutations per analysis (default: the report's)"
     )

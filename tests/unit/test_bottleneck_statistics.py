@@ -1,10 +1,10 @@
 """Bottleneck statistics: segment tests compare within the deal mix, every comparison is one family calibrated by
 permuting segment labels, planted demo effects are found and shuffled labels yield (almost) no findings.
 
-The 20-seed sweep with 100 shuffles is ``python -m bench.bottleneck_sweep`` (in ``make bench``, about 6 minutes);
-its result is bench/results/bottleneck_sweep.json. The last test here re-runs its first three seeds and their
-shuffles (about 30 s) and checks they give what the JSON recorded, then checks the JSON's 20-seed figures: the code
-and the published numbers agree.
+The 20-seed sweep with 300 shuffles is ``python -m bench.bottleneck_sweep`` (in ``make bench``, about 8 minutes on
+a busy 2-core machine); its result is bench/results/bottleneck_sweep.json. The last test here re-runs its first
+three seeds and the shuffles of them among its first 60 (about 30 s) and checks they give what the JSON recorded,
+then checks the JSON's figures: the code and the published numbers agree.
 """
 
 from __future__ import annotations
@@ -191,12 +191,12 @@ def test_demo_sweep_reproduces_and_meets_its_published_figures() -> None:
         comparisons = segment_comparisons(log)
         assert planted_in(comparisons, judged(comparisons)["ours"]) == recorded[seed]["ours"], seed
         assert planted_found(segment_findings(log)) == recorded[seed]["ours"], seed  # the report says the same
-    for row in sweep["shuffles"]:
+    for row in sweep["shuffles"][:60]:  # the first 60 shuffles: 9 of them on these seeds
         if row["seed"] in logs:
             comparisons = segment_comparisons(shuffled_segments(logs[row["seed"]], row["shuffle"]))
             assert sum(judged(comparisons)["ours"]) == row["findings"]["ours"], row
     # the published figures (README, bottleneck section)
-    assert sweep["seeds"] >= 20 and sweep["shuffled_runs"] >= 40
+    assert sweep["seeds"] >= 20 and sweep["shuffled_runs"] >= 100
     assert all(row["permutations"] == sweep["permutations"] for row in sweep["per_seed"])
     assert sweep["planted_slow_found"] >= 0.95
     assert sweep["shuffled_finding_rate"] <= 0.05

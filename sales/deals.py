@@ -7,8 +7,9 @@ transaction. Lost needs a loss reason and Won needs an amount; Won and Lost are 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func
@@ -253,7 +254,12 @@ def update_deal(
     )
 
 
-def list_deals(
+def list_deals(session: Session, actor: Actor, **filters: Any) -> list[Deal]:
+    """Deals ``actor`` may see that match ``filters`` (those of ``find_deals``), at most ``limit`` of them."""
+    return find_deals(session, actor, **filters)[0]
+
+
+def find_deals(
     session: Session,
     actor: Actor,
     *,
@@ -272,11 +278,17 @@ def list_deals(
     product: str | None = None,
     region: str | None = None,
     amount_currency: str | None = None,
-) -> list[Deal]:
-    """Deals ``actor`` may see, most recently updated first; ``closing_from``/``closing_to`` (exclusive) filter on
+    closed_from: date | None = None,
+    closed_to: date | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+) -> tuple[list[Deal], int]:
+    """Deals ``actor`` may see, most recently updated first, and how many match in all; ``closing_from``/``closing_to`` (exclusive) filter on
     the expected close date, soonest first. ``amount_min``/``amount_max`` (inclusive) compare the amount as stored,
     in its own currency (only deals in ``amount_currency`` when it is given); ``industry``, ``product`` and
-    ``region`` (the account's region, else its owner's) match case-insensitively, as pipeline questions do."""
+    ``region`` (the account's region, else its owner's) match case-insensitively, as pipeline questions do.
+    ``closed_from``/``closed_to`` and ``created_from``/``created_to`` (exclusive ends) filter on the day a deal was
+    won or lost and the day it was created."""
     machine = machine or workspace_machine(session)
     stmt = select(Deal).join(Account, col(Deal.account_id) == col(Account.id), isouter=True)
     if region:
@@ -292,6 +304,11 @@ def list_deals(
         stmt = stmt.where(col(Deal.amount) >= amount_min)
     if amount_max is not None:
         stmt = stmt.where(col(Deal.amount) <= amount_max)
+    for column, start, end in ((Deal.closed_at, closed_from, closed_to), (Deal.created_at, created_from, created_to)):
+        if start is not None:
+            stmt = stmt.where(col(column) >= datetime.combine(start, time.min, tzinfo=UTC))
+        if end is not None:
+            stmt = stmt.where(col(column) < datetime.combine(end, time.min, tzinfo=UTC))
     if amount_currency and (amount_min is not None or amount_max is not None):
         stmt = stmt.where(col(Deal.currency) == currency_code(amount_currency, "amount_currency"))
     visible = actor.owner_filter(Deal.owner_id)
@@ -321,11 +338,14 @@ def list_deals(
         stmt = stmt.where(col(Deal.expected_close_date) >= closing_from)
     if closing_to is not None:
         stmt = stmt.where(col(Deal.expected_close_date) < closing_to)
+    total = int(session.exec(select(func.count()).select_from(stmt.subquery())).one())
     if largest_first:  # "the biggest open deals": by amount (amounts in different currencies are not converted)
-        return list(session.exec(stmt.order_by(col(Deal.amount).desc().nulls_last(), col(Deal.id)).limit(limit)).all())
-    if closing_from is not None or closing_to is not None:
-        return list(session.exec(stmt.order_by(col(Deal.expected_close_date), col(Deal.id)).limit(limit)).all())
-    return list(session.exec(stmt.order_by(col(Deal.updated_at).desc(), col(Deal.id).desc()).limit(limit)).all())
+        order: tuple[Any, ...] = (col(Deal.amount).desc().nulls_last(), col(Deal.id))
+    elif closing_from is not None or closing_to is not None:
+        order = (col(Deal.expected_close_date), col(Deal.id))
+    else:
+        order = (col(Deal.updated_at).desc(), col(Deal.id).desc())
+    return list(session.exec(stmt.order_by(*order).limit(limit)).all()), total
 
 
 def list_stalled_deals(

@@ -64,7 +64,7 @@ LEAD_METRICS: tuple[str, ...] = (
     "reply_interest_rate",
 )
 FUNNEL_METRICS: tuple[str, ...] = (*LEAD_METRICS, "revenue_per_closer_hour")
-LEAD_GROUPS = ("owner", "team", "region", "industry", "month", "quarter")
+LEAD_GROUPS = ("owner", "team", "region", "industry", "source", "month", "quarter")
 CLOSER_GROUPS = ("owner", "team")
 TOUCH_HOURS: dict[str, float] = {"call": 0.5, "meeting": 1.0, "email": 0.25}
 """Standard length of a touch in hours (interactions have no duration field); an email counts only outbound."""
@@ -121,7 +121,7 @@ def _check_filters(query: Any, allowed_groups: tuple[str, ...], what: str) -> No
         "amount_max": query.amount_max,
     }
     if query.metric == "revenue_per_closer_hour":
-        deal_only |= {"industry": query.industry, "region": query.region}
+        deal_only |= {"industry": query.industry, "region": query.region, "source": getattr(query, "source", None)}
     for name, value in deal_only.items():
         if value is not None and value != "":
             problems[name] = f"{what} cannot be filtered by {name.replace('_', ' ')}"
@@ -175,6 +175,7 @@ def _lead_facts(
         "team": func.coalesce(owner.team, manager.name, owner.name),
         "region": func.coalesce(Lead.region, owner.region),
         "industry": col(Lead.industry),
+        "source": col(Lead.source),
     }
     conditions: list[ColumnElement[bool]] = []
     visible = actor.owner_filter(Lead.owner_id)
@@ -195,6 +196,11 @@ def _lead_facts(
     if query.industry:
         conditions.append(func.lower(col(Lead.industry)) == query.industry.strip().lower())
         filters["industry"] = query.industry
+    source = getattr(query, "source", None)
+    if source:  # where the lead came from, case and "_" / " " aside, as in listings
+        said = " ".join(str(source).replace("_", " ").split()).lower()
+        conditions.append(func.lower(func.replace(func.coalesce(Lead.source, ""), "_", " ")) == said)
+        filters["source"] = source
     if query.date_from is not None:
         conditions.append(col(Lead.created_at) >= _midnight(query.date_from))
         filters["date_from"] = query.date_from.isoformat()
@@ -602,7 +608,11 @@ def describe(query: Any, *, owner: str | None, team: str | None, period: str | N
         parts.append(f"owner {owner}")
     if team or query.team_label:
         parts.append(f"team {team or query.team_label}")
-    for label, value in (("region", query.region), ("industry", query.industry)):
+    for label, value in (
+        ("region", query.region),
+        ("industry", query.industry),
+        ("lead source", getattr(query, "source", None)),
+    ):
         if value:
             parts.append(f"{label} {value}")
     if parts:

@@ -321,7 +321,12 @@ def get_lead(session: Session, actor: Actor, lead_id: int) -> Lead:
     return lead
 
 
-def list_leads(
+def list_leads(session: Session, actor: Actor, **filters: Any) -> list[Lead]:
+    """Leads ``actor`` may see that match ``filters`` (those of ``find_leads``), newest first."""
+    return find_leads(session, actor, **filters)[0]
+
+
+def find_leads(
     session: Session,
     actor: Actor,
     *,
@@ -329,8 +334,14 @@ def list_leads(
     owner_id: int | None = None,
     query: str | None = None,
     limit: int = 50,
-) -> list[Lead]:
+    source: str | None = None,
+) -> tuple[list[Lead], int]:
+    """Leads ``actor`` may see, newest first, and how many match in all; ``source`` matches where a lead came
+    from, case and "_" / " " aside."""
     stmt = select(Lead)
+    if source:
+        wanted = " ".join(source.replace("_", " ").split()).lower()
+        stmt = stmt.where(func.lower(func.replace(func.coalesce(Lead.source, ""), "_", " ")) == wanted)
     visible = actor.owner_filter(Lead.owner_id)
     if visible is not None:
         stmt = stmt.where(visible)
@@ -347,7 +358,8 @@ def list_leads(
                 func.lower(func.coalesce(Lead.email, "")).like(pattern),
             )
         )
-    return list(session.exec(stmt.order_by(col(Lead.created_at).desc(), col(Lead.id).desc()).limit(limit)).all())
+    total = int(session.exec(select(func.count()).select_from(stmt.subquery())).one())
+    return list(session.exec(stmt.order_by(col(Lead.created_at).desc(), col(Lead.id).desc()).limit(limit)).all()), total
 
 
 def set_lead_status(session: Session, actor: Actor, lead_id: int, status: str, reason: str | None = None) -> int:

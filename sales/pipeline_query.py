@@ -27,7 +27,7 @@ from sales.errors import InvalidInput
 from sales.money import DEFAULT_CURRENCY, currency_code
 from sales.permissions import Actor, team_member_ids
 from sales.stages import StageMachine, workspace_machine
-from store.models import Account, Deal, StageChange, User
+from store.models import Account, Deal, Lead, StageChange, User
 
 Metric = Literal[
     "count",
@@ -45,7 +45,7 @@ Metric = Literal[
     "revenue_per_closer_hour",
 ]
 GroupBy = Literal[
-    "owner", "team", "stage", "industry", "product", "region", "account", "loss_reason", "month", "quarter"
+    "owner", "team", "stage", "industry", "product", "region", "account", "source", "loss_reason", "month", "quarter"
 ]
 Status = Literal["open", "won", "lost", "closed", "all"]
 DateField = Literal["created", "closed", "expected_close"]
@@ -82,6 +82,8 @@ class PipelineQuery:
     product: str | None = None
     region: str | None = None
     account: str | None = None
+    source: str | None = None
+    """Where the deal's lead came from ("webinar"), case and "_" / " " aside; deals without a lead never match."""
     date_field: DateField = "created"
     date_from: date | None = None
     date_to: date | None = None
@@ -169,7 +171,19 @@ def run_pipeline_query(
     unknown = [
         g
         for g in query.group_by
-        if g not in ("owner", "team", "stage", "industry", "product", "region", "account", "loss_reason", *TIME_GROUPS)
+        if g
+        not in (
+            "owner",
+            "team",
+            "stage",
+            "industry",
+            "product",
+            "region",
+            "account",
+            "source",
+            "loss_reason",
+            *TIME_GROUPS,
+        )
     ]
     if unknown:
         raise InvalidInput({"group_by": f"cannot group by {', '.join(unknown)}"})
@@ -198,6 +212,8 @@ def run_pipeline_query(
             group_exprs[g] = func.coalesce(Account.region, owner.region)
         elif g == "account":
             group_exprs[g] = col(Account.name)
+        elif g == "source":  # where the deal's lead came from; deals opened without a lead group as none
+            group_exprs[g] = col(Lead.source)
         elif g == "loss_reason":  # the reason as the rep wrote it when moving the deal to Lost
             group_exprs[g] = col(Deal.loss_reason)
         elif g == "month":
@@ -248,6 +264,10 @@ def run_pipeline_query(
     if query.region:
         conditions.append(func.lower(func.coalesce(Account.region, owner.region)) == query.region.strip().lower())
         filters["region"] = query.region
+    if query.source:
+        wanted = " ".join(query.source.replace("_", " ").split()).lower()
+        conditions.append(func.lower(func.replace(func.coalesce(Lead.source, ""), "_", " ")) == wanted)
+        filters["source"] = query.source
     if query.date_from is not None:
         conditions.append(date_col >= _bound(query, query.date_from))
         filters["date_from"] = query.date_from.isoformat()
@@ -263,6 +283,7 @@ def run_pipeline_query(
             .join(owner, col(owner.id) == col(Deal.owner_id))
             .join(manager, col(manager.id) == col(owner.manager_id), isouter=True)
             .join(Account, col(Account.id) == col(Deal.account_id), isouter=True)
+            .join(Lead, col(Lead.id) == col(Deal.lead_id), isouter=True)
         )
 
     not_compared: dict[str, int] = {}
@@ -655,6 +676,7 @@ def describe_query(
         ("region", query.region),
         ("industry", query.industry),
         ("account", query.account),
+        ("lead source", query.source),
     ):
         if value:
             filters.append(f"{label} {value}")

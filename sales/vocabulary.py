@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from sales.stages import DEFAULT_MACHINE, StageMachine, workspace_machine
-from store.models import Account, Deal, User, WorkspaceTerm
+from store.models import Account, Deal, Lead, User, WorkspaceTerm
 
 VOCABULARY_KEY = "salesgraph_vocabulary"
 """Where the agent node puts the vocabulary on the system message for a model that reads it (the offline one)."""
@@ -46,6 +46,8 @@ class Vocabulary:
     products: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     industries: tuple[str, ...] = ()
+    lead_sources: tuple[str, ...] = ()
+    """Where leads came from, as the workspace records it ("webinar", "paid_ads")."""
     stages: tuple[str, ...] = DEFAULT_MACHINE.stages
     stage_terms: dict[str, str] = field(default_factory=dict)
     """The workspace's own stage names that stand for one of ours, lowercased: {"engaging": "Qualified"}."""
@@ -62,6 +64,7 @@ class Vocabulary:
             "products": list(self.products),
             "accounts": list(self.accounts),
             "industries": list(self.industries),
+            "lead_sources": list(self.lead_sources),
             "stages": list(self.stages),
             "stage_terms": dict(self.stage_terms),
         }
@@ -83,6 +86,7 @@ class Vocabulary:
             products=names("products"),
             accounts=names("accounts"),
             industries=names("industries"),
+            lead_sources=names("lead_sources"),
             stages=names("stages") or DEFAULT_MACHINE.stages,
             stage_terms={str(k).lower(): str(v) for k, v in terms.items()} if isinstance(terms, dict) else {},
         )
@@ -102,6 +106,7 @@ class Vocabulary:
             ("Products", self.products),
             ("Industries", self.industries),
             ("Accounts", self.accounts),
+            ("Lead sources", self.lead_sources),
         ):
             if values:
                 lines.append(f"- {label}: {listed(values)}")
@@ -125,6 +130,7 @@ def load_vocabulary(session: Session, machine: StageMachine | None = None) -> Vo
     ).scalars()
     account_rows = session.execute(select(col(Account.name), col(Account.industry), col(Account.region))).all()
     products = session.execute(select(func.distinct(Deal.product)).where(col(Deal.product).is_not(None))).scalars()
+    sources = session.execute(select(func.distinct(Lead.source)).where(col(Lead.source).is_not(None))).scalars()
     terms = session.execute(select(col(WorkspaceTerm.kind), col(WorkspaceTerm.term), col(WorkspaceTerm.meaning))).all()
     stage_terms = {
         term.lower(): meaning
@@ -138,6 +144,7 @@ def load_vocabulary(session: Session, machine: StageMachine | None = None) -> Vo
         products=_distinct(products),
         accounts=_distinct(a.name for a in account_rows),
         industries=_distinct(a.industry for a in account_rows),
+        lead_sources=_distinct(sources),
         stages=machine.stages,
         stage_terms=stage_terms,
     )

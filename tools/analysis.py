@@ -177,6 +177,7 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             product=args.product,
             region=args.region,
             account=args.account,
+            source=args.source,
             date_field=args.date_field,
             date_from=date_from,
             date_to=date_to,

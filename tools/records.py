@@ -113,25 +113,55 @@ def create_lead(ctx: RunContext, args: CreateLeadArgs) -> CreateLeadResult:
         )
 
 
-def _find(s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = None) -> list[RecordSummary]:
-    from sales.deals import list_deals
-    from sales.leads import list_leads
+def _period_bounds(name: str, label: str | None, today: date | None) -> tuple[date | None, date | None]:
+    """The first day and the day after the last of a period named in words ("this month", "2017")."""
+    if not label:
+        return None, None
+    from sales.periods import parse_period
+
+    try:
+        period = parse_period(label, today or datetime.now(UTC).date())
+    except ValueError as exc:
+        raise InvalidInput({name: str(exc)}) from None
+    return period.start, period.end
+
+
+def _find(
+    s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = None
+) -> tuple[list[RecordSummary], int]:
+    """The records the listing shows (at most ``args.limit``) and how many match in all."""
+    from sales.deals import find_deals
+    from sales.leads import find_leads
     from sales.tasks import list_tasks
 
     owner_id = owner_id_for(s, actor, args.owner)
     deal_only = {
         name: value
-        for name in ("amount_min", "amount_max", "industry", "product", "region", "closing", "stage")
+        for name in (
+            "amount_min",
+            "amount_max",
+            "industry",
+            "product",
+            "region",
+            "closing",
+            "closed",
+            "created",
+            "stage",
+        )
         if (value := getattr(args, name)) is not None
     }
     if args.entity != "deal" and deal_only:
         raise InvalidInput(
             {name: f"only deals can be filtered by {name.replace('_', ' ')}, not {args.entity}s" for name in deal_only}
         )
+    if args.source and args.entity != "lead":
+        raise InvalidInput({"source": f"only leads can be filtered by where they came from, not {args.entity}s"})
     if args.entity == "lead":
-        leads = list_leads(s, actor, status=args.status, owner_id=owner_id, query=args.query, limit=args.limit)
+        leads, lead_total = find_leads(
+            s, actor, status=args.status, owner_id=owner_id, query=args.query, limit=args.limit, source=args.source
+        )
         owners = _emails(s, {lead.owner_id for lead in leads})
-        return [
+        lead_rows = [
             RecordSummary(
                 id=lead.id or 0,
                 type="lead",
@@ -144,17 +174,12 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = 
             )
             for lead in leads
         ]
+        return lead_rows, lead_total
     if args.entity == "deal":
-        closing_from = closing_to = None
-        if args.closing:
-            from sales.periods import parse_period
-
-            try:
-                period = parse_period(args.closing, today or datetime.now(UTC).date())
-            except ValueError as exc:
-                raise InvalidInput({"closing": str(exc)}) from None
-            closing_from, closing_to = period.start, period.end
-        deals = list_deals(
+        closing_from, closing_to = _period_bounds("closing", args.closing, today)
+        closed_from, closed_to = _period_bounds("closed", args.closed, today)
+        created_from, created_to = _period_bounds("created", args.created, today)
+        deals, total = find_deals(
             s,
             actor,
             stage=args.stage,
@@ -171,11 +196,15 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = 
             industry=args.industry,
             product=args.product,
             region=args.region,
+            closed_from=closed_from,
+            closed_to=closed_to,
+            created_from=created_from,
+            created_to=created_to,
         )
         owners = _emails(s, {deal.owner_id for deal in deals})
         account_ids = [d.account_id for d in deals if d.account_id]
         accounts = dict(s.exec(select(Account.id, Account.name).where(col(Account.id).in_(account_ids))).all())
-        return [
+        deal_rows = [
             RecordSummary(
                 id=deal.id or 0,
                 type="deal",
@@ -189,13 +218,14 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = 
             )
             for deal in deals
         ]
+        return deal_rows, total
     if args.entity == "task":
         status = args.status or TaskStatus.OPEN
         tasks = list_tasks(s, actor, owner_ids=[owner_id] if owner_id else None, status=status, limit=200)
         if args.query:
             tasks = [t for t in tasks if args.query.lower() in t.title.lower()]
         owners = _emails(s, {t.owner_id for t in tasks})
-        return [
+        task_rows = [
             RecordSummary(
                 id=t.id or 0,
                 type="task",
@@ -206,6 +236,7 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = 
             )
             for t in tasks[: args.limit]
         ]
+        return task_rows, len(task_rows)
     # Accounts and contacts have no listing in the domain yet; a read with the same owner filter as everywhere.
     table: type[Account] | type[Contact] = Account if args.entity == "account" else Contact
     stmt = select(table)
@@ -222,25 +253,27 @@ def _find(s: Session, actor: Actor, args: FindRecordsArgs, today: date | None = 
             )
         else:
             stmt = stmt.where(func.lower(Account.name).like(pattern))
-    rows: list[Any] = list(s.exec(stmt.order_by(col(table.id)).limit(args.limit)).all())
-    owners = _emails(s, {r.owner_id for r in rows})
+    found: list[Any] = list(s.exec(stmt.order_by(col(table.id)).limit(args.limit)).all())
+    owners = _emails(s, {r.owner_id for r in found})
     if table is Contact:
-        return [
+        contacts = [
             RecordSummary(id=r.id, type="contact", name=r.name, owner_email=owners.get(r.owner_id or -1), email=r.email)
-            for r in rows
+            for r in found
         ]
-    return [
+        return contacts, len(contacts)
+    account_rows = [
         RecordSummary(
             id=r.id, type="account", name=r.name, owner_email=owners.get(r.owner_id or -1), company=r.industry
         )
-        for r in rows
+        for r in found
     ]
+    return account_rows, len(account_rows)
 
 
 def find_records(ctx: RunContext, args: FindRecordsArgs) -> FindRecordsResult:
     with session_scope(ctx.engine) as s:
-        records = _find(s, ctx.actor, args, ctx.today())
-        return FindRecordsResult(entity=args.entity, records=records, total=len(records))
+        records, total = _find(s, ctx.actor, args, ctx.today())
+        return FindRecordsResult(entity=args.entity, records=records, total=total)
 
 
 def move_deal(ctx: RunContext, args: MoveDealArgs) -> MoveDealResult:

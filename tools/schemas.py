@@ -28,7 +28,7 @@ Metric = Literal[
     "revenue_per_closer_hour",
 ]
 GroupBy = Literal[
-    "owner", "team", "stage", "industry", "product", "region", "account", "loss_reason", "month", "quarter"
+    "owner", "team", "stage", "industry", "product", "region", "account", "source", "loss_reason", "month", "quarter"
 ]
 DealStatus = Literal["open", "won", "lost", "closed", "all"]
 DateField = Literal["created", "closed", "expected_close"]
@@ -104,6 +104,13 @@ class FindRecordsArgs(ToolArgs):
     industry: str | None = Field(default=None, description="Deals only: the account's industry.")
     product: str | None = Field(default=None, description="Deals only: the product.")
     region: str | None = Field(default=None, description="Deals only: region or office, as the workspace names it.")
+    closed: str | None = Field(
+        default=None, description="Deals only: won or lost in this period ('2017', 'last quarter')."
+    )
+    created: str | None = Field(default=None, description="Deals only: created in this period ('this month').")
+    source: str | None = Field(
+        default=None, description="Leads only: where the lead came from, as the workspace records it ('webinar')."
+    )
 
 
 class ScoreLeadArgs(LeadRef):
@@ -229,6 +236,9 @@ class PipelineQuestionArgs(ToolArgs):
     product: str | None = None
     region: str | None = Field(default=None, description="A region or office, as the workspace names it.")
     account: str | None = Field(default=None, description="An account (customer company) name.")
+    source: str | None = Field(
+        default=None, description="Where the deal's lead came from, as the workspace records it ('webinar')."
+    )
     date_field: DateField = Field(default="created", description="Which date the period filters on.")
     period: str | None = Field(
         default=None, description="A period: '2026-Q3', 'last quarter', '2026-11', 'this year'..."

@@ -267,6 +267,8 @@ def _find(args: dict[str, Any], data: dict[str, Any]) -> str:
     if not records:
         return f"I found no matching {entity}s{scope}."
     total: int = data["total"] if isinstance(data.get("total"), int) else len(records)
+    if args.get("limit") == 1:
+        total = len(records)  # "the latest lead" is one lead, however many there are
     lines = [f"- {_record_line(row)}" for row in records[:MAX_ROWS]]
     more = f"\n…and {number(total - len(lines))} more." if total > len(lines) else ""
     noun = entity if total == 1 else f"{entity}s"
@@ -285,7 +287,11 @@ def _find_scope(args: dict[str, Any]) -> str:
             parts.append(str(args[key]))
     if args.get("closing"):
         parts.append(f"expected to close {args['closing']}")
-    for key in ("industry", "product", "region"):
+    if args.get("closed"):
+        parts.append(f"closed {args['closed']}")
+    if args.get("created"):
+        parts.append(f"created {args['created']}")
+    for key in ("industry", "product", "region", "source"):
         if args.get(key):
             parts.append(f"{key} {args[key]}")
     code = str(args.get("amount_currency") or "")

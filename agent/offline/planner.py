@@ -297,7 +297,10 @@ def _carry_question(first: dict[str, Any], later: dict[str, Any], piece: str) ->
             if first.get(key):
                 later[key] = first[key]
     refers_back = elliptical or re.search(r"\b(its|it|they|their|them|that|those|same)\b", piece, re.I)
-    if refers_back and not any(later.get(key) for key in _FILTER_ARGS):
+    # "how many did Central lose in Q3 and what was the win rate": a second question naming no scope of its own
+    # is about the first one's (the answer restates it); "overall", "the whole company" widen it on purpose
+    bare = not re.search(r"\b(overall|company|whole|entire|everyone|everybody|all|total|across)\b", piece, re.I)
+    if (refers_back or bare) and not any(later.get(key) for key in _FILTER_ARGS):
         for key in _FILTER_ARGS:
             if first.get(key):
                 later[key] = first[key]
@@ -465,8 +468,9 @@ def choose_intent(turn: Turn) -> str | None:
     if re.search(r"\bwho\b", low) and has_record_word and not re.search(r"\b(won|closed|sold|booked|most)\b", low):
         scores.add("find_records", 0.5)
     # a bare list of records with filters ("deals over 50k closing this month", "Priya's open deals in retail")
+    listed = _RECORD_LIST.match(low) or _listing_with_workspace_words(turn)
     if (
-        _RECORD_LIST.match(low)
+        listed
         and not metric_words
         and not re.search(r"\b(who|which|what|why|how)\b", low)
         and not find_groupings(turn.request)
@@ -489,9 +493,40 @@ def choose_intent(turn: Turn) -> str | None:
 
 _RECORD_LIST = re.compile(
     r"^(?:(?:all|my|our|the|any|every|open|active|won|lost|big|bigger|biggest|large|largest|small|new|"
-    r"recent|current|[a-z]+'s)\s+)*(?:deals|leads|opportunities|accounts|contacts)\b(?!\s*:)"
+    r"recent|current|[a-z]+'s|[A-Z][\w.&-]*)\s+)*(?:deals|leads|opportunities|accounts|contacts)\b(?!\s*:)"
 )
 """A request that starts with the records it wants: a listing, whatever filters follow."""
+
+
+def _listing_with_workspace_words(turn: Turn) -> bool:
+    """ "Anna Snelling's engaging deals", "my referral leads": before the records only a possessive name, the
+    workspace's own words (stages, lead sources, industries, products, regions, names) and listing adjectives."""
+    low = turn.low
+    records_at = re.search(r"\b(?:deals|leads|opportunities|accounts|contacts)\b", low)
+    if records_at is None or records_at.start() == 0:
+        return False
+    head = low[: records_at.start()]
+    for mention in reversed(find_stages(head, turn.ctx.vocabulary.stages)):
+        head = head[: mention.start] + " " + head[mention.end :]
+    vocabulary = turn.ctx.vocabulary
+    known = {
+        w
+        for values in (
+            vocabulary.lead_sources,
+            vocabulary.industries,
+            vocabulary.products,
+            vocabulary.regions,
+            vocabulary.owners,
+            vocabulary.teams,
+        )
+        for value in values
+        for w in value.replace("_", " ").lower().split()
+    }
+    words = head.split()
+    return bool(words) and all(
+        w.endswith("'s") or w in known or _RECORD_LIST.match(w + " deals") is not None for w in words
+    )
+
 
 _LEADING_VERBS = {
     "remind": "create_task",
@@ -1721,6 +1756,9 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
                 args["status"] = "open"
     elif metric == "stage_conversion" and "stage" not in groups:
         args["group_by"] = [*groups, "stage"]
+    source = _lead_source(turn)
+    if source and "source" not in groups:
+        args["source"] = source  # "win rate on webinar deals": where the deal's lead came from
     industry = INDUSTRY_RE.search(low)
     if industry and "industry" not in groups:
         args["industry"] = industry.group(1).lower()
@@ -1948,6 +1986,7 @@ def _workspace_terms(turn: Turn, args: dict[str, Any], also_known: frozenset[str
             raise Clarify("filter", f"Which {owner} do you mean: {', '.join(same)}?", filled={"_word": owner})
     consumed = [(t.start, t.end) for t in terms] + metric_spans(text)
     used = {w for key in (*_FILTER_KINDS, "stage", "period") for w in str(args.get(key) or "").split()}
+    used |= set(str(args.get("source") or "").replace("_", " ").split())
     unused: list[str] = []
     for word, position in leftovers(text, consumed, used | also_known):
         question = question_for(text, word, position, vocabulary)
@@ -1975,14 +2014,13 @@ _TOOL_WORDS = {
     "list_tasks": "task tasks to-do to-dos todo todos reminder reminders action items item due overdue follow-ups "
     "follow-up late outstanding pending",
 }
-_FILTER_PHRASES = ("owner", "team", "stage", "industry", "product", "region", "account")
 WHY_NOT = {
     "forecast": "the forecast covers the open pipeline of everyone you can see, one owner or one team, and splits "
     "by owner or team only",
     "bottleneck_analysis": "the bottleneck analysis covers every deal you can see created since a date, "
     "compared by one segment (size, industry, tenure or owner)",
-    "find_records": "a listing filters by owner, status, stage, expected close, amount, industry, product and "
-    "region (deals), and lists records without totals or groups",
+    "find_records": "a listing filters deals by owner, status, stage, amount, industry, product, region and the "
+    "period they were created, closed or expected to close in, and lists records without totals or groups",
     "list_tasks": "the task list filters by owner, status, due date and record only",
 }
 
@@ -1998,7 +2036,18 @@ def _scope_phrase(key: str, value: Any) -> str:
         return f"{'from' if key == 'date_from' else 'before'} {value}"
     if key == "period":
         return str(value)
+    if key == "source":
+        return f"lead source {value}"
     return f"{key} {value}"
+
+
+def _lead_source(turn: Turn) -> str | None:
+    """The workspace's own lead source the request names ("from the webinar", "paid ads leads"), as stored."""
+    for source in sorted(turn.ctx.vocabulary.lead_sources, key=len, reverse=True):
+        said = " ".join(source.replace("_", " ").split()).lower()
+        if said and re.search(rf"\b{re.escape(said)}s?\b", turn.low.replace("_", " ")):
+            return source
+    return None
 
 
 def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
@@ -2006,6 +2055,9 @@ def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
     give ``intent``'s tool what it takes that its own parse missed, and return what the tool cannot apply, so the
     answer names it instead of answering a smaller question. An unknown name is asked about (``Clarify``)."""
     known = frozenset(_TOOL_WORDS.get(intent, "").split())
+    if intent == "find_records" and args.get("entity") == "lead":  # the lead sources are the listing's words too
+        known |= {w for s in turn.ctx.vocabulary.lead_sources for w in s.replace("_", " ").lower().split()}
+        known |= {"source", "sources", "came", "come", "from", "via", "through", "channel"}
     # a record's name (quoted, or the one the listing matches on) is not the request's words
     names = [n.strip() for n in (args.get("query"), args.get("deal_name"), args.get("lead_name")) if isinstance(n, str)]
     request = nm.mask_quoted_names(turn.request)
@@ -2059,14 +2111,16 @@ def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
         if wrong_groups:
             dropped.append(_scope_phrase("group_by", wrong_groups))
         dropped += [
-            _scope_phrase(k, scope[k]) for k in ("stage", "industry", "product", "region", "account") if scope.get(k)
+            _scope_phrase(k, scope[k])
+            for k in ("stage", "industry", "product", "region", "account", "source")
+            if scope.get(k)
         ]
         dropped += [_scope_phrase(k, scope[k]) for k in ("amount_min", "amount_max") if scope.get(k) is not None]
     elif intent == "bottleneck_analysis":
         segment = args.get("segment")
         if scope.get("owner") and scope["owner"] not in ("me", "my", "i") and segment != "owner":
             dropped.append(_scope_phrase("owner", scope["owner"]))
-        for key in ("team", "product", "region", "account"):
+        for key in ("team", "product", "region", "account", "source"):
             if scope.get(key):
                 dropped.append(_scope_phrase(key, scope[key]))
         if scope.get("industry") and segment != "industry":
@@ -2081,7 +2135,9 @@ def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
             dropped.append(_scope_phrase("date_to", scope["date_to"]))
     elif intent == "find_records":
         entity = args.get("entity")
-        said = " ".join(str(scope.get(k) or "") for k in ("owner", "stage", "industry", "product", "region", "account"))
+        said = " ".join(
+            str(scope.get(k) or "") for k in ("owner", "stage", "industry", "product", "region", "account", "source")
+        )
         query = str(args.get("query") or "")
         if query and all(
             w.lower().removesuffix("'s") in said.lower() or w.lower() in GRAMMAR or w.lower() in known
@@ -2103,9 +2159,14 @@ def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
                 args["owner"] = scope["owner"]
             if not args.get("stage") and scope.get("stage"):
                 args["stage"] = scope["stage"]
+            if scope.get("source"):
+                dropped.append(_scope_phrase("source", scope["source"]))
         elif entity in ("lead", "account", "contact", "task"):
             if not args.get("owner") and scope.get("owner"):
                 args["owner"] = scope["owner"]
+            source = _lead_source(turn) if entity == "lead" else None
+            if source and not args.get("source"):
+                args["source"] = source  # "which leads came from the webinar": the workspace's own lead sources
             dropped += [_scope_phrase(k, scope[k]) for k in ("industry", "product", "region") if scope.get(k)]
             dropped += [_scope_phrase(k, scope[k]) for k in ("amount_min", "amount_max") if scope.get(k) is not None]
         if not args.get("query"):
@@ -2114,10 +2175,15 @@ def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
             dropped.append(_scope_phrase("team", scope["team"]))
         if groups:
             dropped.append(_scope_phrase("group_by", groups))
-        if not args.get("closing"):
+        if entity == "deal" and not args.get("closing") and scope.get("period") and not scope.get("date_from"):
+            # "won in 2017", "created this month": the period on the date the request means
+            field_name = {"closed": "closed", "created": "created"}.get(str(scope.get("date_field") or ""))
+            if field_name:
+                args[field_name] = scope["period"]
+        if not any(args.get(k) for k in ("closing", "closed", "created")):
             dropped += [_scope_phrase(k, scope[k]) for k in ("period", "date_from", "date_to") if scope.get(k)]
     elif intent == "list_tasks":
-        for key in ("team", "stage", "industry", "product", "region", "account"):
+        for key in ("team", "stage", "industry", "product", "region", "account", "source"):
             if scope.get(key):
                 dropped.append(_scope_phrase(key, scope[key]))
         dropped += [_scope_phrase(k, scope[k]) for k in ("amount_min", "amount_max") if scope.get(k) is not None]

@@ -28,7 +28,11 @@ _AMOUNT = re.compile(
 # the currency a symbol or code next to an amount names ("$" is taken as US dollars)
 _CURRENCY_MARKS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "dollars": "USD", "bucks": "USD"}
 _CURRENCY_MARKS |= {"euros": "EUR", "pounds": "GBP", "yen": "JPY", "rupees": "INR"}
-_AMOUNT_CONTEXT = re.compile(r"\b(for|worth|at|of|valued at|amount|value|size|over|under|above|below)\s*$", re.I)
+_AMOUNT_CONTEXT = re.compile(
+    r"(?:\b(for|worth|at|of|valued at|amount|value|size|over|under|above|below|more than|less than|fewer than|"
+    r"at least|at most|greater than|bigger than|larger than|smaller than|exceeding|upwards of|north of|up to)|[<>])\s*$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,14 @@ def find_amounts(text: str) -> list[Amount]:
         has_marker = bool(cur or mult or tail)
         plain = raw.replace(",", "")
         if not has_marker:
+            counted = re.match(  # "more than 5 deals": a count of things, not money
+                r"\s?(deals?|leads?|times|people|reps?|customers?|accounts?|contacts?|tasks?|calls?|emails?|"
+                r"meetings?|hours?)\b",
+                text[match.end() :],
+                re.I,
+            )
+            if counted:
+                continue
             looks_like_year = len(plain) == 4 and plain.startswith(("19", "20")) and "," not in raw
             if looks_like_year or not ("," in raw or _AMOUNT_CONTEXT.search(before)):
                 continue
@@ -294,6 +306,12 @@ def find_day(text: str, today: date) -> DayMention | None:
 # --- owners, groupings -------------------------------------------------------------------------------------
 
 GROUPINGS: dict[str, str] = {
+    "lead source": "source",
+    "lead sources": "source",
+    "source": "source",
+    "sources": "source",
+    "channel": "source",
+    "channels": "source",
     "rep": "owner",
     "reps": "owner",
     "owner": "owner",

@@ -110,3 +110,42 @@ def test_the_answer_says_what_was_not_applied() -> None:
     answer = str(model.invoke([system, human, call, result]).content)
     assert "Forecast for Q4 2026" in answer
     assert "Not applied: by product" in answer and "splits by owner or team only" in answer
+
+
+def test_a_second_question_naming_no_scope_keeps_the_first_ones_filters() -> None:
+    calls = _calls(_plan("how many deals did Iberia lose in Q3 and what was the win rate"))
+    assert [(args["metric"], args.get("region"), args.get("period")) for _, args in calls] == [
+        ("count", "Iberia", "2026-Q3"),
+        ("win_rate", "Iberia", "2026-Q3"),
+    ]
+    calls = _calls(_plan("how many deals did Iberia lose in Q3 and what was the overall win rate"))
+    assert calls[1][1].get("region") is None  # "overall" widens it on purpose
+
+
+def test_a_listing_reads_a_possessive_name_a_stage_a_threshold_and_the_close_period() -> None:
+    ((tool, args),) = _calls(_plan("Chen Li's proposal deals over 3k"))
+    assert tool == "find_records"
+    assert (args["owner"], args["stage"], args["amount_min"]) == ("Chen Li", "Proposal", 3000.0)
+    ((tool, args),) = _calls(_plan("deals worth more than 5000 that Ana Okafor won in 2025"))
+    assert (args["status"], args["closed"], args["amount_min"]) == ("won", "2025", 5000.0)
+
+
+def test_a_count_of_things_is_not_an_amount() -> None:
+    args = _calls(_plan("which reps have more than 5 deals in Proposal"))[0][1]
+    assert "amount_min" not in args
+
+
+SOURCED = Vocabulary(
+    owners=VOCABULARY.owners, regions=VOCABULARY.regions, lead_sources=("trade_show", "webinar", "referral")
+)
+
+
+def test_the_workspaces_own_lead_sources_filter_and_group() -> None:
+    ((tool, args),) = _calls(
+        plan("which leads came in through the trade show", ConversationContext(vocabulary=SOURCED), TODAY)
+    )
+    assert tool == "find_records" and args["entity"] == "lead" and args["source"] == "trade_show"
+    ((tool, args),) = _calls(plan("win rate by lead source this year", ConversationContext(vocabulary=SOURCED), TODAY))
+    assert tool == "pipeline_question" and args["group_by"] == ["source"]
+    decision = plan("forecast next month for referral deals", ConversationContext(vocabulary=SOURCED), TODAY)
+    assert decision.tool == "forecast" and "lead source referral" in decision.unapplied

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from sales.errors import InvalidInput
 from sales.pipeline_query import PipelineQuery, describe_query, run_pipeline_query
@@ -256,3 +257,21 @@ def test_a_rep_asking_for_a_comparison_is_told_there_is_no_one_to_compare_with(e
     assert "there is no one to compare with" in as_rep.computed
     as_manager = pipeline_question(Context(actor=team.manager, services=services_for(engine, tmp_path)), args)
     assert "compare" not in as_manager.computed
+
+
+def test_deals_by_and_filtered_on_their_leads_source(engine: Engine) -> None:
+    from store.models import Lead
+
+    team = seed_deals(engine)
+    with session_scope(engine) as s:
+        webinar = Lead(name="Wen", source="webinar", owner_id=team.rep.user_id)
+        paid = Lead(name="Pat", source="paid_ads", owner_id=team.rep.user_id)
+        s.add_all([webinar, paid])
+        s.flush()
+        rita = list(s.exec(select(Deal).where(Deal.owner_id == team.rep.user_id).order_by(col(Deal.id))).all())
+        rita[0].lead_id, rita[1].lead_id = webinar.id, paid.id  # the 10k and the 30k wins
+    by_source = _run(engine, team.rep, metric="total_amount", status="won", group_by=("source",))
+    assert {r.group["source"]: r.value for r in by_source.rows} == {"webinar": 10000, "paid_ads": 30000}
+    # "paid ads" as said matches "paid_ads" as stored; a deal with no lead never matches a source
+    assert _run(engine, team.rep, metric="count", source="Paid Ads").total.value == 1
+    assert "lead source webinar" in describe_query(PipelineQuery(metric="count", source="webinar"), owner=None)

@@ -154,3 +154,42 @@ def test_deal_listing_filters_by_amount_industry_product_and_region(engine: Engi
     # a filter only deals have, asked of leads, is refused instead of silently ignored
     with pytest.raises(InvalidInput, match="only deals can be filtered by industry"):
         _run(ctx, "find_records", entity="lead", industry="Retail")
+
+
+def test_a_listing_reports_how_many_match_in_all_and_filters_on_closed_and_created_dates(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    ctx, team = _ctx(engine, tmp_path)
+    owner = team.rep.user_id or 0
+    with session_scope(engine) as s:
+        for n in range(14):
+            s.add(
+                Deal(
+                    name=f"Won {n}",
+                    owner_id=owner,
+                    stage="Won",
+                    amount=Decimal(1000 * (n + 1)),
+                    closed_at=datetime(2025 if n < 9 else 2026, 3, 1, tzinfo=UTC),
+                    created_at=datetime(2025, 1, 2, tzinfo=UTC),
+                )
+            )
+    found = _run(ctx, "find_records", entity="deal", status="won", limit=5)
+    assert len(found.records) == 5 and found.total == 14  # type: ignore[attr-defined]
+    closed = _run(ctx, "find_records", entity="deal", closed="2025", limit=100)
+    assert closed.total == 9  # type: ignore[attr-defined]
+    assert _run(ctx, "find_records", entity="deal", created="2026", limit=100).total == 0  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInput, match="closed"):
+        _run(ctx, "find_records", entity="deal", closed="Q7")
+
+
+def test_leads_listed_by_where_they_came_from_with_the_real_total(engine: Engine, tmp_path: Path) -> None:
+    ctx, team = _ctx(engine, tmp_path)
+    with session_scope(engine) as s:
+        for n in range(12):
+            s.add(Lead(name=f"Lead {n}", source="paid_ads" if n % 3 else "webinar", owner_id=team.rep.user_id))
+    found = _run(ctx, "find_records", entity="lead", source="paid ads", limit=3)
+    assert len(found.records) == 3 and found.total == 8  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInput, match="only leads"):
+        _run(ctx, "find_records", entity="deal", source="webinar")

@@ -43,6 +43,8 @@ class WeekForecast(BaseModel):
     simulation: float
     run_rate: float | None
     blend: float | None
+    won_to_date: float = 0.0  # won in the period by then
+    open_deals: int = 0
 
 
 class ForecastHistory(BaseModel):
@@ -113,6 +115,8 @@ def _from_forecast(week: int, day: date, forecast: Forecast) -> WeekForecast:
         simulation=t.simulation,
         run_rate=t.run_rate,
         blend=t.blend,
+        won_to_date=t.won_to_date,
+        open_deals=t.open_deals,
     )
 
 
@@ -165,6 +169,8 @@ def _weekly(
                     simulation=r.simulation,
                     run_rate=r.run_rate,
                     blend=r.blend,
+                    won_to_date=r.won_to_date,
+                    open_deals=r.open_deals,
                 )
             )
         else:

@@ -422,8 +422,10 @@ def _history(
         return
     code = result.currency
     table = Table(title=f"Forecast of {result.period} week by week ({code})")
-    for column in ("week", "as of", "source", "method", "forecast", "80% interval", "simulation", "run rate", "blend"):
+    columns = ("week", "as of", "source", "method", "forecast", "80% interval", "change")
+    for column in (*columns, "simulation", "run rate", "blend", "won by then", "open deals"):
         table.add_column(column, justify="right" if column not in ("source", "method") else "left")
+    previous: float | None = None
     for w in result.weeks:
         table.add_row(
             str(w.week),
@@ -432,10 +434,16 @@ def _history(
             w.method,
             money(w.expected, code, whole=True),
             f"{money(w.p10, code, whole=True)} - {money(w.p90, code, whole=True)}",
+            "—"
+            if previous is None
+            else ("+" if w.expected >= previous else "-") + money(abs(w.expected - previous), code, whole=True),
             money(w.simulation, code, whole=True),
             money(w.run_rate, code, whole=True) if w.run_rate is not None else "—",
             money(w.blend, code, whole=True) if w.blend is not None else "—",
+            money(w.won_to_date, code, whole=True),
+            f"{w.open_deals:,}",
         )
+        previous = w.expected
     print_table(table, out, keep_title=True)
     closed = "closed" if result.complete else "won so far"
     out.print(

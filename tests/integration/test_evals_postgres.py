@@ -77,7 +77,7 @@ def test_the_whole_suite_passes_on_clones_of_a_postgresql_store(
     """Every case, pipeline questions included, passes with ``--db`` on PostgreSQL: no fewer than on SQLite.
 
     ``evals/baseline.json`` records the SQLite run (every case passes); a case may fail here only if it fails there.
-    One to two minutes on two cores (191 cases, one database clone each).
+    One to two minutes on two cores (201 cases, one database clone each).
     """
     monkeypatch.setenv("PGTZ", FAR_ZONE)
     assert _session_zone(demo_database) == FAR_ZONE

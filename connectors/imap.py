@@ -4,8 +4,8 @@ recorded by ``sales.inbound.record_email`` together with its cursor step in one 
 The cursor (``connector_states``, connector ``imap``) holds the folder's UIDVALIDITY and the last UID recorded. A
 message and the cursor moving past it commit together, so a crash before the commit leaves neither (the message is
 read again next time) and one after leaves both. A cursor that is lost, or a server that changes UIDVALIDITY (the
-folder was rebuilt and its UIDs mean something else), makes the poller read the whole folder again; the unique
-Message-ID in ``inbound_emails`` makes that log nothing twice. Messages are fetched with ``BODY.PEEK[]`` on a
+folder was rebuilt and its UIDs mean something else), makes the poller read the first-poll window (the last
+``first_poll_days``) again; the unique Message-ID in ``inbound_emails`` makes that log nothing twice. Messages are fetched with ``BODY.PEEK[]`` on a
 read-only ``EXAMINE``, so polling never marks mail as read for the people who use the mailbox.
 
 The password is a ``SecretStr`` until the ``LOGIN`` itself and is never logged; imaplib's own debug output
@@ -197,7 +197,7 @@ def poll(
             cursor = dict(load_cursor(s, config).state or {})
         last = int(cursor.get("last_uid", 0)) if cursor.get("uidvalidity") == uidvalidity else 0
         if cursor and cursor.get("uidvalidity") != uidvalidity:
-            log.warning("IMAP %s: UIDVALIDITY changed (%s -> %s); reading the folder again (nothing is logged twice)",
+            log.warning("IMAP %s: UIDVALIDITY changed (%s -> %s); reading recent mail again (nothing is logged twice)",
                         config.mailbox, cursor.get("uidvalidity"), uidvalidity)  # fmt: skip
         if last == 0 and config.first_poll_days > 0:
             # A mailbox's years of old mail are not replies to log: the first poll starts from recent mail.

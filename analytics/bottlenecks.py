@@ -1083,13 +1083,15 @@ def analyse_event_log(
     lap("findings")
 
     summary: ConformanceSummary | None = None
-    if conformance_check:
+    # The stage process is what a playbook governs; without one the whole log is the process. Only completed
+    # cases are judged, against the playbook or a model mined on the earlier of them.
+    conformance_events = stage_frame if log.stages else log.events
+    done = process.completed_cases(log, conformance_events) if conformance_check else None
+    if done is not None and done.completed.empty:
+        notes.append(f"conformance not checked: none of the {log.case_noun} is complete yet ({done.rule})")
+    elif done is not None:
         step("process model and conformance")
-        # The stage process is what a playbook governs; without one the whole log is the process. Only completed
-        # cases are judged, against the playbook or a model mined on the earlier of them.
-        result = process.check_conformance(
-            log, stage_frame if log.stages else log.events, threshold=fitness_threshold, progress=step
-        )
+        result = process.check_conformance(log, conformance_events, threshold=fitness_threshold, progress=step)
         assert result.discovered is not None
         discovered = result.discovered
         timings.update({f"conformance_{k}": v for k, v in result.timings.items()})

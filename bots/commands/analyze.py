@@ -188,10 +188,12 @@ def _since_filter(log: EventLog, since: date | None) -> None:
     starts = log.events.groupby(CASE, observed=True)[TIMESTAMP].min()
     keep = starts[starts >= pd.Timestamp(since, tz="UTC")].index
     if len(keep) == 0:
-        raise NotFound(f"no cases in {log.source} start on or after {since.isoformat()}")
+        raise NotFound(f"no {log.case_noun} in {log.source} start on or after {since.isoformat()}")
     log.events = log.events[log.events[CASE].isin(keep)].reset_index(drop=True)
     log.cases = log.cases[log.cases.index.isin(keep)]
-    log.notes.append(f"only cases that started on or after {since.isoformat()}")
+    if log.lifecycle is not None:
+        log.lifecycle = log.lifecycle[log.lifecycle[CASE].isin(keep)].reset_index(drop=True)
+    log.notes.append(f"only {log.case_noun} that started on or after {since.isoformat()}")
 
 
 def _load_saved(

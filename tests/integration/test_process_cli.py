@@ -204,6 +204,14 @@ def test_lifecycle_log_with_case_noun_and_end_activities(cli_home: Path, tmp_pat
     assert "The longest queue is before Fix: tickets wait a median 3.0 h" in result.output
     assert "eng0" in result.output and "desk → eng" in result.output
 
+    # --since keeps the lifecycle events of the tickets it keeps, and no others
+    result = _run("analyze", "process", "--log", "tickets", "--since", "2026-02-10")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Fix\s+3\s+3\.0 h", result.output)
+    assert "only tickets that started on or after 2026-02-10" in result.output
+    # those three are all still open: the rest of the report stands, conformance says why it was not checked
+    assert "conformance not checked: none of the tickets is complete yet (tickets that reached Closed)" in result.output
+
     md = tmp_path / "tickets.md"
     result = _run("analyze", "bottlenecks", "--log", "tickets", "--case-noun", "support tickets", "--markdown", str(md))
     assert result.exit_code == 0, result.output

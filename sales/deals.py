@@ -256,7 +256,7 @@ def update_deal(
 
 def list_deals(session: Session, actor: Actor, **filters: Any) -> list[Deal]:
     """Deals ``actor`` may see that match ``filters`` (those of ``find_deals``), at most ``limit`` of them."""
-    return find_deals(session, actor, **filters)[0]
+    return find_deals(session, actor, count_all=False, **filters)[0]
 
 
 def find_deals(
@@ -282,9 +282,10 @@ def find_deals(
     closed_to: date | None = None,
     created_from: date | None = None,
     created_to: date | None = None,
-) -> tuple[list[Deal], int]:
-    """Deals ``actor`` may see, most recently updated first, and how many match in all; ``closing_from``/``closing_to`` (exclusive) filter on
-    the expected close date, soonest first. ``amount_min``/``amount_max`` (inclusive) compare the amount as stored,
+    count_all: bool = True,
+) -> tuple[list[Deal], int | None]:
+    """Deals ``actor`` may see, most recently updated first, and how many match in all (None with
+    ``count_all=False``); ``closing_from``/``closing_to`` (exclusive) filter on the expected close date, soonest first. ``amount_min``/``amount_max`` (inclusive) compare the amount as stored,
     in its own currency (only deals in ``amount_currency`` when it is given); ``industry``, ``product`` and
     ``region`` (the account's region, else its owner's) match case-insensitively, as pipeline questions do.
     ``closed_from``/``closed_to`` and ``created_from``/``created_to`` (exclusive ends) filter on the day a deal was
@@ -338,7 +339,8 @@ def find_deals(
         stmt = stmt.where(col(Deal.expected_close_date) >= closing_from)
     if closing_to is not None:
         stmt = stmt.where(col(Deal.expected_close_date) < closing_to)
-    total = int(session.exec(select(func.count()).select_from(stmt.subquery())).one())
+    # how many match in all, for a listing that says so; a lookup (``list_*``) skips the extra COUNT
+    total = int(session.exec(select(func.count()).select_from(stmt.subquery())).one()) if count_all else None
     if largest_first:  # "the biggest open deals": by amount (amounts in different currencies are not converted)
         order: tuple[Any, ...] = (col(Deal.amount).desc().nulls_last(), col(Deal.id))
     elif closing_from is not None or closing_to is not None:

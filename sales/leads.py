@@ -323,7 +323,7 @@ def get_lead(session: Session, actor: Actor, lead_id: int) -> Lead:
 
 def list_leads(session: Session, actor: Actor, **filters: Any) -> list[Lead]:
     """Leads ``actor`` may see that match ``filters`` (those of ``find_leads``), newest first."""
-    return find_leads(session, actor, **filters)[0]
+    return find_leads(session, actor, count_all=False, **filters)[0]
 
 
 def find_leads(
@@ -335,9 +335,10 @@ def find_leads(
     query: str | None = None,
     limit: int = 50,
     source: str | None = None,
-) -> tuple[list[Lead], int]:
-    """Leads ``actor`` may see, newest first, and how many match in all; ``source`` matches where a lead came
-    from, case and "_" / " " aside."""
+    count_all: bool = True,
+) -> tuple[list[Lead], int | None]:
+    """Leads ``actor`` may see, newest first, and how many match in all (None with ``count_all=False``);
+    ``source`` matches where a lead came from, case and "_" / " " aside."""
     stmt = select(Lead)
     if source:
         wanted = " ".join(source.replace("_", " ").split()).lower()
@@ -358,7 +359,8 @@ def find_leads(
                 func.lower(func.coalesce(Lead.email, "")).like(pattern),
             )
         )
-    total = int(session.exec(select(func.count()).select_from(stmt.subquery())).one())
+    # how many match in all, for a listing that says so; a lookup (``list_*``) skips the extra COUNT
+    total = int(session.exec(select(func.count()).select_from(stmt.subquery())).one()) if count_all else None
     return list(session.exec(stmt.order_by(col(Lead.created_at).desc(), col(Lead.id).desc()).limit(limit)).all()), total
 
 

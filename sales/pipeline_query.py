@@ -26,29 +26,11 @@ from sqlmodel import Session, col
 from sales.errors import InvalidInput
 from sales.money import DEFAULT_CURRENCY, currency_code
 from sales.permissions import Actor, team_member_ids
+from sales.query_terms import DateField, DealStatus, GroupBy, Metric
 from sales.stages import StageMachine, workspace_machine
 from store.models import Account, Deal, Lead, StageChange, User
 
-Metric = Literal[
-    "count",
-    "total_amount",
-    "avg_amount",
-    "win_rate",
-    "avg_cycle_days",
-    "median_cycle_days",
-    "stage_conversion",
-    "funnel_conversion",
-    "lead_to_deal",
-    "time_to_first_touch",
-    "first_reply_rate",
-    "reply_interest_rate",
-    "revenue_per_closer_hour",
-]
-GroupBy = Literal[
-    "owner", "team", "stage", "industry", "product", "region", "account", "source", "loss_reason", "month", "quarter"
-]
-Status = Literal["open", "won", "lost", "closed", "all"]
-DateField = Literal["created", "closed", "expected_close"]
+Status = DealStatus
 
 UNITS: dict[str, Literal["deals", "currency", "ratio", "days"]] = {
     "count": "deals",

@@ -174,7 +174,7 @@ def _find(
             )
             for lead in leads
         ]
-        return lead_rows, lead_total
+        return lead_rows, len(lead_rows) if lead_total is None else lead_total
     if args.entity == "deal":
         closing_from, closing_to = _period_bounds("closing", args.closing, today)
         closed_from, closed_to = _period_bounds("closed", args.closed, today)
@@ -218,7 +218,7 @@ def _find(
             )
             for deal in deals
         ]
-        return deal_rows, total
+        return deal_rows, len(deal_rows) if total is None else total
     if args.entity == "task":
         status = args.status or TaskStatus.OPEN
         tasks = list_tasks(s, actor, owner_ids=[owner_id] if owner_id else None, status=status, limit=200)

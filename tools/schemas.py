@@ -11,27 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sales.query_terms import DateField, DealStatus, GroupBy, Metric
+
 Entity = Literal["lead", "deal", "account", "contact", "task"]
-Metric = Literal[
-    "count",
-    "total_amount",
-    "avg_amount",
-    "win_rate",
-    "avg_cycle_days",
-    "median_cycle_days",
-    "stage_conversion",
-    "funnel_conversion",
-    "lead_to_deal",
-    "time_to_first_touch",
-    "first_reply_rate",
-    "reply_interest_rate",
-    "revenue_per_closer_hour",
-]
-GroupBy = Literal[
-    "owner", "team", "stage", "industry", "product", "region", "account", "source", "loss_reason", "month", "quarter"
-]
-DealStatus = Literal["open", "won", "lost", "closed", "all"]
-DateField = Literal["created", "closed", "expected_close"]
 ChannelName = Literal["email", "call", "meeting", "note", "slack"]
 FollowUpKind = Literal["check_in", "recap", "proposal_nudge", "meeting_request"]
 

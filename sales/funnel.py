@@ -44,6 +44,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from sales.errors import InvalidInput
+from sales.leads import lead_source_is
 from sales.permissions import Actor, team_member_ids
 from sales.stages import StageMachine
 from store.models import Deal, Interaction, Lead, LeadStatus, StageChange, User
@@ -198,8 +199,7 @@ def _lead_facts(
         filters["industry"] = query.industry
     source = getattr(query, "source", None)
     if source:  # where the lead came from, case and "_" / " " aside, as in listings
-        said = " ".join(str(source).replace("_", " ").split()).lower()
-        conditions.append(func.lower(func.replace(func.coalesce(Lead.source, ""), "_", " ")) == said)
+        conditions.append(lead_source_is(str(source)))
         filters["source"] = source
     if query.date_from is not None:
         conditions.append(col(Lead.created_at) >= _midnight(query.date_from))

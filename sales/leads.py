@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import fuzz
 from sqlalchemy import func
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, or_, select
 
 from sales.errors import DuplicateRecord, InvalidInput, NotFound, PermissionDenied
@@ -321,6 +322,13 @@ def get_lead(session: Session, actor: Actor, lead_id: int) -> Lead:
     return lead
 
 
+def lead_source_is(source: str) -> ColumnElement[bool]:
+    """The condition that a lead came from ``source`` as said ("paid ads") or stored ("paid_ads"): case and
+    "_" / " " aside; a lead without a source never matches. Listings, pipeline questions and funnel metrics share it."""
+    said = " ".join(source.replace("_", " ").split()).lower()
+    return func.lower(func.replace(func.coalesce(Lead.source, ""), "_", " ")) == said
+
+
 def list_leads(session: Session, actor: Actor, **filters: Any) -> list[Lead]:
     """Leads ``actor`` may see that match ``filters`` (those of ``find_leads``), newest first."""
     return find_leads(session, actor, count_all=False, **filters)[0]
@@ -341,8 +349,7 @@ def find_leads(
     ``source`` matches where a lead came from, case and "_" / " " aside."""
     stmt = select(Lead)
     if source:
-        wanted = " ".join(source.replace("_", " ").split()).lower()
-        stmt = stmt.where(func.lower(func.replace(func.coalesce(Lead.source, ""), "_", " ")) == wanted)
+        stmt = stmt.where(lead_source_is(source))
     visible = actor.owner_filter(Lead.owner_id)
     if visible is not None:
         stmt = stmt.where(visible)

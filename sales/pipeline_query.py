@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from sales.errors import InvalidInput
+from sales.leads import lead_source_is
 from sales.money import DEFAULT_CURRENCY, currency_code
 from sales.permissions import Actor, team_member_ids
 from sales.query_terms import DateField, DealStatus, GroupBy, Metric
@@ -247,8 +248,7 @@ def run_pipeline_query(
         conditions.append(func.lower(func.coalesce(Account.region, owner.region)) == query.region.strip().lower())
         filters["region"] = query.region
     if query.source:
-        wanted = " ".join(query.source.replace("_", " ").split()).lower()
-        conditions.append(func.lower(func.replace(func.coalesce(Lead.source, ""), "_", " ")) == wanted)
+        conditions.append(lead_source_is(query.source))
         filters["source"] = query.source
     if query.date_from is not None:
         conditions.append(date_col >= _bound(query, query.date_from))

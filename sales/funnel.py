@@ -46,6 +46,7 @@ from sqlmodel import Session, col
 from sales.errors import InvalidInput
 from sales.leads import lead_source_is
 from sales.permissions import Actor, team_member_ids
+from sales.pipeline_query import whose_records
 from sales.stages import StageMachine
 from store.models import Deal, Interaction, Lead, LeadStatus, StageChange, User
 
@@ -182,15 +183,7 @@ def _lead_facts(
     visible = actor.owner_filter(Lead.owner_id)
     if visible is not None:
         conditions.append(visible)
-    if query.owner_ids is not None:
-        conditions.append(col(Lead.owner_id).in_(query.owner_ids))
-        filters["owner_ids"] = list(query.owner_ids)
-    if query.team_manager_id is not None:
-        conditions.append(col(Lead.owner_id).in_(sorted(team_member_ids(session, query.team_manager_id))))
-        filters["team_manager_id"] = query.team_manager_id
-    if query.team_label:
-        conditions.append(func.lower(func.coalesce(owner.team, manager.name)) == query.team_label.strip().lower())
-        filters["team_label"] = query.team_label
+    conditions += whose_records(session, query, Lead.owner_id, owner, manager, filters)
     if query.region:
         conditions.append(func.lower(group_exprs["region"]) == query.region.strip().lower())
         filters["region"] = query.region

@@ -115,6 +115,25 @@ class PipelineAnswer:
     available ("not available because no calls, meetings or outbound emails are logged")."""
 
 
+def whose_records(
+    session: Session, query: Any, owner_column: Any, owner: Any, manager: Any, filters: dict[str, Any]
+) -> list[ColumnElement[bool]]:
+    """The conditions of a query's people filters (owners, a manager's team, a team by its label) on the records
+    whose owner is ``owner_column``, with ``owner``/``manager`` the aliases joined for the label; each filter used
+    is noted in ``filters``. Deal questions and the funnel's lead metrics share it."""
+    conditions: list[ColumnElement[bool]] = []
+    if query.owner_ids is not None:
+        conditions.append(col(owner_column).in_(query.owner_ids))
+        filters["owner_ids"] = list(query.owner_ids)
+    if query.team_manager_id is not None:
+        conditions.append(col(owner_column).in_(sorted(team_member_ids(session, query.team_manager_id))))
+        filters["team_manager_id"] = query.team_manager_id
+    if query.team_label:
+        conditions.append(func.lower(func.coalesce(owner.team, manager.name)) == query.team_label.strip().lower())
+        filters["team_label"] = query.team_label
+    return conditions
+
+
 def _sqlite_quarter(column: Any) -> ColumnElement[Any]:
     month = cast(func.strftime("%m", column, type_=String), Integer)
     quarter = cast((month + 2) // 3, String)
@@ -224,15 +243,7 @@ def run_pipeline_query(
         conditions.append(col(Deal.stage) == lost)
     elif query.status == "closed":
         conditions.append(col(Deal.stage).in_([won, lost]))
-    if query.owner_ids is not None:
-        conditions.append(col(Deal.owner_id).in_(query.owner_ids))
-        filters["owner_ids"] = list(query.owner_ids)
-    if query.team_manager_id is not None:
-        conditions.append(col(Deal.owner_id).in_(sorted(team_member_ids(session, query.team_manager_id))))
-        filters["team_manager_id"] = query.team_manager_id
-    if query.team_label:
-        conditions.append(func.lower(func.coalesce(owner.team, manager.name)) == query.team_label.strip().lower())
-        filters["team_label"] = query.team_label
+    conditions += whose_records(session, query, Deal.owner_id, owner, manager, filters)
     stage: str | None = None
     if query.stage:
         stage = machine.canonical(query.stage)

@@ -92,6 +92,7 @@ def _serve_http(gateway: object, host: str, port: int) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         bound = sock.getsockname()[1]
+        sock.listen(128)  # before the URL is printed: a client that connects at once is queued, not refused
         server = http_server(gateway, host, bound)
         config = uvicorn.Config(server.streamable_http_app(), log_level="warning", lifespan="on")
         err_console().print(f"salesgraph MCP at http://{host}:{bound}/mcp (Bearer tokens)", highlight=False)

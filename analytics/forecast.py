@@ -389,6 +389,13 @@ def forecast_by_currency(
         period = parse_period(period_text, today, fiscal_year_start_month)
     except ValueError as exc:
         raise InvalidInput({"period": str(exc)}) from None
+    if period.granularity == "week":
+        raise InvalidInput(
+            {
+                "period": f"{period_text!r} is a week: forecasts cover a month, a quarter or a year (their backtest "
+                "and run rate are monthly); for the week, ask which deals are expected to close in it"
+            }
+        )
     if group_by not in (None, "owner", "team"):
         raise InvalidInput({"by": f"{group_by!r}: group by owner or team"})
     at = _midnight(today)

@@ -14,7 +14,7 @@ where, is listed in the create (or merge) receipt.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -344,10 +344,17 @@ def find_leads(
     limit: int = 50,
     source: str | None = None,
     count_all: bool = True,
+    created_from: date | None = None,
+    created_to: date | None = None,
 ) -> tuple[list[Lead], int | None]:
     """Leads ``actor`` may see, newest first, and how many match in all (None with ``count_all=False``);
-    ``source`` matches where a lead came from, case and "_" / " " aside."""
+    ``source`` matches where a lead came from, case and "_" / " " aside; ``created_from``/``created_to``
+    (exclusive end) the day it was created, in UTC."""
     stmt = select(Lead)
+    if created_from is not None:
+        stmt = stmt.where(col(Lead.created_at) >= datetime.combine(created_from, time.min, tzinfo=UTC))
+    if created_to is not None:
+        stmt = stmt.where(col(Lead.created_at) < datetime.combine(created_to, time.min, tzinfo=UTC))
     if source:
         stmt = stmt.where(lead_source_is(source))
     visible = actor.owner_filter(Lead.owner_id)

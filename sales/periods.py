@@ -1,4 +1,5 @@
-"""Reporting periods: months, quarters and years, absolute ("2026-Q3") or relative ("last quarter").
+"""Reporting periods: weeks, months, quarters and years, absolute ("2026-Q3", "2026-W49") or relative ("last
+quarter", "this week"). Weeks are ISO weeks, Monday to Sunday.
 
 Quarters follow a fiscal year that starts in ``fiscal_year_start_month`` (1 = calendar quarters). A fiscal year
 is named after the calendar year in which it ends, the common convention (FY2027 starting Feb 2026 ends Jan 2027).
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-Granularity = Literal["month", "quarter", "year"]
+Granularity = Literal["week", "month", "quarter", "year"]
 
 _MONTHS = {
     name: i + 1
@@ -87,7 +88,15 @@ def year_period(fiscal_year: int, fiscal_year_start_month: int = 1) -> Period:
     return Period(start, _add_months(start, 12), f"{prefix}{fiscal_year}", "year")
 
 
+def week_period(day: date) -> Period:
+    """The ISO week (Monday to Sunday) containing ``day``."""
+    start = day - timedelta(days=day.weekday())
+    return Period(start, start + timedelta(days=7), f"the week of {start.isoformat()}", "week")
+
+
 def period_containing(day: date, granularity: Granularity, fiscal_year_start_month: int = 1) -> Period:
+    if granularity == "week":
+        return week_period(day)
     if granularity == "month":
         return month_period(day.year, day.month)
     if granularity == "quarter":
@@ -98,11 +107,14 @@ def period_containing(day: date, granularity: Granularity, fiscal_year_start_mon
 
 def shift(period: Period, steps: int, fiscal_year_start_month: int = 1) -> Period:
     """The period ``steps`` periods after (negative: before) ``period``, same granularity."""
+    if period.granularity == "week":
+        return week_period(period.start + timedelta(days=7 * steps))
     months = {"month": 1, "quarter": 3, "year": 12}[period.granularity] * steps
     return period_containing(_add_months(period.start, months), period.granularity, fiscal_year_start_month)
 
 
-_RELATIVE = re.compile(r"^(this|current|last|previous|prior|next|coming)\s+(month|quarter|year|fiscal year|fy)$")
+_RELATIVE = re.compile(r"^(this|current|last|previous|prior|next|coming)\s+(week|month|quarter|year|fiscal year|fy)$")
+_ISO_WEEK = re.compile(r"^(\d{4})-?w(\d{1,2})$")
 _QUARTER = re.compile(r"^(?:fy\s*)?(\d{4})\s*[-/ ]?\s*q([1-4])$|^q([1-4])\s*[-/ ]?\s*(?:fy\s*)?(\d{4})$")
 _YEAR_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _MONTH_NAME = re.compile(r"^([a-z]+)\.?\s*(\d{4})?$")
@@ -125,6 +137,12 @@ def parse_period(text: str, today: date, fiscal_year_start_month: int = 1) -> Pe
         current = period_containing(today, granularity, fy)
         step = {"this": 0, "current": 0, "last": -1, "previous": -1, "prior": -1, "next": 1, "coming": 1}[which]
         return shift(current, step, fy)
+    match = _ISO_WEEK.match(cleaned)
+    if match:
+        try:
+            return week_period(date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a week: {match.group(1)} has no week {match.group(2)}") from None
     match = _QUARTER.match(cleaned)
     if match:
         year = int(match.group(1) or match.group(4))
@@ -149,6 +167,6 @@ def parse_period(text: str, today: date, fiscal_year_start_month: int = 1) -> Pe
     if match:
         return year_period(int(match.group(1)), fy)
     raise ValueError(
-        f"{text!r} is not a period I know; use e.g. 2026-Q3, Q3 2026, 2026-11, November 2026, 2026, "
-        "this/last/next month, quarter or year"
+        f"{text!r} is not a period I know; use e.g. 2026-Q3, Q3 2026, 2026-11, November 2026, 2026, 2026-W49, "
+        "this/last/next week, month, quarter or year"
     )

@@ -149,6 +149,8 @@ def _find(
             "stage",
         )
         if (value := getattr(args, name)) is not None
+        and not (name == "industry" and args.entity == "account")
+        and not (name == "created" and args.entity == "lead")
     }
     if args.entity != "deal" and deal_only:
         raise InvalidInput(
@@ -157,8 +159,17 @@ def _find(
     if args.source and args.entity != "lead":
         raise InvalidInput({"source": f"only leads can be filtered by where they came from, not {args.entity}s"})
     if args.entity == "lead":
+        created_from, created_to = _period_bounds("created", args.created, today)
         leads, lead_total = find_leads(
-            s, actor, status=args.status, owner_id=owner_id, query=args.query, limit=args.limit, source=args.source
+            s,
+            actor,
+            status=args.status,
+            owner_id=owner_id,
+            query=args.query,
+            limit=args.limit,
+            source=args.source,
+            created_from=created_from,
+            created_to=created_to,
         )
         owners = _emails(s, {lead.owner_id for lead in leads})
         lead_rows = [
@@ -253,21 +264,26 @@ def _find(
             )
         else:
             stmt = stmt.where(func.lower(Account.name).like(pattern))
+    if table is Account and args.industry:  # the account's own industry, as stored (case aside)
+        stmt = stmt.where(func.lower(func.coalesce(Account.industry, "")) == args.industry.strip().lower())
     found: list[Any] = list(s.exec(stmt.order_by(col(table.id)).limit(args.limit)).all())
+    total = len(found)
+    if total == args.limit:  # a full page: how many match in all, so "Found 10" never stands for 300
+        total = int(s.exec(select(func.count()).select_from(stmt.subquery())).one())
     owners = _emails(s, {r.owner_id for r in found})
     if table is Contact:
         contacts = [
             RecordSummary(id=r.id, type="contact", name=r.name, owner_email=owners.get(r.owner_id or -1), email=r.email)
             for r in found
         ]
-        return contacts, len(contacts)
+        return contacts, total
     account_rows = [
         RecordSummary(
             id=r.id, type="account", name=r.name, owner_email=owners.get(r.owner_id or -1), company=r.industry
         )
         for r in found
     ]
-    return account_rows, len(account_rows)
+    return account_rows, total
 
 
 def find_records(ctx: RunContext, args: FindRecordsArgs) -> FindRecordsResult:

@@ -83,13 +83,13 @@ class FindRecordsArgs(ToolArgs):
     amount_currency: str | None = Field(
         default=None, description="Deals only: the currency of amount_min/amount_max (ISO code); only deals in it."
     )
-    industry: str | None = Field(default=None, description="Deals only: the account's industry.")
+    industry: str | None = Field(default=None, description="Deals: their account's industry; accounts: their own.")
     product: str | None = Field(default=None, description="Deals only: the product.")
     region: str | None = Field(default=None, description="Deals only: region or office, as the workspace names it.")
     closed: str | None = Field(
         default=None, description="Deals only: won or lost in this period ('2017', 'last quarter')."
     )
-    created: str | None = Field(default=None, description="Deals only: created in this period ('this month').")
+    created: str | None = Field(default=None, description="Deals and leads: created in this period ('this month').")
     source: str | None = Field(
         default=None, description="Leads only: where the lead came from, as the workspace records it ('webinar')."
     )

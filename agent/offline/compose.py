@@ -352,6 +352,39 @@ def _metric_value(unit: str, value: Any, currency: str) -> str:
     return number(value)
 
 
+def period_change(answered: list[tuple[str, dict[str, Any], Any]]) -> str | None:
+    """ "last month versus the month before": when one pipeline question was answered for two periods (the same
+    figure, ungrouped, in one currency), the difference between them, so the comparison asked for is stated."""
+    asked = [(args, data) for tool, args, data in answered if tool == "pipeline_question" and isinstance(data, dict)]
+    if len(asked) != 2:
+        return None
+    (args_a, data_a), (args_b, data_b) = asked
+    same = {k: v for k, v in args_a.items() if k != "period"} == {k: v for k, v in args_b.items() if k != "period"}
+    if not same or args_a.get("period") == args_b.get("period") or data_a.get("group_by") or data_b.get("group_by"):
+        return None
+    total_a, total_b = data_a.get("total") or {}, data_b.get("total") or {}
+    value_a, value_b = total_a.get("value"), total_b.get("value")
+    unit = str(data_a.get("unit") or "")
+    if value_a is None or value_b is None or unit != data_b.get("unit"):
+        return None
+    if unit == "currency" and total_a.get("currency") != total_b.get("currency"):
+        return None
+    currency = str(total_a.get("currency") or data_a.get("currency") or "")
+    first, second = str(args_a.get("period")), str(args_b.get("period"))
+    diff = float(value_a) - float(value_b)
+    if unit == "ratio":
+        change = f"{diff * 100:+.1f} percentage points"
+    else:
+        sign = "+" if diff >= 0 else "-"
+        change = f"{sign}{_metric_value(unit, abs(diff), currency)}"
+        if float(value_b):
+            change += f" ({diff / abs(float(value_b)) * 100:+.1f}%)"
+    return (
+        f"Compared: {first} {_metric_value(unit, value_a, currency)} against {second} "
+        f"{_metric_value(unit, value_b, currency)}, a change of {change}."
+    )
+
+
 def _group_label(group: Any) -> str:
     if isinstance(group, dict):
         return " / ".join("(none)" if value is None else str(value) for value in group.values()) or "all"

@@ -18,7 +18,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
-from agent.offline.compose import compose
+from agent.offline.compose import compose, period_change
 from agent.offline.context import PENDING_KEY, latest_human_text, message_text, read_context, tool_result
 from agent.offline.planner import WHY_NOT, plan
 
@@ -131,12 +131,17 @@ class OfflineChatModel(BaseChatModel):
                 for call in message.tool_calls:
                     calls[call.get("id") or ""] = (call["name"], call["args"])
         answers = []
+        answered: list[tuple[str, dict[str, Any], Any]] = []
         for result in results:
             name, args = calls.get(result.tool_call_id, (result.name or "", {}))
-            answers.append(
-                compose(name, args, tool_result(result), message_text(result), getattr(result, "status", None))
-            )
+            data = tool_result(result)
+            answers.append(compose(name, args, data, message_text(result), getattr(result, "status", None)))
+            if getattr(result, "status", None) != "error":
+                answered.append((name, args, data))
         answers = list(dict.fromkeys(answers))  # the same refusal for two periods is said once
+        change = period_change(answered)
+        if change:
+            answers.append(change)
         notes = [m.additional_kwargs.get(NOTES_KEY) for m in turn if isinstance(m, AIMessage)]
         unused = list(dict.fromkeys(w for n in notes if isinstance(n, dict) for w in n.get("unused") or []))
         skipped = list(dict.fromkeys(p for n in notes if isinstance(n, dict) for p in n.get("skipped") or []))

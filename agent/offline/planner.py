@@ -24,6 +24,7 @@ from agent.offline.metrics import LEAD_METRICS, funnel_metric, metric_spans
 from agent.offline.normalize import normalise, split_request
 from agent.offline.slots import (
     GROUPINGS,
+    PeriodMention,
     canonical_stage,
     find_amounts,
     find_day,
@@ -65,6 +66,15 @@ class Decision:
     """Parts of a multi-part request it could not act on: the answer says so."""
     then: list[dict[str, Any]] = field(default_factory=list)
     """Steps that need this call's result: {"tool", "args", "from": {arg: result field}} ("draft ... and send it")."""
+
+
+class Reroute(Exception):
+    """The request is another tool's after all ("how many of my leads came from partners" is a lead listing,
+    whose answer counts every match): build it as ``intent`` instead."""
+
+    def __init__(self, intent: str) -> None:
+        super().__init__(intent)
+        self.intent = intent
 
 
 class Clarify(Exception):
@@ -474,7 +484,8 @@ def choose_intent(turn: Turn) -> str | None:
         and not metric_words
         and not re.search(r"\b(who|which|what|why|how)\b", low)
         and not find_groupings(turn.request)
-        and not re.search(r"\b(?:(?<!owned )(?<!assigned )(?<!run )by|per|each|breakdown|split)\b", low)
+        and not _asks_for_groups(turn)
+        and not (_VERSUS.search(low) and find_periods(low, turn.today, turn.fy))  # a comparison of figures
     ):
         scores.add("find_records", 2.0)
     # "how did EMEA do versus last year", "Q3 compared with Q2": a question about figures over two periods
@@ -489,6 +500,19 @@ def choose_intent(turn: Turn) -> str | None:
         ranked = [name for name, value in scores.ranked() if name != "send_follow_up" and value >= MIN_SCORE]
         return ranked[0] if ranked else None
     return intent
+
+
+def _asks_for_groups(turn: Turn) -> bool:
+    """ "by", "per", "each", "split": a breakdown asked for, unless "by" names who ("deals won by Sam")."""
+    if re.search(r"\b(?:per|each|breakdown|split)\b", turn.low):
+        return True
+    owners = {w for o in turn.ctx.vocabulary.owners for w in o.lower().split()}
+    for match in re.finditer(r"\b(?<!owned )(?<!assigned )(?<!run )by\s+(?:the\s+)?([\w'.-]+)", turn.request, re.I):
+        word = match.group(1)
+        if word.lower().removesuffix("'s") in owners or (word[:1].isupper() and word.lower() not in GROUPINGS):
+            continue  # a person: a filter on who, not a grouping
+        return True
+    return False
 
 
 _RECORD_LIST = re.compile(
@@ -686,6 +710,13 @@ def _pick_listed(answer: str, records: list[Mention]) -> Mention | None:
 
 
 def _build(intent: str, turn: Turn) -> Decision:
+    try:
+        return _build_as(intent, turn)
+    except Reroute as reroute:
+        return _build_as(reroute.intent, turn)
+
+
+def _build_as(intent: str, turn: Turn) -> Decision:
     builder = BUILDERS[intent]
     try:
         args = builder(turn)
@@ -699,6 +730,7 @@ def _build(intent: str, turn: Turn) -> Decision:
         )
     unused = [str(word) for word in args.pop("_unused", None) or []]
     unapplied += [str(part) for part in args.pop("_unapplied", None) or []]
+    then: list[dict[str, Any]] = args.pop("_then", None) or []
     each: dict[str, list[str]] = args.pop("_each", None) or {}
     args = {key: value for key, value in args.items() if value is not None and value != []}
     try:
@@ -709,7 +741,7 @@ def _build(intent: str, turn: Turn) -> Decision:
     first = validated.model_dump(exclude_unset=True, exclude_none=True)
     # "compare GTX Pro and MG Special": the same question once per value named, each answered
     calls = [(intent, {**first, kind: value}) for kind, values in each.items() for value in values[1:]]
-    return Decision("tool", tool=intent, args=first, unused=unused, unapplied=unapplied, calls=calls)
+    return Decision("tool", tool=intent, args=first, unused=unused, unapplied=unapplied, calls=calls, then=then)
 
 
 def _record(turn: Turn, kind: str, patterns: list[re.Pattern[str]], question: str, slot: str | None = None) -> Mention:
@@ -929,6 +961,35 @@ _FIND_MODIFIERS = (
 )
 
 
+_LISTING_DATES = ("closing", "closed", "created")
+_RECORD_NOUNS = frozenset(
+    ("lead", "leads", "deal", "deals", "account", "accounts", "contact", "contacts", "opportunity", "opportunities")
+)
+_DATE_WORDS = (
+    ("closing", r"\b(?:closing|close|closes|due|slated|expected)\b"),
+    ("closed", r"\b(?:won|lost|closed|signed|booked)\b"),
+    ("created", r"\b(?:created|opened|added|came in|entered|started|new)\b"),
+)
+
+
+def _period_fields(low: str, today: date, fy: int) -> dict[str, str]:
+    """Each period named, on the deal date the words just before it name (within the same clause): a deal
+    listing's closing, closed and created filters. A period with no such word nearby is left to the caller."""
+    fields: dict[str, str] = {}
+    last_end = 0
+    for mention in find_periods(low, today, fy):
+        window = low[max(last_end, mention.start - 40) : mention.start]
+        best: tuple[int, str] | None = None
+        for name, pattern in _DATE_WORDS:
+            for match in re.finditer(pattern, window):
+                if best is None or match.start() > best[0]:
+                    best = (match.start(), name)
+        if best is not None and best[1] not in fields:
+            fields[best[1]] = mention.text
+        last_end = mention.end
+    return fields
+
+
 def build_find_records(turn: Turn) -> dict[str, Any]:
     low = turn.low
     entity = None
@@ -981,15 +1042,21 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
         r"\b(?:top|first|last|latest|biggest|largest)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:biggest|largest|latest|newest)\b",
         low,
     )
-    if entity == "deal" and re.search(
-        r"\b(closing|close|closes|expected to close|due to close|slated to close)\b", low
-    ):
-        period = find_period(low, turn.today, turn.fy)
-        if period is not None:
-            args["closing"] = period.text
+    if entity == "deal":
+        # "created last month and expected to close next quarter": each period on the date its own words name
+        fields = _period_fields(low, turn.today, turn.fy)
+        for field_name, period_text in fields.items():
+            args[field_name] = period_text
+        if "closing" not in fields and re.search(
+            r"\b(closing|close|closes|expected to close|due to close|slated to close)\b", low
+        ):
+            period = find_period(low, turn.today, turn.fy)
+            if period is not None and period.text not in fields.values():
+                args["closing"] = period.text
+        if args.get("closing"):
             args.setdefault("status", "open")  # a deal "closing this month" is still open
-            if query and find_period(query.lower(), turn.today, turn.fy):
-                query = None
+        if query and any(args.get(k) for k in _LISTING_DATES) and find_period(query.lower(), turn.today, turn.fy):
+            query = None
     if entity == "deal" and re.search(
         r"\b(biggest|largest|highest[- ]value|most valuable|top|largest[- ]value)\b", low
     ):
@@ -1522,7 +1589,9 @@ def _metric(low: str) -> str:
     ):
         return "win_rate"
     if re.search(
-        r"\b(sales cycle|cycle time|cycle length|days to close|time to close|how long|how many days|velocity)\b", low
+        r"\b(sales cycle|cycle time|cycle length|(days|weeks|time) to (close|win|a win|closing|winning)|how long|how many days|"
+        r"velocity)\b",
+        low,
     ):
         return "avg_cycle_days"
     if re.search(
@@ -1544,7 +1613,7 @@ def _metric(low: str) -> str:
         return "count"
     if re.search(
         r"\b(money|dollars|in \$|brings? in|brought in|best[- ]selling|top[- ]selling)\b|"
-        r"\bwhat (did|have|has|had) [\w ]{1,30}\b(win|won|book|booked|sell|sold|bring in|brought in)\b",
+        r"\bwhat (did|have|has|had) [\w ]{1,30}\b(win|won|book|booked|sell|sold|bring in|brought in|close|closed)\b",
         low,
     ):
         return "total_amount"
@@ -1608,7 +1677,7 @@ def _status(low: str, metric: str) -> str | None:
         return "open"
     if metric == "total_amount" and _DOING.search(low):
         return "won"  # "how is Jordan doing": won revenue
-    if metric == "total_amount" and re.search(r"\bhow much (did|have|has) [\w ]{1,30}? (close|closed)\b", low):
+    if metric == "total_amount" and re.search(r"\b(how much|what) (did|have|has) [\w ]{1,30}? (close|closed)\b", low):
         return "won"  # "how much did we close in November": the money brought in, not won plus lost
     if re.search(r"\b(closed|close)\b", low) and metric not in ("avg_cycle_days", "median_cycle_days"):
         return "closed"
@@ -1651,7 +1720,8 @@ _UNSUPPORTED_METRIC = re.compile(
 METRICS_OFFERED = "the number of deals, total or average deal amount, win rate, days to close, and stage conversion"
 # "how many new leads came in", "how many calls did I log": counts of records that are not deals
 _OTHER_RECORDS = re.compile(
-    r"\b(?:how many|number of|count of|count|total)\s+(?:(?:new|open|inbound|outbound|my|our|the|team's|sales)\s+){0,2}"
+    r"\b(?:how many|number of|count of|count|total)\s+(?:of\s+)?"
+    r"(?:(?:new|open|inbound|outbound|my|our|the|his|her|their|team's|sales)\s+){0,2}"
     r"(leads|calls|emails|meetings|notes|interactions|activities|tasks|contacts|accounts|touches|touchpoints|demos)\b"
 )
 _OTHER_RECORDS_INSTEAD = {
@@ -1679,22 +1749,29 @@ def _same_kind_now(label: str) -> str | None:
     return None
 
 
-def _compared_periods(low: str, today: date, fy: int) -> list[str] | None:
-    """ "this quarter versus last quarter", "EMEA vs last year" (this year against last): the two periods, or None."""
+_PERIOD_JOIN = re.compile(r"^(?:,|and|or|&|,\s*and|and\s+(?:in|for)|or\s+(?:in|for)|,\s*(?:in|for))?$")
+"""What may stand between two periods answered one after the other ("2024, 2025 and 2026")."""
+
+
+def _compared_periods(low: str, today: date, fy: int) -> tuple[list[str] | None, list[str]]:
+    """The periods to answer one by one ("this quarter versus last quarter", "EMEA vs last year": this year against
+    last, "revenue in 2024 and 2025"), or None; and the periods named that neither applies (to say so)."""
     versus = _VERSUS.search(low)
-    if versus is None:
-        return None
-    periods = find_periods(low, today, fy)
+    found = find_periods(low, today, fy)
+    periods: list[PeriodMention] = []
+    for mention in found:
+        if mention.text not in [p.text for p in periods]:
+            periods.append(mention)
     if len(periods) >= 2:
-        pair = [periods[0].text, periods[1].text]
-    elif len(periods) == 1 and periods[0].start > versus.start():
+        joined = all(_PERIOD_JOIN.match(" ".join(low[a.end : b.start].split())) for a, b in itertools.pairwise(periods))
+        if versus is not None or joined:
+            return [p.text for p in periods], []
+        return None, [p.text for p in periods[1:]]
+    if len(periods) == 1 and versus is not None and periods[0].start > versus.start():
         now = _same_kind_now(periods[0].text)
-        if now is None:
-            return None
-        pair = [now, periods[0].text]
-    else:
-        return None
-    return pair if pair[0] != pair[1] else None
+        if now is not None and now != periods[0].text:
+            return [now, periods[0].text], []
+    return None, []
 
 
 def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -1709,7 +1786,9 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
             "Which of those would help?",
             filled={"_word": unsupported.group(1), "_metric_ok": True},
         )
-    other = _OTHER_RECORDS.search(low)
+    other = _OTHER_RECORDS.search(low) if funnel_metric(low) is None else None  # "how many leads became deals"
+    if other and other.group(1) in ("leads", "accounts", "contacts") and not turn.filled.get("_metric_ok"):
+        raise Reroute("find_records")  # a listing counts every record that matches, with the filters it takes
     if other and not turn.filled.get("_metric_ok"):
         noun = other.group(1)
         instead = _OTHER_RECORDS_INSTEAD.get(
@@ -1733,7 +1812,9 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     if _date_field(low, None, metric) == "expected_close" and not re.search(r"\b(open|won|lost)\b", low):
         status = None  # "expected to close next month" counts every deal with that expected close date
     groups = find_groupings(turn.request)
+    why_lost = False
     if _LOSS_WHY.search(low) and "loss_reason" not in groups and metric in ("count", "total_amount"):
+        why_lost = True
         groups = [*groups, "loss_reason"]  # "how many did we lose and why": the lost deals by their reason
         status = "lost"
     args: dict[str, Any] = {"metric": metric, "group_by": groups, "status": status}
@@ -1813,9 +1894,11 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         args["date_from"], args["date_to"] = start.isoformat(), end.isoformat()
         period = None
     args["period"] = period.text if period else None
-    compared = None if args.get("date_from") else _compared_periods(low, turn.today, turn.fy)
+    compared, extra_periods = (None, []) if args.get("date_from") else _compared_periods(low, turn.today, turn.fy)
     if compared:
         args["period"] = compared[0]
+    for extra in extra_periods:  # "deals created last month closing next quarter": one period per answer
+        args.setdefault("_unapplied", []).append(f"the period {extra}")
     field_name = _date_field(low, args["status"], metric)
     if (period or args.get("date_from")) and field_name is None:
         field_name = "created"
@@ -1854,15 +1937,34 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         args["limit"] = int(limit.group(1)) if limit.group(1).isdigit() else (words | {"twenty": 20})[limit.group(1)]
     _rank(turn, args)
     _workspace_terms(turn, args, also_known)
+    ranked = [g for g in args["group_by"] if g != "loss_reason"]
+    if why_lost and args.get("limit") == 1 and len(ranked) == 1 and ranked[0] in (*_FILTER_KINDS, "source"):
+        # "which region lost the most and why": the region first, then that region's loss reasons
+        (dimension,) = ranked
+        args["group_by"] = ranked
+        reasons = {k: v for k, v in args.items() if not k.startswith("_") and k not in ("limit", "sort", "group_by")}
+        reasons = {k: v for k, v in reasons.items() if v is not None}
+        args["_then"] = [
+            {
+                "tool": "pipeline_question",
+                "args": {**reasons, "group_by": ["loss_reason"]},
+                "from": {dimension: f"rows.0.group.{dimension}"},
+            }
+        ]
     if compared:
         if args.get("_each"):  # two products and two periods: answer the products, name the comparison
-            args.setdefault("_unapplied", []).append(f"the comparison of {compared[0]} with {compared[1]}")
+            args.setdefault("_unapplied", []).append(f"the comparison of {' with '.join(compared)}")
         else:
             args["_each"] = {"period": compared}
     if _COMPARED.search(low) and "owner" not in (args.get("group_by") or []):
         # "how is Jordan doing compared to the rest of the team": every rep the asker may see, Jordan among them
         args["group_by"] = ["owner", *(args.get("group_by") or [])]
         args["owner"] = None
+    average = re.search(r"\b(average|avg|mean|typical|median)\b", low)
+    if average and metric in ("count", "total_amount"):  # "average number of calls": no average of that is computed
+        args.setdefault("_unapplied", []).append(
+            f'"{average.group(1)}" (the averages I compute are the average deal amount and the days to close)'
+        )
     if args["status"] is None:
         args.pop("status")
     if args.get("date_field") is None:
@@ -2020,7 +2122,8 @@ WHY_NOT = {
     "bottleneck_analysis": "the bottleneck analysis covers every deal you can see created since a date, "
     "compared by one segment (size, industry, tenure or owner)",
     "find_records": "a listing filters deals by owner, status, stage, amount, industry, product, region and the "
-    "period they were created, closed or expected to close in, and lists records without totals or groups",
+    "period they were created, closed or expected to close in, leads by owner, status and source, accounts by owner "
+    "and industry, and lists records without totals or groups",
     "list_tasks": "the task list filters by owner, status, due date and record only",
 }
 
@@ -2140,7 +2243,10 @@ def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
         )
         query = str(args.get("query") or "")
         if query and all(
-            w.lower().removesuffix("'s") in said.lower() or w.lower() in GRAMMAR or w.lower() in known
+            w.lower().removesuffix("'s") in said.lower()
+            or w.lower() in GRAMMAR
+            or w.lower() in known
+            or w.lower() in _RECORD_NOUNS
             for w in query.split()
         ):
             args["query"] = query = ""  # "Priya's open", "deals in the retail industry": the filters, not a name
@@ -2167,7 +2273,20 @@ def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
             source = _lead_source(turn) if entity == "lead" else None
             if source and not args.get("source"):
                 args["source"] = source  # "which leads came from the webinar": the workspace's own lead sources
-            dropped += [_scope_phrase(k, scope[k]) for k in ("industry", "product", "region") if scope.get(k)]
+            if (
+                entity == "lead"
+                and scope.get("period")
+                and not scope.get("date_from")
+                and scope.get("date_field") in (None, "created")
+            ):
+                args["created"] = scope["period"]  # "new leads this month": the leads created in it
+            if entity == "account" and scope.get("industry") and not args.get("industry"):
+                args["industry"] = scope["industry"]  # an account's own industry
+            dropped += [
+                _scope_phrase(k, scope[k])
+                for k in ("industry", "product", "region")
+                if scope.get(k) and not (k == "industry" and entity == "account")
+            ]
             dropped += [_scope_phrase(k, scope[k]) for k in ("amount_min", "amount_max") if scope.get(k) is not None]
         if not args.get("query"):
             args["query"] = None
@@ -2175,7 +2294,14 @@ def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
             dropped.append(_scope_phrase("team", scope["team"]))
         if groups:
             dropped.append(_scope_phrase("group_by", groups))
-        if entity == "deal" and not args.get("closing") and scope.get("period") and not scope.get("date_from"):
+        listed = {str(args[k]) for k in _LISTING_DATES if args.get(k)}
+        dropped = [d for d in dropped if not (d.startswith("the period ") and d.removeprefix("the period ") in listed)]
+        if (
+            entity == "deal"
+            and not any(args.get(k) for k in _LISTING_DATES)
+            and scope.get("period")
+            and not scope.get("date_from")
+        ):
             # "won in 2017", "created this month": the period on the date the request means
             field_name = {"closed": "closed", "created": "created"}.get(str(scope.get("date_field") or ""))
             if field_name:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
 from sales.dates import resolve_day as resolve_day  # re-exported: the planner reads days with it too
-from sales.periods import parse_period
+from sales.periods import Period, parse_period, period_containing
 from sales.stages import DEFAULT_MACHINE
 
 # --- amounts -----------------------------------------------------------------------------------------------
@@ -78,7 +78,9 @@ def find_amounts(text: str) -> list[Amount]:
             if counted:
                 continue
             looks_like_year = len(plain) == 4 and plain.startswith(("19", "20")) and "," not in raw
-            if looks_like_year or not ("," in raw or _AMOUNT_CONTEXT.search(before)):
+            if (looks_like_year and not _THRESHOLD_BEFORE.search(before)) or not (
+                "," in raw or _AMOUNT_CONTEXT.search(before)
+            ):
                 continue
         value = float(Decimal(plain) * _MULTIPLIERS.get((mult or "").lower(), 1))
         found.append(Amount(value, match.start(), match.end(), _currency_mark(cur) or _currency_mark(tail)))
@@ -188,16 +190,29 @@ _MONTH_NAMES = (
     r"jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
 )
 _PERIOD_RE = re.compile(
-    r"\b(?P<rel>(?:this|current|last|previous|prior|next|coming)\s+(?:fiscal year|fy|month|quarter|year))\b"
+    r"\b(?P<rel>(?:this|current|last|previous|prior|next|coming)\s+(?:fiscal year|fy|week|month|quarter|year))\b"
     r"|\b(?P<q1>q[1-4])\s*(?:fy\s*)?(?P<y1>\d{4})?\b"
     r"|\b(?:fy\s*)?(?P<y2>\d{4})\s*[-/ ]?\s*(?P<q2>q[1-4])\b"
     r"|\b(?P<ym>\d{4}-\d{1,2})\b(?!-)"
     r"|\b(?P<ytd>ytd|year to date|this year so far)\b"
     r"|\b(?P<mon>" + _MONTH_NAMES + r")\.?(?:\s+(?P<my>\d{4}))?\b(?!\s*\d{1,2}(?:st|nd|rd|th)?\b)"
     r"|\b(?:in|during|for|of|fy)\s*(?P<year>20\d{2})\b(?!\s*[-/ ]?\s*q[1-4]\b)(?!-\d)"
-    r"|\b(?P<the>the (?:quarter|month|year))\b(?!\s+(?:before|after|ago))",
+    r"|\bthe\s+(?:(?P<bu>week|month|quarter|year)\s+before|(?:previous|prior|preceding)\s+(?P<bu2>week|month|quarter|year))\b"
+    r"|\b(?P<the>the (?:quarter|month|year))\b(?!\s+(?:before|after|ago))"
+    r"|(?<![\w#$€£¥.,/-])(?P<bare>20\d{2})\b(?![.,]?\d|\s*[-/]\s*\d|\s*(?:k|m|bn|usd|eur|gbp|dollars|euros|pounds)\b|%)",
     re.IGNORECASE,
 )
+_THRESHOLD_BEFORE = re.compile(
+    r"(?:\b(?:over|above|under|below|more than|less than|at least|at most|greater than|bigger than|larger than|"
+    r"smaller than|exceeding|upwards of|north of|up to|worth|valued at)|[<>])\s*$",
+    re.IGNORECASE,
+)
+"""Words before a number that make it an amount even when it looks like a year ("deals over 2000")."""
+_NOT_A_YEAR_BEFORE = re.compile(
+    r"(?:\b(?:id|number|no\.?|deal|lead|account|task|approval|message|top|bottom|first|limit)|[#$€£=])\s*$",
+    re.IGNORECASE,
+)
+"""A bare four-digit number is a year unless an amount, an id or a count is what came before it."""
 
 
 @dataclass(frozen=True)
@@ -226,10 +241,49 @@ def find_periods(text: str, today: date, fiscal_year_start_month: int = 1) -> li
             continue
         if match.group("mon") and match.group("mon").lower() in ("mar", "jun", "sep") and not match.group("my"):
             continue
-        label = _period_label(match, today, fiscal_year_start_month)
+        before = text[: match.start()]
+        if match.group("bare") and (_NOT_A_YEAR_BEFORE.search(before) or _THRESHOLD_BEFORE.search(before)):
+            continue
+        if match.group("bu") or match.group("bu2"):
+            # "last month compared with the month before": the period before the one named just before it
+            label = (
+                _period_before(found[-1].text, match.group("bu") or match.group("bu2"), today, fiscal_year_start_month)
+                if found
+                else None
+            )
+        else:
+            label = _period_label(match, today, fiscal_year_start_month)
         if label is not None:
             found.append(PeriodMention(label, match.start(), match.end()))
     return found
+
+
+def canonical_period(period: Period, fy: int = 1) -> str | None:
+    """The label a tool takes for ``period`` ("2026-10", "2026-Q2", "2025"), checked by parsing it back."""
+    if period.granularity == "week":
+        year, week, _ = period.start.isocalendar()
+        label = f"{year}-W{week:02d}"
+    elif period.granularity == "month":
+        label = f"{period.start.year}-{period.start.month:02d}"
+    elif period.granularity == "quarter":
+        quarter, year = period.label.split()[:2]
+        label = f"{year}-{quarter}"
+    else:
+        label = period.label.replace(" ", "")
+    try:
+        back = parse_period(label, period.start, fy)
+    except ValueError:
+        return None
+    return label if (back.start, back.end) == (period.start, period.end) else None
+
+
+def _period_before(previous: str, unit: str, today: date, fy: int) -> str | None:
+    """The ``unit`` (month, quarter, year) that ends where the period ``previous`` starts."""
+    try:
+        named = parse_period(previous, today, fy)
+    except ValueError:
+        return None
+    return canonical_period(period_containing(named.start - timedelta(days=1), unit, fy), fy)  # type: ignore[arg-type]
 
 
 def _period_label(match: re.Match[str], today: date, fy: int) -> str | None:
@@ -259,9 +313,10 @@ def _period_label(match: re.Match[str], today: date, fy: int) -> str | None:
             phrase = match.group("mon") + (f" {match.group('my')}" if match.group("my") else "")
             period = parse_period(phrase, today, fy)
             return f"{period.start.year}-{period.start.month:02d}"
-        if match.group("year"):
-            parse_period(match.group("year"), today, fy)
-            return f"{fy_prefix}{match.group('year')}"
+        if match.group("year") or match.group("bare"):
+            year = match.group("year") or match.group("bare")
+            parse_period(year, today, fy)
+            return f"{fy_prefix}{year}"
     except ValueError:
         return None
     return None

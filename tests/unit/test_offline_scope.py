@@ -149,3 +149,86 @@ def test_the_workspaces_own_lead_sources_filter_and_group() -> None:
     assert tool == "pipeline_question" and args["group_by"] == ["source"]
     decision = plan("forecast next month for referral deals", ConversationContext(vocabulary=SOURCED), TODAY)
     assert decision.tool == "forecast" and "lead source referral" in decision.unapplied
+
+
+def test_bare_years_and_the_period_before_are_both_answered() -> None:
+    calls = _calls(_plan("bookings 2025 against 2024"))
+    assert [args["period"] for _, args in calls] == ["2025", "2024"]
+    calls = _calls(_plan("deals lost in September compared with the month before"))
+    assert [args["period"] for _, args in calls] == ["2026-09", "2026-08"]
+    calls = _calls(_plan("win rate in Q2 vs the previous quarter"))
+    assert [args["period"] for _, args in calls] == ["2026-Q2", "2026-Q1"]
+    calls = _calls(_plan("how much did Iberia book in 2024, 2025 and 2026"))
+    assert [args["period"] for _, args in calls] == ["2024", "2025", "2026"]
+
+
+def test_a_number_after_a_threshold_word_is_an_amount_not_a_year() -> None:
+    ((tool, args),) = _calls(_plan("opportunities above 2000 that Bram de Wit won"))
+    assert tool == "find_records" and args["amount_min"] == 2000.0 and "closed" not in args
+    ((_, args),) = _calls(_plan("number of deals over 2025 dollars"))
+    assert args["amount_min"] == 2025.0 and "period" not in args
+
+
+def test_a_second_period_on_another_date_is_applied_by_a_listing_and_named_by_a_figure() -> None:
+    ((tool, args),) = _calls(_plan("opportunities opened in October that are due to close next quarter"))
+    assert tool == "find_records" and (args["created"], args["closing"]) == ("2026-10", "next quarter")
+    decision = _plan("total value of deals created in October slated to close next quarter")
+    assert decision.tool == "pipeline_question" and decision.args["period"] == "2026-10"
+    assert "the period next quarter" in decision.unapplied
+
+
+def test_days_to_win_is_the_cycle_and_what_someone_closed_is_their_won_revenue() -> None:
+    ((_, args),) = _calls(_plan("mean days to win per rep"))
+    assert args["metric"] == "avg_cycle_days" and args["group_by"] == ["owner"]
+    ((_, args),) = _calls(_plan("what has Chen Li closed this year"))
+    assert (args["metric"], args["status"], args["owner"]) == ("total_amount", "won", "Chen Li")
+
+
+def test_an_average_the_store_does_not_compute_is_named() -> None:
+    decision = _plan("typical number of deals per office")
+    assert decision.args["metric"] == "count"
+    assert any(part.startswith('"typical"') for part in decision.unapplied)
+
+
+def test_a_count_of_leads_is_a_lead_listing_not_a_count_of_deals() -> None:
+    decision = plan("how many of my leads came from referrals", ConversationContext(vocabulary=SOURCED), TODAY)
+    ((tool, args),) = _calls(decision)
+    assert tool == "find_records" and (args["entity"], args["owner"], args["source"]) == ("lead", "me", "referral")
+    ((tool, args),) = _calls(_plan("number of accounts in healthcare"))
+    assert tool == "find_records" and (args["entity"], args["industry"]) == ("account", "Healthcare")
+
+
+def test_accounts_are_listed_by_their_own_industry_and_deals_by_whoever_won_them() -> None:
+    ((tool, args),) = _calls(_plan("accounts in retail"))
+    assert tool == "find_records" and (args["entity"], args["industry"]) == ("account", "Retail")
+    ((tool, args),) = _calls(_plan("opportunities won by Dana in 2025"))
+    assert tool == "find_records" and (args["owner"], args["status"], args["closed"]) == ("Dana Ruiz", "won", "2025")
+
+
+def test_the_answer_states_the_change_between_the_two_periods() -> None:
+    from agent.offline.compose import period_change
+
+    def answered(period: str, value: float) -> tuple[str, dict[str, object], dict[str, object]]:
+        args = {"metric": "win_rate", "status": "closed", "period": period}
+        return "pipeline_question", args, {"unit": "ratio", "group_by": [], "total": {"value": value}}
+
+    line = period_change([answered("this quarter", 0.40), answered("last quarter", 0.25)])
+    assert line == "Compared: this quarter 40.0% against last quarter 25.0%, a change of +15.0 percentage points."
+    grouped = answered("this quarter", 0.4)
+    assert period_change([grouped, ("pipeline_question", {**grouped[1], "region": "Iberia"}, grouped[2])]) is None
+
+
+def test_which_segment_lost_most_and_why_ranks_first_then_gives_that_segments_reasons() -> None:
+    decision = _plan("which office lost the most last quarter and why")
+    ((tool, args),) = _calls(decision)
+    assert tool == "pipeline_question" and args["group_by"] == ["region"] and args["limit"] == 1
+    (step,) = decision.then
+    assert step["args"]["group_by"] == ["loss_reason"] and step["args"]["period"] == "last quarter"
+    assert step["from"] == {"region": "rows.0.group.region"}
+
+
+def test_this_week_is_a_period_and_a_week_compares_with_the_week_before() -> None:
+    ((_, args),) = _calls(_plan("deals Ana Okafor won this week"))
+    assert args["closed"] == "this week"
+    calls = _calls(_plan("total won last week compared with the week before"))
+    assert [args["period"] for _, args in calls] == ["last week", "2026-W45"]

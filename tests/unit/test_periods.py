@@ -60,3 +60,16 @@ def test_quarters_tile_the_calendar(day: date, fy_start: int) -> None:
     following = shift(quarter, 1, fy_start)
     assert following.start == quarter.end
     assert shift(following, -1, fy_start) == quarter
+
+
+def test_weeks_are_iso_weeks_monday_to_sunday() -> None:
+    from sales.periods import parse_period, shift
+
+    today = date(2026, 12, 9)  # a Wednesday
+    this = parse_period("this week", today)
+    assert (this.start, this.end, this.granularity) == (date(2026, 12, 7), date(2026, 12, 14), "week")
+    assert parse_period("last week", today).start == date(2026, 11, 30)
+    assert parse_period("2026-W49", today) == parse_period("last week", today)
+    assert shift(this, -52, 1).start == date(2025, 12, 8)
+    with pytest.raises(ValueError, match="has no week 54"):
+        parse_period("2026-W54", today)

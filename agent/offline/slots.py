@@ -261,13 +261,13 @@ def find_periods(text: str, today: date, fiscal_year_start_month: int = 1) -> li
 def canonical_period(period: Period, fy: int = 1) -> str | None:
     """The label a tool takes for ``period`` ("2026-10", "2026-Q2", "2025"), checked by parsing it back."""
     if period.granularity == "week":
-        year, week, _ = period.start.isocalendar()
-        label = f"{year}-W{week:02d}"
+        iso_year, week, _ = period.start.isocalendar()
+        label = f"{iso_year}-W{week:02d}"
     elif period.granularity == "month":
         label = f"{period.start.year}-{period.start.month:02d}"
     elif period.granularity == "quarter":
-        quarter, year = period.label.split()[:2]
-        label = f"{year}-{quarter}"
+        quarter, fiscal_year = period.label.split()[:2]
+        label = f"{fiscal_year}-{quarter}"
     else:
         label = period.label.replace(" ", "")
     try:

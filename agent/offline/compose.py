@@ -352,16 +352,23 @@ def _metric_value(unit: str, value: Any, currency: str) -> str:
     return number(value)
 
 
+_COMPARED_KEYS = ("period", "owner", "team", "region", "product", "account", "industry", "source", "stage")
+
+
 def period_change(answered: list[tuple[str, dict[str, Any], Any]]) -> str | None:
-    """ "last month versus the month before": when one pipeline question was answered for two periods (the same
-    figure, ungrouped, in one currency), the difference between them, so the comparison asked for is stated."""
+    """ "last month versus the month before", "Priya compared with Sam": when one pipeline question was answered
+    for two periods or two values of one filter (the same figure, ungrouped, in one currency), the difference
+    between them, so the comparison asked for is stated."""
     asked = [(args, data) for tool, args, data in answered if tool == "pipeline_question" and isinstance(data, dict)]
     if len(asked) != 2:
         return None
     (args_a, data_a), (args_b, data_b) = asked
-    same = {k: v for k, v in args_a.items() if k != "period"} == {k: v for k, v in args_b.items() if k != "period"}
-    if not same or args_a.get("period") == args_b.get("period") or data_a.get("group_by") or data_b.get("group_by"):
-        return None
+    differ = [k for k in sorted(set(args_a) | set(args_b)) if args_a.get(k) != args_b.get(k)]
+    if len(differ) != 1 or differ[0] not in _COMPARED_KEYS or data_a.get("group_by") or data_b.get("group_by"):
+        return None  # one thing compared (two periods, two reps, two products), the rest the same
+    (key,) = differ
+    if args_a.get(key) is None or args_b.get(key) is None:
+        return None  # one side is everyone: a share of the whole, not two things compared
     total_a, total_b = data_a.get("total") or {}, data_b.get("total") or {}
     value_a, value_b = total_a.get("value"), total_b.get("value")
     unit = str(data_a.get("unit") or "")
@@ -370,7 +377,7 @@ def period_change(answered: list[tuple[str, dict[str, Any], Any]]) -> str | None
     if unit == "currency" and total_a.get("currency") != total_b.get("currency"):
         return None
     currency = str(total_a.get("currency") or data_a.get("currency") or "")
-    first, second = str(args_a.get("period")), str(args_b.get("period"))
+    first, second = str(args_a.get(key)), str(args_b.get(key))
     diff = float(value_a) - float(value_b)
     if unit == "ratio":
         change = f"{diff * 100:+.1f} percentage points"
@@ -381,7 +388,7 @@ def period_change(answered: list[tuple[str, dict[str, Any], Any]]) -> str | None
             change += f" ({diff / abs(float(value_b)) * 100:+.1f}%)"
     return (
         f"Compared: {first} {_metric_value(unit, value_a, currency)} against {second} "
-        f"{_metric_value(unit, value_b, currency)}, a change of {change}."
+        f"{_metric_value(unit, value_b, currency)}, a {'change' if key == 'period' else 'difference'} of {change}."
     )
 
 

@@ -203,6 +203,7 @@ CUES: dict[str, list[_Cue]] = {
     "pipeline_question": [
         (r"\bhow (much|many)\b", 2.0),
         (r"\bhow long\b", 2.5),
+        (r"\b(share|percentage|proportion|fraction|percent|ratio) of\b", 2.5),
         (r"\b(average|avg|mean|median)\b", 1.0),
         (r"\b(win rates?|win-rates?|close rates?|closing rates?|win ratios?|win percentage|win %|hit rates?|success rates?)\b", 3.0),
         (r"\bhow often (do|did|does) (we|i|they|my team|the team) (win|close|lose)\b", 3.0),

@@ -1586,7 +1586,7 @@ def _metric(low: str) -> str:
     if re.search(
         r"\b(win rates?|win-rates?|close rates?|closing rates?|win ratios?|win percentage|win %|hit rates?|success rates?|how often (do|did|does) (we|i|they|my team|the team) win)\b",
         low,
-    ):
+    ) or re.search(r"\b(percentage|share|proportion|percent|%|fraction)\b[^?.!]{0,50}\b(closed[- ]won|won)\b", low):
         return "win_rate"
     if re.search(
         r"\b(sales cycle|cycle time|cycle length|(days|weeks|time) to (close|win|a win|closing|winning)|how long|how many days|"
@@ -1767,7 +1767,11 @@ def _compared_periods(low: str, today: date, fy: int) -> tuple[list[str] | None,
         if versus is not None or joined:
             return [p.text for p in periods], []
         return None, [p.text for p in periods[1:]]
-    if len(periods) == 1 and versus is not None and periods[0].start > versus.start():
+    if (
+        len(periods) == 1
+        and versus is not None
+        and re.fullmatch(r"\s*(?:the\s+|same\s+|that\s+|of\s+)*", low[versus.end() : periods[0].start])
+    ):  # "EMEA vs last year": the period is what is compared with, not "GTX Pro versus MG Special in 2017"
         now = _same_kind_now(periods[0].text)
         if now is not None and now != periods[0].text:
             return [now, periods[0].text], []
@@ -1930,11 +1934,15 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     if threshold_currency and (amount_min is not None or amount_max is not None):
         args["amount_currency"] = threshold_currency
     limit = re.search(
-        r"\b(?:top|bottom|best|worst|first)\s+(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|twenty)\b", low
+        r"\b(?:top|bottom|best|worst|first)\s+(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|twenty)\b"
+        r"|\b(?:the\s+)?(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|twenty)\s+(?:most|least\s+)?"
+        rf"(?:{_HIGH}|{_LOW}|slowest|fastest)\b",
+        low,
     )
     if limit:
         words = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
-        args["limit"] = int(limit.group(1)) if limit.group(1).isdigit() else (words | {"twenty": 20})[limit.group(1)]
+        said = limit.group(1) or limit.group(2)
+        args["limit"] = int(said) if said.isdigit() else (words | {"twenty": 20})[said]
     _rank(turn, args)
     _workspace_terms(turn, args, also_known)
     ranked = [g for g in args["group_by"] if g != "loss_reason"]
@@ -1960,6 +1968,9 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         # "how is Jordan doing compared to the rest of the team": every rep the asker may see, Jordan among them
         args["group_by"] = ["owner", *(args.get("group_by") or [])]
         args["owner"] = None
+    _excluded(turn, args)
+    if not also_known:  # another tool's own words may be these ("tasks due in 2 days"): its builder reads them
+        _unapplied_measures(turn, args)
     average = re.search(r"\b(average|avg|mean|typical|median)\b", low)
     if average and metric in ("count", "total_amount"):  # "average number of calls": no average of that is computed
         args.setdefault("_unapplied", []).append(
@@ -1970,6 +1981,54 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     if args.get("date_field") is None:
         args.pop("date_field", None)
     return args
+
+
+_NEGATION = re.compile(
+    r"\b(?:excluding|exclude|excludes|except(?:\s+for)?|other than|apart from|aside from|but not|not in|not from|not|"
+    r"without|outside(?:\s+of)?|minus|leaving out|ignoring|ex)\s+(?:the\s+|any\s+|all\s+|of\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def _excluded(turn: Turn, args: dict[str, Any]) -> None:
+    """ "pipeline by stage excluding Prospecting", "deal size by sector except software": a filter named only to
+    be left out must not be applied as the only one kept. A question filters on the values it names, so the
+    exclusion is named as not applied instead."""
+    low = turn.low
+    for key in ("stage", "industry", "product", "region", "account", "owner", "team", "source"):
+        value = args.get(key)
+        if not isinstance(value, str) or not value or value.lower() in ("me", "my", "i"):
+            continue
+        said = {value.lower(), value.lower().replace("_", " "), value.lower().split()[0]}
+        hits = [m for w in said if len(w) > 2 for m in re.finditer(rf"\b{re.escape(w)}\b", low)]
+        if hits and all(_NEGATION.search(low[: m.start()]) for m in hits):
+            args[key] = None
+            negations = {w for m in hits for w in (_NEGATION.search(low[: m.start()]) or m).group(0).split()}
+            args["_unused"] = [w for w in args.get("_unused") or [] if w.lower() not in negations] or None
+            args.setdefault("_unapplied", []).append(
+                f"excluding {value} (a question keeps the values it names and cannot leave one out: ask for the "
+                f"others by name, or for the breakdown by {key.replace('_', ' ')})"
+            )
+
+
+_MEASURE = re.compile(
+    r"(?P<phrase>(?:\b(?:more than|less than|over|under|at least|at most|longer than|within|for|in)\s+)?"
+    r"\b(?P<n>\d+(?:\.\d+)?|two|three|four|five|six|seven|eight|nine|ten)\s*"
+    r"(?P<unit>days?|weeks?|months?|hours?|percent|%|points?))",
+    re.IGNORECASE,
+)
+"""A number with a unit of time or share ("more than 30 days", "over 20%"): a condition the answer must apply."""
+
+
+def _unapplied_measures(turn: Turn, args: dict[str, Any]) -> None:
+    """Durations and shares the parse did not turn into a filter ("deals in Negotiation for more than 30 days")
+    are named, never silently dropped; "in the last 30 days" is the period it set."""
+    low = turn.low
+    for match in _MEASURE.finditer(low):
+        before = low[max(0, match.start() - 12) : match.start()]
+        if args.get("date_from") and re.search(r"\b(last|past)\s+$", before + " "):
+            continue  # "the last 30 days": the period
+        args.setdefault("_unapplied", []).append(f'"{match.group("phrase").strip()}"')
 
 
 _HIGH = r"most|highest|best|biggest|largest|top|greatest|strongest|leading|leader|leaders"

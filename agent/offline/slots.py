@@ -446,6 +446,13 @@ def find_groupings(text: str) -> list[str]:
         re.IGNORECASE,
     ):
         found.append((match.start(), GROUPINGS[match.group(1).lower()]))
+    for match in re.finditer(  # "the four slowest reps", "our weakest offices": a ranking of the groups
+        rf"\b(?:slowest|fastest|quickest|weakest|strongest|highest|lowest|busiest|biggest|largest|smallest)\s+"
+        rf"(?:sales\s+|regional\s+)?({_GROUP_WORDS})\b",
+        text,
+        re.IGNORECASE,
+    ):
+        found.append((match.start(), GROUPINGS[match.group(1).lower()]))
     for match in re.finditer(  # "the best performing manager", "worst-performing office"
         rf"\b(?:best|worst|top|strongest|weakest|highest|lowest)[- ](?:performing|producing|earning)\s+(?:sales\s+|regional\s+)?({_GROUP_WORDS})\b",
         text,

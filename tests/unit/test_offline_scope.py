@@ -214,8 +214,15 @@ def test_the_answer_states_the_change_between_the_two_periods() -> None:
 
     line = period_change([answered("this quarter", 0.40), answered("last quarter", 0.25)])
     assert line == "Compared: this quarter 40.0% against last quarter 25.0%, a change of +15.0 percentage points."
-    grouped = answered("this quarter", 0.4)
-    assert period_change([grouped, ("pipeline_question", {**grouped[1], "region": "Iberia"}, grouped[2])]) is None
+    one = answered("this quarter", 0.4)
+    rep = ("pipeline_question", {**one[1], "owner": "Chen Li"}, {**one[2], "total": {"value": 0.5}})
+    assert period_change([one, rep]) is None  # everyone against one rep is not two things compared
+    ana = ("pipeline_question", {**one[1], "owner": "Ana Okafor"}, one[2])
+    assert period_change([ana, rep]) == (
+        "Compared: Ana Okafor 40.0% against Chen Li 50.0%, a difference of -10.0 percentage points."
+    )
+    two_things = ("pipeline_question", {**one[1], "owner": "Chen Li", "period": "last quarter"}, one[2])
+    assert period_change([one, two_things]) is None  # two things differ: no single comparison to state
 
 
 def test_which_segment_lost_most_and_why_ranks_first_then_gives_that_segments_reasons() -> None:
@@ -232,3 +239,33 @@ def test_this_week_is_a_period_and_a_week_compares_with_the_week_before() -> Non
     assert args["closed"] == "this week"
     calls = _calls(_plan("total won last week compared with the week before"))
     assert [args["period"] for _, args in calls] == ["last week", "2026-W45"]
+
+
+def test_a_value_named_to_be_left_out_is_never_the_only_one_kept() -> None:
+    decision = _plan("total open pipeline per stage excluding Discovery")
+    assert decision.args.get("stage") is None and decision.args["group_by"] == ["stage"]
+    assert decision.unused == [] and any(p.startswith("excluding Discovery") for p in decision.unapplied)
+    decision = _plan("average deal size by industry other than retail")
+    assert decision.args.get("industry") is None and any("excluding Retail" in p for p in decision.unapplied)
+
+
+def test_a_duration_or_share_the_parse_does_not_apply_is_named() -> None:
+    decision = _plan("how many opportunities have been in Proposal for over 45 days")
+    assert decision.args["stage"] == "Proposal" and '"over 45 days"' in decision.unapplied
+    decision = _plan("win rate over the past 60 days")
+    assert "date_from" in decision.args and decision.unapplied == []
+
+
+def test_a_comparison_of_two_products_in_one_year_is_that_year_for_both() -> None:
+    calls = _calls(_plan("bookings for Orbit Lite versus Orbit Enterprise in 2025"))
+    assert [(args["product"], args["period"]) for _, args in calls] == [
+        ("Orbit Lite", "2025"),
+        ("Orbit Enterprise", "2025"),
+    ]
+
+
+def test_a_count_before_the_superlative_is_the_limit_and_a_share_won_is_the_win_rate() -> None:
+    ((_, args),) = _calls(_plan("the four slowest reps by days to close"))
+    assert args["limit"] == 4 and args["metric"] == "avg_cycle_days"
+    ((_, args),) = _calls(_plan("what share of Iberia deals closed won in 2025"))
+    assert (args["metric"], args["region"], args["period"]) == ("win_rate", "Iberia", "2025")

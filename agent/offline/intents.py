@@ -216,6 +216,8 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(deal size|average|mean|median|total|sum|revenue|bookings|pipeline value|value of|amount)\b", 1.5),
         (r"\b(by|per|each|across|broken down by|split by)\s+(my |our |the |sales |regional )?(rep|reps|owner|stage|industry|sector|vertical|product|region|territory|month|quarter|team|person|agent|office|account|customer|client|manager|seller)s?\b", 1.5),
         (r"\bwhat (did|have|has|had) (we|i|you|they|the company|the team|our team|my team|[A-Z][a-z]+(?: [A-Z][a-z]+)?) (win|won|book|booked|sell|sold|close|closed|lose|lost|bring in|brought in)\b", 2.5),
+        # "what did the Iberia manager's team book": any subject of a few words
+        (r"\bwhat (did|have|has|had) [\w' .&-]{1,40}? (win|won|book|booked|sell|sold|close|closed|lose|lost|bring in|brought in)\b", 1.5),
         (r"\b(best|top|worst)[- ]selling\b", 2.0),
         (r"\bcompare\b[^.?!]{0,30}\b(offices?|regions?|teams?|reps?|agents?|products?|managers?|sectors?|industr(y|ies))('s|')?", 2.0),
         (r"\bpipeline\b", 1.0),

@@ -1968,6 +1968,19 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         # "how is Jordan doing compared to the rest of the team": every rep the asker may see, Jordan among them
         args["group_by"] = ["owner", *(args.get("group_by") or [])]
         args["owner"] = None
+    teams = turn.ctx.vocabulary.teams
+    if (
+        not args.get("team")
+        and len(teams) > 1
+        and re.search(r"\b(?:the|that|this)\s+(?:[\w-]+\s+){0,2}manager'?s?\s+team\b", low)
+        and not re.search(r"\b(?:my|our|each|every|per|by)\s+(?:[\w-]+\s+)?manager", low)
+    ):
+        # "the Central manager's team": a team is named by its manager, and no manager was named
+        raise Clarify(
+            "filter",
+            f"Which manager's team do you mean: {', '.join(teams)}?",
+            filled={"_word": "manager's team"},
+        )
     _excluded(turn, args)
     if not also_known:  # another tool's own words may be these ("tasks due in 2 days"): its builder reads them
         _unapplied_measures(turn, args)

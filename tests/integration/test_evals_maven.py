@@ -17,7 +17,7 @@ from evals.workspace import existing_workspace
 
 pytestmark = pytest.mark.slow
 SUITE = Path(__file__).resolve().parents[2] / "evals" / "maven"
-MIN_PASS_RATE = 0.98  # 90 of 91 on 2026-12-07 (evals/maven/README.md); raise it as the suite improves
+MIN_PASS_RATE = 0.99  # 91 of 91 on 2026-12-07 (evals/maven/README.md): one failure fails the test
 
 
 def test_maven_suite_passes_at_the_recorded_rate(shared_data: Path, tmp_path: Path) -> None:

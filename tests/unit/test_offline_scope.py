@@ -269,3 +269,9 @@ def test_a_count_before_the_superlative_is_the_limit_and_a_share_won_is_the_win_
     assert args["limit"] == 4 and args["metric"] == "avg_cycle_days"
     ((_, args),) = _calls(_plan("what share of Iberia deals closed won in 2025"))
     assert (args["metric"], args["region"], args["period"]) == ("win_rate", "Iberia", "2025")
+
+
+def test_a_team_named_by_a_manager_nobody_named_is_asked_about() -> None:
+    decision = _plan("what did the Iberia manager's team book in 2025")
+    assert decision.kind == "clarify" and "Which manager's team" in decision.text and "North, South" in decision.text
+    assert _plan("won revenue by manager's team in 2025").kind == "tool"

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL := postgresql+psycopg://postgres@127.0.0.1:5432/test
+# pytest workers for make test: one per core (CI has 2); PYTEST_WORKERS=0 runs the suite in one process
+PYTEST_WORKERS ?= auto
 
 .PHONY: demo test lint typecheck pytest bench real-model-eval clean maven-eval
 
@@ -33,7 +35,7 @@ pytest: $(VENV)/.installed-dev
 	@if [ -z "$$TEST_DATABASE_URL" ] && $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
 		export TEST_DATABASE_URL=$(PG_TEST_URL); echo "PostgreSQL answers on 127.0.0.1:5432: store tests run on it too"; \
 	fi; \
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from analytics.eventlog import ACTIVITY, CASE, TIMESTAMP, EventLog
+from analytics.eventlog import ACTIVITY, CASE, TIMESTAMP, EventLog, singular_noun
 from analytics.process import LifecycleSummary, ResourceSummary
 from sales.errors import InvalidInput
 
@@ -87,7 +87,7 @@ class Finding(BaseModel):
     title: str
     statement: str
     action: str
-    method: str = Field("", description="how a segment finding was tested: test, deal mix, what its q covers")
+    method: str = Field("", description="how a segment finding was tested: test, mix, what its q covers")
     dimension: str | None = None
     segment: str | None = None
     source: str | None = None
@@ -238,6 +238,12 @@ def _days(value: float) -> str:
         hours = value * 24
         return f"{hours:.1f} hours" if hours >= 1 else f"{hours * 60:.0f} minutes"
     return f"{value:.1f} days"
+
+
+def _day_unit(noun: str) -> str:
+    """Case-days in the log's own noun: deals → deal-days, loan applications → loan application days."""
+    one = singular_noun(noun)
+    return f"{one} days" if " " in one else f"{one}-days"
 
 
 def _segment_phrase(dimension: str, segment: str, noun: str = "deals") -> str:
@@ -454,14 +460,18 @@ def _comparisons(
     *,
     permutations: int | None = None,
     seed: int = PERMUTATION_SEED,
+    top_down: bool = False,
 ) -> list[dict[str, Any]]:
     """Every segment-vs-rest comparison made, each with its test, effect and interval, raw and adjusted p.
 
     A comparison is made for every outcome and every segment with ``min_cases`` cases on each side, whatever its
     effect size (testing only those that look large would let chance differences through). All of them form one
-    family: adjusted by ``permutations`` permutations of the cases' segment labels within size bands (see
-    ``analytics.segment_tests``), seeded so a report is reproducible. By default PERMUTATIONS, fewer (never below
-    MIN_PERMUTATIONS) when that many would look up more than PERMUTATION_BUDGET labels on a large log.
+    family for the q-values and family-wise p; ``top_down`` adds the values of the top-down alternative (segment →
+    its pooled conversion and pooled waits → single comparisons, ``segment_tests.tree_test``) and its pooled
+    rows. All come from ``permutations`` permutations of the cases' segment labels within size bands (see ``analytics.segment_tests``),
+    seeded so a report is reproducible. By default PERMUTATIONS, or 2 M / SIGNIFICANCE for M segments when that is
+    more (so the top-down test's smallest level can be reached), fewer (never below MIN_PERMUTATIONS) when that many would
+    look up more than PERMUTATION_BUDGET labels on a large log.
     """
     import numpy as np
 
@@ -503,11 +513,85 @@ def _comparisons(
         lookups = sum(
             len(outcomes[o].units) for o, _, _ in {(c.outcome, c.stratified, c.dimension) for c in comparisons}
         )
-        permutations = max(MIN_PERMUTATIONS, min(PERMUTATIONS, PERMUTATION_BUDGET // max(lookups, 1)))
+        # the top-down alternative's smallest level is SIGNIFICANCE / (2 M) (one of M segments selected, one of its
+        # two pooled kinds): enough permutations that a permutation p can reach it, budget allowing
+        n_segments = len({(c.dimension, c.segment) for c in comparisons})
+        wanted = max(PERMUTATIONS, math.ceil(2 * n_segments / SIGNIFICANCE))
+        permutations = max(MIN_PERMUTATIONS, min(wanted, PERMUTATION_BUDGET // max(lookups, 1)))
     z = st.permutation_z(outcomes, comparisons, labels, mix, permutations, seed)
     q = st.permutation_fdr(z)
     fwer = st.westfall_young(z)
     p_raw = st.one_sided_p(z[0])
+    if top_down:
+        return _with_top_down(
+            log, _rows(log, outcomes, comparisons, z, q, fwer, p_raw, permutations), outcomes, comparisons, z
+        )
+    return _rows(log, outcomes, comparisons, z, q, fwer, p_raw, permutations)
+
+
+def _with_top_down(
+    log: EventLog, rows: list[dict[str, Any]], outcomes: list[Any], comparisons: list[Any], z: Any
+) -> list[dict[str, Any]]:
+    """``rows`` with the top-down test's values added, and one row per pooled node (``_pooled_rows``): the tree is
+    segment → its pooled conversion and pooled waits → single comparisons (``segment_tests.tree_test``)."""
+    import numpy as np
+
+    from analytics import segment_tests as st
+
+    by_segment: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for j, c in enumerate(comparisons):
+        by_segment.setdefault((c.dimension, c.segment), {}).setdefault(outcomes[c.outcome].kind, []).append(j)
+    pooled_columns: list[Any] = []
+    pooled_sums: list[float] = []
+    pooled_keys: list[tuple[tuple[str, str], str]] = []
+    tree: list[dict[int, list[int]]] = []
+    for key, kinds in by_segment.items():
+        node: dict[int, list[int]] = {}
+        for kind in ["conversion", "time"]:
+            if kind in kinds:
+                node[len(comparisons) + len(pooled_columns)] = kinds[kind]
+                pooled_columns.append(st.node_statistic(z, kinds[kind]))
+                pooled_sums.append(float(st.pooled_z(z, kinds[kind])[0]))
+                pooled_keys.append((key, kind))
+        tree.append(node)
+    z_tree = np.column_stack([z, *pooled_columns])
+    tested = st.tree_test(z_tree, tree, SIGNIFICANCE)
+    family_size = {c: len(leaves) for node in tree for leaves in node.values() for c in leaves}
+    family_size.update({n: len(node) for node in tree for n in node})
+
+    def tree_values(column: int) -> dict[str, Any]:
+        return {
+            "segment_p": float(tested.family_p[column]),
+            "segment_q": float(tested.family_q[column]),
+            "segments": tested.segments,
+            "segments_selected": tested.segments_selected,
+            "p_within": float(tested.within_p[column]),
+            "within_of": family_size[column],
+            "level": float(tested.level[column]),
+            "p_adjusted": float(tested.adjusted[column]),
+            "tree_rejected": bool(tested.rejected[column]),
+        }
+
+    for j, row in enumerate(rows):
+        row.update(tree_values(j))
+    return rows + _pooled_rows(log, rows, pooled_keys, pooled_sums, z_tree, len(comparisons), tree_values)
+
+
+def _rows(
+    log: EventLog,
+    outcomes: list[Any],
+    comparisons: list[Any],
+    z: Any,
+    q: Any,
+    fwer: Any,
+    p_raw: Any,
+    permutations: int,
+) -> list[dict[str, Any]]:
+    """One row per comparison: its test, z, raw p, q over all comparisons, family-wise p, effect and interval."""
+    import numpy as np
+
+    from analytics import segment_tests as st
+
     out: list[dict[str, Any]] = []
     for j, c in enumerate(comparisons):
         outcome = outcomes[c.outcome]
@@ -528,6 +612,7 @@ def _comparisons(
             "controlled_for": controlled,
             "comparisons": len(comparisons),
             "permutations": permutations,
+            "pooled": False,
         }
         if outcome.kind == "time":
             ratio, low, high = st.ratio_interval(outcome, c.mask, c.stratified)
@@ -561,21 +646,79 @@ def _comparisons(
     return out
 
 
-def _slow_action(dimension: str, segment: str, source: str, target: str, typical: float) -> str:
+def _pooled_rows(
+    log: EventLog,
+    rows: list[dict[str, Any]],
+    keys: list[tuple[tuple[str, str], str]],
+    sums: list[float],
+    z: Any,
+    first: int,
+    tree_values: Callable[[int], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """One row per pooled node of the tree (a segment's conversion outcomes together, its waits together): z is
+    the node's statistic (the smaller p of their pooled z and of their largest z, as a z), pooled_z their pooled z.
+
+    A pooled conversion row can itself be a finding ("converts less across the stages") when it pools at least two
+    outcomes one of which is the win rate: its effect and interval are the win rate's, the end-to-end conversion.
+    Pooled waits only gate their transitions (waits on different transitions of the same cases have no one
+    effect with an honest interval), so they are never reported themselves.
+    """
+    from analytics import segment_tests as st
+
+    p_raw = st.one_sided_p(z[0])
+    out: list[dict[str, Any]] = []
+    for k, ((dimension, segment), kind) in enumerate(keys):
+        column = first + k
+        members = [r for r in rows if (r["dimension"], r["segment"], r["kind"]) == (dimension, segment, kind)]
+        won = next((r for r in members if kind == "conversion" and r["source"] == log.won_stage), None)
+        row: dict[str, Any] = {
+            "kind": kind,
+            "source": log.won_stage if won is not None else None,
+            "target": None,
+            "dimension": dimension,
+            "segment": segment,
+            "z": float(z[0, column]),
+            "pooled_z": sums[k],
+            "p_raw": float(p_raw[column]),
+            "q": math.nan,
+            "p_fwer": math.nan,
+            "controlled_for": members[0]["controlled_for"],
+            "comparisons": members[0]["comparisons"],
+            "permutations": members[0]["permutations"],
+            "pooled": True,
+            "pooled_outcomes": len(members),
+            **tree_values(column),
+        }
+        if won is not None and len(members) >= 2:
+            stratified = bool(won["controlled_for"])
+            row.update({k: won[k] for k in ("n_seg", "n_rest", "effect", "effect_low", "effect_high", "rate_seg")})
+            row.update({k: won[k] for k in ("rate_rest", "case_ids", "large")})
+            row["test"] = (
+                f"{'Cochran-Mantel-Haenszel' if stratified else 'two-proportion'} tests pooled over "
+                f"{len(members)} conversion outcomes"
+            )
+        else:
+            row.update(n_seg=members[0]["n_seg"], n_rest=members[0]["n_rest"], large=False, test="pooled")
+            row.update(effect=math.nan, effect_low=math.nan, effect_high=math.nan)
+        out.append(row)
+    return out
+
+
+def _slow_action(dimension: str, segment: str, source: str, target: str, typical: float, noun: str = "deals") -> str:
     day = max(1, math.ceil(typical))
     if dimension == "owner":
         return (
-            f"Review {segment}'s open {source} deals in the next one-to-one and agree the step that moves each to "
+            f"Review {segment}'s open {source} {noun} in the next one-to-one and agree the step that moves each to "
             f"{target}; add a follow-up task at day {day} in {source}."
         )
     if dimension == "tenure_band":
         return (
-            f"Pair newer reps with a veteran on {source} deals and give them a checklist for reaching {target}; "
+            f"Pair newer reps with a veteran on {source} {noun} and give them a checklist for reaching {target}; "
             f"add a follow-up task at day {day} in {source}."
         )
     return (
-        f"Give {segment} deals a dedicated {source} track: agree the {target} criteria and the buyer's decision "
-        f"makers when the deal enters {source}, and add a follow-up task at day {day}."
+        f"Give {segment} {noun} a dedicated {source} track: agree the {target} criteria and the buyer's decision "
+        f"makers when the {singular_noun(noun)} enters {source}, and add a follow-up task at day {day}."
     )
 
 
@@ -645,10 +788,10 @@ def _rework_findings(
                 title=f"Rework: {source} → {target}",
                 statement=(
                     f"{n_cases} cases {what}; each detour took a median {_days(median_detour)} until the case "
-                    f"reached a new stage (or ended), {cost:,.0f} deal-days in all."
+                    f"reached a new stage (or ended), {cost:,.0f} {_day_unit(log.case_noun)} in all."
                 ),
                 action=(
-                    f"Tighten the exit criteria of {target} (what must be true before moving on) so deals stop "
+                    f"Tighten the exit criteria of {target} (what must be true before moving on) so {log.case_noun} stop "
                     f"coming back to it; review the last {min(n_cases, 10)} detours for the common cause."
                 ),
                 source=str(source),
@@ -679,10 +822,11 @@ def _over_limit_findings(log: EventLog, steps: pd.DataFrame, min_cases: int, tot
                 statement=(
                     f"{over[CASE].nunique():,} of {waits[CASE].nunique():,} cases stayed in {stage} longer than the "
                     f"playbook's {limit} days before moving on (median {_days(float(over['wait_days'].median()))}), "
-                    f"{cost:,.0f} deal-days past the limit."
+                    f"{cost:,.0f} {_day_unit(log.case_noun)} past the limit."
                 ),
                 action=(
-                    f"Add a follow-up task when a deal passes {limit} days in {stage} and review the oldest ones in "
+                    f"Add a follow-up task when a {singular_noun(log.case_noun)} passes {limit} days in {stage} and "
+                    f"review the oldest ones in "
                     f"the weekly pipeline meeting."
                 ),
                 source=stage,
@@ -704,6 +848,12 @@ def _over_limit_findings(log: EventLog, steps: pd.DataFrame, min_cases: int, tot
 def is_reported(comparison: dict[str, Any]) -> bool:
     """A comparison becomes a finding when its q-value is at most SIGNIFICANCE and its effect is material."""
     return bool(comparison["q"] <= SIGNIFICANCE and comparison["large"])
+
+
+def is_reported_top_down(comparison: dict[str, Any]) -> bool:
+    """The top-down alternative (``segment_comparisons(top_down=True)``): rejected by ``segment_tests.tree_test``
+    at SIGNIFICANCE and material. Measured beside the report's rule by ``bench.bottleneck_sweep``; not reported."""
+    return bool(comparison["tree_rejected"] and comparison["large"])
 
 
 def _p_text(p: float, permutations: int) -> str:
@@ -756,7 +906,7 @@ def _segment_findings(
         p = c["q"]
         label = DIMENSION_LABELS.get(c["dimension"], c["dimension"])
         who = _segment_phrase(c["dimension"], c["segment"], log.case_noun)
-        mix = " on the same deal mix" if c["controlled_for"] else ""
+        mix = f" on the same {singular_noun(log.case_noun)} mix" if c["controlled_for"] else ""
         evidence = Evidence(
             metric="",
             unit="",
@@ -788,10 +938,12 @@ def _segment_findings(
                         f"{who} take a median {_days(c['median_seg'])} to go from {c['source']} to {c['target']}, "
                         f"against {_days(c['median_rest'])} for the rest ({c['n_seg']:,} vs {c['n_rest']:,} cases): "
                         f"{c['effect']:.1f}× as long{mix} (95% CI {c['effect_low']:.1f}–{c['effect_high']:.1f}×; "
-                        f"{_test_clause(c)}), about {cost:,.0f} extra deal-days."
+                        f"{_test_clause(c)}), about {cost:,.0f} extra {_day_unit(log.case_noun)}."
                     ),
                     method=_method_text(c, log.case_noun),
-                    action=_slow_action(c["dimension"], c["segment"], c["source"], c["target"], c["median_rest"]),
+                    action=_slow_action(
+                        c["dimension"], c["segment"], c["source"], c["target"], c["median_rest"], log.case_noun
+                    ),
                     dimension=c["dimension"],
                     segment=c["segment"],
                     source=c["source"],
@@ -808,19 +960,21 @@ def _segment_findings(
         revenue, currency, by_currency = _revenue_at_risk(log.cases, amounts, c["case_ids"], lost_deals)
         what = "are won" if won else f"move on from {c['source']}"
         in_words = revenue_in_words(revenue, by_currency)
-        money = f" (≈ {in_words} in deal value)" if in_words else ""
+        value = "deal value" if log.case_noun in ("deals", "leads") else "value"  # a lead's amount is its deal's
+        money = f" (≈ {in_words} in {value})" if in_words else ""
         evidence.metric = "win rate" if won else f"conversion from {c['source']}"
         evidence.unit = "share"
         evidence.effect_unit = "share lower than the rest"
         evidence.segment_value, evidence.rest_value = c["rate_seg"], c["rate_rest"]
+        title = (
+            f"Low win rate: {c['segment']} ({label})"
+            if won
+            else f"Low conversion at {c['source']}: {c['segment']} ({label})"
+        )
         findings.append(
             Finding(
                 kind="low conversion",
-                title=(
-                    f"Low win rate: {c['segment']} ({label})"
-                    if won
-                    else f"Low conversion at {c['source']}: {c['segment']} ({label})"
-                ),
+                title=title,
                 statement=(
                     f"{who} {what} {c['rate_seg']:.0%} of the time, against {c['rate_rest']:.0%} for the rest "
                     f"({c['n_seg']:,} vs {c['n_rest']:,} decided cases): {c['effect'] * 100:.0f} points lower{mix} "
@@ -1211,9 +1365,11 @@ def segment_comparisons(
     min_segment_cases: int = MIN_SEGMENT_CASES,
     permutations: int | None = None,
     seed: int = PERMUTATION_SEED,
+    top_down: bool = False,
 ) -> list[dict[str, Any]]:
     """Every segment comparison the findings are chosen from (``is_reported``), with its z, raw p, q-value,
-    family-wise p, effect and interval: what a sweep needs to compare correction methods on the same tests."""
+    family-wise p, effect and interval: what a sweep needs to compare correction methods on the same tests.
+    ``top_down``: also the top-down alternative's values and pooled rows (``is_reported_top_down``)."""
     dimensions, stage_frame, steps, progress_frame = _segment_inputs(log, segment)
     return _comparisons(
         log,
@@ -1224,6 +1380,7 @@ def segment_comparisons(
         min_segment_cases,
         permutations=permutations,
         seed=seed,
+        top_down=top_down,
     )
 
 
@@ -1278,7 +1435,8 @@ def summarise(report: BottleneckReport) -> str:
         parts.append(f"Biggest conversion gap: {gap.statement} Recommended: {gap.action}")
     stalled = sum(1 for d in report.at_risk if d.status == "stalled")
     if stalled:
-        parts.append(f"{stalled} open deal{'s are' if stalled != 1 else ' is'} stalled.")
+        noun = report.case_noun if stalled != 1 else singular_noun(report.case_noun)
+        parts.append(f"{stalled} open {noun} {'are' if stalled != 1 else 'is'} stalled.")
     return " ".join(parts)
 
 

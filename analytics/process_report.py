@@ -314,6 +314,7 @@ def render_markdown(report: BottleneckReport, images: dict[str, str] | None = No
             f"- Cost: {f.cost:,.1f} {_unit(report, f.cost_unit)} ({f.impact:.1%} of all {_unit(report, f.cost_unit)} "
             f"in the log){revenue}",
             f"- **Recommended action:** {_text(f.action)}",
+            *([f"- How it was tested: {_text(f.method)}"] if f.method else []),
             "",
         ]
     for name, path in (images or {}).items():
@@ -368,7 +369,9 @@ def render_html(report: BottleneckReport, charts: dict[str, bytes]) -> str:
             f"<div class='finding'><h3>{f.rank}. {e(f.title)}</h3><p>{e(f.statement)}</p>"
             f"<p class='meta'>Cost: {f.cost:,.1f} {e(_unit(report, f.cost_unit))} ({f.impact:.1%} of all "
             f"{e(_unit(report, f.cost_unit))} in the "
-            f"log){e(revenue)}</p><p class='action'><b>Recommended action:</b> {e(f.action)}</p></div>"
+            f"log){e(revenue)}</p><p class='action'><b>Recommended action:</b> {e(f.action)}</p>"
+            + (f"<p class='meta'>How it was tested: {e(f.method)}</p>" if f.method else "")
+            + "</div>"
         )
     for name, png in charts.items():
         data = base64.b64encode(png).decode("ascii")

@@ -13,7 +13,8 @@ same permutation applies to every comparison, so the dependence between comparis
 conversions, an owner who is also a tenure band) is kept, and discrete tests on few cases that cannot reach an
 extreme value do not count as if they could. From those permutations come q-values (false discovery rate, the
 resampling estimator of Yekutieli and Benjamini 1999) and Westfall-Young step-down maxT adjusted p-values
-(family-wise error).
+(family-wise error) over all comparisons, and the top-down test the report uses (``tree_test``): segments first,
+then a segment's pooled conversion and pooled waits, then its single comparisons.
 """
 
 from __future__ import annotations
@@ -271,3 +272,116 @@ def gap_interval(outcome: Outcome, mask: np.ndarray, stratified: bool) -> tuple[
         return math.nan, math.nan, math.nan
     est, se = num / den, math.sqrt(var) / den
     return est, est - Z_95 * se, est + Z_95 * se
+
+
+def pooled_z(z: np.ndarray, members: list[int]) -> np.ndarray:
+    """One column for ``permutation_z``'s matrix: the sum of the members' z in every row (observed and each
+    permutation), divided by that sum's standard deviation over the permutations, so it is on the z scale whatever
+    the correlation of its members (a segment's nested stage conversions move together)."""
+    total = z[:, members].sum(axis=1)
+    spread = float(total[1:].std()) if z.shape[0] > 2 else 0.0
+    return total / spread if spread > 1e-12 else np.zeros_like(total)
+
+
+def node_statistic(z: np.ndarray, members: list[int]) -> np.ndarray:
+    """The column that tests "none of ``members`` differs" in ``tree_test``: per row (observed and each
+    permutation) the smaller of two p-values, as a z value (its normal quantile): that of the members' pooled z
+    (``pooled_z``: strong when a segment is a little worse on many outcomes, like a rep's successive stage
+    conversions) and that of their largest z, Šidák-corrected for how many there are (strong when it is much worse
+    on one, like a single slow transition). The two p-values are the normal approximation's, continuous so that
+    1,000 permutations still rank the rows without ties; they only shape the statistic, whose p-value
+    ``tree_test`` takes from the same permutations (a nonparametric combination with the minimum-p combining
+    function, Pesarin 2001), so the test is calibrated whatever the approximations' error."""
+    from scipy.stats import norm
+
+    pooled = norm.sf(pooled_z(z, members))
+    largest = -np.expm1(len(members) * np.log1p(-norm.sf(z[:, members].max(axis=1))))  # 1 - (1 - p)^k
+    return np.asarray(norm.isf(np.clip(np.minimum(pooled, largest), 1e-300, 1.0)), dtype=float)
+
+
+def permutation_max_p(z: np.ndarray, columns: list[int]) -> float:
+    """Permutation p-value of the largest observed z among ``columns`` (maxT): how often a permutation's largest
+    z among the same columns reached it, counting the observed labels as one permutation."""
+    block = z[:, columns]
+    observed = float(block[0].max())
+    return float((1 + int((block[1:].max(axis=1) >= observed).sum())) / z.shape[0])
+
+
+def bh_adjusted(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (a hypothesis is rejected at level alpha when its value is <= alpha)."""
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+@dataclass
+class TreeTest:
+    """Per column of the z matrix, the top-down test's values (see ``tree_test``); NaN where not defined."""
+
+    family_p: np.ndarray  # the permutation maxT p of the column's segment
+    family_q: np.ndarray  # that p, Benjamini-Hochberg adjusted over the segments
+    within_p: np.ndarray  # Westfall-Young step-down p within the column's own family (its siblings)
+    level: np.ndarray  # the level within_p is compared with: alpha x the selected shares above it; 0 if not tested
+    adjusted: np.ndarray  # within_p scaled to be compared with alpha (1 when a parent was not selected)
+    rejected: np.ndarray  # bool
+    segments: int  # M: segments tested
+    segments_selected: int  # R: segments selected
+
+
+def tree_test(z: np.ndarray, tree: list[dict[int, list[int]]], alpha: float) -> TreeTest:
+    """Top-down testing of segment → pooled outcome kind → single comparison (Benjamini and Bogomolov 2014's
+    selective inference on families, applied down a tree as in Bogomolov, Peterson, Benjamini and Sabatti 2021).
+
+    ``tree`` has one entry per segment: {pooled column (``node_statistic``): its comparison columns}. A segment's
+    p-value is the permutation maxT p of its pooled columns; Benjamini-Hochberg over the M segments at ``alpha`` selects R of
+    them. Within each selected segment its pooled columns are tested by Westfall-Young step-down at
+    alpha * R / M; within each rejected pooled column (R_s of the segment's K_s) its comparisons are tested by
+    Westfall-Young step-down at alpha * R / M * R_s / K_s. Westfall-Young rather than BH within a family: its first
+    step is the family's maxT p itself, which 1,000 permutations resolve, while BH on the comparisons' own
+    permutation p-values would need p below alpha * R / (M * m), under 1 / 1,001 for a small R; and it keeps the
+    dependence between a segment's outcomes. Every value comes from the same permutations as ``z``.
+    """
+    width = z.shape[1]
+    nan = np.full(width, np.nan)
+    family_p, family_q, within_p = nan.copy(), nan.copy(), nan.copy()
+    level, adjusted, rejected = np.zeros(width), np.ones(width), np.zeros(width, dtype=bool)
+    segments = [s for s in tree if s]
+    if not segments:
+        return TreeTest(family_p, family_q, within_p, level, adjusted, rejected, 0, 0)
+    p = np.array([permutation_max_p(z, list(s)) for s in segments])
+    q = bh_adjusted(p)
+    m, r = len(segments), int((q <= alpha).sum())
+    for s, p_s, q_s in zip(segments, p, q, strict=True):
+        nodes = list(s)
+        members = nodes + [c for node in nodes for c in s[node]]
+        family_p[members], family_q[members] = p_s, q_s
+        wy_nodes = westfall_young(z[:, nodes])
+        within_p[nodes] = wy_nodes
+        if q_s > alpha:
+            continue
+        node_level = alpha * r / m
+        level[nodes] = node_level
+        adjusted[nodes] = np.minimum(1.0, wy_nodes * m / r)
+        kept = wy_nodes <= node_level
+        rejected[nodes] = kept
+        share = int(kept.sum()) / len(nodes)
+        for node, keep in zip(nodes, kept, strict=True):
+            leaves = s[node]
+            if not leaves:
+                continue
+            wy_leaves = westfall_young(z[:, leaves])
+            within_p[leaves] = wy_leaves
+            if not keep:
+                continue
+            leaf_level = node_level * share
+            level[leaves] = leaf_level
+            adjusted[leaves] = np.minimum(1.0, wy_leaves * alpha / leaf_level)
+            rejected[leaves] = wy_leaves <= leaf_level
+    return TreeTest(family_p, family_q, within_p, level, adjusted, rejected, m, r)

@@ -1,10 +1,13 @@
 """Bottleneck statistics: segment tests compare within the deal mix, every comparison is one family calibrated by
-permuting segment labels, planted demo effects are found and shuffled labels yield (almost) no findings.
+permuting segment labels (and, as a measured alternative, tested top-down: segment → pooled conversion / pooled
+waits → single comparison), planted demo effects are found and shuffled labels yield (almost) no findings.
 
-The 20-seed sweep with 300 shuffles is ``python -m bench.bottleneck_sweep`` (in ``make bench``, about 8 minutes on
-a busy 2-core machine); its result is bench/results/bottleneck_sweep.json. The last test here re-runs its first
-three seeds and the shuffles of them among its first 60 (about 30 s) and checks they give what the JSON recorded,
-then checks the JSON's figures: the code and the published numbers agree.
+The sweeps are ``python -m bench.bottleneck_sweep`` (demo seeds 1-20, the ones looked at while designing) and
+``python -m bench.bottleneck_sweep --first-seed 21`` (seeds 21-40, fresh), each with 300 shuffled-label runs (in
+``make bench``, about 8 minutes each on a busy 2-core machine); their results are bench/results/bottleneck_sweep.json
+and bottleneck_sweep_seeds21-40.json. The last test here re-runs seeds 1-3 and the shuffles of them among the first
+60 (about 30 s) and checks they give what the JSON recorded, then checks both JSONs' figures: the code and the
+published numbers agree.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from bench.bottleneck_sweep import judged, planted_found, planted_in
 from sales.permissions import SYSTEM
 from store.db import make_engine, session_scope, upgrade
 
-SWEEP = Path(__file__).resolve().parents[2] / "bench" / "results" / "bottleneck_sweep.json"
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+SWEEP = RESULTS / "bottleneck_sweep.json"
+FRESH = RESULTS / "bottleneck_sweep_seeds21-40.json"
 
 
 def _outcome(kind: str, values: np.ndarray, strata: np.ndarray) -> st.Outcome:
@@ -144,6 +149,80 @@ def test_error_rates_hold_under_the_null_and_a_planted_effect_is_found() -> None
     assert fwer.min() >= 1 / 201  # a permutation p is never below 1 / (permutations + 1)
 
 
+def _tree(z: np.ndarray, comparisons: list[st.Comparison], outcomes: list[st.Outcome]) -> tuple[Any, Any]:
+    """The report's tree over ``comparisons``: per segment its pooled conversion and pooled waits, each over its
+    single comparisons (as ``analytics.bottlenecks`` builds it)."""
+    by_segment: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for j, c in enumerate(comparisons):
+        by_segment.setdefault((c.dimension, c.segment), {}).setdefault(outcomes[c.outcome].kind, []).append(j)
+    columns: list[np.ndarray] = []
+    tree: list[dict[int, list[int]]] = []
+    for kinds in by_segment.values():
+        node = {}
+        for kind in ("conversion", "time"):
+            if kind in kinds:
+                node[z.shape[1] + len(columns)] = kinds[kind]
+                columns.append(st.node_statistic(z, kinds[kind]))
+        tree.append(node)
+    return np.column_stack([z, *columns]), tree
+
+
+def test_bh_adjusted_matches_scipy() -> None:
+    from scipy.stats import false_discovery_control
+
+    p = np.random.default_rng(4).random(40) ** 3
+    assert np.allclose(st.bh_adjusted(p), false_discovery_control(p, method="bh"))
+
+
+def test_top_down_test_holds_its_error_rate_and_finds_concentrated_and_spread_effects() -> None:
+    rng = np.random.default_rng(12)
+    any_found = 0
+    runs = 60
+    for _ in range(runs):
+        outcomes, comparisons, labels, mix = _random_family(rng)
+        z = st.permutation_z(outcomes, comparisons, labels, mix, 200, seed=int(rng.integers(1 << 30)))
+        z_tree, tree = _tree(z, comparisons, outcomes)
+        any_found += bool(st.tree_test(z_tree, tree, 0.05).rejected.any())
+    assert any_found <= 7  # nominal 5 %: at most 7 of 60 null families report anything
+    # one strong slow transition for owner 0: its segment, its pooled waits and that very comparison are rejected
+    outcomes, comparisons, labels, mix = _random_family(rng, effect=0.6)
+    z = st.permutation_z(outcomes, comparisons, labels, mix, 400, seed=2)
+    z_tree, tree = _tree(z, comparisons, outcomes)
+    tested = st.tree_test(z_tree, tree, 0.05)
+    planted = next(j for j, c in enumerate(comparisons) if (c.outcome, c.dimension, c.code) == (0, "owner", 0))
+    assert tested.rejected[planted] and tested.adjusted[planted] <= 0.05
+    assert tested.segments == 10 and 1 <= tested.segments_selected <= 3
+    node = next(n for s in tree for n, leaves in s.items() if planted in leaves)
+    assert tested.rejected[node] and tested.family_q[planted] <= 0.05
+    # the level of a comparison is 5 % x R/M x (rejected pooled kinds of its segment / its kinds)
+    assert tested.level[planted] <= 0.05 * tested.segments_selected / tested.segments
+
+
+def test_pooled_conversion_finds_a_segment_converting_a_little_less_at_every_stage() -> None:
+    # owner 0 converts 9 points less at each of four stages: no single stage is clear, the four together are
+    rng = np.random.default_rng(21)
+    n = 600
+    mix = rng.integers(0, 3, n)
+    labels = {"owner": rng.integers(0, 8, n)}
+    outcomes = []
+    for k in range(4):
+        units = np.arange(n)
+        rate = 0.55 - np.where(labels["owner"] == 0, 0.09, 0.0)
+        outcomes.append(st.Outcome("conversion", f"s{k}", None, units, (rng.random(n) < rate).astype(float), mix))
+    comparisons = [
+        st.Comparison(o, "owner", str(g), g, True, mask=labels["owner"] == g) for o in range(4) for g in range(8)
+    ]
+    z = st.permutation_z(outcomes, comparisons, labels, mix, 400, seed=3)
+    z_tree, tree = _tree(z, comparisons, outcomes)
+    tested = st.tree_test(z_tree, tree, 0.05)
+    pooled = next(iter(tree[0]))
+    owner0 = [j for j, c in enumerate(comparisons) if c.code == 0]
+    assert st.pooled_z(z, owner0)[0] > z[0, owner0].max()  # pooling adds up the stages' evidence
+    assert tested.rejected[pooled]
+    others = [j for j in range(len(comparisons)) if j not in owner0] + [n for s in tree[1:] for n in s]
+    assert not tested.rejected[others].any()
+
+
 def test_findings_state_test_effect_interval_adjusted_p_and_mix() -> None:
     log = synthetic_event_log(1500, seed=11)
     findings = segment_findings(log)
@@ -153,7 +232,7 @@ def test_findings_state_test_effect_interval_adjusted_p_and_mix() -> None:
         assert e.test and e.effect is not None and e.effect_low is not None and e.effect_high is not None
         assert e.effect_low <= e.effect <= e.effect_high
         assert e.p_value is not None and e.p_value <= 0.05 and e.p_raw is not None and e.p_raw <= e.p_value
-        assert e.comparisons and e.comparisons >= len(findings) and e.permutations == PERMUTATIONS
+        assert e.comparisons and e.comparisons >= len(findings) and e.permutations >= PERMUTATIONS
         assert "95% CI" in f.statement and ("q=" in f.statement or "q<" in f.statement)
         assert e.test in f.statement and f"over {e.comparisons:,} comparisons" in f.statement
         assert e.test.lower() in f.method.lower() and f"{e.comparisons:,} segment comparisons" in f.method
@@ -184,21 +263,51 @@ def test_demo_sweep_reproduces_and_meets_its_published_figures() -> None:
     if not SWEEP.exists():
         pytest.fail(f"{SWEEP} is missing: run `python -m bench.bottleneck_sweep`")
     sweep = json.loads(SWEEP.read_text())
-    assert sweep["permutations"] == PERMUTATIONS, "the sweep was run with other settings: run it again"
     recorded = {row["seed"]: row for row in sweep["per_seed"]}
     logs = {seed: _demo_log(seed) for seed in range(1, 4)}
     for seed, log in logs.items():
         comparisons = segment_comparisons(log)
+        assert comparisons[0]["permutations"] == recorded[seed]["permutations"], "run the sweep again"
         assert planted_in(comparisons, judged(comparisons)["ours"]) == recorded[seed]["ours"], seed
         assert planted_found(segment_findings(log)) == recorded[seed]["ours"], seed  # the report says the same
     for row in sweep["shuffles"][:60]:  # the first 60 shuffles: 9 of them on these seeds
         if row["seed"] in logs:
             comparisons = segment_comparisons(shuffled_segments(logs[row["seed"]], row["shuffle"]))
             assert sum(judged(comparisons)["ours"]) == row["findings"]["ours"], row
-    # the published figures (README, bottleneck section)
-    assert sweep["seeds"] >= 20 and sweep["shuffled_runs"] >= 100
-    assert all(row["permutations"] == sweep["permutations"] for row in sweep["per_seed"])
-    assert sweep["planted_slow_found"] >= 0.95
-    assert sweep["shuffled_finding_rate"] <= 0.05
-    # short of the 95 % aimed for: the rep's evidence is bounded by about 85 closed deals (see README)
-    assert sweep["planted_rep_found"] >= 0.80  # measured: 16 of 20
+    # the published figures (README, bottleneck section), on the seeds designed on and on fresh ones
+    if not FRESH.exists():
+        pytest.fail(f"{FRESH} is missing: run `python -m bench.bottleneck_sweep --first-seed 21`")
+    fresh = json.loads(FRESH.read_text())
+    assert fresh["first_seed"] == 21 and sweep["first_seed"] == 1
+    for result in (sweep, fresh):
+        assert result["seeds"] >= 20 and result["shuffled_runs"] >= 300
+        assert all(row["permutations"] >= PERMUTATIONS for row in result["per_seed"])
+        assert result["planted_slow_found"] >= 0.95
+        assert result["shuffled_finding_rate"] <= 0.05
+    assert fresh["planted_rep_found"] >= 0.95  # measured: 19 of 20 (seed 26 missed: its best z is 2.5)
+    # seeds 1-20 fall short: 16 of 20 (seeds 1, 4, 13, 17: best z 2.5-3.2), so over all 40 seeds 35 of 40 (87.5 %)
+    assert sweep["planted_rep_found"] >= 0.80
+    # the top-down alternative, measured beside it: 17 of 20 and 19 of 20, fewer shuffled runs with a finding
+    for result in (sweep, fresh):
+        assert result["top_down"]["planted_slow_found"] >= 0.95
+        assert result["top_down"]["shuffled_runs_with_a_finding"] <= 0.05 * result["shuffled_runs"]
+
+
+def test_report_shows_how_each_finding_was_tested_in_the_logs_own_noun() -> None:
+    import html
+    from dataclasses import replace
+
+    from analytics.bottlenecks import analyse_event_log
+    from analytics.process_report import render_html, render_markdown
+
+    log = replace(synthetic_event_log(1500, seed=11), case_noun="tickets")
+    report = analyse_event_log(log, conformance_check=False)
+    tested = [f for f in report.findings if f.method]
+    assert tested and all("segment comparisons" in f.method for f in tested)
+    markdown, page = render_markdown(report), render_html(report, {})
+    for f in tested:
+        assert f"How it was tested: {html.escape(f.method, quote=False)}" in markdown
+        assert f"How it was tested: {html.escape(f.method)}" in page
+    for f in report.findings:
+        assert "deal" not in f"{f.statement} {f.action} {f.method}".lower(), f.title
+    assert any("ticket-days" in f.statement or "fewer tickets" in f.statement for f in report.findings)

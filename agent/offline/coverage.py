@@ -23,7 +23,7 @@ GRAMMAR = frozenset(
     both bottom break breakdown bring bringing brings broken brought but by came can client clients close closed
     closing company compare compared comparing conversion convert converted could count created curious current
     currently customer customers cycle date dates days deal deals dec december did do does doing dollars done
-    down due during each earn earned earns eight entered enterprise entire eur every everybody everyone exactly
+    down due during each earn earned earns eight end entered enterprise entire eur every everybody everyone exactly
     expect expected far feb february fewest figure figures first five flight for four friday from funnel fy gbp
     generate generated get give go going gone got greatest group grouped h1 h2 had half has have having hey hi
     higher highest how how's i i'm if in include includes including industries industry into is it it's its jan

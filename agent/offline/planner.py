@@ -38,7 +38,7 @@ from agent.offline.slots import (
 )
 from agent.offline.vocab import DIMENSION_NOUNS, KIND_NOUNS, choices, find_terms
 from sales.dates import NUMBER_WORDS
-from sales.periods import parse_period
+from sales.periods import parse_period, period_containing, shift
 from sales.segments import SIZE_BANDS
 from sales.vocabulary import Vocabulary
 from tools.drafting import choose_kind
@@ -1686,7 +1686,7 @@ def _status(low: str, metric: str) -> str | None:
 
 def _date_field(low: str, status: str | None, metric: str) -> str | None:
     if re.search(
-        r"\b(expected to close|expected close|closing (this|next|in)|slated to close|due to close|set to close|should close|scheduled to close|close date)\b",
+        r"\b(expected to close|expected close|closing (this|next|in|before|by|within)|close (before|by)|slated to close|due to close|set to close|should close|scheduled to close|close date)\b",
         low,
     ):
         return "expected_close"
@@ -1732,7 +1732,10 @@ _OTHER_RECORDS_INSTEAD = {
 }
 
 
-_VERSUS = re.compile(r"\b(?:versus|vs\.?|v\.|compared? (?:to|with)|comparison (?:to|with)|against|relative to)\s")
+_VERSUS = re.compile(
+    r"\b(?:versus|vs\.?|v\.|compared? (?:to|with)|comparison (?:to|with)|against|relative to)\s"
+    r"|\bcompar(?:e|ing)\b[^.?!]{1,60}?\b(?:to|with)\s"
+)
 
 
 def _same_kind_now(label: str) -> str | None:
@@ -1813,7 +1816,7 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         )
     metric = _metric(low)
     status = _status(low, metric)
-    if _date_field(low, None, metric) == "expected_close" and not re.search(r"\b(open|won|lost)\b", low):
+    if _date_field(low, None, metric) == "expected_close" and not re.search(r"\b(open|won|lost|pipeline)\b", low):
         status = None  # "expected to close next month" counts every deal with that expected close date
     groups = find_groupings(turn.request)
     why_lost = False
@@ -1841,7 +1844,8 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
                 args["status"] = "open"
     elif metric == "stage_conversion" and "stage" not in groups:
         args["group_by"] = [*groups, "stage"]
-    source = _lead_source(turn)
+    sources = _lead_sources(turn)
+    source = sources[0] if sources else None
     if source and "source" not in groups:
         args["source"] = source  # "win rate on webinar deals": where the deal's lead came from
     industry = INDUSTRY_RE.search(low)
@@ -1882,6 +1886,20 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
             args["date_from"] = start_day.isoformat()
             args["date_to"] = (end_day + timedelta(days=1)).isoformat()  # "between A and B" includes B
             period = None
+    trailing = re.search(
+        r"\b(?:last|past|previous|prior)\s+(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|twelve)\s+"
+        r"(weeks|months|quarters|years)\b",
+        low,
+    )
+    if trailing:  # "the last 4 quarters": the four whole quarters before this one
+        words = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+        said = trailing.group(1)
+        units = int(said) if said.isdigit() else (words | {"twelve": 12})[said]
+        unit = trailing.group(2).removesuffix("s")
+        current = period_containing(turn.today, unit, turn.fy)  # type: ignore[arg-type]
+        args["date_from"] = shift(current, -units, turn.fy).start.isoformat()
+        args["date_to"] = current.start.isoformat()
+        period = None
     if re.search(r"\b(last|past) (\d+|thirty|ninety|sixty) days\b", low):
         count = re.search(r"\b(?:last|past) (\d+|thirty|ninety|sixty) days\b", low).group(1)  # type: ignore[union-attr]
         number = int(count) if count.isdigit() else {"thirty": 30, "sixty": 60, "ninety": 90}[count]
@@ -1945,6 +1963,11 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         args["limit"] = int(said) if said.isdigit() else (words | {"twenty": 20})[said]
     _rank(turn, args)
     _workspace_terms(turn, args, also_known)
+    if len(sources) > 1 and "source" not in args["group_by"]:
+        if args.get("_each") or compared:  # one thing answered per value at a time
+            args.setdefault("_unapplied", []).append(f"one answer per lead source ({', '.join(sources)})")
+        else:
+            args["_each"] = {"source": sources}  # "referrals vs webinars": one answer each
     ranked = [g for g in args["group_by"] if g != "loss_reason"]
     if why_lost and args.get("limit") == 1 and len(ranked) == 1 and ranked[0] in (*_FILTER_KINDS, "source"):
         # "which region lost the most and why": the region first, then that region's loss reasons
@@ -1981,6 +2004,13 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
             f"Which manager's team do you mean: {', '.join(teams)}?",
             filled={"_word": "manager's team"},
         )
+    if re.search(
+        r"\b(lost|lose|losing|losses)\b[^.?!]{0,20}\bto (?:a |the |our )?(competitors?|competition|rivals?)\b", low
+    ):
+        args.setdefault("_unapplied", []).append(
+            "only the losses to competitors (loss reasons are free text: the breakdown shows each reason, and "
+            "the total counts every loss)"
+        )
     _excluded(turn, args)
     if not also_known:  # another tool's own words may be these ("tasks due in 2 days"): its builder reads them
         _unapplied_measures(turn, args)
@@ -1998,6 +2028,7 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
 
 _NEGATION = re.compile(
     r"\b(?:excluding|exclude|excludes|except(?:\s+for)?|other than|apart from|aside from|but not|not in|not from|not|"
+    r"not counting|not including|discounting|leaving aside|setting aside|barring|save for|"
     r"without|outside(?:\s+of)?|minus|leaving out|ignoring|ex)\s+(?:the\s+|any\s+|all\s+|of\s+)?$",
     re.IGNORECASE,
 )
@@ -2160,7 +2191,7 @@ def _workspace_terms(turn: Turn, args: dict[str, Any], also_known: frozenset[str
             raise Clarify("filter", f"Which {owner} do you mean: {', '.join(same)}?", filled={"_word": owner})
     consumed = [(t.start, t.end) for t in terms] + metric_spans(text)
     used = {w for key in (*_FILTER_KINDS, "stage", "period") for w in str(args.get(key) or "").split()}
-    used |= set(str(args.get("source") or "").replace("_", " ").split())
+    used |= {w for source in _lead_sources(turn) for w in source.replace("_", " ").split()}
     unused: list[str] = []
     for word, position in leftovers(text, consumed, used | also_known):
         question = question_for(text, word, position, vocabulary)
@@ -2218,11 +2249,22 @@ def _scope_phrase(key: str, value: Any) -> str:
 
 def _lead_source(turn: Turn) -> str | None:
     """The workspace's own lead source the request names ("from the webinar", "paid ads leads"), as stored."""
+    sources = _lead_sources(turn)
+    return sources[0] if sources else None
+
+
+def _lead_sources(turn: Turn) -> list[str]:
+    """Every lead source of the workspace the request names, in the order said ("referrals vs webinars")."""
+    low = turn.low.replace("_", " ")
+    found: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
     for source in sorted(turn.ctx.vocabulary.lead_sources, key=len, reverse=True):
         said = " ".join(source.replace("_", " ").split()).lower()
-        if said and re.search(rf"\b{re.escape(said)}s?\b", turn.low.replace("_", " ")):
-            return source
-    return None
+        match = re.search(rf"\b{re.escape(said)}s?\b", low) if said else None
+        if match and not any(a <= match.start() < b for a, b in taken):
+            found.append((match.start(), source))
+            taken.append(match.span())
+    return [source for _, source in sorted(found)]
 
 
 def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
 from sales.dates import resolve_day as resolve_day  # re-exported: the planner reads days with it too
-from sales.periods import Period, parse_period, period_containing
+from sales.periods import Period, parse_period, period_containing, shift
 from sales.stages import DEFAULT_MACHINE
 
 # --- amounts -----------------------------------------------------------------------------------------------
@@ -198,6 +198,8 @@ _PERIOD_RE = re.compile(
     r"|\b(?P<mon>" + _MONTH_NAMES + r")\.?(?:\s+(?P<my>\d{4}))?\b(?!\s*\d{1,2}(?:st|nd|rd|th)?\b)"
     r"|\b(?:in|during|for|of|fy)\s*(?P<year>20\d{2})\b(?!\s*[-/ ]?\s*q[1-4]\b)(?!-\d)"
     r"|\bthe\s+(?:(?P<bu>week|month|quarter|year)\s+before|(?:previous|prior|preceding)\s+(?P<bu2>week|month|quarter|year))\b"
+    r"|\b(?P<same>the\s+same\s+(?:week|month|quarter|period|time)\s+(?:last|a|one|the previous|the prior)\s+year)\b"
+    r"|\b(?P<ya>(?:a|one)\s+year\s+(?:earlier|before|ago)|(?:the\s+)?year\s+before|last\s+year'?s)\b(?=\s*$|\s*[?.!,])"
     r"|\b(?P<the>the (?:quarter|month|year))\b(?!\s+(?:before|after|ago))"
     r"|(?<![\w#$€£¥.,/-])(?P<bare>20\d{2})\b(?![.,]?\d|\s*[-/]\s*\d|\s*(?:k|m|bn|usd|eur|gbp|dollars|euros|pounds)\b|%)",
     re.IGNORECASE,
@@ -244,7 +246,10 @@ def find_periods(text: str, today: date, fiscal_year_start_month: int = 1) -> li
         before = text[: match.start()]
         if match.group("bare") and (_NOT_A_YEAR_BEFORE.search(before) or _THRESHOLD_BEFORE.search(before)):
             continue
-        if match.group("bu") or match.group("bu2"):
+        if match.group("same") or match.group("ya"):
+            # "this quarter versus the same quarter last year": the period a year before the one named before it
+            label = _year_before(found[-1].text, today, fiscal_year_start_month) if found else None
+        elif match.group("bu") or match.group("bu2"):
             # "last month compared with the month before": the period before the one named just before it
             label = (
                 _period_before(found[-1].text, match.group("bu") or match.group("bu2"), today, fiscal_year_start_month)
@@ -277,13 +282,26 @@ def canonical_period(period: Period, fy: int = 1) -> str | None:
     return label if (back.start, back.end) == (period.start, period.end) else None
 
 
+def _year_before(previous: str, today: date, fy: int) -> str | None:
+    """The period of the same length as ``previous``, a year earlier ("the same quarter last year")."""
+    try:
+        named = parse_period(previous, today, fy)
+    except ValueError:
+        return None
+    steps = {"week": 52, "month": 12, "quarter": 4, "year": 1}[named.granularity]
+    return canonical_period(shift(named, -steps, fy), fy)
+
+
 def _period_before(previous: str, unit: str, today: date, fy: int) -> str | None:
     """The ``unit`` (month, quarter, year) that ends where the period ``previous`` starts."""
     try:
         named = parse_period(previous, today, fy)
     except ValueError:
         return None
-    return canonical_period(period_containing(named.start - timedelta(days=1), unit, fy), fy)  # type: ignore[arg-type]
+    if unit == "year" and named.granularity != "year":
+        return _year_before(previous, today, fy)  # "Q3 versus the year before": Q3 of the year before
+    base = period_containing(named.start, unit, fy)  # type: ignore[arg-type]
+    return canonical_period(shift(base, -1, fy), fy)
 
 
 def _period_label(match: re.Match[str], today: date, fy: int) -> str | None:

@@ -275,3 +275,29 @@ def test_a_team_named_by_a_manager_nobody_named_is_asked_about() -> None:
     decision = _plan("what did the Iberia manager's team book in 2025")
     assert decision.kind == "clarify" and "Which manager's team" in decision.text and "North, South" in decision.text
     assert _plan("won revenue by manager's team in 2025").kind == "tool"
+
+
+def test_two_lead_sources_are_answered_each_and_compared() -> None:
+    calls = _calls(plan("win rate on webinar deals vs referrals", ConversationContext(vocabulary=SOURCED), TODAY))
+    assert [args["source"] for _, args in calls] == ["webinar", "referral"]
+
+
+def test_the_same_period_a_year_earlier_and_trailing_quarters() -> None:
+    calls = _calls(_plan("compare bookings this quarter to the same quarter last year"))
+    assert [args["period"] for _, args in calls] == ["this quarter", "2025-Q4"]
+    calls = _calls(_plan("win rate in Q3 versus the year before"))
+    assert [args["period"] for _, args in calls] == ["2026-Q3", "2025-Q3"]
+    ((_, args),) = _calls(_plan("won revenue per quarter over the past 4 quarters"))
+    assert (args["date_from"], args["date_to"], args["group_by"]) == ("2025-10-01", "2026-10-01", ["quarter"])
+
+
+def test_pipeline_closing_before_a_date_is_open_deals_by_expected_close() -> None:
+    ((_, args),) = _calls(_plan("how much pipeline does each rep have closing by the end of the quarter"))
+    assert (args["status"], args["date_field"], args["period"]) == ("open", "expected_close", "this quarter")
+
+
+def test_losses_to_competitors_are_not_passed_off_as_every_loss() -> None:
+    decision = _plan("how many deals did Chen Li lose to the competition in 2025")
+    assert any(part.startswith("only the losses to competitors") for part in decision.unapplied)
+    decision = _plan("deal size per industry not counting Retail")
+    assert decision.args.get("industry") is None and any("excluding Retail" in p for p in decision.unapplied)

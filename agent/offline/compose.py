@@ -6,6 +6,7 @@ with its receipt; an error result is reported as an error, never as success. Num
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 
 from agent.offline.format import days, money, number, percent
@@ -355,7 +356,20 @@ def _metric_value(unit: str, value: Any, currency: str) -> str:
 _COMPARED_KEYS = ("period", "owner", "team", "region", "product", "account", "industry", "source", "stage")
 
 
-def period_change(answered: list[tuple[str, dict[str, Any], Any]]) -> str | None:
+def _unfinished(data: dict[str, Any], today: date | None) -> str | None:
+    """ "2026-10-01 to 2026-12-31 is 68 of 92 days in": a period that has not ended, so it is not compared whole."""
+    filters = data.get("filters") or {}
+    try:
+        start, end = date.fromisoformat(str(filters["date_from"])), date.fromisoformat(str(filters["date_to"]))
+    except (KeyError, ValueError):
+        return None
+    if today is None or not start <= today < end - timedelta(days=1):
+        return None
+    label = filters.get("period") or f"{start.isoformat()} to {(end - timedelta(days=1)).isoformat()}"
+    return f"{label} is not over ({(today - start).days + 1} of {(end - start).days} days so far)"
+
+
+def period_change(answered: list[tuple[str, dict[str, Any], Any]], today: date | None = None) -> str | None:
     """ "last month versus the month before", "Priya compared with Sam": when one pipeline question was answered
     for two periods or two values of one filter (the same figure, ungrouped, in one currency), the difference
     between them, so the comparison asked for is stated."""
@@ -386,9 +400,12 @@ def period_change(answered: list[tuple[str, dict[str, Any], Any]]) -> str | None
         change = f"{sign}{_metric_value(unit, abs(diff), currency)}"
         if float(value_b):
             change += f" ({diff / abs(float(value_b)) * 100:+.1f}%)"
+    unfinished = [u for u in (_unfinished(data_a, today), _unfinished(data_b, today)) if u] if key == "period" else []
+    caveat = f" Note: {'; '.join(unfinished)}." if unfinished else ""
     return (
         f"Compared: {first} {_metric_value(unit, value_a, currency)} against {second} "
         f"{_metric_value(unit, value_b, currency)}, a {'change' if key == 'period' else 'difference'} of {change}."
+        f"{caveat}"
     )
 
 

@@ -139,7 +139,7 @@ class OfflineChatModel(BaseChatModel):
             if getattr(result, "status", None) != "error":
                 answered.append((name, args, data))
         answers = list(dict.fromkeys(answers))  # the same refusal for two periods is said once
-        change = period_change(answered)
+        change = period_change(answered, self.reference_date(messages))
         if change:
             answers.append(change)
         notes = [m.additional_kwargs.get(NOTES_KEY) for m in turn if isinstance(m, AIMessage)]

@@ -1819,6 +1819,8 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     if _date_field(low, None, metric) == "expected_close" and not re.search(r"\b(open|won|lost|pipeline)\b", low):
         status = None  # "expected to close next month" counts every deal with that expected close date
     groups = find_groupings(turn.request)
+    if not groups and re.search(rf"\bwho(?:'s| is| has| had| have)?\b[^.?!]{{0,60}}\b({_HIGH}|{_LOW})\b", low):
+        groups = ["owner"]  # "who on my team has the most open pipeline": the reps, ranked
     why_lost = False
     if _LOSS_WHY.search(low) and "loss_reason" not in groups and metric in ("count", "total_amount"):
         why_lost = True

@@ -301,3 +301,23 @@ def test_losses_to_competitors_are_not_passed_off_as_every_loss() -> None:
     assert any(part.startswith("only the losses to competitors") for part in decision.unapplied)
     decision = _plan("deal size per industry not counting Retail")
     assert decision.args.get("industry") is None and any("excluding Retail" in p for p in decision.unapplied)
+
+
+def test_a_comparison_with_a_period_that_is_not_over_says_so() -> None:
+    from agent.offline.compose import period_change
+
+    def answered(period: str, start: str, end: str, value: float) -> tuple[str, dict[str, object], dict[str, object]]:
+        data = {"unit": "count", "group_by": [], "total": {"value": value}}
+        data["filters"] = {"date_from": start, "date_to": end, "period": period}
+        return "pipeline_question", {"metric": "count", "period": period}, data
+
+    now = answered("this quarter", "2026-10-01", "2027-01-01", 20)
+    before = answered("last quarter", "2026-07-01", "2026-10-01", 40)
+    line = period_change([now, before], date(2026, 11, 16))
+    assert line is not None and line.endswith("Note: this quarter is not over (47 of 92 days so far).")
+    assert "not over" not in (period_change([now, before], date(2027, 1, 5)) or "")
+
+
+def test_who_with_a_superlative_ranks_the_reps() -> None:
+    ((_, args),) = _calls(_plan("who has the biggest open pipeline in Proposal"))
+    assert (args["group_by"], args["limit"], args["stage"]) == (["owner"], 1, "Proposal")

@@ -389,11 +389,11 @@ def forecast_by_currency(
         period = parse_period(period_text, today, fiscal_year_start_month)
     except ValueError as exc:
         raise InvalidInput({"period": str(exc)}) from None
-    if period.granularity == "week":
+    if period.granularity in ("day", "week"):
         raise InvalidInput(
             {
-                "period": f"{period_text!r} is a week: forecasts cover a month, a quarter or a year (their backtest "
-                "and run rate are monthly); for the week, ask which deals are expected to close in it"
+                "period": f"{period_text!r} is not a calendar month, quarter or year, which is what forecasts cover "
+                "(their backtest and run rate are monthly); for these days, ask which deals are expected to close"
             }
         )
     if group_by not in (None, "owner", "team"):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-Granularity = Literal["week", "month", "quarter", "year"]
+Granularity = Literal["day", "week", "month", "quarter", "year"]
 
 _MONTHS = {
     name: i + 1
@@ -94,7 +94,15 @@ def week_period(day: date) -> Period:
     return Period(start, start + timedelta(days=7), f"the week of {start.isoformat()}", "week")
 
 
+def day_range(start: date, days: int) -> Period:
+    """``days`` days from ``start``: "the next 30 days" from tomorrow, "the last 30 days" up to today."""
+    last = start + timedelta(days=days - 1)
+    return Period(start, last + timedelta(days=1), f"{start.isoformat()} to {last.isoformat()}", "day")
+
+
 def period_containing(day: date, granularity: Granularity, fiscal_year_start_month: int = 1) -> Period:
+    if granularity == "day":
+        return day_range(day, 1)
     if granularity == "week":
         return week_period(day)
     if granularity == "month":
@@ -107,6 +115,9 @@ def period_containing(day: date, granularity: Granularity, fiscal_year_start_mon
 
 def shift(period: Period, steps: int, fiscal_year_start_month: int = 1) -> Period:
     """The period ``steps`` periods after (negative: before) ``period``, same granularity."""
+    if period.granularity == "day":
+        length = (period.end - period.start).days
+        return day_range(period.start + timedelta(days=length * steps), length)
     if period.granularity == "week":
         return week_period(period.start + timedelta(days=7 * steps))
     months = {"month": 1, "quarter": 3, "year": 12}[period.granularity] * steps
@@ -115,6 +126,7 @@ def shift(period: Period, steps: int, fiscal_year_start_month: int = 1) -> Perio
 
 _RELATIVE = re.compile(r"^(this|current|last|previous|prior|next|coming)\s+(week|month|quarter|year|fiscal year|fy)$")
 _ISO_WEEK = re.compile(r"^(\d{4})-?w(\d{1,2})$")
+_DAYS = re.compile(r"^(?:the\s+)?(next|coming|last|past|previous)\s+(\d{1,3})\s+days$")
 _QUARTER = re.compile(r"^(?:fy\s*)?(\d{4})\s*[-/ ]?\s*q([1-4])$|^q([1-4])\s*[-/ ]?\s*(?:fy\s*)?(\d{4})$")
 _YEAR_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _MONTH_NAME = re.compile(r"^([a-z]+)\.?\s*(\d{4})?$")
@@ -137,6 +149,12 @@ def parse_period(text: str, today: date, fiscal_year_start_month: int = 1) -> Pe
         current = period_containing(today, granularity, fy)
         step = {"this": 0, "current": 0, "last": -1, "previous": -1, "prior": -1, "next": 1, "coming": 1}[which]
         return shift(current, step, fy)
+    match = _DAYS.match(cleaned)
+    if match and 0 < int(match.group(2)) <= 366:
+        days = int(match.group(2))
+        if match.group(1) in ("next", "coming"):  # from tomorrow
+            return day_range(today + timedelta(days=1), days)
+        return day_range(today - timedelta(days=days - 1), days)  # up to and including today
     match = _ISO_WEEK.match(cleaned)
     if match:
         try:
@@ -168,5 +186,5 @@ def parse_period(text: str, today: date, fiscal_year_start_month: int = 1) -> Pe
         return year_period(int(match.group(1)), fy)
     raise ValueError(
         f"{text!r} is not a period I know; use e.g. 2026-Q3, Q3 2026, 2026-11, November 2026, 2026, 2026-W49, "
-        "this/last/next week, month, quarter or year"
+        "this/last/next week, month, quarter or year, the next/last 30 days"
     )

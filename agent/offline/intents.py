@@ -117,6 +117,8 @@ CUES: dict[str, list[_Cue]] = {
         (r"\bwho (owns|is the owner|is working)\b", 2.0),
         (r"\b(status of|details (on|for|of|about)|where are we with|where do we stand with|what's the latest on|(?:what|which) stage is)\b", 2.0),
         (r"\bwhich (leads|deals|accounts|contacts)\b", 0.5),
+        # "what's closing for me in the next 30 days": the deals themselves
+        (r"\b(what's|what is|what are|anything|whats)\s+(closing|due to close|expected to close|slated to close|set to close)\b", 2.0),
         # "when is the Saltmarsh deal expected to close?": the record's own close date, not a forecast
         (r"\bwhen (is|will|does|do|should) (the |our |my )?[\w .&'-]{1,40}?\b(expected to |going to |set to |due to |likely to )?(close|sign|land)\b", 4.0),
         (r"\b(biggest|largest|highest[- ]value|most valuable)\s+(\d{1,3}\s+)?(open\s+)?(deals|opportunities|opps)\b", 1.5),  # weaker than a process word: 'do our biggest deals stall?'

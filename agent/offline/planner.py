@@ -946,7 +946,8 @@ def _owner(turn: Turn) -> str | None:
         re.IGNORECASE,
     )
     mine = re.search(
-        r"\b(my|mine)\b|\b(i|i've)\s+(won|closed|sold|booked|lost|have|got|own)\b|\bdo i\b|\bam i\b|\bhave i\b",
+        r"\b(my|mine)\b|\b(i|i've)\s+(won|closed|sold|booked|lost|have|got|own)\b|\bdo i\b|\bam i\b|\bhave i\b|"
+        r"\b(?:closing|due|slated|expected|open|won|lost|booked)\s+for me\b",
         text,
         re.I,
     )
@@ -2070,7 +2071,10 @@ def _unapplied_measures(turn: Turn, args: dict[str, Any]) -> None:
     """Durations and shares the parse did not turn into a filter ("deals in Negotiation for more than 30 days")
     are named, never silently dropped; "in the last 30 days" is the period it set."""
     low = turn.low
+    periods = [(p.start, p.end) for p in find_periods(low, turn.today, turn.fy)]
     for match in _MEASURE.finditer(low):
+        if any(a <= match.start("n") < b for a, b in periods):
+            continue  # "in the next 60 days": the period itself
         before = low[max(0, match.start() - 12) : match.start()]
         if args.get("date_from") and re.search(r"\b(last|past)\s+$", before + " "):
             continue  # "the last 30 days": the period

@@ -190,7 +190,8 @@ _MONTH_NAMES = (
     r"jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
 )
 _PERIOD_RE = re.compile(
-    r"\b(?P<rel>(?:this|current|last|previous|prior|next|coming)\s+(?:fiscal year|fy|week|month|quarter|year))\b"
+    r"\b(?P<rel>(?:this|current|last|previous|prior|next|coming)\s+(?:fiscal year|fy|week|month|quarter|year)"
+    r"|(?:next|coming|last|past)\s+\d{1,3}\s+days)\b"
     r"|\b(?P<q1>q[1-4])\s*(?:fy\s*)?(?P<y1>\d{4})?\b"
     r"|\b(?:fy\s*)?(?P<y2>\d{4})\s*[-/ ]?\s*(?P<q2>q[1-4])\b"
     r"|\b(?P<ym>\d{4}-\d{1,2})\b(?!-)"
@@ -265,6 +266,8 @@ def find_periods(text: str, today: date, fiscal_year_start_month: int = 1) -> li
 
 def canonical_period(period: Period, fy: int = 1) -> str | None:
     """The label a tool takes for ``period`` ("2026-10", "2026-Q2", "2025"), checked by parsing it back."""
+    if period.granularity == "day":
+        return None  # a run of days is said as it was ("the next 30 days"), not renamed
     if period.granularity == "week":
         iso_year, week, _ = period.start.isocalendar()
         label = f"{iso_year}-W{week:02d}"

@@ -321,3 +321,10 @@ def test_a_comparison_with_a_period_that_is_not_over_says_so() -> None:
 def test_who_with_a_superlative_ranks_the_reps() -> None:
     ((_, args),) = _calls(_plan("who has the biggest open pipeline in Proposal"))
     assert (args["group_by"], args["limit"], args["stage"]) == (["owner"], 1, "Proposal")
+
+
+def test_the_next_days_are_a_period_and_what_is_closing_for_me_is_my_deals() -> None:
+    ((tool, args),) = _calls(_plan("what's closing for me in the next 30 days"))
+    assert tool == "find_records" and (args["closing"], args["owner"]) == ("next 30 days", "me")
+    decision = _plan("how much pipeline is expected to close in the next 60 days")
+    assert decision.args["period"] == "next 60 days" and decision.unapplied == []

@@ -73,3 +73,13 @@ def test_weeks_are_iso_weeks_monday_to_sunday() -> None:
     assert shift(this, -52, 1).start == date(2025, 12, 8)
     with pytest.raises(ValueError, match="has no week 54"):
         parse_period("2026-W54", today)
+
+
+def test_runs_of_days_start_tomorrow_or_end_today() -> None:
+    from sales.periods import parse_period
+
+    today = date(2026, 12, 7)
+    ahead = parse_period("the next 30 days", today)
+    assert (ahead.start, ahead.end, ahead.granularity) == (date(2026, 12, 8), date(2027, 1, 7), "day")
+    behind = parse_period("last 7 days", today)
+    assert (behind.start, behind.end) == (date(2026, 12, 1), date(2026, 12, 8))

@@ -291,7 +291,9 @@ def _year_before(previous: str, today: date, fy: int) -> str | None:
         named = parse_period(previous, today, fy)
     except ValueError:
         return None
-    steps = {"week": 52, "month": 12, "quarter": 4, "year": 1}[named.granularity]
+    steps = {"week": 52, "month": 12, "quarter": 4, "year": 1}.get(named.granularity)
+    if steps is None:
+        return None  # a run of days ("the next 30 days") has no name for the same days a year earlier
     return canonical_period(shift(named, -steps, fy), fy)
 
 

@@ -2029,7 +2029,7 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     return args
 
 
-_NEGATION = re.compile(
+_EXCLUSION = re.compile(
     r"\b(?:excluding|exclude|excludes|except(?:\s+for)?|other than|apart from|aside from|but not|not in|not from|not|"
     r"not counting|not including|discounting|leaving aside|setting aside|barring|save for|"
     r"without|outside(?:\s+of)?|minus|leaving out|ignoring|ex)\s+(?:the\s+|any\s+|all\s+|of\s+)?$",
@@ -2048,9 +2048,9 @@ def _excluded(turn: Turn, args: dict[str, Any]) -> None:
             continue
         said = {value.lower(), value.lower().replace("_", " "), value.lower().split()[0]}
         hits = [m for w in said if len(w) > 2 for m in re.finditer(rf"\b{re.escape(w)}\b", low)]
-        if hits and all(_NEGATION.search(low[: m.start()]) for m in hits):
+        if hits and all(_EXCLUSION.search(low[: m.start()]) for m in hits):
             args[key] = None
-            negations = {w for m in hits for w in (_NEGATION.search(low[: m.start()]) or m).group(0).split()}
+            negations = {w for m in hits for w in (_EXCLUSION.search(low[: m.start()]) or m).group(0).split()}
             args["_unused"] = [w for w in args.get("_unused") or [] if w.lower() not in negations] or None
             args.setdefault("_unapplied", []).append(
                 f"excluding {value} (a question keeps the values it names and cannot leave one out: ask for the "

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
@@ -47,17 +47,10 @@ from sales.errors import InvalidInput
 from sales.leads import lead_source_is
 from sales.permissions import Actor, team_member_ids
 from sales.pipeline_query import whose_records
+from sales.query_terms import FunnelMetric
 from sales.stages import StageMachine
 from store.models import Deal, Interaction, Lead, LeadStatus, StageChange, User
 
-FunnelMetric = Literal[
-    "funnel_conversion",
-    "lead_to_deal",
-    "time_to_first_touch",
-    "first_reply_rate",
-    "reply_interest_rate",
-    "revenue_per_closer_hour",
-]
 LEAD_METRICS: tuple[str, ...] = (
     "funnel_conversion",
     "lead_to_deal",

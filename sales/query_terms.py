@@ -6,6 +6,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+FunnelMetric = Literal[
+    "funnel_conversion",
+    "lead_to_deal",
+    "time_to_first_touch",
+    "first_reply_rate",
+    "reply_interest_rate",
+    "revenue_per_closer_hour",
+]
+"""The funnel figures (``sales.funnel``); the rest of ``Metric`` are deal figures."""
 Metric = Literal[
     "count",
     "total_amount",
@@ -14,12 +23,7 @@ Metric = Literal[
     "avg_cycle_days",
     "median_cycle_days",
     "stage_conversion",
-    "funnel_conversion",
-    "lead_to_deal",
-    "time_to_first_touch",
-    "first_reply_rate",
-    "reply_interest_rate",
-    "revenue_per_closer_hour",
+    FunnelMetric,
 ]
 GroupBy = Literal[
     "owner", "team", "stage", "industry", "product", "region", "account", "source", "loss_reason", "month", "quarter"
@@ -27,4 +31,4 @@ GroupBy = Literal[
 DealStatus = Literal["open", "won", "lost", "closed", "all"]
 DateField = Literal["created", "closed", "expected_close"]
 
-__all__ = ["DateField", "DealStatus", "GroupBy", "Metric"]
+__all__ = ["DateField", "DealStatus", "FunnelMetric", "GroupBy", "Metric"]

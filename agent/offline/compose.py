@@ -369,7 +369,7 @@ def _unfinished(data: dict[str, Any], today: date | None) -> str | None:
     return f"{label} is not over ({(today - start).days + 1} of {(end - start).days} days so far)"
 
 
-def period_change(answered: list[tuple[str, dict[str, Any], Any]], today: date | None = None) -> str | None:
+def stated_difference(answered: list[tuple[str, dict[str, Any], Any]], today: date | None = None) -> str | None:
     """ "last month versus the month before", "Priya compared with Sam": when one pipeline question was answered
     for two periods or two values of one filter (the same figure, ungrouped, in one currency), the difference
     between them, so the comparison asked for is stated."""

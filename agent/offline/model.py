@@ -18,7 +18,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
-from agent.offline.compose import compose, period_change
+from agent.offline.compose import compose, stated_difference
 from agent.offline.context import PENDING_KEY, latest_human_text, message_text, read_context, tool_result
 from agent.offline.planner import WHY_NOT, plan
 
@@ -139,7 +139,7 @@ class OfflineChatModel(BaseChatModel):
             if getattr(result, "status", None) != "error":
                 answered.append((name, args, data))
         answers = list(dict.fromkeys(answers))  # the same refusal for two periods is said once
-        change = period_change(answered, self.reference_date(messages))
+        change = stated_difference(answered, self.reference_date(messages))
         if change:
             answers.append(change)
         notes = [m.additional_kwargs.get(NOTES_KEY) for m in turn if isinstance(m, AIMessage)]

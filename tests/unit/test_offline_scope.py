@@ -206,23 +206,23 @@ def test_accounts_are_listed_by_their_own_industry_and_deals_by_whoever_won_them
 
 
 def test_the_answer_states_the_change_between_the_two_periods() -> None:
-    from agent.offline.compose import period_change
+    from agent.offline.compose import stated_difference
 
     def answered(period: str, value: float) -> tuple[str, dict[str, object], dict[str, object]]:
         args = {"metric": "win_rate", "status": "closed", "period": period}
         return "pipeline_question", args, {"unit": "ratio", "group_by": [], "total": {"value": value}}
 
-    line = period_change([answered("this quarter", 0.40), answered("last quarter", 0.25)])
+    line = stated_difference([answered("this quarter", 0.40), answered("last quarter", 0.25)])
     assert line == "Compared: this quarter 40.0% against last quarter 25.0%, a change of +15.0 percentage points."
     one = answered("this quarter", 0.4)
     rep = ("pipeline_question", {**one[1], "owner": "Chen Li"}, {**one[2], "total": {"value": 0.5}})
-    assert period_change([one, rep]) is None  # everyone against one rep is not two things compared
+    assert stated_difference([one, rep]) is None  # everyone against one rep is not two things compared
     ana = ("pipeline_question", {**one[1], "owner": "Ana Okafor"}, one[2])
-    assert period_change([ana, rep]) == (
+    assert stated_difference([ana, rep]) == (
         "Compared: Ana Okafor 40.0% against Chen Li 50.0%, a difference of -10.0 percentage points."
     )
     two_things = ("pipeline_question", {**one[1], "owner": "Chen Li", "period": "last quarter"}, one[2])
-    assert period_change([one, two_things]) is None  # two things differ: no single comparison to state
+    assert stated_difference([one, two_things]) is None  # two things differ: no single comparison to state
 
 
 def test_which_segment_lost_most_and_why_ranks_first_then_gives_that_segments_reasons() -> None:
@@ -304,7 +304,7 @@ def test_losses_to_competitors_are_not_passed_off_as_every_loss() -> None:
 
 
 def test_a_comparison_with_a_period_that_is_not_over_says_so() -> None:
-    from agent.offline.compose import period_change
+    from agent.offline.compose import stated_difference
 
     def answered(period: str, start: str, end: str, value: float) -> tuple[str, dict[str, object], dict[str, object]]:
         data = {"unit": "count", "group_by": [], "total": {"value": value}}
@@ -313,9 +313,9 @@ def test_a_comparison_with_a_period_that_is_not_over_says_so() -> None:
 
     now = answered("this quarter", "2026-10-01", "2027-01-01", 20)
     before = answered("last quarter", "2026-07-01", "2026-10-01", 40)
-    line = period_change([now, before], date(2026, 11, 16))
+    line = stated_difference([now, before], date(2026, 11, 16))
     assert line is not None and line.endswith("Note: this quarter is not over (47 of 92 days so far).")
-    assert "not over" not in (period_change([now, before], date(2027, 1, 5)) or "")
+    assert "not over" not in (stated_difference([now, before], date(2027, 1, 5)) or "")
 
 
 def test_who_with_a_superlative_ranks_the_reps() -> None:

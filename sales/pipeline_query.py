@@ -1,7 +1,7 @@
 """The pipeline's semantic layer: one metric, optional groupings and filters, computed in SQL over visible deals.
 
 Managers' questions become a ``PipelineQuery``; the model never writes SQL. Metrics: count, total_amount,
-avg_amount, win_rate (won / (won + lost)), avg_cycle_days (created → closed, won deals unless the status filter
+avg_amount, median_amount, win_rate (won / (won + lost)), avg_cycle_days (created → closed, won deals unless the status filter
 says lost/closed) and stage_conversion (of the deals that entered a stage, the share that went further, Lost
 excluded), median_cycle_days (the median of the same durations), and the funnel metrics of ``sales.funnel``
 (funnel_conversion, lead_to_deal, time_to_first_touch, first_reply_rate, reply_interest_rate,
@@ -37,6 +37,7 @@ UNITS: dict[str, Literal["deals", "currency", "ratio", "days"]] = {
     "count": "deals",
     "total_amount": "currency",
     "avg_amount": "currency",
+    "median_amount": "currency",
     "win_rate": "ratio",
     "avg_cycle_days": "days",
     "median_cycle_days": "days",
@@ -313,6 +314,9 @@ def run_pipeline_query(
     elif query.metric == "avg_amount":
         value = func.avg(col(Deal.amount))
         deal_count = func.count(col(Deal.amount))
+    elif query.metric == "median_amount":
+        answer = _median_amount(session, query, group_exprs, conditions, base_from, filters)
+        return replace(answer, not_compared=not_compared)
     elif query.metric == "win_rate":
         is_won = case((col(Deal.stage) == won, 1.0), else_=0.0)
         is_closed = case((col(Deal.stage).in_([won, lost]), 1), else_=0)
@@ -525,6 +529,58 @@ def _per_currency(
     )
 
 
+def _median_amount(
+    session: Session,
+    query: PipelineQuery,
+    group_exprs: dict[str, Any],
+    conditions: list[ColumnElement[bool]],
+    base_from: Any,
+    filters: dict[str, Any],
+) -> PipelineAnswer:
+    """The median deal amount per group and currency: SQL has no portable median, so the amounts are read and the
+    median taken here (deals with no amount are not counted, as the average leaves them out)."""
+    from statistics import median
+
+    labels = list(group_exprs)
+    stmt = base_from(
+        select(
+            *[e.label(f"g_{k}") for k, e in group_exprs.items()],
+            col(Deal.currency).label("currency"),
+            col(Deal.amount).label("amount"),
+        )
+    ).where(*conditions, col(Deal.amount).is_not(None))
+    per_group: dict[tuple[tuple[str | None, ...], str], list[float]] = {}
+    per_currency: dict[str, list[float]] = {}
+    for row in session.execute(stmt).all():
+        key = tuple(_text(v) for v in row[:-2])
+        per_group.setdefault((key, str(row[-2])), []).append(float(row[-1]))
+        per_currency.setdefault(str(row[-2]), []).append(float(row[-1]))
+    rows = [
+        PipelineAnswerRow(dict(zip(labels, key, strict=True)), _number(median(v)), len(v), code)
+        for (key, code), v in per_group.items()
+    ]
+    if _chronological(query):
+        rows.sort(key=lambda r: (tuple(str(r.group[k] or "") for k in labels), r.currency or ""))
+    else:
+        sign = 1.0 if query.order == "asc" else -1.0
+        rows.sort(key=lambda r: (r.currency or "", sign * (r.value or 0.0), tuple(str(v) for v in r.group.values())))
+    totals = [PipelineAnswerRow({}, _number(median(v)), len(v), code) for code, v in sorted(per_currency.items())] or [
+        PipelineAnswerRow({}, None, 0, None)
+    ]
+    total = totals[0] if len(totals) == 1 else PipelineAnswerRow({}, None, sum(t.deals for t in totals), None)
+    return PipelineAnswer(
+        metric=query.metric,
+        unit="currency",
+        group_by=labels,
+        rows=rows[: query.limit] if labels else [],
+        total=total,
+        truncated=len(rows) > query.limit,
+        filters=filters,
+        currency=total.currency,
+        totals_by_currency=totals if per_currency else [],
+    )
+
+
 def _drop_unpriced_duplicates(rows: list[PipelineAnswerRow]) -> list[PipelineAnswerRow]:
     """Drop a group's no-amount row in one currency when the group has amounts in another."""
     priced = {tuple(r.group.items()) for r in rows if r.deals > 0}
@@ -612,6 +668,7 @@ _METRIC_WORDS = {
     "count": "Number",
     "total_amount": "Total amount",
     "avg_amount": "Average amount",
+    "median_amount": "Median amount",
     "win_rate": "Win rate (won / (won + lost))",
     "avg_cycle_days": "Average days from created to closed",
     "median_cycle_days": "Median days from created to closed",

@@ -19,6 +19,7 @@ Metric = Literal[
     "count",
     "total_amount",
     "avg_amount",
+    "median_amount",
     "win_rate",
     "avg_cycle_days",
     "median_cycle_days",

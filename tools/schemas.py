@@ -199,7 +199,7 @@ class EditDraftArgs(ToolArgs):
 
 class PipelineQuestionArgs(ToolArgs):
     metric: Metric = Field(
-        description="Deal metrics: count, total_amount, avg_amount, win_rate, avg_cycle_days / median_cycle_days "
+        description="Deal metrics: count, total_amount, avg_amount / median_amount, win_rate, avg_cycle_days / median_cycle_days "
         "(created to closed), stage_conversion. Funnel metrics over leads created in the period: funnel_conversion "
         "(lead → qualified → deal → each stage → won), lead_to_deal, time_to_first_touch (days to the first call, "
         "meeting or outbound email), first_reply_rate (first outbound email answered), reply_interest_rate (a reply "

@@ -324,6 +324,7 @@ _METRIC_NAMES = {
     "count": "Deals",
     "total_amount": "Total amount",
     "avg_amount": "Average deal size",
+    "median_amount": "Median deal size",
     "win_rate": "Win rate",
     "avg_cycle_days": "Average sales cycle",
     "median_cycle_days": "Median sales cycle",
@@ -335,7 +336,13 @@ _METRIC_NAMES = {
     "reply_interest_rate": "Interest after a reply",
     "revenue_per_closer_hour": "Revenue per closer hour",
 }
-_UNITS = {"count": "deals", "total_amount": "currency", "avg_amount": "currency", "win_rate": "ratio"}
+_UNITS = {
+    "count": "deals",
+    "total_amount": "currency",
+    "avg_amount": "currency",
+    "median_amount": "currency",
+    "win_rate": "ratio",
+}
 _UNITS |= {"avg_cycle_days": "days", "median_cycle_days": "days", "stage_conversion": "ratio"}
 _UNITS |= {"funnel_conversion": "ratio", "lead_to_deal": "ratio", "time_to_first_touch": "days"}
 _UNITS |= {"first_reply_rate": "ratio", "reply_interest_rate": "ratio", "revenue_per_closer_hour": "currency"}
@@ -381,8 +388,10 @@ def stated_difference(answered: list[tuple[str, dict[str, Any], Any]], today: da
     if len(differ) != 1 or differ[0] not in _COMPARED_KEYS or data_a.get("group_by") or data_b.get("group_by"):
         return None  # one thing compared (two periods, two reps, two products), the rest the same
     (key,) = differ
-    if args_a.get(key) is None or args_b.get(key) is None:
-        return None  # one side is everyone: a share of the whole, not two things compared
+    if args_a.get(key) is None and args_b.get(key) is None:
+        return None
+    if args_a.get(key) is None:  # the whole first: the part is the one that names the value
+        (args_a, data_a), (args_b, data_b) = (args_b, data_b), (args_a, data_a)
     total_a, total_b = data_a.get("total") or {}, data_b.get("total") or {}
     value_a, value_b = total_a.get("value"), total_b.get("value")
     unit = str(data_a.get("unit") or "")
@@ -391,7 +400,10 @@ def stated_difference(answered: list[tuple[str, dict[str, Any], Any]], today: da
     if unit == "currency" and total_a.get("currency") != total_b.get("currency"):
         return None
     currency = str(total_a.get("currency") or data_a.get("currency") or "")
-    first, second = str(args_a.get(key)), str(args_b.get(key))
+    first = _compared_value(key, args_a.get(key))
+    if args_b.get(key) is None:  # one side is everyone: the part's share of the whole, or the part against it
+        return _against_everyone(key, first, unit, currency, float(value_a), float(value_b), args_a, data_b)
+    second = _compared_value(key, args_b.get(key))
     diff = float(value_a) - float(value_b)
     if unit == "ratio":
         change = f"{diff * 100:+.1f} percentage points"
@@ -406,6 +418,40 @@ def stated_difference(answered: list[tuple[str, dict[str, Any], Any]], today: da
         f"Compared: {first} {_metric_value(unit, value_a, currency)} against {second} "
         f"{_metric_value(unit, value_b, currency)}, a {'change' if key == 'period' else 'difference'} of {change}."
         f"{caveat}"
+    )
+
+
+def _compared_value(key: str, value: Any) -> str:
+    if key == "owner" and str(value).lower() in ("me", "my", "i"):
+        return "you"
+    return str(value).replace("_", " ") if key == "source" else str(value)
+
+
+_ADDITIVE = ("count", "total_amount")
+"""Figures whose parts add up to the whole, so a part is a share of it."""
+
+
+def _against_everyone(
+    key: str, part: str, unit: str, currency: str, value: float, whole: float, args: dict[str, Any], data: Any
+) -> str:
+    """ "Proposal is 36.1% of the open pipeline"; for a rate or an average, the part against everyone's."""
+    computed = str(data.get("computed") or "").strip() if isinstance(data, dict) else ""
+    additive = args.get("metric") in _ADDITIVE
+    fallback = f"the same figure without the {key} filter" if additive else f"everyone's, without the {key} filter"
+    described = f"{computed[:1].lower()}{computed[1:]}" if computed else fallback
+    whole_text = f"{_metric_value(unit, whole, currency)} ({described})"
+    if additive:
+        if not whole:
+            return f"Share: {part} {_metric_value(unit, value, currency)} of {whole_text}: the whole is zero."
+        return f"Share: {part} is {_metric_value(unit, value, currency)} of {whole_text}, {value / whole * 100:.1f}%."
+    diff = value - whole
+    if unit == "ratio":
+        change = f"{diff * 100:+.1f} percentage points"
+    else:
+        change = ("+" if diff >= 0 else "-") + _metric_value(unit, abs(diff), currency)
+    return (
+        f"Compared: {part} {_metric_value(unit, value, currency)} against {whole_text}, {part} included, "
+        f"a difference of {change}."
     )
 
 

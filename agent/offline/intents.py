@@ -188,7 +188,7 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(everything|all|what) (that )?i (need|have) to do\b|\bneed to do (today|this week|tomorrow)\b", 3.0),
     ],
     "draft_follow_up": [
-        (r"\b(draft|write|compose|prepare|prep|put together|whip up|craft|create)\b(?:(?!\b(?:task|reminder|to-do)\b)[^.?!]){0,30}\b(email|follow-up|message|reply|mail|note to|letter|response|recap|summary|thank-you note)\b", 3.0),
+        (r"\b(draft|write|compose|prepare|prep|put together|whip up|craft|create)\b(?:(?!\b(?:task|reminder|to-do)\b)[^.?!]){0,30}\b(email|follow-up|message|reply|mail|note to|letter|response|recap|summary|thank-you note|check-in|check in|nudge|intro email|introduction)\b", 3.0),
         (r"\bdraft\b", 1.5),
         (r"\bfollow-up (email|message|note)\b", 2.0),
         (r"\bfollow-up\b", 1.0),
@@ -225,6 +225,8 @@ CUES: dict[str, list[_Cue]] = {
         (r"\bpipeline\b", 1.0),
         (r"\b(who|which rep|which reps|top reps?|best reps?)\b[^.?!]{0,20}\b(won|closed|sold|booked|most|best|highest|lowest)\b", 2.0),
         (r"\bnumber of\b|\bcount\b", 2.0),
+        # "who has the most deals stuck in Discovery": a ranking of people by a count, whatever the deals' state
+        (r"\b(who|which (reps?|owners?|sellers?|agents?|teams?|offices?|regions?))\b[^.?!]{0,25}\b(most|fewest|least)\s+((?!stalled|stale|idle|inactive|stuck)\w+\s+)?(deals|opportunities|leads)\b", 3.0),
         (r"\b(worth|value)\b", 0.5),
         (r"\bhow (are|is) (we|my team|the team|our team)\b", 1.0),
         (r"\bhow (is|are|am|'s) (the |our |my )?[\w .&-]{1,40}\b(doing|performing|going|trending|selling|tracking)\b", 1.5),

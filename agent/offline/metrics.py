@@ -1,5 +1,5 @@
-"""The words that name the funnel metrics (``sales.funnel``) and the median cycle: data the planner and the intent
-scorer read, one entry per ``pipeline_question`` metric, first match wins (so a narrower metric comes first).
+"""The words that name the funnel metrics (``sales.funnel``) and the medians (cycle, deal size): data the planner
+and the intent scorer read, one entry per ``pipeline_question`` metric, first match wins (so a narrower metric comes first).
 
 The deal metrics keep their own patterns in the planner; these only claim phrasings that name a funnel figure
 ("lead to deal conversion", "first touch", "reply rate on first emails", "revenue per selling hour").
@@ -47,6 +47,7 @@ METRIC_PHRASES: tuple[tuple[str, str], ...] = (
         r"\blead\s*(→|->|to)\s*qualified\b|\bfrom\s+lead\s+to\s+(won|close|customer)\b|\bfull\s+funnel\b",
     ),
     ("median_cycle_days", r"\bmedian\b[^?.!]{0,30}\b(sales\s+cycle|cycle|days\s+to\s+close|time\s+to\s+close)\b"),
+    ("median_amount", r"\bmedian\b[^?.!]{0,25}\b(deal|size|amount|value|contract|acv|ticket)\b"),
 )
 """(metric, pattern over the lower-cased request)."""
 

@@ -254,6 +254,10 @@ def _several(turn: Turn, tools: set[str] | None) -> Decision | None:
         if latest:
             decisions.append(_draft_for_latest(part, latest.group("kind").lower(), piece))
             continue
+        listed = _FROM_LISTING.search(piece) if intent == "draft_follow_up" and decisions else None
+        if listed and decisions[-1].tool == "find_records" and decisions[-1].args.get("entity") in ("deal", "lead"):
+            _draft_for_listed(decisions[-1], listed, piece)  # "show Priya's deals and draft ... for the largest one"
+            continue
         decision = _build(intent, part)
         if decision.kind == "clarify" and not decisions:
             return decision  # ask about the first request before doing anything
@@ -316,8 +320,9 @@ def _carry_question(first: dict[str, Any], later: dict[str, Any], piece: str) ->
                 later[key] = first[key]
     if first.get("owner") and not later.get("owner"):
         later["owner"] = first["owner"]
-    if elliptical and first.get("group_by") and not later.get("group_by"):
-        later["group_by"] = first["group_by"]
+    there = re.search(r"\b(there|in (?:them|those|each)|for (?:them|those|each)|each of them|per one)\b", piece, re.I)
+    if (elliptical or there) and first.get("group_by") and not later.get("group_by"):
+        later["group_by"] = first["group_by"]  # "which industries win least, and how many did we lose there?"
 
 
 def _record_from(decision: Decision) -> Mention | None:
@@ -340,6 +345,26 @@ def _draft_for_latest(turn: Turn, kind: str, piece: str) -> Decision:
         args={"entity": kind, "owner": "me", "limit": 1},
         then=[{"tool": "draft_follow_up", "args": args, "from": {f"{kind}_id": "records.0.id"}}],
     )
+
+
+_FROM_LISTING = re.compile(
+    r"\b(?:for|to|on|about)\s+the\s+(?P<which>largest|biggest|top|first|newest|latest|most recent)"
+    r"(?:\s+(?:one|deal|lead|of them))?\b",
+    re.I,
+)
+
+
+def _draft_for_listed(listing: Decision, which: re.Match[str], piece: str) -> None:
+    """The draft is for one record of the listing before it: the listing is ordered so that record comes first."""
+    kind = str(listing.args["entity"])
+    word = which.group("which").lower()
+    if word in ("largest", "biggest", "top") and kind == "deal":
+        listing.args["largest_first"] = True
+    purpose = _PURPOSE.search(piece[: which.start()] + piece[which.end() :])
+    args: dict[str, Any] = {}
+    if purpose:
+        args["purpose"] = purpose.group("p").strip(" .!?")[:500]
+    listing.then.append({"tool": "draft_follow_up", "args": args, "from": {f"{kind}_id": "records.0.id"}})
 
 
 def _check_tool(decision: Decision, tools: set[str] | None) -> Decision:
@@ -730,8 +755,13 @@ def _build_as(intent: str, turn: Turn) -> Decision:
         )
     unused = [str(word) for word in args.pop("_unused", None) or []]
     unapplied += [str(part) for part in args.pop("_unapplied", None) or []]
+    # a word named alone is said once: '"probability"' is inside '"probability above 70%"'
+    unapplied = [
+        part for part in unapplied if not any(part != other and part.strip('"') in other for other in unapplied)
+    ]
     then: list[dict[str, Any]] = args.pop("_then", None) or []
     each: dict[str, list[str]] = args.pop("_each", None) or {}
+    share_of = args.pop("_share", None)
     args = {key: value for key, value in args.items() if value is not None and value != []}
     try:
         validated = TOOL_ARGS[intent].model_validate(args)
@@ -741,6 +771,8 @@ def _build_as(intent: str, turn: Turn) -> Decision:
     first = validated.model_dump(exclude_unset=True, exclude_none=True)
     # "compare GTX Pro and MG Special": the same question once per value named, each answered
     calls = [(intent, {**first, kind: value}) for kind, values in each.items() for value in values[1:]]
+    if share_of in first:  # "what share of the pipeline is in Proposal": the whole, beside the part
+        calls.append((intent, {k: v for k, v in first.items() if k != share_of}))
     return Decision("tool", tool=intent, args=first, unused=unused, unapplied=unapplied, calls=calls, then=then)
 
 
@@ -920,26 +952,34 @@ _FIND_NAME = _p(
 )
 
 
+def _person(words: str) -> str | None:
+    """The name in a capitalised run, without the sentence's first word ("Show Priya" → "Priya")."""
+    kept = words.split()
+    while kept and kept[0].lower() in nm.STOP_WORDS:
+        kept.pop(0)
+    return " ".join(kept) or None
+
+
 def _owner(turn: Turn) -> str | None:
     """ "my deals" → me; "Sarah's deals", "owned by Sarah", "for rep Sarah" → Sarah. "my team/reps" → None."""
     text = turn.request
     match = re.search(
         r"\b(?:owned by|assigned to|belonging to|for rep|rep|owner)\s+(?P<o>[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)?)", text
     )
-    if match and match.group("o").lower() not in nm.STOP_WORDS:
-        return match.group("o")
+    if match and _person(match.group("o")):
+        return _person(match.group("o"))
     match = re.search(
         r"\b(?P<o>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)'s\s+(?:deals|leads|pipeline|tasks|accounts|win rate|numbers|bookings|revenue|sales|forecast|quota|book|open deals|closed deals|average|cycle)\b",
         text,
     )
-    if match and match.group("o").lower() not in nm.STOP_WORDS:
-        return match.group("o")
+    if match and _person(match.group("o")):
+        return _person(match.group("o"))
     match = re.search(
         r"\b(?:did|has|have|does|is)\s+(?P<o>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?:win|won|close|closed|sell|sold|book|booked|lose|lost|have|got|own|owns)\b",
         text,
     )
-    if match and match.group("o").lower() not in nm.STOP_WORDS:
-        return match.group("o")
+    if match and _person(match.group("o")):
+        return _person(match.group("o"))
     own_team = re.search(
         r"\bmy (team|reps|people|org|group|region|managers|direct reports|whole team)\b|\bteam'?s?\b",
         text,
@@ -1068,6 +1108,7 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
     args |= {"entity": entity, "query": query, "owner": owner}
     if limit:
         args["limit"] = max(1, min(100, int(limit.group(1) or limit.group(2))))
+    _unapplied_measures(turn, args)  # "with probability above 70%", "idle for 30 days": no such filter here
     return args
 
 
@@ -1587,7 +1628,11 @@ def _metric(low: str) -> str:
     if re.search(
         r"\b(win rates?|win-rates?|close rates?|closing rates?|win ratios?|win percentage|win %|hit rates?|success rates?|how often (do|did|does) (we|i|they|my team|the team) win)\b",
         low,
-    ) or re.search(r"\b(percentage|share|proportion|percent|%|fraction)\b[^?.!]{0,50}\b(closed[- ]won|won)\b", low):
+    ) or re.search(
+        r"\b(percentage|share|proportion|percent|%|fraction)\b(?![^?.!]{0,30}\b(revenue|amount|value|bookings|money|"
+        r"dollars|pipeline)\b)[^?.!]{0,50}\b(closed[- ]won|won)\b",
+        low,
+    ):
         return "win_rate"
     if re.search(
         r"\b(sales cycle|cycle time|cycle length|(days|weeks|time) to (close|win|a win|closing|winning)|how long|how many days|"
@@ -1626,8 +1671,9 @@ def _metric(low: str) -> str:
         r"\b(how much|total|revenue|sum|value|bookings|worth|amount|dollars|sales|sold|book|booked|\$)\b", low
     ):
         return "total_amount"
-    if re.search(r"\bpipeline\b", low) and not re.search(r"\bdeals\b", low):
-        return "total_amount"  # "the open pipeline by stage" is about money
+    pipeline, deals = re.search(r"\bpipeline\b", low), re.search(r"\bdeals\b", low)
+    if pipeline and (deals is None or pipeline.start() < deals.start()):
+        return "total_amount"  # "the open pipeline by stage", "pipeline by owner for deals closing...": money
     if _DOING.search(low):
         return "total_amount"  # "how is Jordan doing": what they brought in
     return "count"
@@ -1718,7 +1764,9 @@ _UNSUPPORTED_METRIC = re.compile(
     r"ltv|cac|costs?|expenses?|spend|budgets?|forecast accuracy|satisfaction|csat|pipeline coverage|coverage)\b",
     re.IGNORECASE,
 )
-METRICS_OFFERED = "the number of deals, total or average deal amount, win rate, days to close, and stage conversion"
+METRICS_OFFERED = (
+    "the number of deals, total, average or median deal amount, win rate, days to close, and stage conversion"
+)
 # "how many new leads came in", "how many calls did I log": counts of records that are not deals
 _OTHER_RECORDS = re.compile(
     r"\b(?:how many|number of|count of|count|total)\s+(?:of\s+)?"
@@ -1816,6 +1864,9 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
             filled={"_word": bad_quarter.group(1)},
         )
     metric = _metric(low)
+    share = _SHARE.search(low)
+    if share and metric == "stage_conversion" and not _CONVERTS.search(low):
+        metric = "count"  # "what percentage of deals are in Negotiation": a share of the deals, not a conversion
     status = _status(low, metric)
     if _date_field(low, None, metric) == "expected_close" and not re.search(r"\b(open|won|lost|pipeline)\b", low):
         status = None  # "expected to close next month" counts every deal with that expected close date
@@ -2014,6 +2065,14 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
             "only the losses to competitors (loss reasons are free text: the breakdown shows each reason, and "
             "the total counts every loss)"
         )
+    stuck = re.search(r"\b(stuck|stalled|stalling|stale|idle|languishing)\b", low)
+    if stuck and args.get("status") == "open":  # the figure counts every open deal, quiet or not
+        args.setdefault("_unapplied", []).append(
+            f'"{stuck.group(1)}" (every open deal counts here, active or not; ask for stalled deals to see the ones '
+            "with no recent activity)"
+        )
+    if share and metric in ("count", "total_amount"):
+        _share_of(turn, args, share)
     _excluded(turn, args)
     if not also_known:  # another tool's own words may be these ("tasks due in 2 days"): its builder reads them
         _unapplied_measures(turn, args)
@@ -2027,6 +2086,39 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     if args.get("date_field") is None:
         args.pop("date_field", None)
     return args
+
+
+_SHARE = re.compile(
+    r"\b(share|percentage|proportion|fraction|percent|what %|how much of|what part of|what portion of)\b", re.I
+)
+_CONVERTS = re.compile(
+    r"\b(convert\w*|conversion|progress\w*|made it|make it|get past|got past|moved? (?:from|past|to)|advance\w*|"
+    r"go(?:es)? from|went from|reach(?:ed)?)\b"
+)
+_SHARE_KEYS = ("stage", "owner", "product", "region", "industry", "account", "source", "team")
+
+
+def _share_of(turn: Turn, args: dict[str, Any], share: re.Match[str]) -> None:
+    """ "What share of our pipeline is in Proposal": the part (the value named after the share word) and the
+    whole it is a share of (the same question without that value), so the answer can state the percentage."""
+    if args.get("group_by") or args.get("_each"):
+        return  # a breakdown already shows every part; several values are answered each
+    low = turn.low
+    named = []
+    for key in _SHARE_KEYS:
+        value = args.get(key)
+        if isinstance(value, str) and value:
+            said = "my" if value == "me" else value.lower().replace("_", " ")
+            at = low.rfind(said.split()[0]) if said.split() else -1
+            if at > share.start() or key == "stage":
+                named.append((at, key))
+    if not named:
+        args.setdefault("_unapplied", []).append(
+            f'"{share.group(1)}" (no part of the figure was named to take a share of; ask for a breakdown, '
+            "e.g. by stage)"
+        )
+        return
+    args["_share"] = max(named)[1]  # the value named last is the part ("EMEA pipeline in Proposal": Proposal)
 
 
 _EXCLUSION = re.compile(
@@ -2059,7 +2151,9 @@ def _excluded(turn: Turn, args: dict[str, Any]) -> None:
 
 
 _MEASURE = re.compile(
-    r"(?P<phrase>(?:\b(?:more than|less than|over|under|at least|at most|longer than|within|for|in)\s+)?"
+    r"(?P<phrase>(?:\b(?:probability|likelihood|chance)\s+(?:of\s+)?)?"
+    r"(?:\b(?:more than|less than|over|under|above|below|greater than|higher than|lower than|at least|at most|"
+    r"longer than|within|for|in)\s+)?"
     r"\b(?P<n>\d+(?:\.\d+)?|two|three|four|five|six|seven|eight|nine|ten)\s*"
     r"(?P<unit>days?|weeks?|months?|hours?|percent|%|points?))",
     re.IGNORECASE,
@@ -2172,15 +2266,21 @@ def _workspace_terms(turn: Turn, args: dict[str, Any], also_known: frozenset[str
             args[term.kind] = term.value
     named: dict[str, list[str]] = {}
     for term in terms:
-        if term.kind in _EACH_KINDS and term.kind not in (args.get("group_by") or []):
-            named.setdefault(term.kind, [])
-            if term.value not in named[term.kind]:
-                named[term.kind].append(term.value)
+        # an office that is also a team's name ("EMEA and Americas") is one of several offices
+        kind = "region" if term.kind == "team" and term.value in vocabulary.regions else term.kind
+        if kind in _EACH_KINDS:
+            named.setdefault(kind, [])
+            if term.value not in named[kind]:
+                named[kind].append(term.value)
     several = {kind: values for kind, values in named.items() if len(values) > 1}
     if len(several) == 1:  # two products (offices, accounts...) named: one answer each, none dropped
         ((kind, values),) = several.items()
         args[kind] = values[0]
         args["_each"] = {kind: values}
+        if kind == "region" and args.get("team") in values:
+            args["team"] = None
+        if kind in (args.get("group_by") or []):  # "win rate by product for A and B only": the named ones, each
+            args["group_by"] = [g for g in args["group_by"] if g != kind]
     other_kinds = {t.said.lower() for t in terms if t.kind not in ("owner", "team")}
     for kind in ("owner", "team"):  # "what did Central win": a pattern took the office for a person
         value = args.get(kind)

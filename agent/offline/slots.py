@@ -63,7 +63,7 @@ def find_amounts(text: str) -> list[Amount]:
             continue
         after = text[match.end() : match.end() + 3]
         if after.startswith(("-", "/", ":")) or re.match(
-            r"\s?(st|nd|rd|th|am|pm|days?|weeks?|months?|%)\b", text[match.end() :], re.I
+            r"\s?(?:(?:st|nd|rd|th|am|pm|days?|weeks?|months?|percent|per cent|pct)\b|%)", text[match.end() :], re.I
         ):
             continue
         has_marker = bool(cur or mult or tail)

@@ -216,7 +216,21 @@ def test_the_answer_states_the_change_between_the_two_periods() -> None:
     assert line == "Compared: this quarter 40.0% against last quarter 25.0%, a change of +15.0 percentage points."
     one = answered("this quarter", 0.4)
     rep = ("pipeline_question", {**one[1], "owner": "Chen Li"}, {**one[2], "total": {"value": 0.5}})
-    assert stated_difference([one, rep]) is None  # everyone against one rep is not two things compared
+    # one rep against everyone: the rep's rate beside everyone's (the rep is among them), never a plain "change"
+    assert stated_difference([one, rep]) == (
+        "Compared: Chen Li 50.0% against 40.0% (everyone's, without the owner filter), Chen Li included, "
+        "a difference of +10.0 percentage points."
+    )
+    count = {"metric": "total_amount", "status": "open"}
+    whole = ("pipeline_question", count, {"unit": "currency", "total": {"value": 400.0, "currency": "USD"}})
+    part = (
+        "pipeline_question",
+        {**count, "stage": "Proposal"},
+        {"unit": "currency", "total": {"value": 100.0, "currency": "USD"}},
+    )
+    assert stated_difference([part, whole]) == (
+        "Share: Proposal is $100 of $400 (the same figure without the stage filter), 25.0%."
+    )
     ana = ("pipeline_question", {**one[1], "owner": "Ana Okafor"}, one[2])
     assert stated_difference([ana, rep]) == (
         "Compared: Ana Okafor 40.0% against Chen Li 50.0%, a difference of -10.0 percentage points."

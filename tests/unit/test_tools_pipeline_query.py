@@ -130,6 +130,16 @@ def test_count_and_amounts_by_owner_respect_visibility(engine: Engine) -> None:
     assert {r.group["industry"]: r.value for r in by_industry.rows} == {"Software": 7500, "Retail": 25000}
 
 
+def test_median_amount_is_the_middle_deal_not_the_mean(engine: Engine) -> None:
+    team = seed_deals(engine)
+    everyone = _run(engine, team.admin, metric="median_amount")
+    assert everyone.total.value == 15000 and everyone.total.deals == 6  # 5k 7k 10k | 20k 30k 100k
+    assert _run(engine, team.admin, metric="avg_amount").total.value == pytest.approx(172000 / 6)
+    by_owner = _run(engine, team.admin, metric="median_amount", group_by=("owner",))
+    assert {r.group["owner"]: r.value for r in by_owner.rows} == {"Olga Rep": 53500, "Rita Rep": 15000}
+    assert [r.currency for r in by_owner.rows] == ["USD", "USD"] and by_owner.unit == "currency"
+
+
 def test_win_rate_cycle_time_and_period_filters(engine: Engine) -> None:
     team = seed_deals(engine)
     rate = _run(engine, team.rep, metric="win_rate")

@@ -1,0 +1,119 @@
+"""Requests whose parse used to answer a smaller or different question: several values of a grouped filter, a
+share of a whole, a median, a percentage that is not money, a person named after a verb, "the largest one" of a
+listing, "there" pointing back at a breakdown, and "who has the most deals" in a stage. Each phrasing is written
+for these tests (a workspace of its own, words no eval case uses)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from agent.offline.compose import stated_difference
+from agent.offline.context import ConversationContext
+from agent.offline.planner import Decision, plan
+from sales.vocabulary import Vocabulary
+
+TODAY = date(2026, 11, 16)
+VOCABULARY = Vocabulary(
+    owners=("Ines Varga", "Tomas Berg", "Uma Rao"),
+    teams=("Coastal", "Inland"),
+    regions=("Coastal", "Inland", "Highlands"),
+    products=("Beacon Pro", "Beacon Basic", "Beacon Cloud"),
+    accounts=("Fjord Dairy", "Kestrel Mills"),
+    industries=("Agriculture", "Utilities"),
+    stages=("Prospecting", "Qualified", "Discovery", "Proposal", "Negotiation", "Won", "Lost"),
+)
+
+
+def _plan(text: str) -> Decision:
+    return plan(text, ConversationContext(vocabulary=VOCABULARY), TODAY)
+
+
+def _calls(decision: Decision) -> list[tuple[str, dict[str, object]]]:
+    assert decision.kind == "tool", decision.text
+    return [(str(decision.tool), decision.args), *decision.calls]
+
+
+def test_two_values_of_the_grouped_filter_are_each_answered_not_one_dropped() -> None:
+    calls = _calls(_plan("close rate by product, just Beacon Pro and Beacon Cloud"))
+    assert [args.get("product") for _, args in calls] == ["Beacon Pro", "Beacon Cloud"]
+    assert all(args["metric"] == "win_rate" and not args.get("group_by") for _, args in calls)
+
+
+def test_two_offices_that_are_also_team_names_are_two_offices() -> None:
+    calls = _calls(_plan("open pipeline for Coastal and Inland"))
+    assert [args.get("region") for _, args in calls] == ["Coastal", "Inland"]
+    assert all(not args.get("team") for _, args in calls)  # never "team Inland, region Coastal"
+
+
+def test_a_share_asks_for_the_part_and_the_whole() -> None:
+    (_, part), (_, whole) = _calls(_plan("what portion of the open pipeline sits in Negotiation?"))
+    assert (part["metric"], part["stage"], part["status"]) == ("total_amount", "Negotiation", "open")
+    assert "stage" not in whole and whole["status"] == "open" and whole["metric"] == "total_amount"
+    (_, part), (_, whole) = _calls(_plan("what percentage of deals are at Proposal right now"))
+    assert part["metric"] == "count" and part["stage"] == "Proposal" and "stage" not in whole
+    (_, part), (_, whole) = _calls(_plan("what share of bookings this year came from Beacon Basic"))
+    assert (part["metric"], part["status"], part["product"]) == ("total_amount", "won", "Beacon Basic")
+    assert "product" not in whole and whole["period"] == part["period"] == "this year"
+
+
+def test_a_share_of_won_revenue_is_not_the_win_rate_but_a_share_of_deals_won_is() -> None:
+    ((_, args), *_) = _calls(_plan("what share of won revenue is Beacon Cloud"))
+    assert args["metric"] == "total_amount"
+    ((_, args),) = _calls(_plan("what fraction of our deals closed won in Q3"))
+    assert args["metric"] == "win_rate"
+
+
+def test_the_share_is_stated_from_the_two_answers() -> None:
+    base = {"metric": "count", "status": "open"}
+    whole = ("pipeline_question", base, {"unit": "deals", "total": {"value": 40}, "computed": "Number of open deals"})
+    part = ("pipeline_question", {**base, "stage": "Negotiation"}, {"unit": "deals", "total": {"value": 10}})
+    assert stated_difference([part, whole]) == "Share: Negotiation is 10 of 40 (number of open deals), 25.0%."
+    assert stated_difference([whole, part]) == "Share: Negotiation is 10 of 40 (number of open deals), 25.0%."
+
+
+def test_a_median_deal_size_is_a_median_not_an_average() -> None:
+    ((_, args),) = _calls(_plan("median contract value of deals we won in Utilities"))
+    assert args["metric"] == "median_amount" and args["status"] == "won" and args["industry"] == "Utilities"
+
+
+def test_a_percentage_is_never_a_money_threshold_and_is_named() -> None:
+    decision = _plan("show deals closing this quarter with a likelihood over 60%")
+    ((_, args),) = _calls(decision)
+    assert "amount_min" not in args
+    assert any("60%" in part for part in decision.unapplied)
+
+
+def test_the_verb_before_a_name_is_not_part_of_it() -> None:
+    ((_, args),) = _calls(_plan("List Tomas's open deals"))
+    assert args["owner"] == "Tomas"
+
+
+def test_a_draft_for_the_largest_of_a_listing_is_drafted_for_that_record() -> None:
+    decision = _plan("pull up Uma's open deals and write a check-in for the biggest one")
+    assert decision.tool == "find_records" and decision.args["largest_first"] is True
+    (step,) = decision.then
+    assert step["tool"] == "draft_follow_up" and step["from"] == {"deal_id": "records.0.id"}
+
+
+def test_there_carries_the_breakdown_into_the_second_question() -> None:
+    (_, first), (_, later) = _calls(
+        _plan("which industries have the worst close rate this year, and how much did we lose there?")
+    )
+    assert first["group_by"] == later["group_by"] == ["industry"] and later["status"] == "lost"
+
+
+def test_who_has_the_most_deals_in_a_stage_ranks_the_reps_and_names_stuck() -> None:
+    decision = _plan("who has the most deals stuck in Proposal")
+    ((tool, args),) = _calls(decision)
+    assert tool == "pipeline_question"
+    assert (args["metric"], args["group_by"], args["stage"]) == ("count", ["owner"], "Proposal")
+    assert any(part.startswith('"stuck"') for part in decision.unapplied)
+    decision = _plan("which rep has the most stalled deals")
+    assert decision.tool == "stalled_deals"  # idle deals are the stalled-deals tool's own figure
+
+
+def test_pipeline_before_deals_is_money() -> None:
+    ((_, args),) = _calls(_plan("pipeline by rep for deals closing next quarter"))
+    assert args["metric"] == "total_amount" and args["group_by"] == ["owner"]
+    ((_, args),) = _calls(_plan("deals in the pipeline by rep"))
+    assert args["metric"] == "count"

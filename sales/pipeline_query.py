@@ -15,7 +15,7 @@ compared with it, so they are left out and counted in ``PipelineAnswer.not_compa
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Integer, String, and_, case, cast, func, literal, select
@@ -76,6 +76,9 @@ class PipelineQuery:
     amount_max: float | None = None
     amount_currency: str | None = None
     """The currency of ``amount_min``/``amount_max``; None: the matching deals' one currency, else USD."""
+    open_on: date | None = None
+    """The pipeline as it stood at the end of this day: deals created by then and not yet closed, at their current
+    amounts and owners (the store keeps no history of amounts); open deals only, no stage (stages change)."""
     limit: int = 50
     order: Literal["desc", "asc"] | None = None
     """Groups ranked by the metric, highest first (``asc``: lowest first, for "which ... the fewest"); None: highest
@@ -159,8 +162,6 @@ def _bound(query: PipelineQuery, day: date) -> date | datetime:
     # Timestamps compare against midnight UTC of the day; the expected close date is a plain date.
     if query.date_field == "expected_close":
         return day
-    from datetime import UTC
-
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
@@ -236,7 +237,17 @@ def run_pipeline_query(
         conditions.append(visible)
     filters: dict[str, Any] = {"status": query.status}
     won, lost = machine.won_stage, machine.lost_stage
-    if query.status == "open":
+    if query.open_on is not None:
+        _check_open_on(query)
+        after = datetime.combine(query.open_on + timedelta(days=1), time.min, tzinfo=UTC)
+        # open at the end of that day: created by then, and not closed by then (still open, or closed later)
+        conditions.append(col(Deal.created_at) < after)
+        conditions.append(
+            col(Deal.stage).in_(machine.open_stages)
+            | (col(Deal.closed_at).is_not(None) & (col(Deal.closed_at) >= after))
+        )
+        filters["open_on"] = query.open_on.isoformat()
+    elif query.status == "open":
         conditions.append(col(Deal.stage).in_(machine.open_stages))
     elif query.status == "won":
         conditions.append(col(Deal.stage) == won)
@@ -370,6 +381,19 @@ def run_pipeline_query(
         filters=filters,
         not_compared=not_compared,
     )
+
+
+def _check_open_on(query: PipelineQuery) -> None:
+    """The past pipeline is open deals by their creation and close dates; a stage then is not recorded per day."""
+    problems = {}
+    if query.status != "open":
+        problems["status"] = "the pipeline on a past day is its open deals: use status open"
+    if query.stage or "stage" in query.group_by:
+        problems["stage"] = "a past day's pipeline cannot be split by stage (deals have moved since)"
+    if query.metric not in ("count", "total_amount", "avg_amount", "median_amount"):
+        problems["metric"] = "a past day's pipeline has counts and amounts only"
+    if problems:
+        raise InvalidInput(problems)
 
 
 def _median_cycle(
@@ -688,8 +712,6 @@ def describe_query(
 ) -> str:
     """What ``query`` computes, in words, so a reader can see a misreading: "Total amount of won deals closed in
     2017 (2017-01-01 to 2017-12-31), region West, by owner, highest first, top 5"."""
-    from datetime import timedelta
-
     from sales.funnel import FUNNEL_METRICS, describe
 
     if query.metric in FUNNEL_METRICS:
@@ -699,6 +721,8 @@ def describe_query(
     if query.metric in ("avg_cycle_days", "median_cycle_days") and query.status == "all":
         status = "won "  # a cycle runs to a close: all deals means the won ones (see run_pipeline_query)
     text = f"{_METRIC_WORDS[query.metric]} of {status}{deals}"
+    if query.open_on is not None:
+        text += f" as they stood at the end of {query.open_on.isoformat()} (open then, at today's amounts)"
     if query.date_from is not None or query.date_to is not None:
         verb = _DATE_WORDS[query.date_field]
         last = query.date_to - timedelta(days=1) if query.date_to is not None else None

@@ -184,6 +184,7 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             amount_min=args.amount_min,
             amount_max=args.amount_max,
             amount_currency=args.amount_currency,
+            open_on=_iso(args.open_on, "open_on") if args.open_on else None,
             limit=args.limit,
             order=args.sort,
         )

@@ -227,6 +227,11 @@ class PipelineQuestionArgs(ToolArgs):
     )
     date_from: str | None = Field(default=None, description="ISO date, inclusive (instead of period).")
     date_to: str | None = Field(default=None, description="ISO date, exclusive (instead of period).")
+    open_on: str | None = Field(
+        default=None,
+        description="ISO date: the open pipeline as it stood at the end of that day (deals created by then and not "
+        "yet closed, at today's amounts); status open, no stage. For 'pipeline compared with last month'.",
+    )
     amount_min: float | None = None
     amount_max: float | None = None
     amount_currency: str | None = Field(

@@ -360,7 +360,7 @@ def _metric_value(unit: str, value: Any, currency: str) -> str:
     return number(value)
 
 
-_COMPARED_KEYS = ("period", "owner", "team", "region", "product", "account", "industry", "source", "stage")
+_COMPARED_KEYS = ("period", "open_on", "owner", "team", "region", "product", "account", "industry", "source", "stage")
 
 
 def _unfinished(data: dict[str, Any], today: date | None) -> str | None:
@@ -388,6 +388,9 @@ def stated_difference(answered: list[tuple[str, dict[str, Any], Any]], today: da
     if len(differ) != 1 or differ[0] not in _COMPARED_KEYS or data_a.get("group_by") or data_b.get("group_by"):
         return None  # one thing compared (two periods, two reps, two products), the rest the same
     (key,) = differ
+    if key == "open_on":  # the pipeline now against the pipeline as it stood on a past day
+        args_a = {**args_a, "open_on": args_a.get("open_on") or "now"}
+        args_b = {**args_b, "open_on": args_b.get("open_on") or "now"}
     if args_a.get(key) is None and args_b.get(key) is None:
         return None
     if args_a.get(key) is None:  # the whole first: the part is the one that names the value
@@ -414,10 +417,17 @@ def stated_difference(answered: list[tuple[str, dict[str, Any], Any]], today: da
             change += f" ({diff / abs(float(value_b)) * 100:+.1f}%)"
     unfinished = [u for u in (_unfinished(data_a, today), _unfinished(data_b, today)) if u] if key == "period" else []
     caveat = f" Note: {'; '.join(unfinished)}." if unfinished else ""
+    if key == "open_on":
+        then = f"at the end of {second}" if second != "now" else "now"
+        return (
+            f"Compared: the pipeline {'now' if first == 'now' else f'at the end of {first}'} "
+            f"{_metric_value(unit, value_a, currency)} against {_metric_value(unit, value_b, currency)} {then}, "
+            f"a change of {change}. Note: the deals then are valued at today's amounts (no amount history is kept)."
+        )
     return (
         f"Compared: {first} {_metric_value(unit, value_a, currency)} against {second} "
-        f"{_metric_value(unit, value_b, currency)}, a {'change' if key == 'period' else 'difference'} of {change}."
-        f"{caveat}"
+        f"{_metric_value(unit, value_b, currency)}, a {'change' if key in ('period', 'open_on') else 'difference'} "
+        f"of {change}.{caveat}"
     )
 
 

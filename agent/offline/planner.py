@@ -762,6 +762,7 @@ def _build_as(intent: str, turn: Turn) -> Decision:
     then: list[dict[str, Any]] = args.pop("_then", None) or []
     each: dict[str, list[str]] = args.pop("_each", None) or {}
     share_of = args.pop("_share", None)
+    also: list[dict[str, Any]] = args.pop("_also", None) or []
     args = {key: value for key, value in args.items() if value is not None and value != []}
     try:
         validated = TOOL_ARGS[intent].model_validate(args)
@@ -771,6 +772,9 @@ def _build_as(intent: str, turn: Turn) -> Decision:
     first = validated.model_dump(exclude_unset=True, exclude_none=True)
     # "compare GTX Pro and MG Special": the same question once per value named, each answered
     calls = [(intent, {**first, kind: value}) for kind, values in each.items() for value in values[1:]]
+    for override in also:  # the same question with one argument changed ("the pipeline then": open_on)
+        changed = {**first, **{k: v for k, v in override.items() if v is not None}}
+        calls.append((intent, {k: v for k, v in changed.items() if k not in override or override[k] is not None}))
     if share_of in first:  # "what share of the pipeline is in Proposal": the whole, beside the part
         calls.append((intent, {k: v for k, v in first.items() if k != share_of}))
     return Decision("tool", tool=intent, args=first, unused=unused, unapplied=unapplied, calls=calls, then=then)
@@ -2036,7 +2040,9 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
                 "from": {dimension: f"rows.0.group.{dimension}"},
             }
         ]
-    if compared:
+    if compared and args.get("status") == "open" and _date_field(low, "open", metric) is None:
+        _past_pipeline(turn, args, compared)  # "how's my pipeline compared to last month": then, not created then
+    elif compared:
         if args.get("_each"):  # two products and two periods: answer the products, name the comparison
             args.setdefault("_unapplied", []).append(f"the comparison of {' with '.join(compared)}")
         else:
@@ -2086,6 +2092,30 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     if args.get("date_field") is None:
         args.pop("date_field", None)
     return args
+
+
+def _past_pipeline(turn: Turn, args: dict[str, Any], compared: list[str]) -> None:
+    """The open pipeline compared over periods is the pipeline as it stood then (``open_on``: the end of each past
+    period; the current one is now), never the deals created in each period."""
+    what = f"the comparison of {' with '.join(compared)}"
+    if args.get("stage") or "stage" in (args.get("group_by") or []) or args.get("_each"):
+        args.setdefault("_unapplied", []).append(f"{what} (a past day's pipeline cannot be split by stage)")
+        args["period"] = args["date_field"] = None
+        return
+    if args["metric"] not in ("count", "total_amount", "avg_amount", "median_amount"):
+        args.setdefault("_unapplied", []).append(f"{what} (a past day's pipeline has counts and amounts only)")
+        args["period"] = args["date_field"] = None
+        return
+    days: list[str | None] = []
+    for label in compared:
+        period = parse_period(label, turn.today, turn.fy)
+        if period.start <= turn.today < period.end:
+            days.append(None)  # the period we are in: the pipeline now
+        else:
+            days.append(min(period.end - timedelta(days=1), turn.today).isoformat())
+    args["period"] = args["date_field"] = None
+    args["open_on"] = days[0]
+    args["_also"] = [{"open_on": day} for day in days[1:]]
 
 
 _SHARE = re.compile(

@@ -117,3 +117,29 @@ def test_pipeline_before_deals_is_money() -> None:
     assert args["metric"] == "total_amount" and args["group_by"] == ["owner"]
     ((_, args),) = _calls(_plan("deals in the pipeline by rep"))
     assert args["metric"] == "count"
+
+
+def test_the_pipeline_compared_with_last_month_is_the_pipeline_then_not_deals_created_then() -> None:
+    (_, now), (_, then) = _calls(_plan("how does our open pipeline look against last month?"))
+    assert "open_on" not in now and then["open_on"] == "2026-10-31"
+    assert all(args["status"] == "open" and "period" not in args for args in (now, then))
+    decision = _plan("Negotiation pipeline versus last quarter")
+    ((_, args),) = _calls(decision)  # no stage history per day: the comparison is named, not faked
+    assert "open_on" not in args and any("comparison" in part for part in decision.unapplied)
+    (_, this), (_, last) = _calls(_plan("deals created this month vs last month"))
+    assert (this["period"], last["period"]) == ("this month", "last month")  # created: a period each
+
+
+def test_the_past_pipeline_comparison_is_stated_as_a_change() -> None:
+    base = {"metric": "total_amount", "status": "open"}
+    money = {"unit": "currency", "currency": "USD"}
+    now = ("pipeline_question", base, {**money, "total": {"value": 900.0, "currency": "USD"}})
+    then = (
+        "pipeline_question",
+        {**base, "open_on": "2026-10-31"},
+        {**money, "total": {"value": 1000.0, "currency": "USD"}},
+    )
+    line = stated_difference([now, then])
+    assert line is not None and line.startswith(
+        "Compared: the pipeline now $900 against $1,000 at the end of 2026-10-31, a change of -$100 (-10.0%)."
+    )

@@ -140,6 +140,19 @@ def test_median_amount_is_the_middle_deal_not_the_mean(engine: Engine) -> None:
     assert [r.currency for r in by_owner.rows] == ["USD", "USD"] and by_owner.unit == "currency"
 
 
+def test_the_pipeline_as_it_stood_on_a_past_day(engine: Engine) -> None:
+    team = seed_deals(engine)
+    april = _run(engine, team.admin, metric="total_amount", status="open", open_on=date(2026, 4, 15))
+    assert (april.total.value, april.total.deals) == (35000, 2)  # B (closed later) and C (lost on 04-20)
+    may = _run(engine, team.admin, metric="count", status="open", open_on=date(2026, 5, 15), group_by=("owner",))
+    assert {r.group["owner"]: r.value for r in may.rows} == {"Rita Rep": 2}  # B and D; Olga's F came in June
+    assert may.filters["open_on"] == "2026-05-15"
+    for bad in ({"status": "won"}, {"stage": "Proposal"}, {"group_by": ("stage",)}, {"metric": "win_rate"}):
+        kwargs = {"metric": "count", "status": "open", "open_on": date(2026, 5, 15), **bad}
+        with pytest.raises(InvalidInput):
+            _run(engine, team.admin, **kwargs)
+
+
 def test_win_rate_cycle_time_and_period_filters(engine: Engine) -> None:
     team = seed_deals(engine)
     rate = _run(engine, team.rep, metric="win_rate")

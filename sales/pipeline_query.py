@@ -76,6 +76,9 @@ class PipelineQuery:
     amount_max: float | None = None
     amount_currency: str | None = None
     """The currency of ``amount_min``/``amount_max``; None: the matching deals' one currency, else USD."""
+    to_stage: str | None = None
+    """stage_conversion only: the share of deals that entered the stage (or each stage) and later reached this
+    one or went past it ("Proposal to Won"); None: reached any stage further along."""
     open_on: date | None = None
     """The pipeline as it stood at the end of this day: deals created by then and not yet closed, at their current
     amounts and owners (the store keeps no history of amounts); open deals only, no stage (stages change)."""
@@ -647,6 +650,19 @@ def _stage_conversion(
     )
     stage_order = case({s: i for i, s in enumerate(path)}, value=entered.c.stage, else_=-1)
     converted = case((reached.c.max_order > stage_order, 1.0), else_=0.0)
+    if query.to_stage is not None:
+        target = machine.canonical(query.to_stage)
+        if target is None or target not in path:
+            raise InvalidInput(
+                {"to_stage": f"{query.to_stage!r} is not a stage deals move to; use one of {', '.join(path)}"}
+            )
+        if stage is not None and path.index(target) <= path.index(stage):
+            raise InvalidInput({"to_stage": f"{target} does not come after {stage}"})
+        goal = path.index(target)
+        converted = case((reached.c.max_order >= goal, 1.0), else_=0.0)
+        # only the stages before the target can convert to it
+        conditions = [*conditions, stage_order < goal]
+        filters["to_stage"] = target
     groups = {"stage": entered.c.stage, **{k: v for k, v in group_exprs.items() if k != "stage"}}
     stmt = base_from(
         select(
@@ -709,6 +725,7 @@ def describe_query(
     team: str | None = None,
     period: str | None = None,
     stage_term: str | None = None,
+    won_stage: str = "Won",
 ) -> str:
     """What ``query`` computes, in words, so a reader can see a misreading: "Total amount of won deals closed in
     2017 (2017-01-01 to 2017-12-31), region West, by owner, highest first, top 5"."""
@@ -720,7 +737,11 @@ def describe_query(
     status = "" if query.metric == "win_rate" else f"{_STATUS_WORDS[query.status]} "
     if query.metric in ("avg_cycle_days", "median_cycle_days") and query.status == "all":
         status = "won "  # a cycle runs to a close: all deals means the won ones (see run_pipeline_query)
-    text = f"{_METRIC_WORDS[query.metric]} of {status}{deals}"
+    label = _METRIC_WORDS[query.metric]
+    if query.metric == "stage_conversion" and query.to_stage:
+        beyond = "" if query.to_stage == won_stage else " or a stage after it"
+        label = f"Stage conversion (share of the deals that later reached {query.to_stage}{beyond})"
+    text = f"{label} of {status}{deals}"
     if query.open_on is not None:
         text += f" as they stood at the end of {query.open_on.isoformat()} (open then, at today's amounts)"
     if query.date_from is not None or query.date_to is not None:

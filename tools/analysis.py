@@ -152,6 +152,7 @@ def _can_see_team(actor: Actor, members: set[int], name: str) -> None:
 
 def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQuestionResult:
     from sales.pipeline_query import PipelineQuery, describe_query, run_pipeline_query
+    from sales.stages import workspace_machine
     from sales.vocabulary import load_vocabulary
 
     with session_scope(ctx.engine) as s:
@@ -185,6 +186,7 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             amount_max=args.amount_max,
             amount_currency=args.amount_currency,
             open_on=_iso(args.open_on, "open_on") if args.open_on else None,
+            to_stage=args.to_stage,
             limit=args.limit,
             order=args.sort,
         )
@@ -205,6 +207,7 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             team=team_name,
             period=args.period,
             stage_term=stage_term,
+            won_stage=workspace_machine(s).won_stage,
         )
         if unpriced and query.metric == "count":
             computed += " (these deals carry no amounts, so they are counted)"

@@ -227,6 +227,11 @@ class PipelineQuestionArgs(ToolArgs):
     )
     date_from: str | None = Field(default=None, description="ISO date, inclusive (instead of period).")
     date_to: str | None = Field(default=None, description="ISO date, exclusive (instead of period).")
+    to_stage: str | None = Field(
+        default=None,
+        description="stage_conversion only: the stage the deals must reach ('Proposal to Won': stage Proposal, "
+        "to_stage Won); default: any stage further along.",
+    )
     open_on: str | None = Field(
         default=None,
         description="ISO date: the open pipeline as it stood at the end of that day (deals created by then and not "

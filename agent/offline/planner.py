@@ -1645,7 +1645,7 @@ def _metric(low: str) -> str:
     ):
         return "avg_cycle_days"
     if re.search(
-        r"\b(conversion|convert|converts|converted|progress(ed)? from|made it from|move(d)? from|go from|get from|advance from|make it past|made it past|get past|got past|past (the )?(prospecting|qualified|discovery|proposal|negotiation)|share of deals|percentage of deals|% of deals)\b",
+        r"\b(conversion|convert|converts|converted|progress(ed)? from|made it from|(make|makes|made) it (to|into)|move(d)? from|go from|get from|advance from|make it past|made it past|get past|got past|past (the )?(prospecting|qualified|discovery|proposal|negotiation)|share of deals|percentage of deals|% of deals)\b",
         low,
     ):
         return "stage_conversion"
@@ -1902,6 +1902,8 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
                 args["status"] = "open"
     elif metric == "stage_conversion" and "stage" not in groups:
         args["group_by"] = [*groups, "stage"]
+    if metric == "stage_conversion":
+        args["to_stage"] = _conversion_target(turn, args.get("stage"))
     sources = _lead_sources(turn)
     source = sources[0] if sources else None
     if source and "source" not in groups:
@@ -2092,6 +2094,20 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     if args.get("date_field") is None:
         args.pop("date_field", None)
     return args
+
+
+_INTO = re.compile(r"(?:\bto|\binto|→|->|\breach(?:ing|ed)?|\bmake it to|\bmade it to)\s+(?:the\s+)?$")
+
+
+def _conversion_target(turn: Turn, stage: str | None) -> str | None:
+    """ "Proposal to Won", "from Discovery into Negotiation": the stage the converting deals must reach."""
+    every = find_stages(turn.low, turn.ctx.vocabulary.stages)
+    start = next((m for m in every if m.stage == stage), None)
+    for mention in every:
+        after_start = start is None or mention.start >= start.end
+        if after_start and mention.stage not in ("Lost", stage) and _INTO.search(turn.low[: mention.start]):
+            return mention.stage
+    return None
 
 
 def _past_pipeline(turn: Turn, args: dict[str, Any], compared: list[str]) -> None:

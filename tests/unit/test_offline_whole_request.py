@@ -143,3 +143,12 @@ def test_the_past_pipeline_comparison_is_stated_as_a_change() -> None:
     assert line is not None and line.startswith(
         "Compared: the pipeline now $900 against $1,000 at the end of 2026-10-31, a change of -$100 (-10.0%)."
     )
+
+
+def test_conversion_from_one_stage_to_another_names_both() -> None:
+    ((_, args),) = _calls(_plan("Discovery to Won conversion by rep"))
+    assert (args["stage"], args["to_stage"], args["group_by"]) == ("Discovery", "Won", ["owner"])
+    ((_, args),) = _calls(_plan("what fraction of Qualified deals make it into Proposal"))
+    assert (args["metric"], args["stage"], args["to_stage"]) == ("stage_conversion", "Qualified", "Proposal")
+    ((_, args),) = _calls(_plan("conversion rate out of Negotiation"))
+    assert "to_stage" not in args  # no target: any later stage

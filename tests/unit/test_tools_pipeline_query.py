@@ -140,6 +140,20 @@ def test_median_amount_is_the_middle_deal_not_the_mean(engine: Engine) -> None:
     assert [r.currency for r in by_owner.rows] == ["USD", "USD"] and by_owner.unit == "currency"
 
 
+def test_conversion_to_a_named_stage(engine: Engine) -> None:
+    team = seed_deals(engine)
+    to_won = _run(engine, team.admin, metric="stage_conversion", stage="Proposal", to_stage="Won")
+    assert to_won.total.value == pytest.approx(3 / 4)  # A, B, E won; D still in Proposal
+    to_proposal = _run(engine, team.admin, metric="stage_conversion", stage="Qualified", to_stage="Proposal")
+    assert to_proposal.total.value == pytest.approx(4 / 6)  # C lost, F still Qualified
+    each = _run(engine, team.admin, metric="stage_conversion", group_by=("stage",), to_stage="Negotiation")
+    assert "Negotiation" not in {r.group["stage"] for r in each.rows}  # a stage cannot convert to itself
+    with pytest.raises(InvalidInput):
+        _run(engine, team.admin, metric="stage_conversion", stage="Negotiation", to_stage="Discovery")
+    with pytest.raises(InvalidInput):
+        _run(engine, team.admin, metric="stage_conversion", stage="Proposal", to_stage="Lost")
+
+
 def test_the_pipeline_as_it_stood_on_a_past_day(engine: Engine) -> None:
     team = seed_deals(engine)
     april = _run(engine, team.admin, metric="total_amount", status="open", open_on=date(2026, 4, 15))

@@ -1645,7 +1645,8 @@ def _metric(low: str) -> str:
     ):
         return "avg_cycle_days"
     if re.search(
-        r"\b(conversion|convert|converts|converted|progress(ed)? from|made it from|(make|makes|made) it (to|into)|move(d)? from|go from|get from|advance from|make it past|made it past|get past|got past|past (the )?(prospecting|qualified|discovery|proposal|negotiation)|share of deals|percentage of deals|% of deals)\b",
+        r"\b(conversion|convert|converts|converted|progress(ed)? from|made it from|(make|makes|made) it (to|into)|"
+        r"move(d)? from|go from|get from|advance from|make it past|made it past|get past|got past|past (the )?(prospecting|qualified|discovery|proposal|negotiation)|share of deals|percentage of deals|% of deals)\b",
         low,
     ):
         return "stage_conversion"
@@ -1895,7 +1896,11 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     if stages:
         if metric == "stage_conversion":
             from_stage = [m for m in stages if re.search(r"\bfrom\s+(the\s+)?$", low[: m.start])]
-            args["stage"] = (from_stage or stages)[0].stage
+            starts = [m for m in stages if not _INTO.search(low[: m.start])]  # "got to Proposal": the target
+            if from_stage or starts:
+                args["stage"] = (from_stage or starts)[0].stage
+            elif "stage" not in groups:
+                args["group_by"] = [*groups, "stage"]
         else:
             args["stage"] = stages[0].stage
             if status is None:
@@ -2042,7 +2047,7 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
                 "from": {dimension: f"rows.0.group.{dimension}"},
             }
         ]
-    if compared and args.get("status") == "open" and _date_field(low, "open", metric) is None:
+    if compared and not also_known and args.get("status") == "open" and _date_field(low, "open", metric) is None:
         _past_pipeline(turn, args, compared)  # "how's my pipeline compared to last month": then, not created then
     elif compared:
         if args.get("_each"):  # two products and two periods: answer the products, name the comparison
@@ -2074,7 +2079,7 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
             "the total counts every loss)"
         )
     stuck = re.search(r"\b(stuck|stalled|stalling|stale|idle|languishing)\b", low)
-    if stuck and args.get("status") == "open":  # the figure counts every open deal, quiet or not
+    if stuck and not also_known and args.get("status") == "open":  # the figure counts every open deal, quiet or not
         args.setdefault("_unapplied", []).append(
             f'"{stuck.group(1)}" (every open deal counts here, active or not; ask for stalled deals to see the ones '
             "with no recent activity)"
@@ -2134,12 +2139,10 @@ def _past_pipeline(turn: Turn, args: dict[str, Any], compared: list[str]) -> Non
     args["_also"] = [{"open_on": day} for day in days[1:]]
 
 
-_SHARE = re.compile(
-    r"\b(share|percentage|proportion|fraction|percent|what %|how much of|what part of|what portion of)\b", re.I
-)
+_SHARE = re.compile(r"\b(share|percentage|proportion|fraction|percent|what %|what part of|what portion of)\b", re.I)
 _CONVERTS = re.compile(
-    r"\b(convert\w*|conversion|progress\w*|made it|make it|get past|got past|moved? (?:from|past|to)|advance\w*|"
-    r"go(?:es)? from|went from|reach(?:ed)?)\b"
+    r"\b(convert\w*|conversion|progress\w*|made it|make it|makes it|get past|got past|gets? to|got to|getting to|"
+    r"moved? (?:from|past|to)|advance\w*|go(?:es)? from|went from|reach(?:ed|es)?)\b"
 )
 _SHARE_KEYS = ("stage", "owner", "product", "region", "industry", "account", "source", "team")
 
@@ -2251,7 +2254,7 @@ def _rank(turn: Turn, args: dict[str, Any]) -> None:
 
 
 _FILTER_KINDS = ("owner", "team", "region", "product", "account", "industry")
-_EACH_KINDS = ("owner", "region", "product", "account", "industry")
+_EACH_KINDS = ("owner", "team", "region", "product", "account", "industry")
 """Filters a question may name several values of ("GTX Pro and MG Special"): asked once per value."""
 
 
@@ -2312,8 +2315,10 @@ def _workspace_terms(turn: Turn, args: dict[str, Any], also_known: frozenset[str
             args[term.kind] = term.value
     named: dict[str, list[str]] = {}
     for term in terms:
-        # an office that is also a team's name ("EMEA and Americas") is one of several offices
-        kind = "region" if term.kind == "team" and term.value in vocabulary.regions else term.kind
+        # a name that is an office and a team ("EMEA and Americas") is a team when the request says so
+        kind = term.kind
+        if kind == "team" and term.value in vocabulary.regions and not re.search(r"\bteams?\b", text, re.I):
+            kind = "region"
         if kind in _EACH_KINDS:
             named.setdefault(kind, [])
             if term.value not in named[kind]:

@@ -152,3 +152,20 @@ def test_conversion_from_one_stage_to_another_names_both() -> None:
     assert (args["metric"], args["stage"], args["to_stage"]) == ("stage_conversion", "Qualified", "Proposal")
     ((_, args),) = _calls(_plan("conversion rate out of Negotiation"))
     assert "to_stage" not in args  # no target: any later stage
+
+
+def test_a_team_named_like_an_office_is_a_team_when_the_request_says_team() -> None:
+    calls = _calls(_plan("Coastal team against Inland team on won revenue"))
+    assert [args.get("team") for _, args in calls] == ["Coastal", "Inland"]
+    assert all(not args.get("region") for _, args in calls)
+
+
+def test_reaching_a_stage_is_a_conversion_to_it_and_how_much_of_is_an_amount() -> None:
+    ((_, args),) = _calls(_plan("what percentage of deals got to Negotiation"))
+    assert (args["metric"], args.get("to_stage"), args.get("group_by")) == (
+        "stage_conversion",
+        "Negotiation",
+        ["stage"],
+    )
+    ((_, args),) = _calls(_plan("how much of the open pipeline is Beacon Pro"))
+    assert args["product"] == "Beacon Pro"  # the amount asked; no share of a whole

@@ -376,7 +376,9 @@ def _unfinished(data: dict[str, Any], today: date | None) -> str | None:
     return f"{label} is not over ({(today - start).days + 1} of {(end - start).days} days so far)"
 
 
-def stated_difference(answered: list[tuple[str, dict[str, Any], Any]], today: date | None = None) -> str | None:
+def stated_difference(
+    answered: list[tuple[str, dict[str, Any], Any]], today: date | None = None, *, excluding: str | None = None
+) -> str | None:
     """ "last month versus the month before", "Priya compared with Sam": when one pipeline question was answered
     for two periods or two values of one filter (the same figure, ungrouped, in one currency), the difference
     between them, so the comparison asked for is stated."""
@@ -404,6 +406,12 @@ def stated_difference(answered: list[tuple[str, dict[str, Any], Any]], today: da
         return None
     currency = str(total_a.get("currency") or data_a.get("currency") or "")
     first = _compared_value(key, args_a.get(key))
+    if args_b.get(key) is None and excluding == key and args_a.get("metric") in _ADDITIVE:
+        rest = float(value_b) - float(value_a)  # "everyone except Sam": the whole less Sam's part
+        return (
+            f"Excluding {first}: {_metric_value(unit, value_b, currency)} in all, less "
+            f"{_metric_value(unit, value_a, currency)} for {first}, leaves {_metric_value(unit, rest, currency)}."
+        )
     if args_b.get(key) is None:  # one side is everyone: the part's share of the whole, or the part against it
         return _against_everyone(key, first, unit, currency, float(value_a), float(value_b), args_a, data_b)
     second = _compared_value(key, args_b.get(key))

@@ -111,6 +111,8 @@ CUES: dict[str, list[_Cue]] = {
     "find_records": [
         (r"\b(find|look ?up|lookup|search for|pull up)\b|^open\b", 1.5),
         (r"\b(show|list|pull|get|fetch|display|give me|see|check)\b", 1.0),
+        # "list the deals expected to close next month": the deals themselves, not a forecast of them
+        (r"^(?:(?:please|pls|can you|could you)\s+)?(show|list|pull up|display|give me)\s+(me\s+)?(the\s+|all\s+|our\s+|my\s+)?(\w+\s+)?(deals|opportunities|leads)\b", 1.5),
         (r"\b(leads|deals|accounts|contacts|records|lead|deal|account|contact)\b", 1.0),
         (r"\b(my|our|open|all|active|new|won|lost)\s+(leads|deals|accounts|contacts)\b", 1.0),
         (r"\b(do we have|is there|are there|have we got|any)\b[^.?!]{0,30}\b(lead|deal|account|contact)s?\b", 1.5),

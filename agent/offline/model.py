@@ -89,6 +89,7 @@ class OfflineChatModel(BaseChatModel):
                 "why_not": _why_not(decision),
                 "skipped": decision.skipped,
                 "then": decision.then,
+                "excluding": decision.excluding,
             }
             return _tool_message(len(messages), calls, {k: v for k, v in notes.items() if v})
         extra = {PENDING_KEY: decision.pending} if decision.pending else {}
@@ -139,10 +140,11 @@ class OfflineChatModel(BaseChatModel):
             if getattr(result, "status", None) != "error":
                 answered.append((name, args, data))
         answers = list(dict.fromkeys(answers))  # the same refusal for two periods is said once
-        change = stated_difference(answered, self.reference_date(messages))
+        notes = [m.additional_kwargs.get(NOTES_KEY) for m in turn if isinstance(m, AIMessage)]
+        excluding = next((n["excluding"] for n in notes if isinstance(n, dict) and n.get("excluding")), None)
+        change = stated_difference(answered, self.reference_date(messages), excluding=excluding)
         if change:
             answers.append(change)
-        notes = [m.additional_kwargs.get(NOTES_KEY) for m in turn if isinstance(m, AIMessage)]
         unused = list(dict.fromkeys(w for n in notes if isinstance(n, dict) for w in n.get("unused") or []))
         skipped = list(dict.fromkeys(p for n in notes if isinstance(n, dict) for p in n.get("skipped") or []))
         unapplied = list(dict.fromkeys(p for n in notes if isinstance(n, dict) for p in n.get("unapplied") or []))

@@ -66,6 +66,8 @@ class Decision:
     """Parts of a multi-part request it could not act on: the answer says so."""
     then: list[dict[str, Any]] = field(default_factory=list)
     """Steps that need this call's result: {"tool", "args", "from": {arg: result field}} ("draft ... and send it")."""
+    excluding: str | None = None
+    """The filter a request leaves one value out of ("everyone except Sam"): the answer is the whole less that part."""
 
 
 class Reroute(Exception):
@@ -265,7 +267,9 @@ def _several(turn: Turn, tools: set[str] | None) -> Decision | None:
             skipped.append(piece)
             continue
         if decisions and decision.tool == "pipeline_question" == decisions[0].tool:
-            _carry_question(decisions[0].args, decision.args, piece)
+            _carry_question(decisions[0].args, decision.args, piece, turn)
+        if decisions:
+            _refer_back(decisions[0], decision, piece)
         decisions.append(decision)
         mention = _record_from(decision)
         if mention is not None:  # "... with Bo and remind me Tuesday": the reminder is about Bo too
@@ -282,7 +286,11 @@ def _several(turn: Turn, tools: set[str] | None) -> Decision | None:
             mention = _record_from(first)
             if mention is not None:
                 later.args |= _ref_args(mention)
-        if first.then or later.then or later.tool in ("draft_follow_up", "send_follow_up"):
+        feed = later.args.pop("_from", None)
+        if feed and not first.then:  # "... and create a task to review it": fed by the first step's result
+            first.then.append({"tool": later.tool, "args": later.args, "from": feed})
+            first.then.extend(later.then)
+        elif first.then or later.then or later.tool in ("draft_follow_up", "send_follow_up"):
             first.then.append({"tool": later.tool, "args": later.args, "from": {}})
             first.then.extend(later.then)
         else:
@@ -297,20 +305,71 @@ _FILTER_ARGS = ("owner", "team", "region", "product", "account", "industry", "st
 _PERIOD_ARGS = ("period", "date_from", "date_to")
 
 
-def _carry_question(first: dict[str, Any], later: dict[str, Any], piece: str) -> None:
+_BACK = re.compile(
+    r"\b(it|its|them|they|those|these|their|that one|this one|the total|in total|altogether|there)\b", re.I
+)
+_LISTING_TO_QUESTION = {"owner": "owner", "stage": "stage", "industry": "industry", "product": "product"}
+_LISTING_TO_QUESTION |= {"region": "region", "amount_min": "amount_min", "amount_max": "amount_max"}
+_LISTING_TO_QUESTION |= {"amount_currency": "amount_currency", "status": "status", "account": "account"}
+
+
+def _refer_back(first: Decision, later: Decision, piece: str) -> None:
+    """A second request about what the first one found: "list the deals closing this month and tell me the
+    total" (the listing's filters), "show our biggest deal in Proposal and create a task to review it" (that
+    deal), "which product has the most pipeline, and how many of those deals are in Negotiation" (that product)."""
+    if not _BACK.search(piece):
+        return
+    if first.tool == "find_records" and first.args.get("entity") == "deal" and later.tool == "pipeline_question":
+        own = [k for k in (*_FILTER_ARGS, *_PERIOD_ARGS, "amount_min", "amount_max") if later.args.get(k)]
+        if own:
+            return  # the second question names its own scope
+        for listing_key, question_key in _LISTING_TO_QUESTION.items():
+            if first.args.get(listing_key) is not None:
+                later.args[question_key] = first.args[listing_key]
+        for field_name, date_field in (("closing", "expected_close"), ("closed", "closed"), ("created", "created")):
+            if first.args.get(field_name):
+                later.args["period"], later.args["date_field"] = first.args[field_name], date_field
+                break
+        if later.args.get("status") is None and first.args.get("status"):
+            later.args["status"] = first.args["status"]
+    elif first.tool == "find_records" and later.tool == "create_task":
+        kind = first.args.get("entity")
+        one = first.args.get("largest_first") or first.args.get("limit") == 1
+        if kind in ("deal", "lead") and one and not any(k in later.args for k in ("deal_id", "deal_name", "lead_id")):
+            later.args["_from"] = {f"{kind}_id": "records.0.id"}
+    elif first.tool == later.tool == "pipeline_question":
+        groups = [g for g in first.args.get("group_by") or [] if g in (*_FILTER_KINDS, "source", "stage")]
+        if first.args.get("limit") == 1 and len(groups) == 1 and not later.args.get(groups[0]):
+            (dimension,) = groups  # the one group the first answer names is what "those" are
+            later.args.pop("group_by", None)
+            later.args["_from"] = {dimension: f"rows.0.group.{dimension}"}
+
+
+def _carry_question(first: dict[str, Any], later: dict[str, Any], piece: str, turn: Turn) -> None:
     """An elliptical second question keeps what it does not say from the first: "how much did we win last quarter,
     and how many did we lose in it?" (the period), "... in the East office? And in the West?" (all but the office),
     "what did Central win, and what's its average won deal?" (the office)."""
     elliptical = bool(re.match(r"(and|what about|how about)\b", piece, re.I))
+    refers_back = elliptical or re.search(r"\b(its|it|they|their|them|that|those|same)\b", piece, re.I)
     if later.get("metric") == "count" and (elliptical or not re.search(r"\b(how many|number of|count)\b", piece, re.I)):
         later["metric"] = first.get("metric", "count")
-    if elliptical and "status" in first and "status" not in later:
+    if refers_back and "status" in first and "status" not in later:
         later["status"] = first["status"]
+    before = re.search(
+        r"\b(?:the\s+)?(?:month|quarter|week|year)\s+before\b|\bthe\s+(?:previous|prior)\s+\w+", piece, re.I
+    )
+    if before and first.get("period") and not later.get("date_from"):
+        # "what did we win last month, and how does it compare to the month before": before the first's period
+        found = find_periods(f"{first['period']} versus {before.group(0)}".lower(), turn.today, turn.fy)
+        if len(found) == 2:
+            later["period"] = found[1].text
+            for key in ("date_field",):
+                if first.get(key):
+                    later[key] = first[key]
     if not any(later.get(key) for key in _PERIOD_ARGS):
         for key in (*_PERIOD_ARGS, "date_field"):
             if first.get(key):
                 later[key] = first[key]
-    refers_back = elliptical or re.search(r"\b(its|it|they|their|them|that|those|same)\b", piece, re.I)
     # "how many did Central lose in Q3 and what was the win rate": a second question naming no scope of its own
     # is about the first one's (the answer restates it); "overall", "the whole company" widen it on purpose
     bare = not re.search(r"\b(overall|company|whole|entire|everyone|everybody|all|total|across)\b", piece, re.I)
@@ -451,6 +510,9 @@ def choose_intent(turn: Turn) -> str | None:
     # contact details typed inline with an add/create verb: "add jane doe vp sales jane@acme.com"
     if re.search(r"[\w.+-]+@[\w-]+\.\w", turn.request) and re.search(r"\b(add|create|new|save|enter|capture)\b", low):
         scores.add("create_lead", 2.5)
+    # "pipeline in Discovery", "EMEA pipeline": the pipeline with a stage or a workspace name is a question about it
+    if re.search(r"\bpipeline\b", low) and (stages or find_terms(turn.request, turn.ctx.vocabulary)):
+        scores.add("pipeline_question", 1.0)
     # counting or totalling deals is a pipeline question, even about deals "expected to close"
     if re.search(r"\bhow many\b|\bnumber of\b", low) and re.search(r"\bdeals?\b", low):
         scores.add("pipeline_question", 1.5)
@@ -763,6 +825,7 @@ def _build_as(intent: str, turn: Turn) -> Decision:
     each: dict[str, list[str]] = args.pop("_each", None) or {}
     share_of = args.pop("_share", None)
     also: list[dict[str, Any]] = args.pop("_also", None) or []
+    excluding = args.pop("_excluding", None)
     args = {key: value for key, value in args.items() if value is not None and value != []}
     try:
         validated = TOOL_ARGS[intent].model_validate(args)
@@ -777,7 +840,16 @@ def _build_as(intent: str, turn: Turn) -> Decision:
         calls.append((intent, {k: v for k, v in changed.items() if k not in override or override[k] is not None}))
     if share_of in first:  # "what share of the pipeline is in Proposal": the whole, beside the part
         calls.append((intent, {k: v for k, v in first.items() if k != share_of}))
-    return Decision("tool", tool=intent, args=first, unused=unused, unapplied=unapplied, calls=calls, then=then)
+    return Decision(
+        "tool",
+        tool=intent,
+        args=first,
+        unused=unused,
+        unapplied=unapplied,
+        calls=calls,
+        then=then,
+        excluding=excluding if calls else None,
+    )
 
 
 def _record(turn: Turn, kind: str, patterns: list[re.Pattern[str]], question: str, slot: str | None = None) -> Mention:
@@ -1081,6 +1153,8 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
         query = candidates[0] if candidates else None
     if query:
         query = re.sub(_FIND_MODIFIERS, "", query, flags=re.I).strip() or None
+    if query and (find_amounts(query) or re.search(r"\b(worth|between|over|under|above|below)\b", query, re.I)):
+        query = None  # "deals worth between 20k and 60k": the amount filter, not a name
     if query and query.lower() in ("me", "my", owner.lower() if owner else ""):
         query = None
     limit = re.search(
@@ -1905,6 +1979,9 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
             args["stage"] = stages[0].stage
             if status is None:
                 args["status"] = "open"
+            named = list(dict.fromkeys(m.stage for m in stages))
+            if len(named) > 1 and "stage" not in groups:
+                args["_each"] = {"stage": named}  # "in Proposal or Negotiation": each stage answered
     elif metric == "stage_conversion" and "stage" not in groups:
         args["group_by"] = [*groups, "stage"]
     if metric == "stage_conversion":
@@ -1913,7 +1990,8 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     source = sources[0] if sources else None
     if source and "source" not in groups:
         args["source"] = source  # "win rate on webinar deals": where the deal's lead came from
-    industry = INDUSTRY_RE.search(low)
+    # a workspace with industries names them itself (find_terms); the common list is for one without
+    industry = None if turn.ctx.vocabulary.industries else INDUSTRY_RE.search(low)
     if industry and "industry" not in groups:
         args["industry"] = industry.group(1).lower()
     product = re.search(
@@ -2016,6 +2094,10 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     args["amount_min"], args["amount_max"] = amount_min, amount_max
     if threshold_currency and (amount_min is not None or amount_max is not None):
         args["amount_currency"] = threshold_currency
+    if amount_min is not None and amount_max is not None and amount_min > amount_max:
+        # "under 10k vs over 50k": two bands compared, not one range no deal is in
+        args["amount_min"] = None
+        args["_also"] = [{"amount_min": amount_min, "amount_max": None}]
     limit = re.search(
         r"\b(?:top|bottom|best|worst|first)\s+(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|twenty)\b"
         r"|\b(?:the\s+)?(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|twenty)\s+(?:most|least\s+)?"
@@ -2193,6 +2275,12 @@ def _excluded(turn: Turn, args: dict[str, Any]) -> None:
             args[key] = None
             negations = {w for m in hits for w in (_EXCLUSION.search(low[: m.start()]) or m).group(0).split()}
             args["_unused"] = [w for w in args.get("_unused") or [] if w.lower() not in negations] or None
+            additive = args.get("metric") in ("count", "total_amount")
+            if additive and not args.get("group_by") and not args.get("_each") and not args.get("_also"):
+                # "won revenue for everyone except Sam": the whole, the part left out, and the difference
+                args["_also"] = [{key: value}]
+                args["_excluding"] = key
+                continue
             args.setdefault("_unapplied", []).append(
                 f"excluding {value} (a question keeps the values it names and cannot leave one out: ask for the "
                 f"others by name, or for the breakdown by {key.replace('_', ' ')})"
@@ -2324,7 +2412,12 @@ def _workspace_terms(turn: Turn, args: dict[str, Any], also_known: frozenset[str
             if term.value not in named[kind]:
                 named[kind].append(term.value)
     several = {kind: values for kind, values in named.items() if len(values) > 1}
-    if len(several) == 1:  # two products (offices, accounts...) named: one answer each, none dropped
+    if several and args.get("_each"):  # two stages and two products: answer the first kind, name the other
+        for kind, values in several.items():
+            left = ", ".join(values[1:])
+            args.setdefault("_unapplied", []).append(f"the {kind} {left} (answered for {values[0]} only)")
+            args[kind] = values[0]
+    elif len(several) == 1:  # two products (offices, accounts...) named: one answer each, none dropped
         ((kind, values),) = several.items()
         args[kind] = values[0]
         args["_each"] = {kind: values}

@@ -169,3 +169,57 @@ def test_reaching_a_stage_is_a_conversion_to_it_and_how_much_of_is_an_amount() -
     )
     ((_, args),) = _calls(_plan("how much of the open pipeline is Beacon Pro"))
     assert args["product"] == "Beacon Pro"  # the amount asked; no share of a whole
+
+
+def test_everyone_except_one_is_the_whole_less_that_part() -> None:
+    decision = _plan("bookings this year for the whole team other than Uma")
+    (_, whole), (_, part) = _calls(decision)
+    assert "owner" not in whole and part["owner"] == "Uma Rao" and decision.excluding == "owner"
+    assert not decision.unapplied
+    base = {"metric": "total_amount", "status": "won"}
+    money = {"unit": "currency", "currency": "USD"}
+    answered = [
+        ("pipeline_question", base, {**money, "total": {"value": 1000.0, "currency": "USD"}}),
+        ("pipeline_question", {**base, "owner": "Uma Rao"}, {**money, "total": {"value": 400.0, "currency": "USD"}}),
+    ]
+    assert stated_difference(answered, excluding="owner") == (
+        "Excluding Uma Rao: $1,000 in all, less $400 for Uma Rao, leaves $600."
+    )
+    decision = _plan("close rate excluding Tomas")  # a rate cannot be subtracted: named, not computed
+    assert any(part.startswith("excluding Tomas") for part in decision.unapplied)
+
+
+def test_a_second_request_about_what_the_first_found() -> None:
+    decision = _plan("list the deals expected to close next month and give me their total")
+    (tool, listing), (_, total) = _calls(decision)
+    assert tool == "find_records" and listing["closing"] == "next month"
+    assert (total["metric"], total["status"], total["period"], total["date_field"]) == (
+        "total_amount",
+        "open",
+        "next month",
+        "expected_close",
+    )
+    decision = _plan("find our largest deal in Negotiation and remind me to call about it on Friday")
+    (step,) = decision.then
+    assert step["tool"] == "create_task" and step["from"] == {"deal_id": "records.0.id"}
+    decision = _plan("which industry has the most open pipeline, and how many of those deals are in Proposal?")
+    (step,) = decision.then
+    assert step["from"] == {"industry": "rows.0.group.industry"} and step["args"]["stage"] == "Proposal"
+
+
+def test_the_month_before_is_before_the_first_questions_month() -> None:
+    (_, first), (_, later) = _calls(_plan("what did we book in September and how does it compare to the month before?"))
+    assert (first["period"], later["period"], later["status"]) == ("2026-09", "2026-08", "won")
+
+
+def test_two_stages_and_two_bands_are_each_answered() -> None:
+    calls = _calls(_plan("count of open deals per rep in Discovery or Proposal"))
+    assert [args["stage"] for _, args in calls] == ["Discovery", "Proposal"]
+    (_, low), (_, high) = _calls(_plan("close rate for deals below 5k versus above 40k"))
+    assert (low.get("amount_max"), low.get("amount_min")) == (5000, None)
+    assert (high.get("amount_min"), high.get("amount_max")) == (40000, None)
+
+
+def test_amount_words_in_a_listing_are_the_filter_not_a_name() -> None:
+    ((_, args),) = _calls(_plan("open deals worth between 15k and 45k in Qualified"))
+    assert (args["amount_min"], args["amount_max"], args.get("query")) == (15000, 45000, None)

@@ -24,7 +24,7 @@ GRAMMAR = frozenset(
     closing company compare compared comparing conversion convert converted could count created curious current
     currently customer customers cycle date dates days deal deals dec december did do does doing dollars done
     down due during each earn earned earns eight end entered enterprise entire eur every everybody everyone exactly
-    expect expected far feb february fewest figure figures first five flight for four friday from funnel fy gbp
+    expect expected far feb february fewest fraction figure figures first five flight for four friday from funnel fy gbp
     generate generated get give go going gone got greater greatest group grouped h1 h2 had half has have having hey hi
     higher highest how how's i i'm if in include includes including industries industry into is it it's its jan
     january jul july jun june just k know large larger largest last latest leader leaders leading least let let's like
@@ -33,7 +33,7 @@ GRAMMAR = frozenset(
     monthly months more most moved much my need new next nine not nov november now number numbers oct october of
     off office offices offices' often ok okay on once one ones only open opened or order ordered other our out
     over overall owned owner owners past people per per-rep percent percentage perform performance performing person
-    pipeline please pls poorest product products progressed put q1 q2 q3 q4 quarter quarterly quarters question
+    pipeline please pls poorest portion product proportion products progressed put q1 q2 q3 q4 quarter quarterly quarters question
     quick quickly range rank ranked ranking rate rates ratio ratios reached reason reasons region regional regions rep reps
     reps' rest result results revenue right right-now roughly running sales salespeople salesperson same saturday say
     scheduled second sector sectors see sell seller sellers selling sep sept september series set seven share

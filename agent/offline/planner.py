@@ -2381,6 +2381,7 @@ def _workspace_terms(turn: Turn, args: dict[str, Any], also_known: frozenset[str
         return  # no workspace vocabulary (a caller without a store): the patterns alone decide
     text = turn.request
     terms = find_terms(text, vocabulary)
+    mine = args.get("owner") == "me"
     for term in terms:
         said = re.escape(term.said)
         if (
@@ -2411,6 +2412,9 @@ def _workspace_terms(turn: Turn, args: dict[str, Any], also_known: frozenset[str
             named.setdefault(kind, [])
             if term.value not in named[kind]:
                 named[kind].append(term.value)
+    against = re.search(r"\b(compared?|versus|vs\.?|against|than|relative to)\b", text, re.I)
+    if mine and against and len(named.get("owner", [])) == 1 and "owner" not in (args.get("group_by") or []):
+        named["owner"] = ["me", *named["owner"]]  # "how much have I won compared with Sam": me, then Sam
     several = {kind: values for kind, values in named.items() if len(values) > 1}
     if several and args.get("_each"):  # two stages and two products: answer the first kind, name the other
         for kind, values in several.items():

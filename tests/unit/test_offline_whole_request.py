@@ -223,3 +223,8 @@ def test_two_stages_and_two_bands_are_each_answered() -> None:
 def test_amount_words_in_a_listing_are_the_filter_not_a_name() -> None:
     ((_, args),) = _calls(_plan("open deals worth between 15k and 45k in Qualified"))
     assert (args["amount_min"], args["amount_max"], args.get("query")) == (15000, 45000, None)
+
+
+def test_i_compared_with_a_colleague_is_two_answers_mine_first() -> None:
+    calls = _calls(_plan("what have I booked this year compared with Tomas?"))
+    assert [args.get("owner") for _, args in calls] == ["me", "Tomas Berg"]

@@ -27,7 +27,7 @@ from sales.errors import InvalidInput
 from sales.leads import lead_source_is
 from sales.money import DEFAULT_CURRENCY, currency_code
 from sales.permissions import Actor, team_member_ids
-from sales.query_terms import DateField, DealStatus, GroupBy, Metric
+from sales.query_terms import PAST_PIPELINE_METRICS, DateField, DealStatus, GroupBy, Metric
 from sales.stages import StageMachine, workspace_machine
 from store.models import Account, Deal, Lead, StageChange, User
 
@@ -329,7 +329,8 @@ def run_pipeline_query(
         value = func.avg(col(Deal.amount))
         deal_count = func.count(col(Deal.amount))
     elif query.metric == "median_amount":
-        answer = _median_amount(session, query, group_exprs, conditions, base_from, filters)
+        amounts = [*conditions, col(Deal.amount).is_not(None)]  # a deal without an amount has no size
+        answer = _medians(session, query, group_exprs, amounts, base_from, filters, col(Deal.amount), per_currency=True)
         return replace(answer, not_compared=not_compared)
     elif query.metric == "win_rate":
         is_won = case((col(Deal.stage) == won, 1.0), else_=0.0)
@@ -344,7 +345,9 @@ def run_pipeline_query(
         deal_count = func.count(days)
         filters["cycle_over"] = cycle_stages
         if query.metric == "median_cycle_days":
-            return _median_cycle(session, query, group_exprs, [*conditions, in_cycle], base_from, filters, days)
+            return _medians(
+                session, query, group_exprs, [*conditions, in_cycle], base_from, filters, days, per_currency=False
+            )
 
     labels = list(group_exprs)
     if UNITS[query.metric] == "currency":
@@ -393,50 +396,69 @@ def _check_open_on(query: PipelineQuery) -> None:
         problems["status"] = "the pipeline on a past day is its open deals: use status open"
     if query.stage or "stage" in query.group_by:
         problems["stage"] = "a past day's pipeline cannot be split by stage (deals have moved since)"
-    if query.metric not in ("count", "total_amount", "avg_amount", "median_amount"):
+    if query.metric not in PAST_PIPELINE_METRICS:
         problems["metric"] = "a past day's pipeline has counts and amounts only"
     if problems:
         raise InvalidInput(problems)
 
 
-def _median_cycle(
+def _medians(
     session: Session,
     query: PipelineQuery,
     group_exprs: dict[str, Any],
     conditions: list[ColumnElement[bool]],
     base_from: Any,
     filters: dict[str, Any],
-    days: ColumnElement[Any],
+    value: Any,
+    *,
+    per_currency: bool,
 ) -> PipelineAnswer:
-    """The median of the cycle durations per group: SQL has no portable median, so the durations are read and the
-    median taken here (one number per deal, the same durations ``avg_cycle_days`` averages)."""
+    """The median of ``value`` per group (and per currency, for amounts): SQL has no portable median, so the values
+    are read and the median taken here. Cycle days: one duration per deal, the ones ``avg_cycle_days`` averages;
+    amounts: one per deal with an amount, never across currencies."""
     from statistics import median
 
     labels = list(group_exprs)
-    stmt = base_from(select(*[e.label(f"g_{k}") for k, e in group_exprs.items()], days.label("days")))
-    per_group: dict[tuple[str | None, ...], list[float]] = {}
-    everything: list[float] = []
+    currency: list[Any] = [col(Deal.currency).label("currency")] if per_currency else []
+    stmt = base_from(select(*[e.label(f"g_{k}") for k, e in group_exprs.items()], *currency, value.label("value")))
+    per_group: dict[tuple[tuple[str | None, ...], str | None], list[float]] = {}
+    overall: dict[str | None, list[float]] = {}
     for row in session.execute(stmt.where(*conditions)).all():
-        key = tuple(_text(v) for v in row[:-1])
-        per_group.setdefault(key, []).append(float(row[-1]))
-        everything.append(float(row[-1]))
+        code = str(row[len(labels)]) if per_currency else None
+        key = tuple(_text(v) for v in row[: len(labels)])
+        per_group.setdefault((key, code), []).append(float(row[-1]))
+        overall.setdefault(code, []).append(float(row[-1]))
     rows = [
-        PipelineAnswerRow(dict(zip(labels, key, strict=True)), _number(median(v)), len(v))
-        for key, v in per_group.items()
+        PipelineAnswerRow(dict(zip(labels, key, strict=True)), _number(median(v)), len(v), code)
+        for (key, code), v in per_group.items()
     ]
     if _chronological(query):
-        rows.sort(key=lambda r: tuple(str(r.group[k] or "") for k in labels))
+        rows.sort(key=lambda r: (tuple(str(r.group[k] or "") for k in labels), r.currency or ""))
     else:
         sign = 1.0 if query.order == "asc" else -1.0
-        rows.sort(key=lambda r: (r.value is None, sign * (r.value or 0.0), tuple(str(v) for v in r.group.values())))
+        rows.sort(
+            key=lambda r: (
+                r.currency or "",
+                r.value is None,
+                sign * (r.value or 0.0),
+                tuple(str(v) for v in r.group.values()),
+            )
+        )
+    totals = [
+        PipelineAnswerRow({}, _number(median(v)), len(v), code)
+        for code, v in sorted(overall.items(), key=lambda item: item[0] or "")
+    ] or [PipelineAnswerRow({}, None, 0, None)]
+    total = totals[0] if len(totals) == 1 else PipelineAnswerRow({}, None, sum(t.deals for t in totals), None)
     return PipelineAnswer(
         metric=query.metric,
-        unit="days",
+        unit="currency" if per_currency else "days",
         group_by=labels,
         rows=rows[: query.limit] if labels else [],
-        total=PipelineAnswerRow({}, _number(median(everything)) if everything else None, len(everything)),
+        total=total,
         truncated=len(rows) > query.limit,
         filters=filters,
+        currency=total.currency if per_currency else None,
+        totals_by_currency=totals if per_currency and overall else [],
     )
 
 
@@ -553,58 +575,6 @@ def _per_currency(
         filters=filters,
         currency=total.currency,
         totals_by_currency=totals,
-    )
-
-
-def _median_amount(
-    session: Session,
-    query: PipelineQuery,
-    group_exprs: dict[str, Any],
-    conditions: list[ColumnElement[bool]],
-    base_from: Any,
-    filters: dict[str, Any],
-) -> PipelineAnswer:
-    """The median deal amount per group and currency: SQL has no portable median, so the amounts are read and the
-    median taken here (deals with no amount are not counted, as the average leaves them out)."""
-    from statistics import median
-
-    labels = list(group_exprs)
-    stmt = base_from(
-        select(
-            *[e.label(f"g_{k}") for k, e in group_exprs.items()],
-            col(Deal.currency).label("currency"),
-            col(Deal.amount).label("amount"),
-        )
-    ).where(*conditions, col(Deal.amount).is_not(None))
-    per_group: dict[tuple[tuple[str | None, ...], str], list[float]] = {}
-    per_currency: dict[str, list[float]] = {}
-    for row in session.execute(stmt).all():
-        key = tuple(_text(v) for v in row[:-2])
-        per_group.setdefault((key, str(row[-2])), []).append(float(row[-1]))
-        per_currency.setdefault(str(row[-2]), []).append(float(row[-1]))
-    rows = [
-        PipelineAnswerRow(dict(zip(labels, key, strict=True)), _number(median(v)), len(v), code)
-        for (key, code), v in per_group.items()
-    ]
-    if _chronological(query):
-        rows.sort(key=lambda r: (tuple(str(r.group[k] or "") for k in labels), r.currency or ""))
-    else:
-        sign = 1.0 if query.order == "asc" else -1.0
-        rows.sort(key=lambda r: (r.currency or "", sign * (r.value or 0.0), tuple(str(v) for v in r.group.values())))
-    totals = [PipelineAnswerRow({}, _number(median(v)), len(v), code) for code, v in sorted(per_currency.items())] or [
-        PipelineAnswerRow({}, None, 0, None)
-    ]
-    total = totals[0] if len(totals) == 1 else PipelineAnswerRow({}, None, sum(t.deals for t in totals), None)
-    return PipelineAnswer(
-        metric=query.metric,
-        unit="currency",
-        group_by=labels,
-        rows=rows[: query.limit] if labels else [],
-        total=total,
-        truncated=len(rows) > query.limit,
-        filters=filters,
-        currency=total.currency,
-        totals_by_currency=totals if per_currency else [],
     )
 
 

@@ -26,10 +26,12 @@ Metric = Literal[
     "stage_conversion",
     FunnelMetric,
 ]
+PAST_PIPELINE_METRICS: tuple[str, ...] = ("count", "total_amount", "avg_amount", "median_amount")
+"""The metrics of the pipeline as it stood on a past day (``open_on``): counts and amounts of open deals."""
 GroupBy = Literal[
     "owner", "team", "stage", "industry", "product", "region", "account", "source", "loss_reason", "month", "quarter"
 ]
 DealStatus = Literal["open", "won", "lost", "closed", "all"]
 DateField = Literal["created", "closed", "expected_close"]
 
-__all__ = ["DateField", "DealStatus", "FunnelMetric", "GroupBy", "Metric"]
+__all__ = ["PAST_PIPELINE_METRICS", "DateField", "DealStatus", "FunnelMetric", "GroupBy", "Metric"]

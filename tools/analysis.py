@@ -166,6 +166,7 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
                 stage, stage_term = meaning, stage.strip()
         bounds = _period_bounds(ctx, args.period, "period")
         date_from, date_to = bounds if bounds else (_iso(args.date_from, "date_from"), _iso(args.date_to, "date_to"))
+        machine = workspace_machine(s)  # read once for every query of this question and its wording
         query = PipelineQuery(
             metric=args.metric,
             group_by=tuple(dict.fromkeys(args.group_by)),
@@ -190,24 +191,29 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             limit=args.limit,
             order=args.sort,
         )
-        answer = run_pipeline_query(s, ctx.actor, query)
+        answer = run_pipeline_query(s, ctx.actor, query, machine=machine)
         unpriced = (
             answer.unit == "currency"
             and answer.counted == "deals"  # a funnel figure (revenue per hour) without wins is not a count of deals
             and answer.total.deals == 0
             and not answer.totals_by_currency[1:]
         )
-        if unpriced and run_pipeline_query(s, ctx.actor, dataclasses.replace(query, metric="count")).total.value:
+        if (
+            unpriced
+            and run_pipeline_query(
+                s, ctx.actor, dataclasses.replace(query, metric="count"), machine=machine
+            ).total.value
+        ):
             # the deals match but carry no amounts (Maven's open deals): count them, and say so
             query = dataclasses.replace(query, metric="count")
-            answer = run_pipeline_query(s, ctx.actor, query)
+            answer = run_pipeline_query(s, ctx.actor, query, machine=machine)
         computed = describe_query(
             query,
             owner=owner.name if owner is not None else None,
             team=team_name,
             period=args.period,
             stage_term=stage_term,
-            won_stage=workspace_machine(s).won_stage,
+            won_stage=machine.won_stage,
         )
         if unpriced and query.metric == "count":
             computed += " (these deals carry no amounts, so they are counted)"

@@ -39,6 +39,7 @@ from agent.offline.slots import (
 from agent.offline.vocab import DIMENSION_NOUNS, KIND_NOUNS, choices, find_terms
 from sales.dates import NUMBER_WORDS
 from sales.periods import parse_period, period_containing, shift
+from sales.query_terms import PAST_PIPELINE_METRICS
 from sales.segments import SIZE_BANDS
 from sales.vocabulary import Vocabulary
 from tools.drafting import choose_kind
@@ -308,9 +309,11 @@ _PERIOD_ARGS = ("period", "date_from", "date_to")
 _BACK = re.compile(
     r"\b(it|its|them|they|those|these|their|that one|this one|the total|in total|altogether|there)\b", re.I
 )
-_LISTING_TO_QUESTION = {"owner": "owner", "stage": "stage", "industry": "industry", "product": "product"}
-_LISTING_TO_QUESTION |= {"region": "region", "amount_min": "amount_min", "amount_max": "amount_max"}
-_LISTING_TO_QUESTION |= {"amount_currency": "amount_currency", "status": "status", "account": "account"}
+_LISTING_FILTERS = (
+    *("owner", "stage", "industry", "product", "region", "account", "status"),
+    *("amount_min", "amount_max", "amount_currency"),
+)
+"""A deal listing's filters that a pipeline question takes under the same name."""
 
 
 def _refer_back(first: Decision, later: Decision, piece: str) -> None:
@@ -323,9 +326,9 @@ def _refer_back(first: Decision, later: Decision, piece: str) -> None:
         own = [k for k in (*_FILTER_ARGS, *_PERIOD_ARGS, "amount_min", "amount_max") if later.args.get(k)]
         if own:
             return  # the second question names its own scope
-        for listing_key, question_key in _LISTING_TO_QUESTION.items():
-            if first.args.get(listing_key) is not None:
-                later.args[question_key] = first.args[listing_key]
+        for key in _LISTING_FILTERS:
+            if first.args.get(key) is not None:
+                later.args[key] = first.args[key]
         for field_name, date_field in (("closing", "expected_close"), ("closed", "closed"), ("created", "created")):
             if first.args.get(field_name):
                 later.args["period"], later.args["date_field"] = first.args[field_name], date_field
@@ -363,9 +366,8 @@ def _carry_question(first: dict[str, Any], later: dict[str, Any], piece: str, tu
         found = find_periods(f"{first['period']} versus {before.group(0)}".lower(), turn.today, turn.fy)
         if len(found) == 2:
             later["period"] = found[1].text
-            for key in ("date_field",):
-                if first.get(key):
-                    later[key] = first[key]
+            if first.get("date_field"):
+                later["date_field"] = first["date_field"]
     if not any(later.get(key) for key in _PERIOD_ARGS):
         for key in (*_PERIOD_ARGS, "date_field"):
             if first.get(key):
@@ -392,12 +394,15 @@ def _record_from(decision: Decision) -> Mention | None:
     return None
 
 
+def _purpose_args(text: str) -> dict[str, Any]:
+    """The draft's purpose, when the words say one ("... about the renewal timeline")."""
+    purpose = _PURPOSE.search(text)
+    return {"purpose": purpose.group("p").strip(" .!?")[:500]} if purpose else {}
+
+
 def _draft_for_latest(turn: Turn, kind: str, piece: str) -> Decision:
     """ "Draft a follow-up to my most recent lead": find that record first, then draft for it."""
-    purpose = _PURPOSE.search(_LATEST.sub("", piece))
-    args: dict[str, Any] = {}
-    if purpose:
-        args["purpose"] = purpose.group("p").strip(" .!?")[:500]
+    args = _purpose_args(_LATEST.sub("", piece))
     return Decision(
         "tool",
         tool="find_records",
@@ -419,10 +424,7 @@ def _draft_for_listed(listing: Decision, which: re.Match[str], piece: str) -> No
     word = which.group("which").lower()
     if word in ("largest", "biggest", "top") and kind == "deal":
         listing.args["largest_first"] = True
-    purpose = _PURPOSE.search(piece[: which.start()] + piece[which.end() :])
-    args: dict[str, Any] = {}
-    if purpose:
-        args["purpose"] = purpose.group("p").strip(" .!?")[:500]
+    args = _purpose_args(piece[: which.start()] + piece[which.end() :])
     listing.then.append({"tool": "draft_follow_up", "args": args, "from": {f"{kind}_id": "records.0.id"}})
 
 
@@ -835,9 +837,8 @@ def _build_as(intent: str, turn: Turn) -> Decision:
     first = validated.model_dump(exclude_unset=True, exclude_none=True)
     # "compare GTX Pro and MG Special": the same question once per value named, each answered
     calls = [(intent, {**first, kind: value}) for kind, values in each.items() for value in values[1:]]
-    for override in also:  # the same question with one argument changed ("the pipeline then": open_on)
-        changed = {**first, **{k: v for k, v in override.items() if v is not None}}
-        calls.append((intent, {k: v for k, v in changed.items() if k not in override or override[k] is not None}))
+    for override in also:  # the same question with one argument changed (None: left out), "the pipeline then"
+        calls.append((intent, {k: v for k, v in {**first, **override}.items() if v is not None}))
     if share_of in first:  # "what share of the pipeline is in Proposal": the whole, beside the part
         calls.append((intent, {k: v for k, v in first.items() if k != share_of}))
     return Decision(
@@ -1042,20 +1043,23 @@ def _owner(turn: Turn) -> str | None:
     match = re.search(
         r"\b(?:owned by|assigned to|belonging to|for rep|rep|owner)\s+(?P<o>[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)?)", text
     )
-    if match and _person(match.group("o")):
-        return _person(match.group("o"))
+    person = _person(match.group("o")) if match else None
+    if person:
+        return person
     match = re.search(
         r"\b(?P<o>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)'s\s+(?:deals|leads|pipeline|tasks|accounts|win rate|numbers|bookings|revenue|sales|forecast|quota|book|open deals|closed deals|average|cycle)\b",
         text,
     )
-    if match and _person(match.group("o")):
-        return _person(match.group("o"))
+    person = _person(match.group("o")) if match else None
+    if person:
+        return person
     match = re.search(
         r"\b(?:did|has|have|does|is)\s+(?P<o>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\s+(?:win|won|close|closed|sell|sold|book|booked|lose|lost|have|got|own|owns)\b",
         text,
     )
-    if match and _person(match.group("o")):
-        return _person(match.group("o"))
+    person = _person(match.group("o")) if match else None
+    if person:
+        return person
     own_team = re.search(
         r"\bmy (team|reps|people|org|group|region|managers|direct reports|whole team)\b|\bteam'?s?\b",
         text,
@@ -2200,14 +2204,14 @@ def _conversion_target(turn: Turn, stage: str | None) -> str | None:
 def _past_pipeline(turn: Turn, args: dict[str, Any], compared: list[str]) -> None:
     """The open pipeline compared over periods is the pipeline as it stood then (``open_on``: the end of each past
     period; the current one is now), never the deals created in each period."""
-    what = f"the comparison of {' with '.join(compared)}"
+    args["period"] = args["date_field"] = None  # never the deals created in each period
+    why = None
     if args.get("stage") or "stage" in (args.get("group_by") or []) or args.get("_each"):
-        args.setdefault("_unapplied", []).append(f"{what} (a past day's pipeline cannot be split by stage)")
-        args["period"] = args["date_field"] = None
-        return
-    if args["metric"] not in ("count", "total_amount", "avg_amount", "median_amount"):
-        args.setdefault("_unapplied", []).append(f"{what} (a past day's pipeline has counts and amounts only)")
-        args["period"] = args["date_field"] = None
+        why = "a past day's pipeline cannot be split by stage"
+    elif args["metric"] not in PAST_PIPELINE_METRICS:
+        why = "a past day's pipeline has counts and amounts only"
+    if why:
+        args.setdefault("_unapplied", []).append(f"the comparison of {' with '.join(compared)} ({why})")
         return
     days: list[str | None] = []
     for label in compared:
@@ -2216,7 +2220,6 @@ def _past_pipeline(turn: Turn, args: dict[str, Any], compared: list[str]) -> Non
             days.append(None)  # the period we are in: the pipeline now
         else:
             days.append(min(period.end - timedelta(days=1), turn.today).isoformat())
-    args["period"] = args["date_field"] = None
     args["open_on"] = days[0]
     args["_also"] = [{"open_on": day} for day in days[1:]]
 

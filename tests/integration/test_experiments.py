@@ -289,7 +289,9 @@ def test_cli_define_then_analyze(cli) -> None:  # type: ignore[no-untyped-def]  
     with session_scope(engine) as s:
         plant(s, rep, now - timedelta(days=400), 300, lambda d: 0.2, random.Random(2))
     engine.dispose()
-    start = (now - timedelta(days=100)).date().isoformat()
+    # the change began well inside the planted 300 days, so both arms have cases whatever the hour of the run
+    # (a start at the planted data's last day left the treatment arm empty before 04:00 UTC)
+    start = (now - timedelta(days=200)).date().isoformat()
     defined = cli(
         "experiments", "define", "pricing page", "--change", "new pricing page link in the first email",
         "--design", "before-after", "--start", start, "--mde", "0.1", "--looks", "2", "--as", "mia@x.example",

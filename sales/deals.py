@@ -272,6 +272,7 @@ def find_deals(
     closing_from: date | None = None,
     closing_to: date | None = None,
     largest_first: bool = False,
+    longest_in_stage: bool = False,
     amount_min: float | None = None,
     amount_max: float | None = None,
     industry: str | None = None,
@@ -289,7 +290,7 @@ def find_deals(
     in its own currency (only deals in ``amount_currency`` when it is given); ``industry``, ``product`` and
     ``region`` (the account's region, else its owner's) match case-insensitively, as pipeline questions do.
     ``closed_from``/``closed_to`` and ``created_from``/``created_to`` (exclusive ends) filter on the day a deal was
-    won or lost and the day it was created."""
+    won or lost and the day it was created. ``longest_in_stage``: the earliest into their current stage first."""
     machine = machine or workspace_machine(session)
     stmt = select(Deal).join(Account, col(Deal.account_id) == col(Account.id), isouter=True)
     if region:
@@ -341,8 +342,10 @@ def find_deals(
         stmt = stmt.where(col(Deal.expected_close_date) < closing_to)
     # how many match in all, for a listing that says so; a lookup (``list_*``) skips the extra COUNT
     total = int(session.exec(select(func.count()).select_from(stmt.subquery())).one()) if count_all else None
-    if largest_first:  # "the biggest open deals": by amount (amounts in different currencies are not converted)
-        order: tuple[Any, ...] = (col(Deal.amount).desc().nulls_last(), col(Deal.id))
+    if longest_in_stage:  # "sitting in Proposal the longest"
+        order: tuple[Any, ...] = (col(Deal.stage_entered_at), col(Deal.id))
+    elif largest_first:  # "the biggest open deals": by amount (amounts in different currencies are not converted)
+        order = (col(Deal.amount).desc().nulls_last(), col(Deal.id))
     elif closing_from is not None or closing_to is not None:
         order = (col(Deal.expected_close_date), col(Deal.id))
     else:

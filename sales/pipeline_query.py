@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import Integer, String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import aliased
@@ -86,6 +86,10 @@ class PipelineQuery:
     order: Literal["desc", "asc"] | None = None
     """Groups ranked by the metric, highest first (``asc``: lowest first, for "which ... the fewest"); None: highest
     first, except months and quarters, which then stay in time order (a ranked time series needs ``order``)."""
+    value_min: float | None = None
+    value_max: float | None = None
+    """With ``group_by``: only the groups whose figure is at least / at most this ("which reps won more than 200k":
+    total_amount by owner, value_min 200000; rates as fractions). Each group's figure is in its own currency."""
 
 
 @dataclass(frozen=True)
@@ -168,10 +172,40 @@ def _bound(query: PipelineQuery, day: date) -> date | datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+MAX_GROUPS: Final = 500
+"""The most groups a threshold on the figure looks through (the tool's largest limit)."""
+
+
 def run_pipeline_query(
     session: Session, actor: Actor, query: PipelineQuery, *, machine: StageMachine | None = None
 ) -> PipelineAnswer:
-    """Compute ``query`` over the deals ``actor`` may see; one SQL statement for the rows, one for the total."""
+    """Compute ``query`` over the deals ``actor`` may see; one SQL statement for the rows, one for the total.
+    With ``value_min``/``value_max`` the groups are ranked as usual and those outside the bounds left out (the
+    overall total still covers every deal)."""
+    if query.value_min is None and query.value_max is None:
+        return _run(session, actor, query, machine)
+    if not query.group_by:
+        raise InvalidInput(
+            {"value_min": "a bound on the figure keeps or drops groups, so it needs a group_by (by owner, product...)"}
+        )
+    if query.value_min is not None and query.value_max is not None and query.value_min > query.value_max:
+        raise InvalidInput({"value_min": "the lower bound is above the upper one"})
+    wide = _run(session, actor, replace(query, limit=MAX_GROUPS, value_min=None, value_max=None), machine)
+    low, high = query.value_min, query.value_max
+    kept = [
+        r
+        for r in wide.rows
+        if r.value is not None and (low is None or r.value >= low) and (high is None or r.value <= high)
+    ]
+    notes = list(wide.notes)
+    if wide.truncated:
+        notes.append(f"only the first {MAX_GROUPS} groups were checked against the bound")
+    if wide.unit == "currency" and wide.currency is None and len(wide.totals_by_currency) > 1:
+        notes.append("each group's amount is compared with the bound in its own currency (no exchange rates)")
+    return replace(wide, rows=kept[: query.limit], truncated=len(kept) > query.limit or wide.truncated, notes=notes)
+
+
+def _run(session: Session, actor: Actor, query: PipelineQuery, machine: StageMachine | None) -> PipelineAnswer:
     machine = machine or workspace_machine(session)
     if query.metric not in UNITS:
         raise InvalidInput({"metric": f"use one of {', '.join(UNITS)}"})
@@ -757,6 +791,14 @@ def describe_query(
         text += ", " + ", ".join(filters)
     if query.group_by:
         text += ", by " + " and ".join(g.replace("_", " ") for g in query.group_by)
+        for word, bound in (("at least", query.value_min), ("at most", query.value_max)):
+            if bound is None:
+                continue
+            if query.metric == "count":
+                text += f", only those with {word} {_figure(query.metric, bound)} deals"
+            else:
+                words = _METRIC_WORDS.get(query.metric, query.metric.replace("_", " ")).split(" (")[0].lower()
+                text += f", only those whose {words} is {word} {_figure(query.metric, bound)}"
         if not _chronological(query):
             if query.limit == 1:
                 text += ", the lowest" if query.order == "asc" else ", the highest"
@@ -765,6 +807,15 @@ def describe_query(
                 if query.limit < 50:
                     text += f", {'bottom' if query.order == 'asc' else 'top'} {query.limit}"
     return text
+
+
+def _figure(metric: str, value: float) -> str:
+    unit = UNITS.get(metric, "deals")
+    if unit == "ratio":
+        return f"{value * 100:.1f}%"
+    if unit == "days":
+        return f"{value:,.1f} days"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 __all__ = ["PipelineAnswer", "PipelineAnswerRow", "PipelineQuery", "describe_query", "run_pipeline_query"]

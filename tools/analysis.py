@@ -188,6 +188,8 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             amount_currency=args.amount_currency,
             open_on=_iso(args.open_on, "open_on") if args.open_on else None,
             to_stage=args.to_stage,
+            value_min=args.value_min,
+            value_max=args.value_max,
             limit=args.limit,
             order=args.sort,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func
@@ -156,6 +156,8 @@ def _find(
         raise InvalidInput(
             {name: f"only deals can be filtered by {name.replace('_', ' ')}, not {args.entity}s" for name in deal_only}
         )
+    if args.longest_in_stage and args.entity != "deal":
+        raise InvalidInput({"longest_in_stage": f"only deals have stages to sit in, not {args.entity}s"})
     if args.source and args.entity != "lead":
         raise InvalidInput({"source": f"only leads can be filtered by where they came from, not {args.entity}s"})
     if args.entity == "lead":
@@ -201,6 +203,7 @@ def _find(
             closing_from=closing_from,
             closing_to=closing_to,
             largest_first=args.largest_first,
+            longest_in_stage=args.longest_in_stage,
             amount_min=args.amount_min,
             amount_max=args.amount_max,
             amount_currency=args.amount_currency,
@@ -213,6 +216,8 @@ def _find(
             created_to=created_to,
         )
         owners = _emails(s, {deal.owner_id for deal in deals})
+        now = datetime.now(UTC)  # days in stage as of the end of ``today`` when a run gives an earlier day
+        reference = now if today is None or today >= now.date() else datetime.combine(today, time.max, tzinfo=UTC)
         account_ids = [d.account_id for d in deals if d.account_id]
         accounts = dict(s.exec(select(Account.id, Account.name).where(col(Account.id).in_(account_ids))).all())
         deal_rows = [
@@ -226,6 +231,9 @@ def _find(
                 amount=_money(deal.amount),
                 currency=deal.currency,
                 due_date=deal.expected_close_date.isoformat() if deal.expected_close_date else None,
+                days_in_stage=round((reference - deal.stage_entered_at).total_seconds() / 86400, 1)
+                if args.longest_in_stage
+                else None,
             )
             for deal in deals
         ]

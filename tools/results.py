@@ -62,6 +62,7 @@ class RecordSummary(BaseModel):
     email: str | None = None
     due_date: str | None = None
     score: float | None = None
+    days_in_stage: float | None = Field(default=None, description="Deals listed longest in stage first only.")
 
 
 class FindRecordsResult(ToolResult):

@@ -78,6 +78,11 @@ class FindRecordsArgs(ToolArgs):
     largest_first: bool = Field(
         default=False, description="Deals only: the biggest amounts first ('the largest open deals')."
     )
+    longest_in_stage: bool = Field(
+        default=False,
+        description="Deals only: the longest in their current stage first ('sitting in Proposal the longest'); "
+        "each shows its days in that stage.",
+    )
     amount_min: float | None = Field(default=None, description="Deals only: amount at least this ('over 50k').")
     amount_max: float | None = Field(default=None, description="Deals only: amount at most this ('under 10k').")
     amount_currency: str | None = Field(
@@ -243,6 +248,15 @@ class PipelineQuestionArgs(ToolArgs):
         default=None,
         description="ISO code the amount_min/amount_max threshold is in (e.g. EUR for '€50k'); default: the "
         "deals' one currency, else USD. Deals in other currencies are left out (no exchange rates).",
+    )
+    value_min: float | None = Field(
+        default=None,
+        description="With group_by: only the groups whose figure is at least this ('which reps won more than 200k': "
+        "total_amount by owner, value_min 200000; 'products with over 500 deals': count, 501; rates as fractions). "
+        "Not amount_min, which filters single deals by their amount.",
+    )
+    value_max: float | None = Field(
+        default=None, description="With group_by: only the groups whose figure is at most this."
     )
     limit: int = Field(default=50, ge=1, le=500, description="At most this many groups (top N).")
     sort: Literal["desc", "asc"] | None = Field(

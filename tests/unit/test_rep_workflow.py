@@ -236,6 +236,28 @@ def test_deals_idle_for_a_span_the_rep_names(engine: Engine) -> None:
     assert [d.id for d in biggest] == [recent, middling]  # by amount, not by last update
 
 
+def test_deals_longest_in_their_stage_come_first_with_their_days_in_it(engine: Engine, tmp_path: Path) -> None:
+    """ "which deals have been sitting in Proposal the longest": by the day each entered its current stage."""
+    from agent.context import Context
+    from tests.unit.test_agent_support import services_for
+    from tools.records import find_records
+    from tools.schemas import FindRecordsArgs
+
+    team = seed_team(engine)
+    now = utcnow()
+    longest = _deal(engine, team, name="Since June", stage_entered_at=now - timedelta(days=90), amount=Decimal(5))
+    newest = _deal(engine, team, name="Since Monday", stage_entered_at=now - timedelta(days=2), amount=Decimal(900))
+    _deal(engine, team, name="Elsewhere", stage="Discovery", stage_entered_at=now - timedelta(days=300))
+    context = Context(actor=team.rep, services=services_for(engine, tmp_path))
+    found = find_records(context, FindRecordsArgs(entity="deal", stage="Proposal", longest_in_stage=True))
+    assert [r.id for r in found.records] == [longest, newest]  # not by amount, not by last update
+    assert [round(r.days_in_stage or 0) for r in found.records] == [90, 2]
+    plain = find_records(context, FindRecordsArgs(entity="deal", stage="Proposal"))
+    assert all(r.days_in_stage is None for r in plain.records)
+    with pytest.raises(InvalidInput, match="only deals have stages"):
+        find_records(context, FindRecordsArgs(entity="lead", longest_in_stage=True))
+
+
 def test_a_name_matching_one_open_and_some_closed_deals_means_the_open_one(engine: Engine) -> None:
     from tools.records import deal_id_for
 

@@ -140,6 +140,30 @@ def test_median_amount_is_the_middle_deal_not_the_mean(engine: Engine) -> None:
     assert [r.currency for r in by_owner.rows] == ["USD", "USD"] and by_owner.unit == "currency"
 
 
+def test_a_bound_on_each_groups_figure_keeps_only_the_groups_within_it(engine: Engine) -> None:
+    """ "which reps have more than 100k in deals": only the reps at or past the bound; the total is everyone's."""
+    team = seed_deals(engine)
+    every = {
+        r.group["owner"]: r.value for r in _run(engine, team.admin, metric="total_amount", group_by=("owner",)).rows
+    }
+    high = max(every.values())
+    kept = _run(engine, team.admin, metric="total_amount", group_by=("owner",), value_min=high)
+    assert [r.group["owner"] for r in kept.rows] == [o for o, v in every.items() if v == high]
+    assert kept.total.value == sum(every.values())  # the overall figure still covers every deal
+    fewest = _run(engine, team.admin, metric="count", group_by=("owner",), value_max=3)
+    counts = {r.group["owner"]: r.value for r in _run(engine, team.admin, metric="count", group_by=("owner",)).rows}
+    assert {r.group["owner"] for r in fewest.rows} == {o for o, n in counts.items() if n <= 3}
+    assert not _run(engine, team.admin, metric="count", group_by=("owner",), value_min=1000).rows
+    with pytest.raises(InvalidInput, match="needs a group_by"):
+        _run(engine, team.admin, metric="count", value_min=2)
+    with pytest.raises(InvalidInput, match="above the upper"):
+        _run(engine, team.admin, metric="count", group_by=("owner",), value_min=5, value_max=2)
+    text = describe_query(PipelineQuery(metric="count", group_by=("owner",), value_min=501))
+    assert "only those with at least 501 deals" in text
+    rate = describe_query(PipelineQuery(metric="win_rate", group_by=("product",), value_max=0.4))
+    assert "only those whose win rate is at most 40.0%" in rate
+
+
 def test_conversion_to_a_named_stage(engine: Engine) -> None:
     team = seed_deals(engine)
     to_won = _run(engine, team.admin, metric="stage_conversion", stage="Proposal", to_stage="Won")

@@ -256,6 +256,8 @@ def _record_line(row: dict[str, Any]) -> str:
         details.append(f"score {number(row['score'], 1)}")
     if row.get("due_date"):
         details.append(f"due {row['due_date']}")
+    if row.get("days_in_stage") is not None:
+        details.append(f"{number(row['days_in_stage'], 0)} days in {row.get('stage') or 'its stage'}")
     if row.get("owner_email"):
         details.append(f"owner {row['owner_email']}")
     return head + (f" ({', '.join(details)})" if details else "")
@@ -300,7 +302,9 @@ def _find_scope(args: dict[str, Any]) -> str:
         parts.append(f"amount at least {money(args['amount_min'], code) if code else number(args['amount_min'])}")
     if args.get("amount_max") is not None:
         parts.append(f"amount at most {money(args['amount_max'], code) if code else number(args['amount_max'])}")
-    if args.get("largest_first"):
+    if args.get("longest_in_stage"):
+        parts.append("longest in their stage first" if args.get("limit") != 1 else "the longest in its stage")
+    elif args.get("largest_first"):
         parts.append("largest amount first" if args.get("limit") != 1 else "the largest")
     elif args.get("limit") == 1:
         parts.append("the latest")
@@ -387,6 +391,10 @@ def stated_difference(
         return None
     (args_a, data_a), (args_b, data_b) = asked
     differ = [k for k in sorted(set(args_a) | set(args_b)) if args_a.get(k) != args_b.get(k)]
+    if differ == ["status"] and args_b.get("status") == "closed" and args_a.get("metric") in _ADDITIVE:
+        return _share_of_closed(args_a, data_a, data_b)  # "what percentage of deals did Anna lose"
+    if differ and set(differ) <= {"amount_min", "amount_max"} and not data_a.get("group_by"):
+        return _bands_compared(args_a, data_a, args_b, data_b)  # "over 50k compared with under 50k"
     if len(differ) != 1 or differ[0] not in _COMPARED_KEYS or data_a.get("group_by") or data_b.get("group_by"):
         return None  # one thing compared (two periods, two reps, two products), the rest the same
     (key,) = differ
@@ -415,14 +423,7 @@ def stated_difference(
     if args_b.get(key) is None:  # one side is everyone: the part's share of the whole, or the part against it
         return _against_everyone(key, first, unit, currency, float(value_a), float(value_b), args_a, data_b)
     second = _compared_value(key, args_b.get(key))
-    diff = float(value_a) - float(value_b)
-    if unit == "ratio":
-        change = f"{diff * 100:+.1f} percentage points"
-    else:
-        sign = "+" if diff >= 0 else "-"
-        change = f"{sign}{_metric_value(unit, abs(diff), currency)}"
-        if float(value_b):
-            change += f" ({diff / abs(float(value_b)) * 100:+.1f}%)"
+    change = _change(unit, float(value_a), float(value_b), currency)
     unfinished = [u for u in (_unfinished(data_a, today), _unfinished(data_b, today)) if u] if key == "period" else []
     caveat = f" Note: {'; '.join(unfinished)}." if unfinished else ""
     if key == "open_on":
@@ -436,6 +437,57 @@ def stated_difference(
         f"Compared: {first} {_metric_value(unit, value_a, currency)} against {second} "
         f"{_metric_value(unit, value_b, currency)}, a {'change' if key in ('period', 'open_on') else 'difference'} "
         f"of {change}.{caveat}"
+    )
+
+
+def _change(unit: str, value_a: float, value_b: float, currency: str) -> str:
+    """The first figure less the second: percentage points for rates, else the amount and the relative change."""
+    diff = value_a - value_b
+    if unit == "ratio":
+        return f"{diff * 100:+.1f} percentage points"
+    change = f"{'+' if diff >= 0 else '-'}{_metric_value(unit, abs(diff), currency)}"
+    return change + (f" ({diff / abs(value_b) * 100:+.1f}%)" if value_b else "")
+
+
+def _share_of_closed(args: dict[str, Any], data: dict[str, Any], closed: dict[str, Any]) -> str | None:
+    """The lost (or won) deals' share of the closed ones: "Share: lost is 128 of 400 closed deals, 32.0%"."""
+    part, whole = (data.get("total") or {}).get("value"), (closed.get("total") or {}).get("value")
+    unit = str(data.get("unit") or "")
+    if part is None or whole is None or unit != closed.get("unit") or data.get("group_by"):
+        return None
+    currency = str((data.get("total") or {}).get("currency") or data.get("currency") or "")
+    status = str(args.get("status"))
+    what = "closed deals" if unit != "currency" else "the closed deals' amount"
+    if not whole:
+        return f"Share: no deals closed here, so there is no share {status}."
+    return (
+        f"Share: {status} is {_metric_value(unit, part, currency)} of {_metric_value(unit, whole, currency)} {what} "
+        f"(won or lost), {float(part) / float(whole) * 100:.1f}%."
+    )
+
+
+def _band(args: dict[str, Any]) -> str:
+    low, high = args.get("amount_min"), args.get("amount_max")
+    if low is not None and high is not None:
+        return f"deals of {number(low)} to {number(high)}"
+    return f"deals of at least {number(low)}" if low is not None else f"deals of at most {number(high)}"
+
+
+def _bands_compared(
+    args_a: dict[str, Any], data_a: dict[str, Any], args_b: dict[str, Any], data_b: dict[str, Any]
+) -> str | None:
+    """Two amount bands of one figure ("win rate under 10k vs over 50k"): the difference between them."""
+    total_a, total_b = data_a.get("total") or {}, data_b.get("total") or {}
+    value_a, value_b = total_a.get("value"), total_b.get("value")
+    unit = str(data_a.get("unit") or "")
+    if value_a is None or value_b is None or unit != data_b.get("unit") or data_b.get("group_by"):
+        return None
+    if unit == "currency" and total_a.get("currency") != total_b.get("currency"):
+        return None
+    currency = str(total_a.get("currency") or data_a.get("currency") or "")
+    return (
+        f"Compared: {_band(args_a)} {_metric_value(unit, value_a, currency)} against {_band(args_b)} "
+        f"{_metric_value(unit, value_b, currency)}, a difference of {_change(unit, float(value_a), float(value_b), currency)}."
     )
 
 
@@ -557,6 +609,9 @@ def _pipeline_answer(args: dict[str, Any], data: dict[str, Any]) -> str:
             return f"{title}: no {_counted(data, 0)} match."
         return f"{title}: {overall or with_count(row)}."
     if not rows:
+        bounded = args.get("value_min") is not None or args.get("value_max") is not None
+        if bounded and overall is not None and (total or {}).get("deals"):
+            return f"{title}: no group is within the bound.\nOverall: {overall}."
         return f"{title}: no {_counted(data, 0)} match."
     lines = [f"- {_group_label(row.get('group'))}: {with_count(row)}" for row in rows[: MAX_ROWS * 2]]
     asked_top = isinstance(args.get("limit"), int) and args["limit"] <= MAX_ROWS * 2

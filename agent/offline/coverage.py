@@ -18,17 +18,17 @@ from sales.vocabulary import Vocabulary
 GRAMMAR = frozenset(
     """
     $ a about above account accounts across across-the-board active added after again against agent agents
-    agents' ago all also am amount amounts an and any approximately apr april are around as at aug august
+    agents' ago all also am among amongst amount amounts an and any approximately apr april are around as at aug august
     average avg band be been before being below best best-selling between big bigger biggest bn booked bookings
     both bottom break breakdown bring bringing brings broken brought but by came can client clients close closed
     closing company compare compared comparing conversion convert converted could count created curious current
     currently customer customers cycle date dates days deal deals dec december did do does doing dollars done
     down due during each earn earned earns eight end entered enterprise entire eur every everybody everyone exactly
-    expect expected far feb february fewest fraction figure figures first five flight for four friday from funnel fy gbp
+    expect expected far feb february fewer fewest fraction figure figures first five flight for four friday from funnel fy gbp
     generate generated get give go going gone got greater greatest group grouped h1 h2 had half has have having hey hi
     higher highest how how's i i'm if in include includes including industries industry into is it it's its jan
     january jul july jun june just k know large larger largest last latest leader leaders leading least let let's like
-    line lines list listing live long look looking lose losing losses lost lower lowest m made make makes
+    line lines list listing live long look looking lose losing loss losses lost lower lowest m made make makes
     manager managers many mar march market me mean median mid mid-market midmarket midsize monday money month
     monthly months more most moved much my need new next nine not nov november now number numbers oct october of
     off office offices offices' often ok okay on once one ones only open opened or order ordered other our out
@@ -37,7 +37,7 @@ GRAMMAR = frozenset(
     quick quickly range rank ranked ranking rate rates ratio ratios reached reason reasons region regional regions rep reps
     reps' rest result results revenue right right-now roughly running sales salespeople salesperson same saturday say
     scheduled second sector sectors see sell seller sellers selling sep sept september series set seven share
-    should show since sitting six size sizes slated small smaller smallest smb so so-far sold some sorted split
+    should show since single sitting six size sizes slated small smaller smallest smb so so-far sold some sorted spent split
     splits stage stages stats status still strongest sum sunday take takes taking team team's teams teams' tell
     ten than that that's the their them then there there's these they they're third this those three through
     thru thursday till time to today tomorrow tonight took top top-selling total totals tuesday two typical

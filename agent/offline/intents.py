@@ -117,6 +117,11 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(my|our|open|all|active|new|won|lost)\s+(leads|deals|accounts|contacts)\b", 1.0),
         (r"\b(do we have|is there|are there|have we got|any)\b[^.?!]{0,30}\b(lead|deal|account|contact)s?\b", 1.5),
         (r"\bwho (owns|is the owner|is working)\b", 2.0),
+        # "which deals have been sitting in Proposal the longest": a listing ordered by days in the stage
+        # ("which stage are deals stuck in the longest" asks about stages: a bottleneck)
+        (r"^(?!.*\b(what|which) (stages?|deal sizes?|sizes?|segments?|industr\w+|reps?|owners?|products?|regions?|teams?|sources?)\b).*?\b(deals|opportunities|opps)\b[^.?!]{0,30}?(\b(sitting|sat|stuck|been|spent|waiting|languishing|parked)\b[^.?!]{0,40}\b(the )?longest\b|\blongest (time )?in (their |its |the )?(current )?stage\b)", 4.0),
+        # "... and which ones were they", "and list them": the records a first question counted
+        (r"\b(which|what) (ones|deals|leads) (were|are) (they|those|these)\b|^(and )?(list|show) (me )?(them|those|these)\b", 2.5),
         (r"\b(status of|details (on|for|of|about)|where are we with|where do we stand with|what's the latest on|(?:what|which) stage is)\b", 2.0),
         (r"\bwhich (leads|deals|accounts|contacts)\b", 0.5),
         # "what's closing for me in the next 30 days": the deals themselves
@@ -225,6 +230,11 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(best|top|worst)[- ]selling\b", 2.0),
         (r"\bcompare\b[^.?!]{0,30}\b(offices?|regions?|teams?|reps?|agents?|products?|managers?|sectors?|industr(y|ies))('s|')?", 2.0),
         (r"\bpipeline\b", 1.0),
+        # "which products sold more than 500 deals", "reps with over 20 won deals": a bound on each group's figure
+        (r"^(?:(?:show|list|give|find|get)(?: me)?\s+)?(?:(?:which|what|the|all|our|my)\s+)?(?:of (?:the|our|my) )?(reps?|agents?|owners?|sellers?|salespeople|products?|industr(?:y|ies)|sectors?|verticals?|regions?|offices?|teams?|accounts?|customers?|clients?|sources?|months?|quarters?)\b[^.?!]{0,40}\b(more than|fewer than|less than|over|under|above|below|at least|at most)\s+[$€£]?\d", 4.5),
+        # "did Uma win more than 100k this year": one figure against a bound
+        (r"^(did|has|have|is|are|was|were)\b[^.?!]{0,40}\b(win|won|sell|sold|book|booked|bring in|brought in|close|closed)\b[^.?!]{0,12}\b(more than|less than|over|under|above|below|at least)\b", 3.0),
+        (r"^pipeline\b(?!\s*(?:review|meeting|call)\b)", 1.0),  # "pipeline closing this quarter": a noun phrase asking
         (r"\b(who|which rep|which reps|top reps?|best reps?)\b[^.?!]{0,20}\b(won|closed|sold|booked|most|best|highest|lowest)\b", 2.0),
         (r"\bnumber of\b|\bcount\b", 2.0),
         # "who has the most deals stuck in Discovery": a ranking of people by a count, whatever the deals' state

@@ -335,6 +335,25 @@ def _refer_back(first: Decision, later: Decision, piece: str) -> None:
                 break
         if later.args.get("status") is None and first.args.get("status"):
             later.args["status"] = first.args["status"]
+    elif (
+        first.tool == "pipeline_question"
+        and later.tool == "find_records"
+        and later.args.get("entity") == "deal"
+        and not first.args.get("group_by")
+    ):
+        # "how many deals over 100k are open, and who owns them": the deals the question counted, listed
+        if any(later.args.get(k) is not None for k in (*_LISTING_FILTERS, *_LISTING_DATES, "query")):
+            return  # the listing names its own scope
+        for key in _LISTING_FILTERS:
+            if first.args.get(key) is not None and not (key == "owner" and first.args[key] == "team"):
+                later.args[key] = first.args[key]
+        listing_date = {"expected_close": "closing", "closed": "closed", "created": "created"}
+        if first.args.get("period") and first.args.get("date_field") in listing_date:
+            later.args[listing_date[first.args["date_field"]]] = first.args["period"]
+        elif first.args.get("date_from") or first.args.get("open_on"):
+            later.unapplied.append("the first question's dates (a listing takes a named period only)")
+        if first.args.get("metric") == "total_amount":
+            later.args["largest_first"] = True
     elif first.tool == "find_records" and later.tool == "create_task":
         kind = first.args.get("entity")
         one = first.args.get("largest_first") or first.args.get("limit") == 1
@@ -1077,8 +1096,18 @@ def _owner(turn: Turn) -> str | None:
 
 
 _FIND_MODIFIERS = (
-    r"^(?:(?:my|our|all|open|active|new|won|lost|closed|stalled|stuck|big|biggest|hot|recent|latest|top|the|any|"
-    r"qualified|working|disqualified|current|overdue|\d+)\s*)+\b|\b(?:deals?|leads?|accounts?|contacts?|tasks?)$"
+    r"^(?:(?:my|mine|our|ours|yours|all|open|active|new|won|lost|closed|stalled|stuck|big|biggest|largest|single|"
+    r"one|hot|recent|latest|top|the|any|qualified|working|disqualified|current|overdue|\d+)\s*)+\b"
+    r"|\b(?:deals?|leads?|accounts?|contacts?|tasks?|close|closes|closing)$"
+)
+_LONGEST_IN_STAGE = re.compile(
+    r"^(?!.*\b(?:what|which) (?:stages?|deal sizes?|sizes?|segments?|industr\w+|reps?|owners?|products?|regions?|"
+    r"teams?|sources?)\b).*?\b(?:deals|opportunities|opps)\b[^.?!]{0,30}?(?:\b(?:sitting|sat|stuck|been|spent|waiting|languishing|parked)\b[^.?!]{0,40}\b(?:the\s+)?longest\b"
+    r"|\blongest\s+(?:time\s+)?in\s+(?:their\s+|its\s+|the\s+)?(?:current\s+)?stage\b)"
+)
+# "the biggest deal", "my single largest lost deal": one deal, the largest (not "the biggest deals")
+_ONE_LARGEST = re.compile(
+    r"\b(?:biggest|largest|highest[- ]value|most valuable|largest[- ]value)\s+(?:[a-z]+\s+){0,2}?deal\b(?!s)"
 )
 
 
@@ -1184,6 +1213,12 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
         r"\b(biggest|largest|highest[- ]value|most valuable|top|largest[- ]value)\b", low
     ):
         args["largest_first"] = True  # "the biggest open deals": by amount, not the latest updated
+        if _ONE_LARGEST.search(low) and not limit:
+            args["limit"] = 1
+    if entity == "deal" and _LONGEST_IN_STAGE.search(low):
+        args["longest_in_stage"] = True  # "sitting in Proposal the longest": by days in the current stage
+        args.setdefault("status", "open")
+        args.pop("largest_first", None)
     if re.search(r"\b(most recent|latest|newest|last)\s+(lead|deal|contact|account)\b", low):
         args["limit"] = 1
         query = None if query and re.search(r"\b(recent|latest|newest|last)\b", query.lower()) else query
@@ -2078,6 +2113,13 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
             band_text = band_text.replace(name.lower(), " ")
     amount_min, amount_max = _size_band(band_text)
     amounts = find_amounts(turn.request)
+    # "products with more than 500 deals", "which reps won over 200k": a bound on each group's figure, not a
+    # filter on single deals' amounts
+    counted = list(_GROUP_COUNT.finditer(low))
+    amounts = [a for a in amounts if not any(m.start() <= a.start < m.end() for m in counted)]
+    group_totals = [a for a in amounts if _GROUP_TOTAL.search(low[max(0, a.start - 40) : a.start])]
+    amounts = [a for a in amounts if a not in group_totals]
+    _group_bounds(turn, args, counted, group_totals)
     # the threshold's currency is the one its symbol or code names ("over €50k"); unmarked, the tool decides
     threshold_currency: str | None = None
     for first, second in itertools.pairwise(amounts):
@@ -2087,21 +2129,28 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         if joiner in ("and", "to", "-", "–", "through") and (joiner != "and" or re.search(r"between\s*$", lead_in)):
             amount_min, amount_max = min(first.value, second.value), max(first.value, second.value)
             threshold_currency = first.currency or second.currency
+    bound_order: list[str] = []  # which bound the request named first ("over 50k compared with under 50k")
     for amount in amounts:
         before = low[max(0, amount.start - 20) : amount.start]
         if re.search(r"(over|above|more than|bigger than|larger than|at least|greater than|>|min(imum)?)\s*$", before):
+            bound_order.append("min")
             amount_min = amount.value
             threshold_currency = amount.currency or threshold_currency
         elif re.search(r"(under|below|less than|smaller than|at most|<|max(imum)?|up to)\s*$", before):
+            bound_order.append("max")
             amount_max = amount.value
             threshold_currency = amount.currency or threshold_currency
     args["amount_min"], args["amount_max"] = amount_min, amount_max
     if threshold_currency and (amount_min is not None or amount_max is not None):
         args["amount_currency"] = threshold_currency
-    if amount_min is not None and amount_max is not None and amount_min > amount_max:
-        # "under 10k vs over 50k": two bands compared, not one range no deal is in
-        args["amount_min"] = None
-        args["_also"] = [{"amount_min": amount_min, "amount_max": None}]
+    if amount_min is not None and amount_max is not None and amount_min >= amount_max:
+        # "under 10k vs over 50k", "over 50k compared with under 50k": two bands compared, not one empty range
+        if bound_order[:1] == ["min"]:
+            args["amount_max"] = None
+            args["_also"] = [{"amount_min": None, "amount_max": amount_max}]
+        else:
+            args["amount_min"] = None
+            args["_also"] = [{"amount_min": amount_min, "amount_max": None}]
     limit = re.search(
         r"\b(?:top|bottom|best|worst|first)\s+(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|twenty)\b"
         r"|\b(?:the\s+)?(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|twenty)\s+(?:most|least\s+)?"
@@ -2133,8 +2182,13 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
                 "from": {dimension: f"rows.0.group.{dimension}"},
             }
         ]
-    if compared and not also_known and args.get("status") == "open" and _date_field(low, "open", metric) is None:
+    past = args.get("status") == "open" and _date_field(low, "open", metric) is None
+    ends = _period_ends(turn) if past and not compared else []
+    if compared and past and not also_known:
         _past_pipeline(turn, args, compared)  # "how's my pipeline compared to last month": then, not created then
+    elif ends:  # "my pipeline at the end of September", "today compared with the end of last quarter"
+        now_too = _VERSUS.search(low) or re.search(r"\b(today|now|currently|at the moment|right now)\b", low)
+        _past_pipeline(turn, args, ["now", *ends] if now_too else ends)
     elif compared:
         if args.get("_each"):  # two products and two periods: answer the products, name the comparison
             args.setdefault("_unapplied", []).append(f"the comparison of {' with '.join(compared)}")
@@ -2201,9 +2255,89 @@ def _conversion_target(turn: Turn, stage: str | None) -> str | None:
     return None
 
 
+# "at the end of September", "compared with the end of last quarter"; never "closing before the end of the year"
+_END_OF = re.compile(
+    r"(?:^|\b(?:at|as of|as at|on|with|to|vs\.?|versus|against|from|than|and|was|stood|worth)\s+)the end of\s*$"
+)
+
+
+def _period_ends(turn: Turn) -> list[str]:
+    """The periods named as "the end of <period>": the day the pipeline is read on, not a range of dates."""
+    ends: list[str] = []
+    for mention in find_periods(turn.low, turn.today, turn.fy):
+        if _END_OF.search(turn.low[max(0, mention.start - 40) : mention.start]) and mention.text not in ends:
+            ends.append(mention.text)
+    return ends
+
+
+_BOUND_OPS = {
+    **dict.fromkeys(("more than", "over", "above", "greater than", "in excess of"), "above"),
+    **dict.fromkeys(("at least", "no less than", "minimum of"), "min"),
+    **dict.fromkeys(("fewer than", "less than", "under", "below"), "below"),
+    **dict.fromkeys(("at most", "no more than", "maximum of"), "max"),
+}
+_OPS = "|".join(sorted(_BOUND_OPS, key=len, reverse=True))
+_GROUP_COUNT = re.compile(
+    rf"\b(?P<op>{_OPS})\s+(?P<n>\d{{1,3}}(?:,\d{{3}})+|\d+)\s+"
+    r"(?:(?:won|open|lost|closed|new|active)\s+)?(?:deals|opportunities|opps|wins|sales|losses|orders)\b"
+)
+_GROUP_TOTAL = re.compile(
+    r"\b(?:won|win|sold|sell|booked|book|brought in|bring in|closed|made|generated|earned|lost|has|have|had|"
+    rf"pipeline of|revenue of|bookings of)\s+(?:a total of\s+|in total\s+)?(?P<op>{_OPS})\s*$"
+)
+
+
+def _group_bounds(turn: Turn, args: dict[str, Any], counted: list[re.Match[str]], totals: list[Any]) -> None:
+    """A bound on each group's figure ("which products sold more than 500 deals": the count by product, only those
+    above 500; "which reps won over 200k": their won total). With no breakdown there are no groups to keep or
+    drop: the figure is answered and the bound named."""
+    bounds: list[tuple[str, str, float, str]] = []  # (metric, op, value, said)
+    for match in counted:
+        bounds.append(
+            ("count", _BOUND_OPS[match.group("op")], float(match.group("n").replace(",", "")), match.group(0))
+        )
+    for amount in totals:
+        op = _GROUP_TOTAL.search(turn.low[max(0, amount.start - 40) : amount.start])
+        assert op is not None
+        said = turn.low[amount.start - len(op.group("op")) - 1 : amount.end].strip()
+        bounds.append(("total_amount", _BOUND_OPS[op.group("op")], float(amount.value), said))
+    if not bounds:
+        return
+    first_said = turn.low.find(bounds[0][3])
+    lead = re.match(
+        r"^(?:(?:show|list|give|find|get)(?: me)?\s+)?(?:(?:which|what|the|all|our|my)\s+)?([a-z]+)\b", turn.low
+    )
+    if not args.get("group_by") and lead and lead.end() <= first_said and GROUPINGS.get(lead.group(1)):
+        args["group_by"] = [GROUPINGS[lead.group(1)]]  # "reps with over 20 won deals": by rep
+    if not args.get("group_by"):
+        if args.get("metric") in ("count", "total_amount"):
+            args["metric"] = bounds[0][0]
+        for _, _, _, said in bounds:
+            args.setdefault("_unapplied", []).append(
+                f'"{said}" (the figure is shown for you to compare; a bound keeps or drops groups, e.g. by owner)'
+            )
+        return
+    metric, op, value, said = bounds[0]
+    if args.get("metric") in ("count", "total_amount"):
+        args["metric"] = metric
+    elif metric != "count" or args.get("metric") != "count":
+        args.setdefault("_unapplied", []).append(f'"{said}" (it bounds a {metric.replace("_", " ")}, not this figure)')
+        return
+    if metric == "count":  # whole deals: "more than 500" is 501 or more
+        value = value + 1 if op == "above" else value - 1 if op == "below" else value
+    args["value_min" if op in ("above", "min") else "value_max"] = value
+    sold = re.search(r"\b(won|win|sold|sell|booked|book|wins|sales)\b", turn.low)
+    if (sold and args.get("status") in (None, "all")) or (metric == "total_amount" and args.get("status") == "closed"):
+        args["status"] = "won"  # "closed more than 250k": revenue closed is won revenue
+    if args.get("status") == "won" and args.get("period") and args.get("date_field") in (None, "created"):
+        args["date_field"] = "closed"
+    for _, _, _, extra in bounds[1:]:
+        args.setdefault("_unapplied", []).append(f'"{extra}" (one bound per question)')
+
+
 def _past_pipeline(turn: Turn, args: dict[str, Any], compared: list[str]) -> None:
     """The open pipeline compared over periods is the pipeline as it stood then (``open_on``: the end of each past
-    period; the current one is now), never the deals created in each period."""
+    period; the current one, and the label "now", is now), never the deals created in each period."""
     args["period"] = args["date_field"] = None  # never the deals created in each period
     why = None
     if args.get("stage") or "stage" in (args.get("group_by") or []) or args.get("_each"):
@@ -2211,17 +2345,22 @@ def _past_pipeline(turn: Turn, args: dict[str, Any], compared: list[str]) -> Non
     elif args["metric"] not in PAST_PIPELINE_METRICS:
         why = "a past day's pipeline has counts and amounts only"
     if why:
-        args.setdefault("_unapplied", []).append(f"the comparison of {' with '.join(compared)} ({why})")
+        what = f"the comparison of {' with '.join(compared)}" if len(compared) > 1 else f"the end of {compared[0]}"
+        args.setdefault("_unapplied", []).append(f"{what} ({why})")
         return
     days: list[str | None] = []
     for label in compared:
+        if label == "now":
+            days.append(None)
+            continue
         period = parse_period(label, turn.today, turn.fy)
         if period.start <= turn.today < period.end:
             days.append(None)  # the period we are in: the pipeline now
         else:
             days.append(min(period.end - timedelta(days=1), turn.today).isoformat())
     args["open_on"] = days[0]
-    args["_also"] = [{"open_on": day} for day in days[1:]]
+    if len(days) > 1:
+        args["_also"] = [{"open_on": day} for day in days[1:]]
 
 
 _SHARE = re.compile(r"\b(share|percentage|proportion|fraction|percent|what %|what part of|what portion of)\b", re.I)
@@ -2238,6 +2377,14 @@ def _share_of(turn: Turn, args: dict[str, Any], share: re.Match[str]) -> None:
     if args.get("group_by") or args.get("_each"):
         return  # a breakdown already shows every part; several values are answered each
     low = turn.low
+    outcome = re.search(
+        r"\b(?:did|do|does|has|have|had)\b[^.?!]{0,40}?\b(?:lose|lost|win|won)\b|\b(?:were|was|got|been)\s+(?:lost|won)\b",
+        low[share.end() :],
+    )
+    if outcome and args.get("status") in ("won", "lost") and not args.get("_also"):
+        # "what percentage of deals did Anna lose": her lost deals out of her closed ones, not her share of all losses
+        args["_also"] = [{"status": "closed"}]
+        return
     named = []
     for key in _SHARE_KEYS:
         value = args.get(key)
@@ -2258,7 +2405,10 @@ def _share_of(turn: Turn, args: dict[str, Any], share: re.Match[str]) -> None:
 _EXCLUSION = re.compile(
     r"\b(?:excluding|exclude|excludes|except(?:\s+for)?|other than|apart from|aside from|but not|not in|not from|not|"
     r"not counting|not including|discounting|leaving aside|setting aside|barring|save for|"
-    r"without|outside(?:\s+of)?|minus|leaving out|ignoring|ex)\s+(?:the\s+|any\s+|all\s+|of\s+)?$",
+    r"without|outside(?:\s+of)?|minus|leaving out|ignoring|ex)\s+(?:the\s+|any\s+|all\s+|of\s+)?"
+    # "excluding deals in Prospecting", "except the ones owned by Sam"
+    r"(?:(?:deals?|ones|those|anything|everything|opportunities)\s+(?:that are\s+|which are\s+|still\s+)?"
+    r"(?:in|from|at|for|with|owned by|by|of|on)\s+(?:the\s+)?)?$",
     re.IGNORECASE,
 )
 
@@ -2268,6 +2418,7 @@ def _excluded(turn: Turn, args: dict[str, Any]) -> None:
     be left out must not be applied as the only one kept. A question filters on the values it names, so the
     exclusion is named as not applied instead."""
     low = turn.low
+    named: set[str] = set()  # "EMEA" as an office and as a team is named once
     for key in ("stage", "industry", "product", "region", "account", "owner", "team", "source"):
         value = args.get(key)
         if not isinstance(value, str) or not value or value.lower() in ("me", "my", "i"):
@@ -2283,7 +2434,11 @@ def _excluded(turn: Turn, args: dict[str, Any]) -> None:
                 # "won revenue for everyone except Sam": the whole, the part left out, and the difference
                 args["_also"] = [{key: value}]
                 args["_excluding"] = key
+                named.add(value.lower())
                 continue
+            if value.lower() in named:
+                continue
+            named.add(value.lower())
             args.setdefault("_unapplied", []).append(
                 f"excluding {value} (a question keeps the values it names and cannot leave one out: ask for the "
                 f"others by name, or for the breakdown by {key.replace('_', ' ')})"
@@ -2679,6 +2834,8 @@ def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
                 args[field_name] = scope["period"]
         if not any(args.get(k) for k in ("closing", "closed", "created")):
             dropped += [_scope_phrase(k, scope[k]) for k in ("period", "date_from", "date_to") if scope.get(k)]
+        if scope.get("open_on"):  # "open deals in Proposal at the end of last month": the listing is of today
+            dropped.append(f"the deals as they stood on {scope['open_on']} (a listing shows them as they are now)")
     elif intent == "list_tasks":
         for key in ("team", "stage", "industry", "product", "region", "account", "source"):
             if scope.get(key):

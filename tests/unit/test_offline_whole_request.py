@@ -228,3 +228,92 @@ def test_amount_words_in_a_listing_are_the_filter_not_a_name() -> None:
 def test_i_compared_with_a_colleague_is_two_answers_mine_first() -> None:
     calls = _calls(_plan("what have I booked this year compared with Tomas?"))
     assert [args.get("owner") for _, args in calls] == ["me", "Tomas Berg"]
+
+
+def test_the_pipeline_at_the_end_of_a_period_is_the_pipeline_on_that_day() -> None:
+    ((_, args),) = _calls(_plan("what did Uma's open pipeline add up to at the end of August"))
+    assert args["open_on"] == "2026-08-31" and args["owner"] == "Uma Rao"
+    assert not args.get("period") and not args.get("date_field")  # never the deals created in August
+    (_, now), (_, then) = _calls(_plan("open pipeline right now versus the end of last quarter"))
+    assert now.get("open_on") is None and then["open_on"] == "2026-09-30"
+    # "before the end of the year" is when deals are expected to close, not a day to read the pipeline on
+    ((_, closing),) = _calls(_plan("pipeline closing before the end of the year"))
+    assert closing.get("open_on") is None and closing["date_field"] == "expected_close"
+    # a listing shows deals as they are now, so the past day is named, never read as "created in" the period
+    listing = _plan("list open Proposal deals at the end of last month")
+    assert listing.tool == "find_records" and not listing.args.get("created")
+    assert any("end of last month" in u for u in listing.unapplied)
+
+
+def test_the_single_biggest_deal_is_one_deal() -> None:
+    decision = _plan("which is the single largest won deal Tomas has")
+    assert decision.tool == "find_records" and decision.args["limit"] == 1 and decision.args["largest_first"]
+    assert not decision.args.get("query") and not decision.unapplied and not decision.unused
+    plural = _plan("list the largest open deals")
+    assert plural.args["largest_first"] and plural.args.get("limit") is None
+
+
+def test_a_listing_sitting_longest_in_a_stage_is_ordered_by_days_in_it() -> None:
+    decision = _plan("which deals have been parked in Negotiation the longest")
+    assert decision.tool == "find_records"
+    assert decision.args["longest_in_stage"] and decision.args["stage"] == "Negotiation"
+    assert not decision.args.get("largest_first")
+
+
+def test_the_same_threshold_on_both_sides_is_two_bands_in_the_order_said() -> None:
+    (_, first), (_, second) = _calls(_plan("close rate above 20k versus below 20k"))
+    assert (first.get("amount_min"), first.get("amount_max")) == (20000.0, None)
+    assert (second.get("amount_min"), second.get("amount_max")) == (None, 20000.0)
+    answered = [
+        ("pipeline_question", first, {"unit": "ratio", "total": {"value": 0.3, "deals": 40}}),
+        ("pipeline_question", second, {"unit": "ratio", "total": {"value": 0.4, "deals": 90}}),
+    ]
+    stated = stated_difference(answered) or ""
+    assert "at least 20,000 30.0% against deals of at most 20,000 40.0%" in stated and "-10.0 percentage" in stated
+
+
+def test_a_stage_left_out_of_the_pipeline_is_the_whole_less_that_stage() -> None:
+    decision = _plan("open pipeline not counting deals in Discovery")
+    (_, whole), (_, part) = _calls(decision)
+    assert decision.excluding == "stage" and not whole.get("stage") and part["stage"] == "Discovery"
+    assert whole["status"] == part["status"] == "open"
+    named = _plan("close rate leaving out Coastal")  # a rate cannot be subtracted: named once, not per kind
+    assert len([u for u in named.unapplied if u.startswith("excluding Coastal")]) == 1
+
+
+def test_which_ones_after_a_count_lists_the_deals_counted() -> None:
+    decision = _plan("how many Agriculture deals are open above 40k, and who owns them?")
+    (_, counted), (tool, listed) = _calls(decision)
+    assert counted["metric"] == "count" and tool == "find_records"
+    assert (listed["industry"], listed["status"], listed["amount_min"]) == ("Agriculture", "open", 40000.0)
+    decision = _plan("how many deals did Ines lose last quarter and which ones were they")
+    (_, counted), (tool, listed) = _calls(decision)
+    assert tool == "find_records" and listed["owner"] == "Ines Varga" and listed["closed"] == "last quarter"
+    assert listed["status"] == "lost"
+
+
+def test_a_bound_on_each_groups_figure_is_not_a_deal_amount_filter() -> None:
+    ((_, won),) = _calls(_plan("which reps closed more than 250k last quarter"))
+    assert (won["metric"], won["group_by"], won["value_min"]) == ("total_amount", ["owner"], 250000.0)
+    assert won.get("amount_min") is None and won["status"] == "won"
+    ((_, counted),) = _calls(_plan("sectors with fewer than 8 open deals"))
+    assert (counted["metric"], counted["group_by"], counted["value_max"]) == ("count", ["industry"], 7.0)
+    assert counted.get("amount_max") is None
+    # one figure and a bound: the figure is answered, the bound named
+    single = _plan("has Ines sold over 90k this quarter")
+    assert single.tool == "pipeline_question" and single.args["metric"] == "total_amount"
+    assert single.args.get("amount_min") is None and any("over 90k" in u for u in single.unapplied)
+    # a deal's own amount is still a deal filter
+    ((_, deals),) = _calls(_plan("which reps have open deals worth over 60k"))
+    assert deals.get("amount_min") == 60000.0 and deals.get("value_min") is None
+
+
+def test_a_share_of_deals_lost_is_of_the_closed_deals() -> None:
+    (_, lost), (_, closed) = _calls(_plan("what percent of his deals did Tomas lose this year"))
+    assert (lost["status"], closed["status"]) == ("lost", "closed")
+    assert lost["owner"] == closed["owner"] == "Tomas Berg" and lost["metric"] == closed["metric"] == "count"
+    answered = [
+        ("pipeline_question", lost, {"unit": "deals", "total": {"value": 12, "deals": 12}}),
+        ("pipeline_question", closed, {"unit": "deals", "total": {"value": 30, "deals": 30}}),
+    ]
+    assert stated_difference(answered) == "Share: lost is 12 of 30 closed deals (won or lost), 40.0%."

@@ -214,7 +214,7 @@ CUES: dict[str, list[_Cue]] = {
         (r"\bhow long\b", 2.5),
         (r"\b(share|percentage|proportion|fraction|percent|ratio) of\b", 2.5),
         (r"\b(average|avg|mean|median)\b", 1.0),
-        (r"\b(win rates?|win-rates?|close rates?|closing rates?|win ratios?|win percentage|win %|hit rates?|success rates?)\b", 3.0),
+        (r"\b(win rates?|win-rates?|close rates?|closing rates?|win ratios?|win percentage|win %|hit rates?|success rates?|loss rates?|loss ratios?)\b", 3.0),
         (r"\bhow often (do|did|does) (we|i|they|my team|the team) (win|close|lose)\b", 3.0),
         (r"\b(open|my|our|team's|total|whole|entire|current) pipeline\b", 2.0),
         (r"\b(monthly|quarterly|break(ing)? ?down|breakdown|month over month|quarter over quarter)\b", 2.0),

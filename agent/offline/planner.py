@@ -372,7 +372,11 @@ def _carry_question(first: dict[str, Any], later: dict[str, Any], piece: str, tu
     and how many did we lose in it?" (the period), "... in the East office? And in the West?" (all but the office),
     "what did Central win, and what's its average won deal?" (the office)."""
     elliptical = bool(re.match(r"(and|what about|how about)\b", piece, re.I))
-    refers_back = elliptical or re.search(r"\b(its|it|they|their|them|that|those|same)\b", piece, re.I)
+    # "... and what's the total": the first question's deals added up (not "the total pipeline")
+    their_total = re.search(
+        r"\b(?:the|their|a) total\b(?!\s+(?:pipeline|revenue|bookings|for|of|across|company))", piece, re.I
+    )
+    refers_back = elliptical or their_total or re.search(r"\b(its|it|they|their|them|that|those|same)\b", piece, re.I)
     if later.get("metric") == "count" and (elliptical or not re.search(r"\b(how many|number of|count)\b", piece, re.I)):
         later["metric"] = first.get("metric", "count")
     if refers_back and "status" in first and "status" not in later:
@@ -387,13 +391,16 @@ def _carry_question(first: dict[str, Any], later: dict[str, Any], piece: str, tu
             later["period"] = found[1].text
             if first.get("date_field"):
                 later["date_field"] = first["date_field"]
-    if not any(later.get(key) for key in _PERIOD_ARGS):
+    closed_then_open = first.get("date_field") == "closed" and later.get("status") == "open"
+    if not any(later.get(key) for key in _PERIOD_ARGS) and not closed_then_open:  # an open deal has no close date
         for key in (*_PERIOD_ARGS, "date_field"):
             if first.get(key):
                 later[key] = first[key]
     # "how many did Central lose in Q3 and what was the win rate": a second question naming no scope of its own
     # is about the first one's (the answer restates it); "overall", "the whole company" widen it on purpose
-    bare = not re.search(r"\b(overall|company|whole|entire|everyone|everybody|all|total|across)\b", piece, re.I)
+    bare = their_total or not re.search(
+        r"\b(overall|company|whole|entire|everyone|everybody|all|total|across)\b", piece, re.I
+    )
     if (refers_back or bare) and not any(later.get(key) for key in _FILTER_ARGS):
         for key in _FILTER_ARGS:
             if first.get(key):
@@ -1226,7 +1233,25 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
     if limit:
         args["limit"] = max(1, min(100, int(limit.group(1) or limit.group(2))))
     _unapplied_measures(turn, args)  # "with probability above 70%", "idle for 30 days": no such filter here
+    _counted_conditions(turn, args)
     return args
+
+
+def _counted_conditions(turn: Turn, args: dict[str, Any]) -> None:
+    """ "deals with more than 3 contacts": a count of something no filter counts is named, never dropped."""
+    money = [a.start for a in find_amounts(turn.request)]
+    for counted in _COUNTED_CONDITION.finditer(turn.low):
+        noun = counted.group("noun")
+        if noun in _MEASURE_UNITS or noun in _COUNTED_DEALS or any(counted.start() <= m < counted.end() for m in money):
+            continue
+        args.setdefault("_unapplied", []).append(f'"{counted.group(0)}"')
+
+
+_COUNTED_CONDITION = re.compile(
+    r"\b(?:more than|fewer than|less than|over|under|above|below|at least|at most)\s+\d+\s+(?P<noun>[a-z]+s)\b"
+)
+_MEASURE_UNITS = frozenset(("days", "weeks", "months", "hours", "points", "years", "percent"))
+_COUNTED_DEALS = frozenset(("deals", "opportunities", "opps", "wins", "sales", "losses", "orders"))
 
 
 # --- score / qualify ---------------------------------------------------------------------------------------
@@ -1940,6 +1965,7 @@ def _compared_periods(low: str, today: date, fy: int) -> tuple[list[str] | None,
     if (
         len(periods) == 1
         and versus is not None
+        and periods[0].start >= versus.end()  # "Priya last month versus Jordan": the period is not compared
         and re.fullmatch(r"\s*(?:the\s+|same\s+|that\s+|of\s+)*", low[versus.end() : periods[0].start])
     ):  # "EMEA vs last year": the period is what is compared with, not "GTX Pro versus MG Special in 2017"
         now = _same_kind_now(periods[0].text)
@@ -1985,7 +2011,10 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     share = _SHARE.search(low)
     if share and metric == "stage_conversion" and not _CONVERTS.search(low):
         metric = "count"  # "what percentage of deals are in Negotiation": a share of the deals, not a conversion
-    status = _status(low, metric)
+    loss_rate = re.search(r"\b(?:loss|lose|losing)[- ](?:rates?|ratios?|percentages?)\b", low)
+    if loss_rate:  # the lost deals' share of the closed ones (one figure), or beside a breakdown the win rate
+        metric = "win_rate" if find_groupings(turn.request) else "count"
+    status = "lost" if loss_rate and metric == "count" else _status(low, metric)
     if _date_field(low, None, metric) == "expected_close" and not re.search(r"\b(open|won|lost|pipeline)\b", low):
         status = None  # "expected to close next month" counts every deal with that expected close date
     groups = find_groupings(turn.request)
@@ -1997,6 +2026,10 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         groups = [*groups, "loss_reason"]  # "how many did we lose and why": the lost deals by their reason
         status = "lost"
     args: dict[str, Any] = {"metric": metric, "group_by": groups, "status": status}
+    if loss_rate and metric == "count":
+        args["_also"] = [{"status": "closed"}]
+    elif loss_rate:
+        args["_unapplied"] = [f'"{loss_rate.group(0)}" (shown as the win rate: each loss rate is 100% less it)']
     args["owner"] = _owner(turn)
     team = re.search(r"\b(?P<t>[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)'s\s+team\b|\bteam\s+(?P<t2>[A-Z][a-z]+)\b", turn.request)
     if team:
@@ -2107,6 +2140,11 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     if (period or args.get("date_from")) and field_name is None:
         field_name = "created"
     args["date_field"] = field_name
+    if field_name == "closed" and args.get("period") and not re.search(r"\b(won|lost|win|lose|wins|losses)\b", low):
+        ahead = parse_period(args["period"], turn.today, turn.fy)
+        if ahead.start > turn.today and args.get("status") in (None, "closed", "all"):
+            # "how many deals close next month": nothing has closed in the future, so the expected close date
+            args["date_field"], args["status"] = "expected_close", "open"
     band_text = low  # "Lumen Enterprise" is a product, not the enterprise size band
     for name in (*turn.ctx.vocabulary.products, *turn.ctx.vocabulary.accounts):
         if "enterprise" in name.lower() or "small" in name.lower():
@@ -2120,6 +2158,7 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     group_totals = [a for a in amounts if _GROUP_TOTAL.search(low[max(0, a.start - 40) : a.start])]
     amounts = [a for a in amounts if a not in group_totals]
     _group_bounds(turn, args, counted, group_totals)
+    _counted_conditions(turn, args)
     # the threshold's currency is the one its symbol or code names ("over €50k"); unmarked, the tool decides
     threshold_currency: str | None = None
     for first, second in itertools.pairwise(amounts):
@@ -2281,6 +2320,7 @@ _GROUP_COUNT = re.compile(
     rf"\b(?P<op>{_OPS})\s+(?P<n>\d{{1,3}}(?:,\d{{3}})+|\d+)\s+"
     r"(?:(?:won|open|lost|closed|new|active)\s+)?(?:deals|opportunities|opps|wins|sales|losses|orders)\b"
 )
+_RATE_BOUND = re.compile(rf"\b(?P<op>{_OPS})\s+(?P<n>\d{{1,3}}(?:\.\d+)?)\s*(?:%|percent\b)")
 _GROUP_TOTAL = re.compile(
     r"\b(?:won|win|sold|sell|booked|book|brought in|bring in|closed|made|generated|earned|lost|has|have|had|"
     rf"pipeline of|revenue of|bookings of)\s+(?:a total of\s+|in total\s+)?(?P<op>{_OPS})\s*$"
@@ -2296,11 +2336,16 @@ def _group_bounds(turn: Turn, args: dict[str, Any], counted: list[re.Match[str]]
         bounds.append(
             ("count", _BOUND_OPS[match.group("op")], float(match.group("n").replace(",", "")), match.group(0))
         )
+    if args.get("metric") in ("win_rate", "stage_conversion"):  # "products with a win rate below 35%"
+        for match in _RATE_BOUND.finditer(turn.low):
+            bounds.append(
+                (args["metric"], _BOUND_OPS[match.group("op")], float(match.group("n")) / 100, match.group(0))
+            )
     for amount in totals:
-        op = _GROUP_TOTAL.search(turn.low[max(0, amount.start - 40) : amount.start])
-        assert op is not None
-        said = turn.low[amount.start - len(op.group("op")) - 1 : amount.end].strip()
-        bounds.append(("total_amount", _BOUND_OPS[op.group("op")], float(amount.value), said))
+        verb = _GROUP_TOTAL.search(turn.low[max(0, amount.start - 40) : amount.start])
+        assert verb is not None
+        said = turn.low[amount.start - len(verb.group("op")) - 1 : amount.end].strip()
+        bounds.append(("total_amount", _BOUND_OPS[verb.group("op")], float(amount.value), said))
     if not bounds:
         return
     first_said = turn.low.find(bounds[0][3])
@@ -2309,6 +2354,12 @@ def _group_bounds(turn: Turn, args: dict[str, Any], counted: list[re.Match[str]]
     )
     if not args.get("group_by") and lead and lead.end() <= first_said and GROUPINGS.get(lead.group(1)):
         args["group_by"] = [GROUPINGS[lead.group(1)]]  # "reps with over 20 won deals": by rep
+    elif not args.get("group_by") and re.match(r"^(?:and\s+)?who\b", turn.low):
+        args["group_by"] = ["owner"]  # "who on my team closed over 300k": the reps
+    sold = re.search(r"\b(won|win|sold|sell|booked|book|wins|sales)\b", turn.low)
+    money = bounds[0][0] == "total_amount"
+    if (sold and args.get("status") in (None, "all")) or (money and args.get("status") == "closed"):
+        args["status"] = "won"  # "closed more than 250k": revenue closed is won revenue
     if not args.get("group_by"):
         if args.get("metric") in ("count", "total_amount"):
             args["metric"] = bounds[0][0]
@@ -2320,15 +2371,12 @@ def _group_bounds(turn: Turn, args: dict[str, Any], counted: list[re.Match[str]]
     metric, op, value, said = bounds[0]
     if args.get("metric") in ("count", "total_amount"):
         args["metric"] = metric
-    elif metric != "count" or args.get("metric") != "count":
+    elif metric != args.get("metric"):
         args.setdefault("_unapplied", []).append(f'"{said}" (it bounds a {metric.replace("_", " ")}, not this figure)')
         return
     if metric == "count":  # whole deals: "more than 500" is 501 or more
         value = value + 1 if op == "above" else value - 1 if op == "below" else value
     args["value_min" if op in ("above", "min") else "value_max"] = value
-    sold = re.search(r"\b(won|win|sold|sell|booked|book|wins|sales)\b", turn.low)
-    if (sold and args.get("status") in (None, "all")) or (metric == "total_amount" and args.get("status") == "closed"):
-        args["status"] = "won"  # "closed more than 250k": revenue closed is won revenue
     if args.get("status") == "won" and args.get("period") and args.get("date_field") in (None, "created"):
         args["date_field"] = "closed"
     for _, _, _, extra in bounds[1:]:
@@ -2467,6 +2515,9 @@ def _unapplied_measures(turn: Turn, args: dict[str, Any]) -> None:
         before = low[max(0, match.start() - 12) : match.start()]
         if args.get("date_from") and re.search(r"\b(last|past)\s+$", before + " "):
             continue  # "the last 30 days": the period
+        bounded = args.get("value_min") is not None or args.get("value_max") is not None
+        if bounded and match.group("unit").lower() in ("%", "percent"):
+            continue  # "a win rate below 35%": the bound on each group's rate
         args.setdefault("_unapplied", []).append(f'"{match.group("phrase").strip()}"')
 
 

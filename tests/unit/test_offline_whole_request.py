@@ -317,3 +317,37 @@ def test_a_share_of_deals_lost_is_of_the_closed_deals() -> None:
         ("pipeline_question", closed, {"unit": "deals", "total": {"value": 30, "deals": 30}}),
     ]
     assert stated_difference(answered) == "Share: lost is 12 of 30 closed deals (won or lost), 40.0%."
+
+
+def test_rate_bounds_who_and_loss_rates() -> None:
+    ((_, rates),) = _calls(_plan("sectors whose close rate is under 30%"))
+    assert (rates["metric"], rates["group_by"], rates["value_max"]) == ("win_rate", ["industry"], 0.3)
+    ((_, who),) = _calls(_plan("who booked more than 75k last month"))
+    assert (who["group_by"], who["value_min"], who["status"]) == (["owner"], 75000.0, "won")
+    (_, lost), (_, closed) = _calls(_plan("what was the loss rate in Highlands last quarter"))
+    assert (lost["status"], closed["status"], lost["region"], closed["region"]) == (
+        "lost",
+        "closed",
+        "Highlands",
+        "Highlands",
+    )
+    grouped = _plan("loss ratio per product this year")
+    assert grouped.args["metric"] == "win_rate" and any("100% less" in u for u in grouped.unapplied)
+
+
+def test_a_period_before_versus_is_not_compared_and_the_total_refers_back() -> None:
+    (_, ines), (_, tomas) = _calls(_plan("how many deals did Ines open last quarter versus Tomas"))
+    assert ines["period"] == tomas["period"] == "last quarter"
+    assert (ines["owner"], tomas["owner"]) == ("Ines Varga", "Tomas Berg")
+    (_, counted), (_, total) = _calls(_plan("how many Negotiation deals close next month, and what's the total?"))
+    assert total["metric"] == "total_amount" and total["stage"] == counted["stage"] == "Negotiation"
+    assert total["period"] == "next month" and total["status"] == "open"
+
+
+def test_a_counted_condition_a_listing_cannot_filter_on_is_named() -> None:
+    decision = _plan("show me deals with more than 4 contacts")
+    assert decision.tool == "find_records" and '"more than 4 contacts"' in decision.unapplied
+    figure = _plan("accounts' deals with more than 4 contacts")  # a count, whichever tool answers, names it too
+    assert '"more than 4 contacts"' in figure.unapplied
+    money = _plan("list deals over 25000 dollars")
+    assert money.args["amount_min"] == 25000.0 and not money.unapplied

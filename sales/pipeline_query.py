@@ -89,7 +89,8 @@ class PipelineQuery:
     value_min: float | None = None
     value_max: float | None = None
     """With ``group_by``: only the groups whose figure is at least / at most this ("which reps won more than 200k":
-    total_amount by owner, value_min 200000; rates as fractions). Each group's figure is in its own currency."""
+    total_amount by owner, value_min 200000; rates as fractions). Each group's figure is in its own currency.
+    Without: the one figure, and a note saying whether it is within the bound ("did I win more than 500k")."""
 
 
 @dataclass(frozen=True)
@@ -184,12 +185,11 @@ def run_pipeline_query(
     overall total still covers every deal)."""
     if query.value_min is None and query.value_max is None:
         return _run(session, actor, query, machine)
-    if not query.group_by:
-        raise InvalidInput(
-            {"value_min": "a bound on the figure keeps or drops groups, so it needs a group_by (by owner, product...)"}
-        )
     if query.value_min is not None and query.value_max is not None and query.value_min > query.value_max:
         raise InvalidInput({"value_min": "the lower bound is above the upper one"})
+    if not query.group_by:  # "did I win more than 500k": the one figure, and whether it is within the bound
+        answer = _run(session, actor, replace(query, value_min=None, value_max=None), machine)
+        return replace(answer, notes=[*answer.notes, _against_bound(query, answer)])
     wide = _run(session, actor, replace(query, limit=MAX_GROUPS, value_min=None, value_max=None), machine)
     low, high = query.value_min, query.value_max
     kept = [
@@ -203,6 +203,23 @@ def run_pipeline_query(
     if wide.unit == "currency" and wide.currency is None and len(wide.totals_by_currency) > 1:
         notes.append("each group's amount is compared with the bound in its own currency (no exchange rates)")
     return replace(wide, rows=kept[: query.limit], truncated=len(kept) > query.limit or wide.truncated, notes=notes)
+
+
+def _against_bound(query: PipelineQuery, answer: PipelineAnswer) -> str:
+    """ "against the bound of at least 500,000: yes (1,388,100)"; no answer across currencies or without a figure."""
+    words = " and ".join(
+        f"{word} {_figure(query.metric, bound)}"
+        for word, bound in (("at least", query.value_min), ("at most", query.value_max))
+        if bound is not None
+    )
+    value = answer.total.value
+    if value is None:
+        several = answer.unit == "currency" and len(answer.totals_by_currency) > 1
+        why = "the amounts are in several currencies" if several else "there is no figure"
+        return f"against the bound of {words}: not compared ({why})"
+    low, high = query.value_min, query.value_max
+    within = (low is None or value >= low) and (high is None or value <= high)
+    return f"against the bound of {words}: {'yes' if within else 'no'} ({_figure(query.metric, value)})"
 
 
 def _run(session: Session, actor: Actor, query: PipelineQuery, machine: StageMachine | None) -> PipelineAnswer:

@@ -253,10 +253,11 @@ class PipelineQuestionArgs(ToolArgs):
         default=None,
         description="With group_by: only the groups whose figure is at least this ('which reps won more than 200k': "
         "total_amount by owner, value_min 200000; 'products with over 500 deals': count, 501; rates as fractions). "
-        "Not amount_min, which filters single deals by their amount.",
+        "Without: the figure and whether it is within the bound ('did I win more than 500k'). Not amount_min, "
+        "which filters single deals by their amount.",
     )
     value_max: float | None = Field(
-        default=None, description="With group_by: only the groups whose figure is at most this."
+        default=None, description="Like value_min: only the groups (or the figure) at most this."
     )
     limit: int = Field(default=50, ge=1, le=500, description="At most this many groups (top N).")
     sort: Literal["desc", "asc"] | None = Field(

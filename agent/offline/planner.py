@@ -2360,15 +2360,7 @@ def _group_bounds(turn: Turn, args: dict[str, Any], counted: list[re.Match[str]]
     money = bounds[0][0] == "total_amount"
     if (sold and args.get("status") in (None, "all")) or (money and args.get("status") == "closed"):
         args["status"] = "won"  # "closed more than 250k": revenue closed is won revenue
-    if not args.get("group_by"):
-        if args.get("metric") in ("count", "total_amount"):
-            args["metric"] = bounds[0][0]
-        for _, _, _, said in bounds:
-            args.setdefault("_unapplied", []).append(
-                f'"{said}" (the figure is shown for you to compare; a bound keeps or drops groups, e.g. by owner)'
-            )
-        return
-    metric, op, value, said = bounds[0]
+    metric, op, value, said = bounds[0]  # without a breakdown, the one figure is checked against the bound
     if args.get("metric") in ("count", "total_amount"):
         args["metric"] = metric
     elif metric != args.get("metric"):

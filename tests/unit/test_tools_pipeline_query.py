@@ -154,8 +154,9 @@ def test_a_bound_on_each_groups_figure_keeps_only_the_groups_within_it(engine: E
     counts = {r.group["owner"]: r.value for r in _run(engine, team.admin, metric="count", group_by=("owner",)).rows}
     assert {r.group["owner"] for r in fewest.rows} == {o for o, n in counts.items() if n <= 3}
     assert not _run(engine, team.admin, metric="count", group_by=("owner",), value_min=1000).rows
-    with pytest.raises(InvalidInput, match="needs a group_by"):
-        _run(engine, team.admin, metric="count", value_min=2)
+    one = _run(engine, team.admin, metric="count", value_min=2)  # one figure: the answer says whether it is within
+    assert one.total.value == 6 and one.notes[-1] == "against the bound of at least 2: yes (6)"
+    assert _run(engine, team.admin, metric="count", value_max=5).notes[-1] == "against the bound of at most 5: no (6)"
     with pytest.raises(InvalidInput, match="above the upper"):
         _run(engine, team.admin, metric="count", group_by=("owner",), value_min=5, value_max=2)
     text = describe_query(PipelineQuery(metric="count", group_by=("owner",), value_min=501))

@@ -20,12 +20,12 @@ GRAMMAR = frozenset(
     $ a about above account accounts across across-the-board active added after again against agent agents
     agents' ago all also am among amongst amount amounts an and any approximately apr april are around as at aug august
     average avg band be been before being below best best-selling between big bigger biggest bn booked bookings
-    both bottom break breakdown bring bringing brings broken brought but by came can client clients close closed
+    both bottom break breakdown bring bringing brings broken brought but by came can change changed changes client clients close closed
     closing company compare compared comparing conversion convert converted could count created curious current
     currently customer customers cycle date dates days deal deals dec december did do does doing dollars done
     down due during each earn earned earns eight end entered enterprise entire eur every everybody everyone exactly
     expect expected far feb february fewer fewest fraction figure figures first five flight for four friday from funnel fy gbp
-    generate generated get give go going gone got greater greatest group grouped h1 h2 had half has have having hey hi
+    generate generated get give go going gone got greater greatest grew group grouped grow growing grown growth h1 h2 had half has have having hey hi
     higher highest how how's i i'm if in include includes including industries industry into is it it's its jan
     january jul july jun june just k know large larger largest last latest leader leaders leading least let let's like
     line lines list listing live long look looking lose losing loss losses lost lower lowest m made make makes

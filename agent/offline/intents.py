@@ -129,8 +129,8 @@ CUES: dict[str, list[_Cue]] = {
         # "when is the Saltmarsh deal expected to close?": the record's own close date, not a forecast
         (r"\bwhen (is|will|does|do|should) (the |our |my )?[\w .&'-]{1,40}?\b(expected to |going to |set to |due to |likely to )?(close|sign|land)\b", 4.0),
         (r"\b(biggest|largest|highest[- ]value|most valuable)\s+(\d{1,3}\s+)?(open\s+)?(deals|opportunities|opps)\b", 1.5),  # weaker than a process word: 'do our biggest deals stall?'
-        (r"\b\d{1,3}\s+(biggest|largest)\s+(open\s+)?(deals|opportunities|opps)\b", 1.5),
-        (r"\btop\s+\d{1,3}\s+(open\s+|won\s+|lost\s+)?(deals|opportunities|opps)\b(?![^.?!]{0,20}\b(by|per)\s+(rep|owner|stage|region|product|account|team|industry|month|quarter))", 3.0),
+        (r"\b(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|twenty)\s+(biggest|largest)\s+(open\s+)?(deals|opportunities|opps)\b", 1.5),
+        (r"\btop\s+(\d{1,3}|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty)\s+(open\s+|won\s+|lost\s+)?(deals|opportunities|opps)\b(?![^.?!]{0,20}\b(by|per)\s+(rep|owner|stage|region|product|account|team|industry|month|quarter))", 3.0),
     ],
     "score_lead": [
         (r"\bscor(e|es|ed|ing)\b", 2.5),

@@ -1102,9 +1102,14 @@ def _owner(turn: Turn) -> str | None:
     return None
 
 
+_NUMBERS = {
+    **{"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10},
+    **{"eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20},
+}
+_NUMBER_WORDS = "|".join(_NUMBERS)
 _FIND_MODIFIERS = (
     r"^(?:(?:my|mine|our|ours|yours|all|open|active|new|won|lost|closed|stalled|stuck|big|biggest|largest|single|"
-    r"one|hot|recent|latest|top|the|any|qualified|working|disqualified|current|overdue|\d+)\s*)+\b"
+    r"one|hot|recent|latest|top|the|any|qualified|working|disqualified|current|overdue|oldest|\d+)\s*)+\b"
     r"|\b(?:deals?|leads?|accounts?|contacts?|tasks?|close|closes|closing)$"
 )
 _LONGEST_IN_STAGE = re.compile(
@@ -1198,7 +1203,8 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
     if query and query.lower() in ("me", "my", owner.lower() if owner else ""):
         query = None
     limit = re.search(
-        r"\b(?:top|first|last|latest|biggest|largest)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:biggest|largest|latest|newest)\b",
+        rf"\b(?:top|first|last|latest|biggest|largest)\s+(\d{{1,3}}|{_NUMBER_WORDS})\b"
+        rf"|\b(\d{{1,3}}|{_NUMBER_WORDS})\s+(?:biggest|largest|latest|newest|most recent|oldest|smallest)\b",
         low,
     )
     if entity == "deal":
@@ -1213,6 +1219,7 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
             if period is not None and period.text not in fields.values():
                 args["closing"] = period.text
         if args.get("closing"):
+            args["closing"] = _month_ahead(str(args["closing"]), low, turn.today)
             args.setdefault("status", "open")  # a deal "closing this month" is still open
         if query and any(args.get(k) for k in _LISTING_DATES) and find_period(query.lower(), turn.today, turn.fy):
             query = None
@@ -1222,6 +1229,17 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
         args["largest_first"] = True  # "the biggest open deals": by amount, not the latest updated
         if _ONE_LARGEST.search(low) and not limit:
             args["limit"] = 1
+    oldest = re.search(r"\b(oldest|stalest|longest[- ]running)\b", low)
+    if entity == "deal" and oldest and args.get("stage"):  # "the oldest open deals in Discovery": longest there
+        args["longest_in_stage"] = True
+    elif oldest:
+        args.setdefault("_unapplied", []).append(
+            f'"{oldest.group(1)}" (a listing is ordered by amount, last update, or days in one named stage)'
+        )
+    when = re.search(rf"\b(before|after|until|till|by)\s+{re.escape(query)}\b", turn.request, re.I) if query else None
+    if when:  # "what's closing for me before Christmas": a day not read, never a name to search for
+        args.setdefault("_unapplied", []).append(f'"{when.group(0)}" (not a date I can read: name a day or a period)')
+        query = None
     if entity == "deal" and _LONGEST_IN_STAGE.search(low):
         args["longest_in_stage"] = True  # "sitting in Proposal the longest": by days in the current stage
         args.setdefault("status", "open")
@@ -1231,7 +1249,8 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
         query = None if query and re.search(r"\b(recent|latest|newest|last)\b", query.lower()) else query
     args |= {"entity": entity, "query": query, "owner": owner}
     if limit:
-        args["limit"] = max(1, min(100, int(limit.group(1) or limit.group(2))))
+        said = limit.group(1) or limit.group(2)
+        args["limit"] = max(1, min(100, int(said) if said.isdigit() else _NUMBERS[said]))
     _unapplied_measures(turn, args)  # "with probability above 70%", "idle for 30 days": no such filter here
     _counted_conditions(turn, args)
     return args
@@ -1944,8 +1963,40 @@ def _same_kind_now(label: str) -> str | None:
     return None
 
 
+_CHANGE = re.compile(
+    r"\b(chang\w*|grow\w*|grew|drop\w*|fell|fall\w*|improv\w*|declin\w*|mov(?:e|ed|ing)|shift\w*|trend\w*|"
+    r"go(?:ne)? (?:up|down)|went (?:up|down))\b"
+)
+"""A change asked about: "from last quarter to this quarter" is then two periods compared, not one range."""
 _PERIOD_JOIN = re.compile(r"^(?:,|and|or|&|,\s*and|and\s+(?:in|for)|or\s+(?:in|for)|,\s*(?:in|for))?$")
 """What may stand between two periods answered one after the other ("2024, 2025 and 2026")."""
+
+
+def _month_ahead(label: str, low: str, today: date) -> str:
+    """ "Deals closing in December", asked in November: the coming December. A month named without a year is the
+    latest one gone by ("won in December"), but an expected close date lies ahead."""
+    month = re.fullmatch(r"(\d{4})-(\d{2})", label)
+    if month is None or re.search(r"\b(19|20)\d{2}\b", low):
+        return label
+    year, number = int(month.group(1)), int(month.group(2))
+    if (year, number) < (today.year, today.month):
+        return f"{year + 1}-{number:02d}"
+    return label
+
+
+def _year_before(day: date) -> date:
+    return day.replace(year=day.year - 1) if (day.month, day.day) != (2, 29) else day.replace(year=day.year - 1, day=28)
+
+
+def _two_periods(first: str, second: str, turn: Turn) -> tuple[date, date] | None:
+    """The start of ``first`` and the (exclusive) end of ``second`` when both are whole periods, in order."""
+    if not (re.fullmatch(r"\s*\d{4}\s*", first) or not re.search(r"\d", first)):
+        return None  # "from 3 March to 10 April": days, read as days
+    try:
+        one, two = parse_period(first.strip(), turn.today, turn.fy), parse_period(second.strip(), turn.today, turn.fy)
+    except ValueError:
+        return None
+    return (one.start, two.end) if one.start <= two.start else None
 
 
 def _compared_periods(low: str, today: date, fy: int) -> tuple[list[str] | None, list[str]]:
@@ -1959,7 +2010,14 @@ def _compared_periods(low: str, today: date, fy: int) -> tuple[list[str] | None,
             periods.append(mention)
     if len(periods) >= 2:
         joined = all(_PERIOD_JOIN.match(" ".join(low[a.end : b.start].split())) for a, b in itertools.pairwise(periods))
-        if versus is not None or joined:
+        # "how has the win rate changed from last quarter to this quarter": two periods compared, not one range
+        change = (
+            len(periods) == 2
+            and _CHANGE.search(low)
+            and " ".join(low[periods[0].end : periods[1].start].split()) == "to"
+            and re.search(r"\bfrom\s+(?:the\s+)?$", low[: periods[0].start])
+        )
+        if versus is not None or joined or change:
             return [p.text for p in periods], []
         return None, [p.text for p in periods[1:]]
     if (
@@ -2095,8 +2153,16 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         r"\b(?:between|from)\s+(?P<a>.+?)\s+(?:and|to|until|through|-)\s+(?P<b>.+?)(?:$|[?,.]|\s+(?:by|per|for|in)\b)",
         low,
     )
-    if between:
+    span = _two_periods(between.group("a"), between.group("b"), turn) if between else None
+    if span is not None:  # "from January to March", "between 2024 and 2025": whole periods, not days
+        if not _CHANGE.search(low):  # "how did bookings grow from 2025 to 2026": each year, compared
+            args["date_from"], args["date_to"] = span[0].isoformat(), span[1].isoformat()
+            period = None
+    elif between:
         start_day, end_day = resolve_day(between.group("a"), turn.today), resolve_day(between.group("b"), turn.today)
+        if start_day and end_day and start_day > turn.today and not re.search(r"\b(clos\w*|due|expected)\b", low):
+            # "revenue from 1 March to 10 April" asked in November: last spring, not next (no year was said)
+            start_day, end_day = _year_before(start_day), _year_before(end_day)
         if start_day and end_day and start_day <= end_day:
             args["date_from"] = start_day.isoformat()
             args["date_to"] = (end_day + timedelta(days=1)).isoformat()  # "between A and B" includes B
@@ -2139,7 +2205,13 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     field_name = _date_field(low, args["status"], metric)
     if (period or args.get("date_from")) and field_name is None:
         field_name = "created"
+    own = {v: k for k, v in reversed(_period_fields(low, turn.today, turn.fy).items())}.get(str(args.get("period")))
+    if own is not None and len(_period_fields(low, turn.today, turn.fy)) > 1:
+        # "deals created in October slated to close next quarter": October is on the created date its words name
+        field_name = {"closing": "expected_close", "closed": "closed", "created": "created"}[own]
     args["date_field"] = field_name
+    if field_name == "expected_close" and args.get("period"):
+        args["period"] = _month_ahead(str(args["period"]), low, turn.today)
     if field_name == "closed" and args.get("period") and not re.search(r"\b(won|lost|win|lose|wins|losses)\b", low):
         ahead = parse_period(args["period"], turn.today, turn.fy)
         if ahead.start > turn.today and args.get("status") in (None, "closed", "all"):
@@ -2583,9 +2655,12 @@ def _workspace_terms(turn: Turn, args: dict[str, Any], also_known: frozenset[str
     text = turn.request
     terms = find_terms(text, vocabulary)
     mine = args.get("owner") == "me"
+    team_said = re.search(r"\bteams?\b", text, re.I)
     for term in terms:
         said = re.escape(term.said)
-        if (
+        if term.kind == "team" and term.value in vocabulary.regions and not team_said:
+            args["region"] = term.value  # "wins from EMEA": the office; the team when the request says team
+        elif (
             term.kind in ("owner", "team")
             and term.value in vocabulary.teams
             and (term.kind == "team" or re.search(rf"{said}(?:'s)?\s+team|\bteam\s+(?:of\s+)?{said}", text, re.I))
@@ -2628,8 +2703,13 @@ def _workspace_terms(turn: Turn, args: dict[str, Any], also_known: frozenset[str
         args["_each"] = {kind: values}
         if kind == "region" and args.get("team") in values:
             args["team"] = None
+        if kind == "team" and args.get("region") in values:  # "the EMEA and Americas teams": not office EMEA too
+            args["region"] = None
         if kind in (args.get("group_by") or []):  # "win rate by product for A and B only": the named ones, each
             args["group_by"] = [g for g in args["group_by"] if g != kind]
+    same = args.get("team") and args.get("region") and str(args["team"]).lower() == str(args["region"]).lower()
+    if same and not args.get("_each"):  # "bookings from EMEA": one name, the office or the team, never both
+        args["region" if re.search(r"\bteams?\b", text, re.I) else "team"] = None
     other_kinds = {t.said.lower() for t in terms if t.kind not in ("owner", "team")}
     for kind in ("owner", "team"):  # "what did Central win": a pattern took the office for a person
         value = args.get(kind)
@@ -2763,7 +2843,8 @@ def _scope_audit(intent: str, turn: Turn, args: dict[str, Any]) -> list[str]:
                 raise
             masked.add(word)
             hide = [n for n in names if word in n.lower()] if in_name else [word]
-    dropped: list[str] = [f'"{word}"' for word in scope.get("_unused") or []]
+    read = {"oldest", "stalest"} if args.get("longest_in_stage") else set()  # the listing's own order word
+    dropped: list[str] = [f'"{word}"' for word in scope.get("_unused") or [] if word.lower() not in read]
     dropped += scope.get("_unapplied") or []
     each = scope.get("_each") or {}
     groups = [g for g in scope.get("group_by") or [] if g not in ("loss_reason",)]

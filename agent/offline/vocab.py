@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sales.vocabulary import Vocabulary
 
@@ -144,13 +145,24 @@ def find_terms(text: str, vocabulary: Vocabulary) -> list[Term]:
     index, longest = _index(vocabulary)
     tokens = list(_WORD.finditer(text))
     keys = [_key(t.group(0)) for t in tokens]
+    # typed all in lower case ("how many deals has leo closed"), a capital says nothing: a rep's first name counts
+    # unless it is a word the parse reads ("will", "may" stay words)
+    caseless = not any(ch.isupper() for ch in text)
+    common = _common_words() if caseless else frozenset()
     terms: list[Term] = []
     i = 0
     while i < len(tokens):
         for n in range(min(longest, len(tokens) - i), 0, -1):
             entries = index.get(" ".join(keys[i : i + n]))
             first = tokens[i].group(0)
-            chosen = next((e for e in entries or [] if not e[2] or first[:1].isupper()), None)
+            chosen = next(
+                (
+                    e
+                    for e in entries or []
+                    if not e[2] or first[:1].isupper() or (caseless and e[0] == "owner" and keys[i] not in common)
+                ),
+                None,
+            )
             if chosen is not None:
                 start, end = tokens[i].start(), tokens[i + n - 1].end()
                 said = re.sub(r"(?:'s|s'|[.,;:!?'-])+$", "", text[start:end])
@@ -160,6 +172,14 @@ def find_terms(text: str, vocabulary: Vocabulary) -> list[Term]:
         else:
             i += 1
     return terms
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    from agent.offline.coverage import GRAMMAR
+    from agent.offline.names import STOP_WORDS
+
+    return GRAMMAR | STOP_WORDS
 
 
 def shared_first_names(vocabulary: Vocabulary) -> dict[str, list[str]]:

@@ -351,3 +351,43 @@ def test_a_counted_condition_a_listing_cannot_filter_on_is_named() -> None:
     assert '"more than 4 contacts"' in figure.unapplied
     money = _plan("list deals over 25000 dollars")
     assert money.args["amount_min"] == 25000.0 and not money.unapplied
+
+
+def test_a_message_typed_in_lower_case_still_names_the_rep() -> None:
+    ((_, args),) = _calls(_plan("how many deals did tomas win in q3"))
+    assert args["owner"] == "Tomas Berg"
+    ((_, plain),) = _calls(_plan("how many deals did we win in q3, will it hold"))  # a word stays a word
+    assert not plain.get("owner")
+
+
+def test_number_words_limit_a_listing() -> None:
+    decision = _plan("my four biggest open opportunities")
+    assert decision.args["limit"] == 4 and decision.args["largest_first"]
+    assert _plan("top five deals in Negotiation").args["limit"] == 5
+
+
+def test_one_name_that_is_an_office_and_a_team_is_one_filter() -> None:
+    (_, part), (_, whole) = _calls(_plan("what fraction of this year's wins came from Coastal"))
+    assert part.get("region") == "Coastal" and not part.get("team")
+    assert not whole.get("region") and not whole.get("team")
+    ((_, team),) = _calls(_plan("how did the Coastal team do this year"))
+    assert team["team"] == "Coastal" and not team.get("region")
+
+
+def test_a_change_from_one_period_to_another_compares_them_and_a_range_is_whole_periods() -> None:
+    (_, before), (_, after) = _calls(_plan("how did Uma's close rate move from last quarter to this quarter"))
+    assert (before["period"], after["period"]) == ("last quarter", "this quarter")
+    ((_, spring),) = _calls(_plan("bookings from February to April"))
+    assert (spring["date_from"], spring["date_to"]) == ("2026-02-01", "2026-05-01")
+    ((_, days),) = _calls(_plan("won revenue from 2 February to 9 March"))  # asked in November: this year's
+    assert (days["date_from"], days["date_to"]) == ("2026-02-02", "2026-03-10")
+
+
+def test_oldest_a_day_not_read_and_a_month_ahead_for_closings() -> None:
+    aged = _plan("show the oldest open deals in Qualified")
+    assert aged.args["longest_in_stage"] and aged.args["stage"] == "Qualified" and not aged.unapplied
+    holiday = _plan("what is closing for me before Thanksgiving")
+    assert not holiday.args.get("query") and any("before Thanksgiving" in u for u in holiday.unapplied)
+    assert _plan("deals closing in January").args["closing"] == "2027-01"  # the coming January
+    ((_, won),) = _calls(_plan("what did we win in January"))
+    assert won["period"] == "2026-01"  # the January gone by

@@ -1218,6 +1218,8 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
             period = find_period(low, turn.today, turn.fy)
             if period is not None and period.text not in fields.values():
                 args["closing"] = period.text
+            elif period is None and not args.get("status"):
+                args["status"] = "open"  # "what's closing for me": the open deals, whatever the day said
         if args.get("closing"):
             args["closing"] = _month_ahead(str(args["closing"]), low, turn.today)
             args.setdefault("status", "open")  # a deal "closing this month" is still open
@@ -2017,6 +2019,8 @@ def _compared_periods(low: str, today: date, fy: int) -> tuple[list[str] | None,
             and " ".join(low[periods[0].end : periods[1].start].split()) == "to"
             and re.search(r"\bfrom\s+(?:the\s+)?$", low[: periods[0].start])
         )
+        if change and versus is None:  # "from last quarter to this quarter": the later one first, so the
+            return [periods[1].text, periods[0].text], []  # change stated is the one asked about
         if versus is not None or joined or change:
             return [p.text for p in periods], []
         return None, [p.text for p in periods[1:]]

@@ -375,8 +375,8 @@ def test_one_name_that_is_an_office_and_a_team_is_one_filter() -> None:
 
 
 def test_a_change_from_one_period_to_another_compares_them_and_a_range_is_whole_periods() -> None:
-    (_, before), (_, after) = _calls(_plan("how did Uma's close rate move from last quarter to this quarter"))
-    assert (before["period"], after["period"]) == ("last quarter", "this quarter")
+    (_, now), (_, then) = _calls(_plan("how did Uma's close rate move from last quarter to this quarter"))
+    assert (now["period"], then["period"]) == ("this quarter", "last quarter")  # the change is now less then
     ((_, spring),) = _calls(_plan("bookings from February to April"))
     assert (spring["date_from"], spring["date_to"]) == ("2026-02-01", "2026-05-01")
     ((_, days),) = _calls(_plan("won revenue from 2 February to 9 March"))  # asked in November: this year's
@@ -388,6 +388,7 @@ def test_oldest_a_day_not_read_and_a_month_ahead_for_closings() -> None:
     assert aged.args["longest_in_stage"] and aged.args["stage"] == "Qualified" and not aged.unapplied
     holiday = _plan("what is closing for me before Thanksgiving")
     assert not holiday.args.get("query") and any("before Thanksgiving" in u for u in holiday.unapplied)
+    assert holiday.args["status"] == "open"  # what is closing is still open
     assert _plan("deals closing in January").args["closing"] == "2027-01"  # the coming January
     ((_, won),) = _calls(_plan("what did we win in January"))
     assert won["period"] == "2026-01"  # the January gone by

@@ -320,7 +320,8 @@ def _refer_back(first: Decision, later: Decision, piece: str) -> None:
     """A second request about what the first one found: "list the deals closing this month and tell me the
     total" (the listing's filters), "show our biggest deal in Proposal and create a task to review it" (that
     deal), "which product has the most pipeline, and how many of those deals are in Negotiation" (that product)."""
-    if not _BACK.search(piece):
+    reasons = later.tool == "pipeline_question" and "loss_reason" in (later.args.get("group_by") or [])
+    if not _BACK.search(piece) and not reasons:  # "... lost the most, and what were the reasons": its reasons
         return
     if first.tool == "find_records" and first.args.get("entity") == "deal" and later.tool == "pipeline_question":
         own = [k for k in (*_FILTER_ARGS, *_PERIOD_ARGS, "amount_min", "amount_max") if later.args.get(k)]
@@ -363,7 +364,11 @@ def _refer_back(first: Decision, later: Decision, piece: str) -> None:
         groups = [g for g in first.args.get("group_by") or [] if g in (*_FILTER_KINDS, "source", "stage")]
         if first.args.get("limit") == 1 and len(groups) == 1 and not later.args.get(groups[0]):
             (dimension,) = groups  # the one group the first answer names is what "those" are
-            later.args.pop("group_by", None)
+            rest = [g for g in later.args.get("group_by") or [] if g != dimension]
+            if rest:
+                later.args["group_by"] = rest  # "... and what were the reasons": that account's, by reason
+            else:
+                later.args.pop("group_by", None)
             later.args["_from"] = {dimension: f"rows.0.group.{dimension}"}
 
 
@@ -1793,7 +1798,7 @@ def _metric(low: str) -> str:
         low,
     ) or re.search(
         r"\b(percentage|share|proportion|percent|%|fraction)\b(?![^?.!]{0,30}\b(revenue|amount|value|bookings|money|"
-        r"dollars|pipeline)\b)[^?.!]{0,50}\b(closed[- ]won|won)\b",
+        r"dollars|pipeline)\b)[^?.!]{0,50}\b(closed[- ]won|won)\b(?!\s+by\b)",  # "won by the West office": a share
         low,
     ):
         return "win_rate"
@@ -1858,7 +1863,8 @@ _COMPARED = re.compile(
 _LOSS_WHY = re.compile(
     r"\bwhy\b[^.?!]{0,40}\b(lose|lost|losing)\b|\b(lose|lost|losing)\b[^.?!]{0,60}\band why\b|\bloss reasons?\b|"
     r"\breasons? (for|why)( we)? (losing|lost|loss(es)?)\b|\b(by|per) (loss )?reason\b|"
-    r"\b(lose|lost|losing) (deals? )?to (a |the |our )?(competitors?|competition|rivals?)\b"
+    r"\b(lose|lost|losing) (deals? )?to (a |the |our )?(competitors?|competition|rivals?)\b|"
+    r"\bwhat (?:were|are|was) (?:the |their |its )?(?:main )?reasons?\b"  # "... lost the most, and what were the reasons"
 )
 
 
@@ -1992,8 +1998,8 @@ def _year_before(day: date) -> date:
 
 def _two_periods(first: str, second: str, turn: Turn) -> tuple[date, date] | None:
     """The start of ``first`` and the (exclusive) end of ``second`` when both are whole periods, in order."""
-    if not (re.fullmatch(r"\s*\d{4}\s*", first) or not re.search(r"\d", first)):
-        return None  # "from 3 March to 10 April": days, read as days
+    if re.search(r"\b\d{1,2}(?:st|nd|rd|th)?\b|\d{4}-\d{2}-\d{2}|/", f"{first} {second}"):
+        return None  # "from 3 March to 10 April", "from 2017-03-01 to ...": days, read as days
     try:
         one, two = parse_period(first.strip(), turn.today, turn.fy), parse_period(second.strip(), turn.today, turn.fy)
     except ValueError:
@@ -2494,7 +2500,8 @@ def _share_of(turn: Turn, args: dict[str, Any], share: re.Match[str]) -> None:
         return  # a breakdown already shows every part; several values are answered each
     low = turn.low
     outcome = re.search(
-        r"\b(?:did|do|does|has|have|had)\b[^.?!]{0,40}?\b(?:lose|lost|win|won)\b|\b(?:were|was|got|been)\s+(?:lost|won)\b",
+        r"\b(?:did|do|does|has|have|had)\b[^.?!]{0,40}?\b(?:lose|lost|win|won)\b(?!\s+by\b)"
+        r"|\b(?:were|was|got|been)\s+(?:lost|won)\b(?!\s+by\b)",
         low[share.end() :],
     )
     if outcome and args.get("status") in ("won", "lost") and not args.get("_also"):

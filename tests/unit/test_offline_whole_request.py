@@ -392,3 +392,18 @@ def test_oldest_a_day_not_read_and_a_month_ahead_for_closings() -> None:
     assert _plan("deals closing in January").args["closing"] == "2027-01"  # the coming January
     ((_, won),) = _calls(_plan("what did we win in January"))
     assert won["period"] == "2026-01"  # the January gone by
+
+
+def test_won_by_someone_is_their_share_of_the_wins_not_their_win_rate() -> None:
+    (_, part), (_, whole) = _calls(_plan("what percentage of this year's deals were won by Highlands"))
+    assert (part["metric"], part["status"], part["region"]) == ("count", "won", "Highlands")
+    assert whole["status"] == "won" and not whole.get("region")
+
+
+def test_quarters_changed_one_to_the_next_and_the_reasons_of_the_top_group() -> None:
+    (_, later), (_, earlier) = _calls(_plan("how did bookings shift from Q2 2026 to Q3 2026"))
+    assert (later["period"], earlier["period"]) == ("2026-Q3", "2026-Q2")
+    decision = _plan("which industry lost the most deals this year, and what were the reasons?")
+    assert decision.args["group_by"] == ["industry"] and decision.args["limit"] == 1
+    (then,) = decision.then
+    assert then["args"]["group_by"] == ["loss_reason"] and then["from"] == {"industry": "rows.0.group.industry"}

@@ -124,6 +124,8 @@ CUES: dict[str, list[_Cue]] = {
         (r"\b(which|what) (ones|deals|leads) (were|are) (they|those|these)\b|^(and )?(list|show) (me )?(them|those|these)\b", 2.5),
         (r"\b(status of|details (on|for|of|about)|where are we with|where do we stand with|what's the latest on|(?:what|which) stage is)\b", 2.0),
         (r"\bwhich (leads|deals|accounts|contacts)\b", 0.5),
+        # "which of my deals are expected to close this month": the deals themselves, not a forecast of them
+        (r"\bwhich (of (my|our|the|his|her|their) )?(open )?(deals|opportunities|opps)\b[^.?!]{0,30}\b(expected|due|slated|set|going) to close\b", 2.0),
         # "what's closing for me in the next 30 days": the deals themselves
         (r"\b(what's|what is|what are|anything|whats)\s+(closing|due to close|expected to close|slated to close|set to close)\b", 2.0),
         # "when is the Saltmarsh deal expected to close?": the record's own close date, not a forecast

@@ -407,3 +407,10 @@ def test_quarters_changed_one_to_the_next_and_the_reasons_of_the_top_group() -> 
     assert decision.args["group_by"] == ["industry"] and decision.args["limit"] == 1
     (then,) = decision.then
     assert then["args"]["group_by"] == ["loss_reason"] and then["from"] == {"industry": "rows.0.group.industry"}
+
+
+def test_which_deals_are_expected_to_close_lists_them() -> None:
+    decision = _plan("which of our deals are slated to close next month but still sit in Qualified")
+    assert decision.tool == "find_records"
+    assert (decision.args["closing"], decision.args["stage"]) == ("next month", "Qualified")
+    assert _plan("what will we close next month").tool == "forecast"

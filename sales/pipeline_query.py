@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final, Literal
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, select
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
@@ -86,6 +86,9 @@ class PipelineQuery:
     order: Literal["desc", "asc"] | None = None
     """Groups ranked by the metric, highest first (``asc``: lowest first, for "which ... the fewest"); None: highest
     first, except months and quarters, which then stay in time order (a ranked time series needs ``order``)."""
+    exclude: tuple[tuple[str, str], ...] = ()
+    """Values left out: ("product", "Lumen Starter"), ("stage", "Prospecting"), ("owner", "<user id>"), also industry,
+    region and account ("win rate excluding Jordan", "pipeline by product excluding Lumen Starter")."""
     value_min: float | None = None
     value_max: float | None = None
     """With ``group_by``: only the groups whose figure is at least / at most this ("which reps won more than 200k":
@@ -143,6 +146,35 @@ def whose_records(
     if query.team_label:
         conditions.append(func.lower(func.coalesce(owner.team, manager.name)) == query.team_label.strip().lower())
         filters["team_label"] = query.team_label
+    return conditions
+
+
+EXCLUDABLE: Final = ("owner", "stage", "product", "industry", "region", "account")
+
+
+def _exclusions(query: PipelineQuery, machine: StageMachine, owner: Any) -> list[ColumnElement[bool]]:
+    """A condition per value left out; a deal with no value of that kind (no account, say) stays in."""
+    conditions: list[ColumnElement[bool]] = []
+    for kind, value in query.exclude:
+        if kind == "owner":
+            if not str(value).isdigit():
+                raise InvalidInput({"exclude": f"an owner is left out by user id, not {value!r}"})
+            conditions.append(col(Deal.owner_id) != int(value))
+        elif kind == "stage":
+            stage = machine.canonical(value)
+            if stage is None:
+                raise InvalidInput({"exclude": f"{value!r} is not a stage; the stages are {', '.join(machine.stages)}"})
+            conditions.append(col(Deal.stage) != stage)
+        elif kind in ("product", "industry", "account", "region"):
+            column = {
+                "product": col(Deal.product),
+                "industry": col(Account.industry),
+                "account": col(Account.name),
+                "region": func.coalesce(Account.region, owner.region),
+            }[kind]
+            conditions.append(or_(column.is_(None), func.lower(column) != value.strip().lower()))
+        else:
+            raise InvalidInput({"exclude": f"cannot leave out a {kind}; use one of {', '.join(EXCLUDABLE)}"})
     return conditions
 
 
@@ -248,6 +280,8 @@ def _run(session: Session, actor: Actor, query: PipelineQuery, machine: StageMac
     from sales.funnel import FUNNEL_METRICS
 
     if query.metric in FUNNEL_METRICS:
+        if query.exclude:
+            raise InvalidInput({"exclude": "the funnel metrics take no exclusions; ask for the breakdown instead"})
         return _funnel_answer(session, actor, query, machine)
     owner = aliased(User, name="owner")
     manager = aliased(User, name="manager")
@@ -327,6 +361,9 @@ def _run(session: Session, actor: Actor, query: PipelineQuery, machine: StageMac
     if query.source:
         conditions.append(lead_source_is(query.source))
         filters["source"] = query.source
+    conditions += _exclusions(query, machine, owner)
+    if query.exclude:
+        filters["exclude"] = [list(pair) for pair in query.exclude]
     if query.date_from is not None:
         conditions.append(date_col >= _bound(query, query.date_from))
         filters["date_from"] = query.date_from.isoformat()
@@ -747,6 +784,7 @@ def describe_query(
     period: str | None = None,
     stage_term: str | None = None,
     won_stage: str = "Won",
+    excluded_owner: str | None = None,
 ) -> str:
     """What ``query`` computes, in words, so a reader can see a misreading: "Total amount of won deals closed in
     2017 (2017-01-01 to 2017-12-31), region West, by owner, highest first, top 5"."""
@@ -804,6 +842,9 @@ def describe_query(
         filters.append(
             f"amount at most {query.amount_max:,.0f}{' ' + query.amount_currency if query.amount_currency else ''}"
         )
+    for kind, value in query.exclude:
+        shown = excluded_owner if kind == "owner" and excluded_owner else value
+        filters.append(f"excluding {kind} {shown}")
     if filters:
         text += ", " + ", ".join(filters)
     if query.group_by:

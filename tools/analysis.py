@@ -167,6 +167,17 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
         bounds = _period_bounds(ctx, args.period, "period")
         date_from, date_to = bounds if bounds else (_iso(args.date_from, "date_from"), _iso(args.date_to, "date_to"))
         machine = workspace_machine(s)  # read once for every query of this question and its wording
+        excluded_owner = None
+        exclude: list[tuple[str, str]] = []
+        for kind, value in (args.exclude or {}).items():
+            if kind == "owner":  # by id; leaving someone out reveals nothing of theirs
+                from sales.users import find_user
+
+                user = find_user(s, ctx.actor, value)
+                excluded_owner = user.name
+                exclude.append(("owner", str(user.id)))
+            else:
+                exclude.append((kind, value))
         query = PipelineQuery(
             metric=args.metric,
             group_by=tuple(dict.fromkeys(args.group_by)),
@@ -188,6 +199,7 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             amount_currency=args.amount_currency,
             open_on=_iso(args.open_on, "open_on") if args.open_on else None,
             to_stage=args.to_stage,
+            exclude=tuple(exclude),
             value_min=args.value_min,
             value_max=args.value_max,
             limit=args.limit,
@@ -216,6 +228,7 @@ def pipeline_question(ctx: RunContext, args: PipelineQuestionArgs) -> PipelineQu
             period=args.period,
             stage_term=stage_term,
             won_stage=machine.won_stage,
+            excluded_owner=excluded_owner,
         )
         if unpriced and query.metric == "count":
             computed += " (these deals carry no amounts, so they are counted)"

@@ -249,6 +249,11 @@ class PipelineQuestionArgs(ToolArgs):
         description="ISO code the amount_min/amount_max threshold is in (e.g. EUR for '€50k'); default: the "
         "deals' one currency, else USD. Deals in other currencies are left out (no exchange rates).",
     )
+    exclude: dict[Literal["owner", "stage", "product", "industry", "region", "account"], str] | None = Field(
+        default=None,
+        description="Values left out of the figure: {'owner': 'Jordan Blake'} for 'win rate excluding Jordan', "
+        "{'product': 'Lumen Starter'} for 'pipeline by product excluding Lumen Starter'.",
+    )
     value_min: float | None = Field(
         default=None,
         description="With group_by: only the groups whose figure is at least this ('which reps won more than 200k': "

@@ -165,6 +165,31 @@ def test_a_bound_on_each_groups_figure_keeps_only_the_groups_within_it(engine: E
     assert "only those whose win rate is at most 40.0%" in rate
 
 
+def test_values_left_out_of_the_figure(engine: Engine) -> None:
+    """ "win rate excluding Olga", "pipeline by stage except Proposal": the figure over the other deals."""
+    team = seed_deals(engine)
+    every = _run(engine, team.admin, metric="count", group_by=("owner",))
+    counts = {r.group["owner"]: r.value for r in every.rows}
+    with session_scope(engine) as s:
+        from store.models import User
+
+        olga_id = s.exec(select(User.id).where(User.name == "Olga Rep")).one()
+    others = _run(engine, team.admin, metric="count", exclude=(("owner", str(olga_id)),))
+    assert counts["Olga Rep"] and others.total.value == sum(v for o, v in counts.items() if o != "Olga Rep")
+    by_stage = _run(engine, team.admin, metric="count", group_by=("stage",))
+    without = _run(engine, team.admin, metric="count", group_by=("stage",), exclude=(("stage", "Proposal"),))
+    assert "Proposal" not in {r.group["stage"] for r in without.rows}
+    assert without.total.value == by_stage.total.value - sum(
+        r.value for r in by_stage.rows if r.group["stage"] == "Proposal"
+    )
+    with pytest.raises(InvalidInput, match="not a stage"):
+        _run(engine, team.admin, metric="count", exclude=(("stage", "Nowhere"),))
+    with pytest.raises(InvalidInput, match="cannot leave out"):
+        _run(engine, team.admin, metric="count", exclude=(("source", "webinar"),))
+    text = describe_query(PipelineQuery(metric="win_rate", exclude=(("owner", "7"),)), excluded_owner="Olga Rep")
+    assert "excluding owner Olga Rep" in text
+
+
 def test_conversion_to_a_named_stage(engine: Engine) -> None:
     team = seed_deals(engine)
     to_won = _run(engine, team.admin, metric="stage_conversion", stage="Proposal", to_stage="Won")

@@ -27,7 +27,7 @@ GRAMMAR = frozenset(
     expect expected far feb february fewer fewest fraction figure figures first five flight for four friday from funnel fy gbp
     generate generated get give go going gone got greater greatest grew group grouped grow growing grown growth h1 h2 had half has have having hey hi
     higher highest how how's i i'm if in include includes including industries industry into is it it's its jan
-    january jul july jun june just k know large larger largest last latest leader leaders leading least let let's like
+    january jul july jun june just k know large larger largest last latest leader leaders leading least less let let's like
     line lines list listing live long look looking lose losing loss losses lost lower lowest m made make makes
     manager managers many mar march market me mean median mid mid-market midmarket midsize monday money month
     monthly months more most moved much my need new next nine not nov november now number numbers oct october of

@@ -1164,8 +1164,12 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
         if re.search(pattern, low):
             entity = name
             break
-    stages = [s.stage for s in find_stages(low, turn.ctx.vocabulary.stages)]
+    mentions = find_stages(low, turn.ctx.vocabulary.stages)
+    left_out = [m.stage for m in mentions if _EXCLUSION.search(low[: m.start])]  # "except Proposal": not a filter
+    stages = [m.stage for m in mentions if m.stage not in left_out]
     args: dict[str, Any] = {}
+    if left_out:
+        args["_unapplied"] = [f"excluding {', '.join(left_out)} (a listing keeps the stage it names)"]
     owner = _owner(turn)
     if entity is None:
         known = nm.known_name_in(turn.request, turn.ctx)
@@ -1205,6 +1209,8 @@ def build_find_records(turn: Turn) -> dict[str, Any]:
         query = re.sub(_FIND_MODIFIERS, "", query, flags=re.I).strip() or None
     if query and (find_amounts(query) or re.search(r"\b(worth|between|over|under|above|below)\b", query, re.I)):
         query = None  # "deals worth between 20k and 60k": the amount filter, not a name
+    if query and re.search(r"\b(except|excluding|other than|apart from|but not|not in|without)\b", query, re.I):
+        query = None  # "open deals except those in Negotiation": an exclusion, never a name to search for
     if query and query.lower() in ("me", "my", owner.lower() if owner else ""):
         query = None
     limit = re.search(
@@ -2405,6 +2411,7 @@ _GROUP_COUNT = re.compile(
 _RATE_BOUND = re.compile(rf"\b(?P<op>{_OPS})\s+(?P<n>\d{{1,3}}(?:\.\d+)?)\s*(?:%|percent\b)")
 _GROUP_TOTAL = re.compile(
     r"\b(?:won|win|sold|sell|booked|book|brought in|bring in|closed|made|generated|earned|lost|has|have|had|"
+    r"(?:pipeline|revenue|bookings|sales) (?:of|is|are|was|were|totals?|totalling)|"
     rf"pipeline of|revenue of|bookings of)\s+(?:a total of\s+|in total\s+)?(?P<op>{_OPS})\s*$"
 )
 
@@ -2432,7 +2439,7 @@ def _group_bounds(turn: Turn, args: dict[str, Any], counted: list[re.Match[str]]
         return
     first_said = turn.low.find(bounds[0][3])
     lead = re.match(
-        r"^(?:(?:show|list|give|find|get)(?: me)?\s+)?(?:(?:which|what|the|all|our|my)\s+)?([a-z]+)\b", turn.low
+        r"^(?:(?:show|list|give|find|get)(?: me)?\s+)?(?:(?:which|what|the|all|our|my|any)\s+)?([a-z]+)\b", turn.low
     )
     if not args.get("group_by") and lead and lead.end() <= first_said and GROUPINGS.get(lead.group(1)):
         args["group_by"] = [GROUPINGS[lead.group(1)]]  # "reps with over 20 won deals": by rep
@@ -2562,6 +2569,10 @@ def _excluded(turn: Turn, args: dict[str, Any]) -> None:
             if value.lower() in named:
                 continue
             named.add(value.lower())
+            if key in ("owner", "stage", "product", "industry", "region", "account"):
+                # "win rate excluding Jordan", "pipeline by product excluding Lumen Starter": left out of the figure
+                args.setdefault("exclude", {})[key] = value
+                continue
             args.setdefault("_unapplied", []).append(
                 f"excluding {value} (a question keeps the values it names and cannot leave one out: ask for the "
                 f"others by name, or for the breakdown by {key.replace('_', ' ')})"
@@ -2607,7 +2618,8 @@ def _rank(turn: Turn, args: dict[str, Any]) -> None:
     # months and quarters are a time series, ranked only when asked for one ("which month was the best")
     asked = {g for g in ("month", "quarter") if re.search(rf"\b(which|what|best|worst|top|busiest)\s+{g}\b", low)}
     groups = [g for g in args.get("group_by") or [] if g not in ("month", "quarter") or g in asked]
-    high, lowest = re.search(rf"\b({_HIGH})\b", low), re.search(rf"\b({_LOW})\b", low)
+    ranked_text = re.sub(r"\bat (?:least|most)\b", " ", low)  # "at least 25 wins" is a bound, not a ranking
+    high, lowest = re.search(rf"\b({_HIGH})\b", ranked_text), re.search(rf"\b({_LOW})\b", ranked_text)
     if not groups or not (high or lowest):
         return
     if lowest and not (high and high.start() > lowest.start()):

@@ -256,11 +256,11 @@ def test_this_week_is_a_period_and_a_week_compares_with_the_week_before() -> Non
 
 
 def test_a_value_named_to_be_left_out_is_never_the_only_one_kept() -> None:
-    decision = _plan("total open pipeline per stage excluding Discovery")
+    decision = _plan("total open pipeline per stage excluding Discovery")  # left out of the breakdown
     assert decision.args.get("stage") is None and decision.args["group_by"] == ["stage"]
-    assert decision.unused == [] and any(p.startswith("excluding Discovery") for p in decision.unapplied)
+    assert decision.unused == [] and decision.args["exclude"] == {"stage": "Discovery"} and not decision.unapplied
     decision = _plan("average deal size by industry other than retail")
-    assert decision.args.get("industry") is None and any("excluding Retail" in p for p in decision.unapplied)
+    assert decision.args.get("industry") is None and decision.args["exclude"] == {"industry": "Retail"}
 
 
 def test_a_duration_or_share_the_parse_does_not_apply_is_named() -> None:
@@ -314,7 +314,7 @@ def test_losses_to_competitors_are_not_passed_off_as_every_loss() -> None:
     decision = _plan("how many deals did Chen Li lose to the competition in 2025")
     assert any(part.startswith("only the losses to competitors") for part in decision.unapplied)
     decision = _plan("deal size per industry not counting Retail")
-    assert decision.args.get("industry") is None and any("excluding Retail" in p for p in decision.unapplied)
+    assert decision.args.get("industry") is None and decision.args["exclude"] == {"industry": "Retail"}
 
 
 def test_a_comparison_with_a_period_that_is_not_over_says_so() -> None:

@@ -185,8 +185,8 @@ def test_everyone_except_one_is_the_whole_less_that_part() -> None:
     assert stated_difference(answered, excluding="owner") == (
         "Excluding Uma Rao: $1,000 in all, less $400 for Uma Rao, leaves $600."
     )
-    decision = _plan("close rate excluding Tomas")  # a rate cannot be subtracted: named, not computed
-    assert any(part.startswith("excluding Tomas") for part in decision.unapplied)
+    decision = _plan("close rate excluding Tomas")  # a rate cannot be subtracted: the others' rate instead
+    assert decision.args["exclude"] == {"owner": "Tomas Berg"} and not decision.unapplied
 
 
 def test_a_second_request_about_what_the_first_found() -> None:
@@ -277,8 +277,8 @@ def test_a_stage_left_out_of_the_pipeline_is_the_whole_less_that_stage() -> None
     (_, whole), (_, part) = _calls(decision)
     assert decision.excluding == "stage" and not whole.get("stage") and part["stage"] == "Discovery"
     assert whole["status"] == part["status"] == "open"
-    named = _plan("close rate leaving out Coastal")  # a rate cannot be subtracted: named once, not per kind
-    assert len([u for u in named.unapplied if u.startswith("excluding Coastal")]) == 1
+    named = _plan("close rate leaving out Coastal")  # an office that is also a team is left out once, as the office
+    assert named.args["exclude"] == {"region": "Coastal"} and not named.unapplied
 
 
 def test_which_ones_after_a_count_lists_the_deals_counted() -> None:
@@ -414,3 +414,13 @@ def test_which_deals_are_expected_to_close_lists_them() -> None:
     assert decision.tool == "find_records"
     assert (decision.args["closing"], decision.args["stage"]) == ("next month", "Qualified")
     assert _plan("what will we close next month").tool == "forecast"
+
+
+def test_a_value_left_out_of_a_rate_or_a_breakdown_is_excluded() -> None:
+    ((_, rate),) = _calls(_plan("close rate this year not counting Uma"))
+    assert rate["exclude"] == {"owner": "Uma Rao"} and not rate.get("owner")
+    ((_, grouped),) = _calls(_plan("open pipeline per product apart from Beacon Cloud"))
+    assert grouped["exclude"] == {"product": "Beacon Cloud"} and grouped["group_by"] == ["product"]
+    listing = _plan("show open deals except the ones in Discovery")
+    assert listing.tool == "find_records" and not listing.args.get("stage") and not listing.args.get("query")
+    assert any(u.startswith("excluding Discovery") for u in listing.unapplied)

@@ -851,6 +851,7 @@ def _build_as(intent: str, turn: Turn) -> Decision:
     unused = [str(word) for word in args.pop("_unused", None) or []]
     unapplied += [str(part) for part in args.pop("_unapplied", None) or []]
     # a word named alone is said once: '"probability"' is inside '"probability above 70%"'
+    unapplied = list(dict.fromkeys(unapplied))
     unapplied = [
         part for part in unapplied if not any(part != other and part.strip('"') in other for other in unapplied)
     ]

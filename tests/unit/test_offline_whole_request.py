@@ -424,3 +424,10 @@ def test_a_value_left_out_of_a_rate_or_a_breakdown_is_excluded() -> None:
     listing = _plan("show open deals except the ones in Discovery")
     assert listing.tool == "find_records" and not listing.args.get("stage") and not listing.args.get("query")
     assert any(u.startswith("excluding Discovery") for u in listing.unapplied)
+
+
+def test_a_deals_own_amount_after_a_dimension_is_a_deal_filter_not_a_bound() -> None:
+    decision = _plan("accounts with deals over 40k")
+    assert decision.args.get("amount_min") == 40000.0 and decision.args.get("value_min") is None
+    idle = _plan("accounts with more than 3 contacts")
+    assert idle.unapplied.count('"more than 3 contacts"') == 1  # named once

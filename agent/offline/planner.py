@@ -637,7 +637,7 @@ def _asks_for_groups(turn: Turn) -> bool:
 
 _RECORD_LIST = re.compile(
     r"^(?:(?:all|my|our|the|any|every|open|active|won|lost|big|bigger|biggest|large|largest|small|new|"
-    r"recent|current|[a-z]+'s|[A-Z][\w.&-]*)\s+)*(?:deals|leads|opportunities|accounts|contacts)\b(?!\s*:)"
+    r"recent|current|[a-z]+'s|[A-Z][\w.&-]*)\s+)*(?:deals|leads|opportunities|accounts|contacts|customers|clients)\b(?!\s*:)"
 )
 """A request that starts with the records it wants: a listing, whatever filters follow."""
 
@@ -2093,6 +2093,13 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     if _date_field(low, None, metric) == "expected_close" and not re.search(r"\b(open|won|lost|pipeline)\b", low):
         status = None  # "expected to close next month" counts every deal with that expected close date
     groups = find_groupings(turn.request)
+    ranked_by = re.match(
+        r"^(?:(?:show|list|rank|give)(?: me)?\s+)?(?:(?:the|our|my|all|top)\s+)?([a-z]+)\s+(?:ranked\s+|sorted\s+)?by\s+"
+        r"(?:won\s+)?(?:revenue|bookings|amount|value|pipeline|wins|deal size|win rate|sales)\b",
+        low,
+    )
+    if not groups and ranked_by and GROUPINGS.get(ranked_by.group(1)):
+        groups = [GROUPINGS[ranked_by.group(1)]]  # "customers by revenue": the customers, ranked by it
     if not groups and re.search(rf"\bwho(?:'s| is| has| had| have)?\b[^.?!]{{0,60}}\b({_HIGH}|{_LOW})\b", low):
         groups = ["owner"]  # "who on my team has the most open pipeline": the reps, ranked
     why_lost = False

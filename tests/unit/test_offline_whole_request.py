@@ -431,3 +431,12 @@ def test_a_deals_own_amount_after_a_dimension_is_a_deal_filter_not_a_bound() -> 
     assert decision.args.get("amount_min") == 40000.0 and decision.args.get("value_min") is None
     idle = _plan("accounts with more than 3 contacts")
     assert idle.unapplied.count('"more than 3 contacts"') == 1  # named once
+
+
+def test_groups_named_by_a_figure_are_ranked_by_it() -> None:
+    ((_, customers),) = _calls(_plan("customers by revenue last year"))
+    assert (customers["group_by"], customers["metric"], customers["status"]) == (["account"], "total_amount", "won")
+    ((_, products),) = _calls(_plan("products by pipeline"))
+    assert products["group_by"] == ["product"] and products["status"] == "open"
+    listing = _plan("clients with deals over 35k")
+    assert listing.tool == "find_records" and listing.args["amount_min"] == 35000.0

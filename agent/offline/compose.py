@@ -405,25 +405,21 @@ def stated_difference(
         return None
     if args_a.get(key) is None:  # the whole first: the part is the one that names the value
         (args_a, data_a), (args_b, data_b) = (args_b, data_b), (args_a, data_a)
-    total_a, total_b = data_a.get("total") or {}, data_b.get("total") or {}
-    value_a, value_b = total_a.get("value"), total_b.get("value")
-    unit = str(data_a.get("unit") or "")
-    if value_a is None or value_b is None or unit != data_b.get("unit"):
+    figures = _figures(data_a, data_b)
+    if figures is None:
         return None
-    if unit == "currency" and total_a.get("currency") != total_b.get("currency"):
-        return None
-    currency = str(total_a.get("currency") or data_a.get("currency") or "")
+    value_a, value_b, unit, currency = figures
     first = _compared_value(key, args_a.get(key))
     if args_b.get(key) is None and excluding == key and args_a.get("metric") in _ADDITIVE:
-        rest = float(value_b) - float(value_a)  # "everyone except Sam": the whole less Sam's part
+        rest = value_b - value_a  # "everyone except Sam": the whole less Sam's part
         return (
             f"Excluding {first}: {_metric_value(unit, value_b, currency)} in all, less "
             f"{_metric_value(unit, value_a, currency)} for {first}, leaves {_metric_value(unit, rest, currency)}."
         )
     if args_b.get(key) is None:  # one side is everyone: the part's share of the whole, or the part against it
-        return _against_everyone(key, first, unit, currency, float(value_a), float(value_b), args_a, data_b)
+        return _against_everyone(key, first, unit, currency, value_a, value_b, args_a, data_b)
     second = _compared_value(key, args_b.get(key))
-    change = _change(unit, float(value_a), float(value_b), currency)
+    change = _change(unit, value_a, value_b, currency)
     unfinished = [u for u in (_unfinished(data_a, today), _unfinished(data_b, today)) if u] if key == "period" else []
     caveat = f" Note: {'; '.join(unfinished)}." if unfinished else ""
     if key == "open_on":
@@ -440,6 +436,19 @@ def stated_difference(
     )
 
 
+def _figures(data_a: dict[str, Any], data_b: dict[str, Any]) -> tuple[float, float, str, str] | None:
+    """The two answers' overall figures, their unit and currency, or None when they cannot be set side by side
+    (a figure missing, another unit, amounts in two currencies)."""
+    total_a, total_b = data_a.get("total") or {}, data_b.get("total") or {}
+    value_a, value_b = total_a.get("value"), total_b.get("value")
+    unit = str(data_a.get("unit") or "")
+    if value_a is None or value_b is None or unit != data_b.get("unit"):
+        return None
+    if unit == "currency" and total_a.get("currency") != total_b.get("currency"):
+        return None
+    return float(value_a), float(value_b), unit, str(total_a.get("currency") or data_a.get("currency") or "")
+
+
 def _change(unit: str, value_a: float, value_b: float, currency: str) -> str:
     """The first figure less the second: percentage points for rates, else the amount and the relative change."""
     diff = value_a - value_b
@@ -451,18 +460,17 @@ def _change(unit: str, value_a: float, value_b: float, currency: str) -> str:
 
 def _share_of_closed(args: dict[str, Any], data: dict[str, Any], closed: dict[str, Any]) -> str | None:
     """The lost (or won) deals' share of the closed ones: "Share: lost is 128 of 400 closed deals, 32.0%"."""
-    part, whole = (data.get("total") or {}).get("value"), (closed.get("total") or {}).get("value")
-    unit = str(data.get("unit") or "")
-    if part is None or whole is None or unit != closed.get("unit") or data.get("group_by"):
+    figures = None if data.get("group_by") else _figures(data, closed)
+    if figures is None:
         return None
-    currency = str((data.get("total") or {}).get("currency") or data.get("currency") or "")
+    part, whole, unit, currency = figures
     status = str(args.get("status"))
     what = "closed deals" if unit != "currency" else "the closed deals' amount"
     if not whole:
         return f"Share: no deals closed here, so there is no share {status}."
     return (
         f"Share: {status} is {_metric_value(unit, part, currency)} of {_metric_value(unit, whole, currency)} {what} "
-        f"(won or lost), {float(part) / float(whole) * 100:.1f}%."
+        f"(won or lost), {part / whole * 100:.1f}%."
     )
 
 
@@ -477,17 +485,13 @@ def _bands_compared(
     args_a: dict[str, Any], data_a: dict[str, Any], args_b: dict[str, Any], data_b: dict[str, Any]
 ) -> str | None:
     """Two amount bands of one figure ("win rate under 10k vs over 50k"): the difference between them."""
-    total_a, total_b = data_a.get("total") or {}, data_b.get("total") or {}
-    value_a, value_b = total_a.get("value"), total_b.get("value")
-    unit = str(data_a.get("unit") or "")
-    if value_a is None or value_b is None or unit != data_b.get("unit") or data_b.get("group_by"):
+    figures = None if data_b.get("group_by") else _figures(data_a, data_b)
+    if figures is None:
         return None
-    if unit == "currency" and total_a.get("currency") != total_b.get("currency"):
-        return None
-    currency = str(total_a.get("currency") or data_a.get("currency") or "")
+    value_a, value_b, unit, currency = figures
     return (
         f"Compared: {_band(args_a)} {_metric_value(unit, value_a, currency)} against {_band(args_b)} "
-        f"{_metric_value(unit, value_b, currency)}, a difference of {_change(unit, float(value_a), float(value_b), currency)}."
+        f"{_metric_value(unit, value_b, currency)}, a difference of {_change(unit, value_a, value_b, currency)}."
     )
 
 

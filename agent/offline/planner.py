@@ -1110,9 +1110,10 @@ def _owner(turn: Turn) -> str | None:
 
 _NUMBERS = {
     **{"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10},
-    **{"eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20},
+    **{"eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15, "twenty": 20},
 }
-_NUMBER_WORDS = "|".join(_NUMBERS)
+"""Number words, for every parse that reads one ("the last four quarters", "my three largest", "next ten days")."""
+_NUMBER_WORDS = "|".join(w for w in _NUMBERS if w != "fourteen")  # a listing's limit: as the regex always had
 _FIND_MODIFIERS = (
     r"^(?:(?:my|mine|our|ours|yours|all|open|active|new|won|lost|closed|stalled|stuck|big|biggest|largest|single|"
     r"one|hot|recent|latest|top|the|any|qualified|working|disqualified|current|overdue|oldest|\d+)\s*)+\b"
@@ -1635,9 +1636,8 @@ def build_list_tasks(turn: Turn) -> dict[str, Any]:
     elif re.search(r"\b(this month|the month)\b", low):
         before = parse_period("this month", today).end
     elif re.search(r"\bnext (\d+|two|three|seven|ten|fourteen) days\b", low):
-        words = {"two": 2, "three": 3, "seven": 7, "ten": 10, "fourteen": 14}
         count = re.search(r"\bnext (\d+|two|three|seven|ten|fourteen) days\b", low).group(1)  # type: ignore[union-attr]
-        before = today + timedelta(days=int(count) if count.isdigit() else words[count])
+        before = today + timedelta(days=int(count) if count.isdigit() else _NUMBERS[count])
     args: dict[str, Any] = {"owner": owner, "status": status}
     args["due_before"] = before.isoformat() if before else None
     args["due_after"] = after.isoformat() if after else None
@@ -2197,9 +2197,8 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         low,
     )
     if trailing:  # "the last 4 quarters": the four whole quarters before this one
-        words = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
         said = trailing.group(1)
-        units = int(said) if said.isdigit() else (words | {"twelve": 12})[said]
+        units = int(said) if said.isdigit() else _NUMBERS[said]
         unit = trailing.group(2).removesuffix("s")
         current = period_containing(turn.today, unit, turn.fy)  # type: ignore[arg-type]
         args["date_from"] = shift(current, -units, turn.fy).start.isoformat()
@@ -2229,8 +2228,9 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
     field_name = _date_field(low, args["status"], metric)
     if (period or args.get("date_from")) and field_name is None:
         field_name = "created"
-    own = {v: k for k, v in reversed(_period_fields(low, turn.today, turn.fy).items())}.get(str(args.get("period")))
-    if own is not None and len(_period_fields(low, turn.today, turn.fy)) > 1:
+    fields = _period_fields(low, turn.today, turn.fy)
+    own = {v: k for k, v in reversed(fields.items())}.get(str(args.get("period")))
+    if own is not None and len(fields) > 1:
         # "deals created in October slated to close next quarter": October is on the created date its words name
         field_name = {"closing": "expected_close", "closed": "closed", "created": "created"}[own]
     args["date_field"] = field_name
@@ -2293,9 +2293,8 @@ def build_pipeline_question(turn: Turn, also_known: frozenset[str] = frozenset()
         low,
     )
     if limit:
-        words = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
         said = limit.group(1) or limit.group(2)
-        args["limit"] = int(said) if said.isdigit() else (words | {"twenty": 20})[said]
+        args["limit"] = int(said) if said.isdigit() else _NUMBERS[said]
     _rank(turn, args)
     _workspace_terms(turn, args, also_known)
     if len(sources) > 1 and "source" not in args["group_by"]:
@@ -3153,8 +3152,7 @@ def build_search_interactions(turn: Turn) -> dict[str, Any]:
         args["since"], args["until"] = parsed.start.isoformat(), parsed.end.isoformat()
     recent = re.search(r"\b(?:last|past) (\d+|two|three|four|six) (day|week|month)s?\b", low)
     if recent:
-        words = {"two": 2, "three": 3, "four": 4, "six": 6}
-        count = int(recent.group(1)) if recent.group(1).isdigit() else words[recent.group(1)]
+        count = int(recent.group(1)) if recent.group(1).isdigit() else _NUMBERS[recent.group(1)]
         span = {"day": 1, "week": 7, "month": 30}[recent.group(2)] * count
         args["since"] = (turn.today - timedelta(days=span)).isoformat()
     elif re.search(r"\b(lately|recently)\b", low):

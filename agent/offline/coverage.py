@@ -29,7 +29,7 @@ GRAMMAR = frozenset(
     higher highest how how's i i'm if in include includes including industries industry into is it it's its jan
     january jul july jun june just k know large larger largest last latest leader leaders leading least less let let's like
     line lines list listing live long look looking lose losing loss losses lost lower lowest m made make makes
-    manager managers many mar march market me mean median mid mid-market midmarket midsize monday money month
+    manager managers many mar march market me mean median mid mid-market million midmarket midsize monday money month
     monthly months more most moved much my need new next nine not nov november now number numbers oct october of
     off office offices offices' often ok okay on once one ones only open opened or order ordered other our out
     over overall owned owner owners past people per per-rep percent percentage perform performance performing person

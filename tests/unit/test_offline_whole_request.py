@@ -440,3 +440,8 @@ def test_groups_named_by_a_figure_are_ranked_by_it() -> None:
     assert products["group_by"] == ["product"] and products["status"] == "open"
     listing = _plan("clients with deals over 35k")
     assert listing.tool == "find_records" and listing.args["amount_min"] == 35000.0
+
+
+def test_an_amount_in_words_is_read_whole() -> None:
+    decision = _plan("which products won more than 3 million in 2025")
+    assert decision.args["value_min"] == 3_000_000.0 and not decision.unused and not decision.unapplied
